@@ -1,0 +1,95 @@
+"""The `pbr` Click group: global options, lazy command registration, one-line errors. No logic."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from dataclasses import dataclass
+
+import click
+
+from . import __version__
+
+# name -> "module:function"; a command is listed here only once it works.
+COMMANDS: dict[str, str] = {
+    "demo": "pbr_cli.commands.demo:demo",
+}
+
+
+@dataclass
+class Settings:
+    """Global options, available to every command as `ctx.obj`."""
+
+    device: str = "auto"  # auto | cpu | cuda
+    seed: int = 0
+    verbosity: int = 0    # -1 quiet, 0 normal, 1+ verbose
+
+    def torch_device(self):
+        from .runtime import resolve_device
+
+        return resolve_device(self.device)
+
+
+class PbrGroup(click.Group):
+    """Loads command modules on demand (so `pbr --help` stays instant) and turns typed errors into one line."""
+
+    def list_commands(self, ctx):
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        return getattr(importlib.import_module(module_name), attr)
+
+    def invoke(self, ctx):
+        from .errors import PbrError
+
+        try:
+            return super().invoke(ctx)
+        except PbrError as exc:
+            if _verbosity(ctx) > 0:
+                raise
+            raise click.ClickException(str(exc)) from None
+        except KeyboardInterrupt:
+            click.echo("Aborted.", err=True)
+            sys.exit(130)
+
+
+def _verbosity(ctx) -> int:
+    obj = ctx.find_object(Settings)
+    return obj.verbosity if obj else 0
+
+
+@click.group(cls=PbrGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="pbr")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+              envvar="PBR_DEVICE", help="Where models run: auto picks CUDA when available.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed for everything that draws.")
+@click.option("-v", "--verbose", count=True, help="More output; show tracebacks on errors.")
+@click.option("-q", "--quiet", is_flag=True, help="Only results and errors.")
+@click.pass_context
+def cli(ctx, device, seed, verbose, quiet):
+    """Sticker response selection: rank candidate stickers for a chat, Perceive-before-Respond style.
+
+    A pipeline of independent steps that hand HDF5 files to each other:
+    teacher-train -> build-anchors, score-sentiment, embed -> train -> evaluate / rank.
+    With no dataset named, commands use the built-in synthetic demo dataset.
+    """
+    from . import console
+
+    level = -1 if quiet else verbose
+    console.set_verbosity(level)
+    ctx.obj = Settings(device=device, seed=seed, verbosity=level)
+    if level <= 0:
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
+def main() -> None:
+    cli(prog_name="pbr")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""One module per subcommand: options, validation, one call into the library."""

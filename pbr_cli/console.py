@@ -1,0 +1,69 @@
+"""The one place that prints: a rich console for messages (stderr) and results (stdout)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Iterable, Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+# Messages, warnings and progress go to stderr so that stdout stays clean for results and --json.
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+
+VERBOSITY = {"level": 0}  # -1 quiet, 0 normal, 1+ verbose
+
+
+def set_verbosity(level: int) -> None:
+    VERBOSITY["level"] = level
+
+
+def verbose() -> bool:
+    return VERBOSITY["level"] > 0
+
+
+def info(message: str) -> None:
+    if VERBOSITY["level"] >= 0:
+        err.print(message, markup=False)
+
+
+def notice(message: str) -> None:
+    """A one-line notice the user should see even when it is not an error (e.g. random init)."""
+    if VERBOSITY["level"] >= 0:
+        err.print(f"note: {message}", style="cyan", markup=False)
+
+
+def warn(message: str) -> None:
+    err.print(f"warning: {message}", style="yellow", markup=False)
+
+
+def debug(message: str) -> None:
+    if VERBOSITY["level"] > 0:
+        err.print(message, style="dim", markup=False)
+
+
+def print_json(obj: Any) -> None:
+    """One JSON object on stdout (machine-readable output of every reporting command)."""
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, sort_keys=False) + "\n")
+    sys.stdout.flush()
+
+
+def print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    table = Table(title=title, title_justify="left")
+    for index, column in enumerate(columns):
+        table.add_column(column, justify="left" if index == 0 else "right")
+    for row in rows:
+        table.add_row(*[str(cell) for cell in row])
+    out.print(table)
+
+
+def progress(iterable=None, total: int | None = None, desc: str = "", unit: str = "it", disable: bool | None = None):
+    """A tqdm progress bar on stderr that shows the rate; hidden when quiet or not a terminal-less pipe."""
+    from tqdm.auto import tqdm
+
+    if disable is None:
+        disable = VERBOSITY["level"] < 0
+    return tqdm(iterable, total=total, desc=desc, unit=unit, disable=disable, file=sys.stderr,
+                dynamic_ncols=True, mininterval=0.5, leave=False)

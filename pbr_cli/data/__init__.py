@@ -1,0 +1,1 @@
+"""Dataset readers (one per format), images, candidate sets, tokenisation and transforms."""

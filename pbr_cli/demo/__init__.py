@@ -1,0 +1,1 @@
+"""The synthetic demo dataset (stickers, emotion images, Chinese dialogues) and the `pbr demo` pipeline."""

@@ -1,0 +1,29 @@
+"""Typed errors: every library failure the CLI turns into a one-line message."""
+
+from __future__ import annotations
+
+import os
+
+
+class PbrError(Exception):
+    """Base class: a problem the user can fix, reported as one line without a traceback."""
+
+    def __init__(self, message: str, path: str | os.PathLike | None = None):
+        self.path = None if path is None else os.fspath(path)
+        super().__init__(f"{self.path}: {message}" if self.path else message)
+
+
+class DataError(PbrError):
+    """A dataset file, record or image is missing, malformed or inconsistent."""
+
+
+class FormatError(PbrError):
+    """An HDF5 or checkpoint file is of the wrong kind, schema, dimension or provenance."""
+
+
+class ConfigError(PbrError):
+    """An option or configuration value makes no sense."""
+
+
+class OutputError(PbrError):
+    """An output cannot be written (missing or read-only folder, full disk)."""

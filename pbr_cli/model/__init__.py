@@ -1,0 +1,1 @@
+"""The shared model core: image and text towers, fusion encoder, heads, named configs, checkpoints."""

@@ -1,0 +1,37 @@
+"""Shared fixtures: an isolated cache and working folder per test, CliRunner, quiet libraries."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ["PBR_DEVICE"] = "cpu"
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory, monkeypatch):
+    """Every test gets its own pbr cache folder, so no test sees another's files or the user's."""
+    cache = tmp_path_factory.mktemp("pbr-cache")
+    monkeypatch.setenv("PBR_CACHE_DIR", str(cache))
+    return cache
+
+
+@pytest.fixture
+def runner():
+    from click.testing import CliRunner
+
+    return CliRunner()
+
+
+@pytest.fixture
+def invoke(runner):
+    """Run the `pbr` CLI in-process; returns click's Result."""
+    from pbr_cli.cli import cli
+
+    def _invoke(*args, **kwargs):
+        return runner.invoke(cli, [str(a) for a in args], catch_exceptions=kwargs.pop("catch_exceptions", True), **kwargs)
+
+    return _invoke
