@@ -14,6 +14,10 @@ from . import __version__
 # name -> "module:function"; a command is listed here only once it works.
 COMMANDS: dict[str, str] = {
     "demo": "pbr_cli.commands.demo:demo",
+    "train": "pbr_cli.commands.train:train",
+    "evaluate": "pbr_cli.commands.evaluate:evaluate",
+    "rank": "pbr_cli.commands.rank:rank",
+    "score-sentiment": "pbr_cli.commands.score_sentiment:score_sentiment",
 }
 
 

@@ -1,0 +1,136 @@
+"""Emotion anchors (paper §3.2): per-emotion K-Means of teacher features, and pseudo-labels softmax(V^e E / tau)."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .data.types import EMOTIONS
+from .errors import ConfigError, DataError
+
+SMALL_CLASS_POLICIES: tuple[str, ...] = ("error", "shrink")
+
+
+@dataclass
+class EmotionAnchors:
+    """The anchor matrix E^T, emotion-major: rows [c*M, (c+1)*M) are emotion c's centroids."""
+
+    anchors: np.ndarray                  # (7*M, C_S) float32
+    emotion: np.ndarray                  # (7*M,) int64 emotion index of each row
+    M: int                               # anchors per emotion
+    images_per_emotion: list[int]        # images clustered for each emotion
+    clusters_per_emotion: list[int]      # distinct centroids per emotion (< M only where a class was shrunk)
+    class_names: tuple[str, ...] = EMOTIONS
+
+    @property
+    def shrunk(self) -> dict[str, int]:
+        """Emotions with fewer than M distinct centroids: name -> distinct count."""
+        return {name: count for name, count in zip(self.class_names, self.clusters_per_emotion) if count < self.M}
+
+
+def build_anchors(
+    features: np.ndarray,
+    labels: np.ndarray,
+    M: int = 60,
+    on_small_class: str = "error",
+    seed: int = 0,
+    class_names: Sequence[str] = EMOTIONS,
+    source: str | os.PathLike | None = None,
+) -> EmotionAnchors:
+    """K-Means (k = M, one k-means++ start, float32) on each emotion's features; centroids stacked emotion-major.
+
+    features (N, C_S), labels (N,) with values in 0..6 (rows with label < 0 are ignored). An emotion
+    with fewer than M images is a DataError (naming it and its count) unless `on_small_class="shrink"`:
+    then it gets one centroid per image, repeated cyclically up to M rows so E keeps its (7*M, C_S)
+    shape and every emotion its M head outputs; `clusters_per_emotion` records the distinct count.
+    An emotion with no image at all is always an error. `source` names the data in error messages.
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
+
+    if on_small_class not in SMALL_CLASS_POLICIES:
+        raise ConfigError(f"on_small_class must be one of {', '.join(SMALL_CLASS_POLICIES)}, got '{on_small_class}'")
+    if M < 1:
+        raise ConfigError(f"M must be at least 1, got {M}")
+    features = np.asarray(features, dtype=np.float32)
+    labels = np.asarray(labels, dtype=np.int64)
+    if features.ndim != 2 or labels.shape != (len(features),):
+        raise ValueError(f"expected features (N, C) and labels (N,), got {features.shape} and {labels.shape}")
+    counts = [int((labels == index).sum()) for index in range(len(class_names))]
+    for name, count in zip(class_names, counts):
+        if count == 0:
+            raise DataError(f"emotion '{name}' has no labelled image; anchors need every emotion", source)
+        if count < M and on_small_class == "error":
+            raise DataError(f"emotion '{name}' has {count} image(s), fewer than M={M} clusters; "
+                            "lower --M or pass --on-small-class shrink", source)
+
+    blocks: list[np.ndarray] = []
+    distinct: list[int] = []
+    for index, count in enumerate(counts):
+        members = features[labels == index]                                    # (n_c, C_S)
+        k = min(M, count)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # duplicate images: fewer distinct points than k
+            kmeans = KMeans(n_clusters=k, n_init=1, random_state=seed + index).fit(members)
+        centroids = kmeans.cluster_centers_.astype(np.float32)                 # (k, C_S)
+        blocks.append(centroids[np.arange(M) % k])                             # (M, C_S)
+        distinct.append(k)
+    return EmotionAnchors(
+        anchors=np.concatenate(blocks),
+        emotion=np.repeat(np.arange(len(class_names), dtype=np.int64), M),
+        M=M,
+        images_per_emotion=counts,
+        clusters_per_emotion=distinct,
+        class_names=tuple(class_names),
+    )
+
+
+def write_anchors(path: str | os.PathLike, anchors: EmotionAnchors, teacher_hash: str,
+                  attrs: Mapping[str, Any] | None = None) -> Path:
+    """Write an `anchors` .h5 (anchors, emotion; teacher_hash, dim, M, class_names and the per-emotion counts)."""
+    from .features import write_h5
+
+    return write_h5(path, "anchors", {"anchors": anchors.anchors, "emotion": anchors.emotion}, {
+        "teacher_hash": teacher_hash,
+        "dim": int(anchors.anchors.shape[1]),
+        "M": anchors.M,
+        "class_names": list(anchors.class_names),
+        "images_per_emotion": list(anchors.images_per_emotion),
+        "clusters_per_emotion": list(anchors.clusters_per_emotion),
+        **(attrs or {}),
+    })
+
+
+def _is_torch(value: Any) -> bool:
+    return type(value).__module__.startswith("torch")
+
+
+def pseudo_labels(teacher_features: Any, anchors: Any, tau: float = 1.0) -> Any:
+    """softmax(V^e · E / tau) over the 7*M anchors (Eq. 6's target): (N, C_S), (7*M, C_S) -> (N, 7*M).
+
+    Works on numpy arrays and on torch tensors (returned on the features' device and dtype); tau = 1 is
+    the paper's behaviour (nearly one-hot with raw 2048-d features), a larger tau softens the target.
+    """
+    if tau <= 0:
+        raise ConfigError(f"the pseudo-label temperature must be positive, got {tau}")
+    if _is_torch(teacher_features):
+        import torch
+
+        anchors = torch.as_tensor(anchors, dtype=teacher_features.dtype, device=teacher_features.device)
+        return torch.softmax(teacher_features @ anchors.T / tau, dim=-1)
+    logits = np.asarray(teacher_features, dtype=np.float64) @ np.asarray(anchors, dtype=np.float64).T / tau
+    logits -= logits.max(axis=-1, keepdims=True)
+    weights = np.exp(logits)
+    return (weights / weights.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+def fold_emotions(anchor_logits: Any, M: int) -> Any:
+    """(N, 7*M) per-anchor values -> (N, 7): the mean over each emotion's M anchors (numpy or torch)."""
+    if anchor_logits.shape[-1] % M:
+        raise ValueError(f"last dimension {anchor_logits.shape[-1]} is not a multiple of M={M}")
+    return anchor_logits.reshape(*anchor_logits.shape[:-1], -1, M).mean(-1)

@@ -1,0 +1,48 @@
+"""`pbr evaluate`: MAP, MRR and R_n@1/2/5 of a run on a split, or of any system's scores file."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command()
+@click.argument("run", required=False, type=click.Path())
+@click.option("--data", type=click.Path(), default=None, help="Dataset folder. Default: the one the run was trained on.")
+@click.option("--split", default="test", show_default=True, help="Split to score.")
+@click.option("--score", type=click.Choice(["itm", "itc"]), default="itm", show_default=True,
+              help="Ranking score: ITM match probability (the paper) or ITC cosine similarity.")
+@click.option("--which", type=click.Choice(["best", "last"]), default="best", show_default=True,
+              help="Checkpoint: best on val MAP, or the last step.")
+@click.option("--scores", "scores_file", type=click.Path(), default=None,
+              help="Evaluate a scores .h5 from any system instead of a run.")
+@click.option("--scores-out", type=click.Path(), default=None, help="Also write the scores file (.h5).")
+@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (metrics as fractions).")
+@click.pass_obj
+def evaluate(settings, run, data, split, score, which, scores_file, scores_out, batch_size, as_json):
+    """Rank every candidate set of a split and report MAP, MRR, R_n@1, R_n@2, R_n@5.
+
+    RUN is a run folder (default: the most recent one under runs/). Tied scores count as the
+    expectation over their orderings, so a model that scores everything equal gets R10@1 = 10%.
+    """
+    from .. import console
+    from ..evaluate_run import evaluate_run, evaluate_scores_file
+
+    if batch_size < 1:
+        raise click.BadParameter("must be at least 1", param_hint="--batch-size")
+    if scores_file:
+        if run or scores_out:
+            raise click.UsageError("--scores evaluates a file on its own; give no RUN or --scores-out with it")
+        result = evaluate_scores_file(scores_file)
+    else:
+        result = evaluate_run(run, data, split, score, which, settings, scores_out, batch_size)
+    if as_json:
+        console.print_json(result)
+        return
+    n = result["candidates"]
+    names = ["map", "mrr", f"r{n}@1", f"r{n}@2", f"r{n}@5"]
+    labels = ["MAP", "MRR", f"R{n}@1", f"R{n}@2", f"R{n}@5"]
+    source = result.get("run") or result.get("scores")
+    title = f"{source} — {result.get('split', 'scores file')} ({result['n']} dialogues)"
+    console.print_table(title, ["metric", "%"], [(label, f"{100 * result[name]:.2f}")
+                                                 for label, name in zip(labels, names) if name in result])

@@ -1,0 +1,67 @@
+"""`pbr rank`: rank a folder of stickers (or a sticker index) for one dialogue."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command()
+@click.argument("dialogue", type=click.Path(allow_dash=True))
+@click.argument("stickers", type=click.Path())
+@click.option("--model", "run", type=click.Path(), default=None, help="Run folder. Default: the most recent under runs/.")
+@click.option("--top", type=int, default=10, show_default=True, help="How many stickers to show.")
+@click.option("--rerank", type=int, default=128, show_default=True,
+              help="ITM re-ranks the ITC top K (ALBEF's retrieval scheme).")
+@click.option("--score", type=click.Choice(["itm", "itc"]), default="itm", show_default=True)
+@click.option("--which", type=click.Choice(["best", "last"]), default="best", show_default=True)
+@click.option("--skip-bad-images", is_flag=True, help="Rank past unreadable images (reported) instead of stopping.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+def rank(settings, dialogue, stickers, run, top, rerank, score, which, skip_bad_images, as_json):
+    """Rank STICKERS for the chat in DIALOGUE, best first.
+
+    DIALOGUE is a UTF-8 text file with one utterance per line, oldest first ('-' reads stdin).
+    STICKERS is a folder of images (searched recursively) or a sticker index .h5 from
+    `pbr embed --model`. Scores are ITM match probabilities of the ITC top --rerank stickers.
+    """
+    from pathlib import Path
+
+    from .. import console
+    from ..index import folder_sticker_set, load_index, rank_stickers, read_dialogue
+    from ..model.checkpoint import load_run
+
+    for name, value in (("--top", top), ("--rerank", rerank)):
+        if value < 1:
+            raise click.BadParameter(f"must be at least 1, got {value}", param_hint=name)
+    context = read_dialogue(dialogue)
+    device = settings.torch_device()
+    model, config, tokenizer, model_hash = load_run(run, which, device)
+    skipped = 0
+    if Path(stickers).is_file():
+        sticker_set = load_index(stickers, model_hash, config.model.embed_dim, device)
+        reload = _reloader(sticker_set.paths, config.model.img_size)
+    else:
+        sticker_set, pixels, skipped = folder_sticker_set(model, stickers, config.model.img_size, device,
+                                                          skip_bad_images)
+        reload = lambda rows: pixels[rows]  # noqa: E731
+    if skipped:
+        console.warn(f"skipped {skipped} unreadable image(s)")
+    ranked = rank_stickers(model, tokenizer, context, sticker_set, device, rerank, score, reload)[:top]
+    rows = [{"rank": i + 1, "id": sticker_set.ids[r], "path": sticker_set.paths[r], "score": round(s, 6)}
+            for i, (r, s) in enumerate(ranked)]
+    if as_json:
+        console.print_json({"dialogue": context, "score": score, "stickers": rows, "skipped": skipped})
+        return
+    console.print_table(f"{len(sticker_set.ids)} stickers ranked for: {context[-1]}", ["rank", "score", "id", "path"],
+                        [(r["rank"], f"{r['score']:.4f}", r["id"], r["path"]) for r in rows])
+
+
+def _reloader(paths, img_size):
+    import numpy as np
+
+    from ..data.cache import square_resize
+    from ..data.images import load_image
+
+    def reload(rows):
+        return np.stack([square_resize(load_image(paths[r]), img_size).transpose(2, 0, 1) for r in rows])
+    return reload

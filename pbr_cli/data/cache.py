@@ -1,0 +1,96 @@
+"""Sticker images decoded once into a uint8 array at the model's resolution, memory-mapped from the cache folder."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..errors import DataError
+from .types import Sticker
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("PBR_CACHE_DIR", Path.home() / ".cache" / "pbr"))
+
+
+def square_resize(image: np.ndarray, size: int) -> np.ndarray:
+    """Pad to a white square (keeping the aspect ratio) and resize to (size, size, 3)."""
+    from PIL import Image
+
+    height, width = image.shape[:2]
+    side = max(height, width)
+    if height != width:
+        canvas = np.full((side, side, 3), 255, dtype=np.uint8)
+        top, left = (side - height) // 2, (side - width) // 2
+        canvas[top:top + height, left:left + width] = image
+        image = canvas
+    if side != size:
+        image = np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))
+    return image
+
+
+def _fingerprint(stickers: Sequence[Sticker], size: int) -> str:
+    digest = hashlib.sha256(f"v1:{size}".encode())
+    for sticker in stickers:
+        digest.update(sticker.id.encode("utf-8") + b"\0")
+        if sticker.path is not None:
+            try:
+                stat = os.stat(sticker.path)
+                digest.update(f"{os.path.abspath(sticker.path)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+            except OSError:
+                digest.update(str(sticker.path).encode())
+    return digest.hexdigest()[:20]
+
+
+def decode_stickers(stickers: Sequence[Sticker], size: int, skip_bad: bool = False,
+                    progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, list[int]]:
+    """(S, 3, size, size) uint8 for the stickers, and the indices of images that could not be read (if skip_bad)."""
+    array = np.empty((len(stickers), 3, size, size), dtype=np.uint8)
+    bad: list[int] = []
+
+    def one(index: int) -> None:
+        try:
+            array[index] = square_resize(stickers[index].image(), size).transpose(2, 0, 1)
+        except DataError:
+            if not skip_bad:
+                raise
+            array[index] = 255
+            bad.append(index)
+
+    workers = min(8, os.cpu_count() or 1)
+    with ThreadPoolExecutor(workers) as pool:
+        for _ in pool.map(one, range(len(stickers))):
+            if progress:
+                progress(1)
+    return array, sorted(bad)
+
+
+def sticker_image_cache(stickers: Sequence[Sticker], size: int, skip_bad: bool = False,
+                        progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """The decoded sticker library, from the cache when its files are unchanged, else decoded and cached."""
+    from ..io import atomic_path
+
+    path = cache_root() / "images" / f"{_fingerprint(stickers, size)}.npy"
+    if path.is_file():
+        try:
+            array = np.load(path, mmap_mode="r")
+            if array.shape == (len(stickers), 3, size, size):
+                return array
+        except (OSError, ValueError):
+            pass
+    array, bad = decode_stickers(stickers, size, skip_bad, progress)
+    if bad:
+        return array  # never cache a library with placeholder images
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path, suffix=".npy") as tmp:
+            with open(tmp, "wb") as handle:
+                np.save(handle, array)
+    except Exception:
+        pass  # the cache is an optimisation; an unwritable cache folder only costs decode time
+    return array

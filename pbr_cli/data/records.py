@@ -1,0 +1,203 @@
+"""JSON and JSON-lines dataset files, and the record checks every reader shares (errors name file and line)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from ..errors import DataError
+from .candidates import assign_candidates
+from .types import Dialogue, Sticker, StickerDataset
+
+_BOM = b"\xef\xbb\xbf"
+_SPLIT_ALIASES = {"valid": "val", "validation": "val", "dev": "val"}
+
+
+def json_type(value: Any) -> str:
+    """The JSON name of a parsed value's type, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def normalise_split_name(name: str) -> str:
+    """'validation', 'valid' and 'dev' are 'val'; other names are kept (lower case)."""
+    name = name.lower()
+    return _SPLIT_ALIASES.get(name, name)
+
+
+def _decode(data: bytes, path: Path, where: str | None) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if where is None:
+            line = data.count(b"\n", 0, exc.start) + 1
+            where = f"line {line}"
+        raise DataError(f"{where}: not UTF-8 text (byte 0x{data[exc.start]:02x})", path) from None
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise DataError("file not found", path) from None
+    except IsADirectoryError:
+        raise DataError("is a folder, expected a file", path) from None
+    except OSError as exc:
+        raise DataError(f"cannot read: {exc.strerror or exc}", path) from None
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
+
+
+def read_json(path: str | os.PathLike, *, reject_duplicate_keys: bool = False) -> Any:
+    """Parse a whole JSON file (UTF-8, an optional BOM); DataError with line and column when malformed."""
+    path = Path(path)
+    data = _read_bytes(path)
+    if data.startswith(_BOM):
+        data = data[len(_BOM):]
+    text = _decode(data, path, None)
+    if not text.strip():
+        raise DataError("file is empty, expected JSON", path)
+    hook = _reject_duplicate_keys if reject_duplicate_keys else None
+    try:
+        return json.loads(text, object_pairs_hook=hook)
+    except _DuplicateKey as exc:
+        raise DataError(f"duplicate key '{exc.args[0]}'", path) from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"line {exc.lineno}: malformed JSON (column {exc.colno}): {exc.msg}", path) from None
+    except RecursionError:
+        raise DataError("malformed JSON: nested too deeply", path) from None
+
+
+def iter_json_lines(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Stream (line number, object) from a JSON-lines file; blank lines are skipped."""
+    path = Path(path)
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        raise DataError("file not found", path) from None
+    except OSError as exc:
+        raise DataError(f"cannot read: {exc.strerror or exc}", path) from None
+    with handle:
+        for number, raw in enumerate(handle, 1):
+            if number == 1 and raw.startswith(_BOM):
+                raw = raw[len(_BOM):]
+            if not raw.strip():
+                continue
+            where = f"line {number}"
+            text = _decode(raw, path, where)
+            try:
+                record = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{where}: malformed JSON (column {exc.colno}): {exc.msg}", path) from None
+            if not isinstance(record, dict):
+                raise DataError(f"{where}: expected a JSON object, got {json_type(record)}", path)
+            yield number, record
+
+
+def require(record: Mapping[str, Any], name: str, path: Path, where: str, label: str | None = None) -> Any:
+    """`record[name]`, or a DataError naming the missing field (`label` is how the message spells it)."""
+    value = record.get(name)
+    if value is None:
+        raise DataError(f"{where}: missing required field '{label or name}'", path)
+    return value
+
+
+def as_object(value: Any, label: str, path: Path, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise DataError(f"{where}: '{label}' must be an object, got {json_type(value)}", path)
+    return value
+
+
+def as_id(value: Any, label: str, path: Path, where: str) -> str:
+    """An id or name field: a non-empty string (integers are accepted and written as strings)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise DataError(f"{where}: '{label}' must be a string, got {json_type(value)}", path)
+    text = str(value).strip()
+    if not text:
+        raise DataError(f"{where}: '{label}' is empty", path)
+    return text
+
+
+def as_id_list(value: Any, label: str, path: Path, where: str) -> list[str]:
+    if not isinstance(value, list):
+        raise DataError(f"{where}: '{label}' must be an array, got {json_type(value)}", path)
+    return [as_id(item, f"{label}[{index}]", path, where) for index, item in enumerate(value)]
+
+
+def as_utterances(value: Any, label: str, path: Path, where: str) -> list[str]:
+    if not isinstance(value, list):
+        raise DataError(f"{where}: '{label}' must be an array of strings, got {json_type(value)}", path)
+    for index, item in enumerate(value):
+        if not isinstance(item, str):
+            raise DataError(f"{where}: '{label}[{index}]' must be a string, got {json_type(item)}", path)
+    return value
+
+
+def claim_id(seen: dict[str, str], item_id: str, location: str, kind: str, path: Path, where: str) -> None:
+    """Record that `item_id` was first seen at `location`; DataError when it was seen before."""
+    if item_id in seen:
+        raise DataError(f"{where}: duplicate {kind} id '{item_id}' (first at {seen[item_id]})", path)
+    seen[item_id] = location
+
+
+def check_dialogue(
+    dialogue: Dialogue, stickers: Mapping[str, Sticker], path: Path, where: str, library: str
+) -> Dialogue:
+    """Check one sample against the library: context text, a known ground truth, sound fixed candidates."""
+    if not any(utterance.strip() for utterance in dialogue.context):
+        raise DataError(f"{where}: empty context (the dialogue has no utterance text)", path)
+    if dialogue.sticker not in stickers:
+        raise DataError(f"{where}: unknown sticker '{dialogue.sticker}' (not in {library})", path)
+    if dialogue.candidates is not None:
+        if not dialogue.candidates:
+            raise DataError(f"{where}: 'candidates' is empty", path)
+        seen: set[str] = set()
+        for candidate in dialogue.candidates:
+            if candidate not in stickers:
+                raise DataError(f"{where}: unknown candidate sticker '{candidate}' (not in {library})", path)
+            if candidate in seen:
+                raise DataError(f"{where}: candidate sticker '{candidate}' is listed twice", path)
+            seen.add(candidate)
+        if dialogue.sticker not in seen:
+            raise DataError(f"{where}: candidates do not contain the ground truth '{dialogue.sticker}'", path)
+    return dialogue
+
+
+def build_dataset(
+    root: Path, format_name: str, stickers: dict[str, Sticker], splits: dict[str, list[Dialogue]]
+) -> StickerDataset:
+    """Assemble a StickerDataset, drawing the candidate sets of every sample that has none."""
+    all_dialogues = [dialogue for dialogues in splits.values() for dialogue in dialogues]
+    filled = assign_candidates(all_dialogues, stickers)
+    return StickerDataset(
+        name=root.name,
+        root=root,
+        format=format_name,
+        stickers=stickers,
+        splits=splits,
+        filled_from_other_topics=filled,
+    )

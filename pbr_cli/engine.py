@@ -1,0 +1,198 @@
+"""The training loop: data on the device, the objective, AdamW + cosine schedule, validation on val MAP, checkpoints."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .data.batches import SplitTable, build_table, pad_tokens
+from .data.types import StickerDataset
+from .errors import ConfigError
+from .losses.objective import Batch, Objective
+from .metrics import rank_metrics
+from .model.checkpoint import save_run_files, save_weights
+from .model.config import RunConfig
+
+
+@dataclass
+class TrainData:
+    """Everything the loop reads: the decoded library, the tokenised splits and the library order."""
+
+    sticker_ids: list[str]
+    images: np.ndarray                    # (S, 3, R, R) uint8
+    train: SplitTable
+    val: SplitTable | None
+    extras: dict = field(default_factory=dict)   # per-sticker / per-dialogue arrays for PBR components
+
+
+def prepare_data(dataset: StickerDataset, tokenizer, config: RunConfig, images: np.ndarray) -> TrainData:
+    sticker_ids = list(dataset.stickers)
+    index = {sticker_id: i for i, sticker_id in enumerate(sticker_ids)}
+    max_len = config.model.max_len
+    train = build_table(dataset.split("train"), index, tokenizer, max_len, f"{dataset.root} (train)")
+    val = None
+    if "val" in dataset.splits and dataset.splits["val"]:
+        dialogues = dataset.splits["val"]
+        if config.train.val_limit:
+            dialogues = dialogues[: config.train.val_limit]
+        val = build_table(dialogues, index, tokenizer, max_len, f"{dataset.root} (val)")
+    return TrainData(sticker_ids, images, train, val)
+
+
+def total_steps(config: RunConfig, n_train: int) -> int:
+    t = config.train
+    return t.steps if t.steps > 0 else max(1, math.ceil(t.epochs * n_train / t.batch_size))
+
+
+def cosine_lr(step: int, total: int, lr: float, min_lr: float, warmup: int) -> float:
+    if warmup and step < warmup:
+        return lr * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return min_lr + 0.5 * (lr - min_lr) * (1 + math.cos(math.pi * progress))
+
+
+def make_optimizer(model: torch.nn.Module, config: RunConfig, device) -> torch.optim.Optimizer:
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            (no_decay if param.ndim < 2 or name == "temp" else decay).append(param)
+    groups = [{"params": decay, "weight_decay": config.train.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=config.train.lr, fused=(device.type == "cuda"))
+
+
+class Trainer:
+    """Runs `total_steps` optimiser steps, validating every `val_every` and keeping the best val-MAP weights."""
+
+    def __init__(self, model, config: RunConfig, data: TrainData, tokenizer, run_dir: Path, device,
+                 seed: int = 0, objective: Objective | None = None, log: Callable[[dict], None] | None = None):
+        self.model, self.config, self.data, self.tokenizer = model, config, data, tokenizer
+        self.run_dir, self.device, self.seed = run_dir, device, seed
+        self.generator = torch.Generator(device=device).manual_seed(seed)
+        self.objective = objective or Objective(config.train.loss)
+        self.objective.generator = self.generator
+        self.log = log or (lambda record: None)
+        self.optimizer = make_optimizer(model, config, device)
+        self.steps = total_steps(config, len(data.train))
+        self.best_map = -1.0
+
+    # -- data --------------------------------------------------------------------------------------
+    def batch_order(self, epoch: int) -> np.ndarray:
+        return np.random.default_rng([self.seed, epoch]).permutation(len(self.data.train))
+
+    def make_batch(self, rows: np.ndarray) -> Batch:
+        from .data.augment import train_view
+
+        table = self.data.train
+        candidates = torch.from_numpy(table.candidates[rows])                        # (K, n)
+        pixels = torch.from_numpy(self.data.images[table.candidates[rows].reshape(-1)]).to(self.device)
+        size = self.config.model.img_size
+        images = train_view(pixels, size, generator=self.generator)
+        ids, mask = pad_tokens([table.token_ids[r] for r in rows], self.tokenizer.pad_id)
+        return Batch(images=images, input_ids=ids.to(self.device), mask=mask.to(self.device),
+                     label=torch.from_numpy(table.label[rows]).to(self.device),
+                     candidate_ids=candidates.to(self.device))
+
+    # -- loop --------------------------------------------------------------------------------------
+    def run(self, progress: Callable[[int, dict], None] | None = None) -> dict:
+        config = self.config.train
+        k = config.batch_size
+        n_train = len(self.data.train)
+        if n_train < k:
+            raise ConfigError(f"batch size {k} is larger than the training split ({n_train} dialogues)")
+        per_epoch = n_train // k
+        self.model.train()
+        start = time.perf_counter()
+        window_start, window_steps = start, 0
+        running: dict[str, torch.Tensor] = {}
+        last_val: dict = {}
+        for step in range(self.steps):
+            epoch, position = divmod(step, per_epoch)
+            rows = self.batch_order(epoch)[position * k:(position + 1) * k]
+            lr = cosine_lr(step, self.steps, config.lr, config.min_lr, config.warmup_steps)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            batch = self.make_batch(rows)
+            with self._autocast():
+                terms = self.objective(self.model, batch)
+                loss = self.objective.total(terms)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip)
+            self.optimizer.step()
+            for name, value in {"loss": loss, **terms}.items():
+                running[name] = running.get(name, 0.0) + value.detach()
+            window_steps += 1
+            done = step + 1
+            if done % config.log_every == 0 or done == self.steps:
+                now = time.perf_counter()
+                record = {"step": done, "epoch": round(step * k / n_train, 3), "lr": lr}
+                record.update({name: round(float(total) / window_steps, 5) for name, total in running.items()})
+                record["dialogues_per_s"] = round(window_steps * k / max(now - window_start, 1e-9), 2)
+                self.log(record)
+                running, window_start, window_steps = {}, now, 0
+                if progress:
+                    progress(done, record)
+            if self.data.val is not None and (done % config.val_every == 0 or done == self.steps):
+                last_val = self.validate(done)
+        if self.data.val is None:
+            save_weights(self.run_dir / "best.safetensors", self.model)
+        save_weights(self.run_dir / "last.safetensors", self.model)
+        return {"steps": self.steps, "seconds": round(time.perf_counter() - start, 2),
+                "best_val_map": self.best_map if self.best_map >= 0 else None, "last_val": last_val}
+
+    def validate(self, step: int) -> dict:
+        from .evaluation import score_table
+
+        score = "itm" if self.config.train.loss == "itm" else "itc"
+        scores = score_table(self.model, self.tokenizer, self.data.val, self.data.images, self.device, score)
+        metrics = rank_metrics(scores, self.data.val.label)
+        record = {"step": step, "split": "val", **metrics}
+        if metrics["map"] > self.best_map:
+            self.best_map = metrics["map"]
+            save_weights(self.run_dir / "best.safetensors", self.model)
+            record["best"] = True
+        self.log(record)
+        self.model.train()
+        return record
+
+    def _autocast(self):
+        if self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return torch.autocast("cpu", enabled=False)
+
+
+class MetricsLog:
+    """Append-only JSON lines log of the run (one record per log interval and per validation)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.handle = open(path, "a", encoding="utf-8")
+
+    def __call__(self, record: dict) -> None:
+        self.handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self.handle.flush()
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def start_run_dir(path: Path, config: RunConfig, tokenizer) -> Path:
+    """Create the run folder (refusing to overwrite an existing run) and write config.json + tokenizer.json."""
+    from .errors import OutputError
+
+    if (path / "config.json").exists():
+        raise OutputError("a run already exists in this folder; choose another -o", path)
+    parent = path.parent
+    if not parent.exists():
+        parent.mkdir(parents=True, exist_ok=True)
+    path.mkdir(exist_ok=True)
+    save_run_files(path, config, tokenizer)
+    return path

@@ -1,0 +1,72 @@
+"""Evaluate a run on a split (or any system's scores file): metrics, and the scores file of DESIGN.md."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from . import console
+from .errors import ConfigError, FormatError
+from .features import read_h5, write_h5
+from .metrics import rank_metrics
+
+
+def run_info(run_dir: Path) -> dict:
+    path = run_dir / "run.json"
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        raise FormatError("run.json is not valid JSON", path) from None
+
+
+def evaluate_run(run: str | None, data: str | None, split: str, score: str, which: str, settings,
+                 scores_out: str | None = None, batch_size: int = 32) -> dict:
+    """Score every candidate of `split` with the run's model and return the metrics (fractions)."""
+    from .commands.common import load_dataset
+    from .data.batches import build_table
+    from .data.cache import sticker_image_cache
+    from .evaluation import score_table
+    from .model.checkpoint import load_run, resolve_run
+
+    run_dir = resolve_run(run)
+    if scores_out:
+        from .io import check_output_path
+
+        check_output_path(scores_out)
+    device = settings.torch_device()
+    model, config, tokenizer, model_hash = load_run(run_dir, which, device)
+    if score == "itm" and model.fusion is None:
+        raise ConfigError(f"{run_dir} was trained with --loss itc and has no ITM head; use --score itc")
+    data = data or run_info(run_dir).get("data")
+    dataset = load_dataset(data, settings.seed)
+    dialogues = dataset.split(split)
+    index = {sticker_id: i for i, sticker_id in enumerate(dataset.stickers)}
+    table = build_table(dialogues, index, tokenizer, config.model.max_len, f"{dataset.root} ({split})")
+    stickers = list(dataset.stickers.values())
+    with console.progress(total=len(stickers), desc="decoding stickers", unit="img") as bar:
+        images = sticker_image_cache(stickers, config.model.img_size, progress=bar.update)
+    with console.progress(total=len(table), desc=f"scoring {split}", unit="dlg") as bar:
+        scores = score_table(model, tokenizer, table, images, device, score, batch_size, bar.update)
+    metrics = rank_metrics(scores, table.label)
+    if scores_out:
+        candidate_ids = np.array([[dataset_ids for dataset_ids in d.candidates] for d in dialogues], dtype=object)
+        write_h5(scores_out, "scores", {"ids": table.ids, "scores": scores, "label": table.label,
+                                        "candidate_ids": candidate_ids},
+                 {"model_hash": model_hash, "split": split, "score": score, "run": str(run_dir)})
+    return {"run": str(run_dir), "split": split, "score": score, **metrics}
+
+
+def evaluate_scores_file(path: str) -> dict:
+    """Metrics of any system's scores file (kind `scores`)."""
+    scores = read_h5(path, "scores")
+    label = scores["label"]
+    n = scores["scores"].shape[1]
+    if len(label) and (label.min() < 0 or label.max() >= n):
+        raise FormatError(f"label values must lie in 0..{n - 1}", path)
+    if not np.isfinite(scores["scores"]).all():
+        raise FormatError("scores contain NaN or infinite values", path)
+    return {"scores": str(path), **rank_metrics(scores["scores"], label)}

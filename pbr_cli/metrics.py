@@ -1,0 +1,48 @@
+"""Ranking metrics on arrays: MAP, MRR and R_n@k, with tied scores counted by their expectation."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def truth_positions(scores: np.ndarray, label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each row: how many candidates score strictly higher than the truth, and how many tie with it."""
+    scores = np.asarray(scores, dtype=np.float64)
+    truth = scores[np.arange(len(scores)), label][:, None]
+    higher = (scores > truth).sum(1)
+    tied = (scores == truth).sum(1) - 1
+    return higher, tied
+
+
+def rank_metrics(scores: np.ndarray, label: np.ndarray, ks: tuple[int, ...] = (1, 2, 5)) -> dict[str, float]:
+    """MAP, MRR and R_n@k as fractions; ties are the expectation over all orderings of the tied candidates.
+
+    With one relevant candidate per row, average precision equals the reciprocal rank, so MAP == MRR.
+    A scorer that gives every candidate the same score gets R_n@1 = 1/n and MAP = mean(1/1 .. 1/n).
+    """
+    scores = np.asarray(scores)
+    label = np.asarray(label, dtype=np.int64)
+    if scores.ndim != 2 or len(scores) != len(label):
+        raise ValueError(f"scores must be (N, n) and label (N,), got {scores.shape} and {label.shape}")
+    if len(scores) == 0:
+        raise ValueError("no rows to score")
+    n = scores.shape[1]
+    higher, tied = truth_positions(scores, label)
+    # the truth's rank is uniform over higher+1 .. higher+tied+1
+    max_tie = int(tied.max()) + 1
+    offsets = np.arange(max_tie)[None, :]                                  # (1, T)
+    valid = offsets <= tied[:, None]                                       # (N, T)
+    ranks = higher[:, None] + 1 + offsets                                  # (N, T)
+    reciprocal = np.where(valid, 1.0 / ranks, 0.0).sum(1) / (tied + 1)
+    result = {"map": float(reciprocal.mean()), "mrr": float(reciprocal.mean())}
+    for k in ks:
+        if k <= n:
+            hit = np.clip((k - higher) / (tied + 1), 0.0, 1.0)
+            result[f"r{n}@{k}"] = float(hit.mean())
+    result["n"] = int(len(scores))
+    result["candidates"] = int(n)
+    return result
+
+
+def metric_names(result: dict) -> list[str]:
+    return [k for k in result if k not in ("n", "candidates")]

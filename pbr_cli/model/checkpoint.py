@@ -1,0 +1,118 @@
+"""Self-describing checkpoints: config.json + tokenizer.json + safetensors weights; loading runs no code."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from ..errors import FormatError
+from ..io import atomic_path, write_text_atomic
+from .config import RunConfig, run_config_from_dict
+
+WEIGHTS = {"best": "best.safetensors", "last": "last.safetensors"}
+
+
+def safe_torch_load(path: str | Path) -> dict:
+    """torch.load restricted to tensors and plain types: a file carrying pickled code is refused, not run."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickle.UnpicklingError, RuntimeError, EOFError, zipfile errors...
+        reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        if "weights_only" in str(exc) or "Unsupported global" in str(exc) or "GLOBAL" in str(exc):
+            reason = "it contains pickled code or objects, which pbr never executes"
+        raise FormatError(f"refused to load: {reason}", path) from None
+
+
+def read_weights(path: str | Path) -> dict:
+    """A flat tensor dict from a .safetensors file, or from a torch file loaded weights-only."""
+    path = Path(path)
+    if not path.is_file():
+        raise FormatError("file not found", path)
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(str(path))
+        except Exception as exc:
+            raise FormatError(f"not a readable safetensors file ({str(exc).splitlines()[0]})", path) from None
+    return safe_torch_load(path)
+
+
+def file_hash(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def save_weights(path: str | Path, model: torch.nn.Module, metadata: dict | None = None) -> str:
+    """Write the model's weights as safetensors (atomically); return the file's content hash."""
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    with atomic_path(path, suffix=".safetensors") as tmp:
+        save_file(state, str(tmp), metadata={k: str(v) for k, v in (metadata or {}).items()})
+    return file_hash(path)
+
+
+def save_run_files(run_dir: Path, config: RunConfig, tokenizer) -> None:
+    """The resolved config and the tokenizer, written once per run."""
+    write_text_atomic(run_dir / "config.json", json.dumps(config.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    write_text_atomic(run_dir / "tokenizer.json", json.dumps(tokenizer.to_dict(), ensure_ascii=False))
+
+
+def resolve_run(path: str | Path | None, base: str | Path = "runs") -> Path:
+    """A run folder: the given one, or the most recently modified run under `base`."""
+    if path is not None:
+        run = Path(path)
+        if run.is_file() and run.suffix == ".safetensors":
+            run = run.parent
+        if not (run / "config.json").is_file():
+            raise FormatError("not a pbr run folder (no config.json)", run)
+        return run
+    base = Path(base)
+    runs = [p for p in base.glob("*") if (p / "config.json").is_file() and any((p / w).is_file() for w in WEIGHTS.values())]
+    if not runs:
+        raise FormatError("no trained run found; train one with `pbr train` or pass --model RUN", base.resolve())
+    return max(runs, key=lambda p: os.path.getmtime(p / "config.json"))
+
+
+def load_run(run: str | Path | None, which: str = "best", device="cpu"):
+    """(model, run_config, tokenizer, model_hash) from a run folder; weights must fit config.json exactly."""
+    from ..data.tokenize import load_tokenizer
+    from .pbr import PBRModel
+
+    run_dir = resolve_run(run)
+    weights_file = run_dir / WEIGHTS[which]
+    if not weights_file.is_file() and which == "best":
+        weights_file = run_dir / WEIGHTS["last"]
+    if not weights_file.is_file():
+        raise FormatError("run has no weights (best.safetensors / last.safetensors)", run_dir)
+    try:
+        data = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    except ValueError:
+        raise FormatError("config.json is not valid JSON", run_dir / "config.json") from None
+    config = run_config_from_dict(data, str(run_dir / "config.json"))
+    tokenizer = load_tokenizer(run_dir / "tokenizer.json")
+    model = PBRModel(config.model)
+    state = read_weights(weights_file)
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    if missing or unexpected:
+        what = f"missing {missing[0]}" if missing else f"unexpected {unexpected[0]}"
+        raise FormatError(f"weights do not match the run's configuration ({what}); "
+                          "the checkpoint comes from another configuration", weights_file)
+    for key, value in state.items():
+        if value.shape != own[key].shape:
+            raise FormatError(f"weights do not match the run's configuration ({key} has shape {tuple(value.shape)}, "
+                              f"expected {tuple(own[key].shape)}); the checkpoint comes from another configuration",
+                              weights_file)
+    model.load_state_dict(state)
+    model.to(device).eval()
+    return model, config, tokenizer, file_hash(weights_file)

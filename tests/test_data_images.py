@@ -1,0 +1,199 @@
+"""Image decoding, transparency, size limits, folder search and safe dataset paths."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pbr_cli.data.images import ContainedFolder, IMAGE_SUFFIXES, find_images, load_image, safe_join
+from pbr_cli.errors import DataError
+
+RED = (200, 30, 40)
+
+
+def _flat(path, mode="RGB", color=RED, size=(6, 4)):
+    Image.new("RGB", size, color).convert(mode).save(path)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"])
+def test_every_picture_format_loads_as_rgb_uint8(tmp_path, suffix):
+    path = _flat(tmp_path / f"sticker{suffix}")
+    pixels = load_image(path)
+    assert pixels.shape == (4, 6, 3) and pixels.dtype == np.uint8
+    assert np.abs(pixels.astype(int) - RED).max() <= 12  # jpeg / palette are lossy
+
+
+def test_upper_case_suffix_and_grayscale(tmp_path):
+    pixels = load_image(_flat(tmp_path / "GRAY.PNG", mode="L"))
+    assert pixels.shape == (4, 6, 3) and (pixels[..., 0] == pixels[..., 2]).all()
+
+
+@pytest.mark.parametrize(
+    "array, expected",
+    [
+        (np.full((3, 5), 7, np.uint8), (7, 7, 7)),                         # HW gray
+        (np.full((3, 5, 1), 9, np.uint8), (9, 9, 9)),                      # HW1
+        (np.tile(np.uint8(RED), (3, 5, 1)), RED),                          # HWC
+        (np.tile(np.uint8([*RED, 255]), (3, 5, 1)), RED),                  # HWC, opaque alpha
+        (np.tile(np.uint8([0, 0, 0, 0]), (3, 5, 1)), (255, 255, 255)),     # HWC, transparent
+        (np.tile(np.uint8(RED), (3, 5, 1)).transpose(2, 0, 1), RED),       # CHW
+        (np.full((3, 5), 300, np.int32).clip(0, 255), (255, 255, 255)),    # integer dtype in range
+    ],
+)
+def test_npy_arrays(tmp_path, array, expected):
+    np.save(tmp_path / "a.npy", array)
+    pixels = load_image(tmp_path / "a.npy")
+    assert pixels.shape == (3, 5, 3) and pixels.dtype == np.uint8
+    assert tuple(pixels[1, 2]) == tuple(expected)
+
+
+def test_transparency_is_composited_on_white(tmp_path):
+    rgba = np.zeros((2, 2, 4), np.uint8)
+    rgba[0, 0] = (0, 0, 0, 0)        # transparent -> white
+    rgba[0, 1] = (0, 0, 0, 255)      # opaque black
+    rgba[1, 0] = (0, 0, 0, 128)      # half -> mid grey
+    rgba[1, 1] = (255, 0, 0, 255)
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "rgba.png")
+    pixels = load_image(tmp_path / "rgba.png")
+    assert tuple(pixels[0, 0]) == (255, 255, 255)
+    assert tuple(pixels[0, 1]) == (0, 0, 0)
+    assert 125 <= pixels[1, 0, 0] <= 129
+    assert tuple(pixels[1, 1]) == (255, 0, 0)
+    np.save(tmp_path / "rgba.npy", rgba)
+    assert (load_image(tmp_path / "rgba.npy") == pixels).all()
+
+
+def test_la_and_palette_transparency(tmp_path):
+    la = Image.new("LA", (2, 1), (0, 255))
+    la.putpixel((1, 0), (0, 0))
+    la.save(tmp_path / "la.png")
+    assert load_image(tmp_path / "la.png").tolist() == [[[0, 0, 0], [255, 255, 255]]]
+
+    palette = Image.new("P", (2, 1), 1)
+    palette.putpalette([0, 0, 0, 10, 20, 30] + [0] * 762)
+    palette.putpixel((0, 0), 0)
+    palette.save(tmp_path / "p.png", transparency=0)
+    palette.save(tmp_path / "p.gif", transparency=0)
+    for name in ("p.png", "p.gif"):
+        assert load_image(tmp_path / name).tolist() == [[[255, 255, 255], [10, 20, 30]]], name
+
+
+def test_gif_gives_its_first_frame(tmp_path):
+    frames = [Image.new("RGB", (4, 4), c) for c in [(255, 0, 0), (0, 0, 255), (0, 255, 0)]]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=50)
+    with Image.open(tmp_path / "anim.gif") as image:
+        assert image.n_frames == 3
+    pixels = load_image(tmp_path / "anim.gif")
+    assert pixels[0, 0, 0] > 200 and pixels[0, 0, 2] < 50
+
+
+def _message(excinfo) -> str:
+    return str(excinfo.value)
+
+
+def test_errors_name_the_file(tmp_path):
+    cases = {}
+    cases["missing"] = (tmp_path / "missing.png", "not found")
+    (tmp_path / "empty.png").write_bytes(b"")
+    cases["empty"] = (tmp_path / "empty.png", "empty")
+    data = _flat(tmp_path / "full.png", size=(64, 64)).read_bytes()
+    (tmp_path / "truncated.png").write_bytes(data[: len(data) // 2])
+    cases["truncated"] = (tmp_path / "truncated.png", "corrupt or truncated")
+    (tmp_path / "garbage.jpg").write_bytes(b"not an image at all" * 10)
+    cases["garbage"] = (tmp_path / "garbage.jpg", "not a readable image")
+    _flat(tmp_path / "photo.tiff")
+    cases["unsupported"] = (tmp_path / "photo.tiff", "unsupported image type")
+    (tmp_path / "folder.png").mkdir()
+    cases["folder"] = (tmp_path / "folder.png", "folder")
+    np.save(tmp_path / "float.npy", np.zeros((2, 2, 3), np.float32))
+    cases["float"] = (tmp_path / "float.npy", "uint8")
+    np.save(tmp_path / "shape.npy", np.zeros((2, 2, 5), np.uint8))
+    cases["shape"] = (tmp_path / "shape.npy", "shape")
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    cases["objects"] = (tmp_path / "objects.npy", "npy")
+    np.save(tmp_path / "short.npy", np.zeros((64, 64, 3), np.uint8))
+    short = (tmp_path / "short.npy").read_bytes()
+    (tmp_path / "short.npy").write_bytes(short[:200])
+    cases["short"] = (tmp_path / "short.npy", "npy")
+    for name, (path, expected) in cases.items():
+        with pytest.raises(DataError) as excinfo:
+            load_image(path)
+        assert str(path) in _message(excinfo), name
+        assert expected in _message(excinfo), (name, _message(excinfo))
+
+
+def test_pixel_limit(tmp_path):
+    path = _flat(tmp_path / "big.png", size=(100, 100))
+    assert load_image(path, max_pixels=10_000).shape == (100, 100, 3)
+    with pytest.raises(DataError, match="over the limit") as excinfo:
+        load_image(path, max_pixels=9_999)
+    assert str(path) in _message(excinfo)
+    np.save(tmp_path / "big.npy", np.zeros((100, 100, 3), np.uint8))
+    with pytest.raises(DataError, match="over the limit"):
+        load_image(tmp_path / "big.npy", max_pixels=5_000)
+
+
+@pytest.mark.parametrize("pil_limit", [6_000, 4_000])  # warning zone (limit < pixels <= 2 limit), error zone
+def test_pillow_decompression_bomb_becomes_a_data_error_not_a_warning(tmp_path, monkeypatch, pil_limit):
+    path = _flat(tmp_path / "bomb.png", size=(100, 100))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", pil_limit)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(DataError, match="decompression bomb") as excinfo:
+            load_image(path, max_pixels=None)
+    assert str(path) in _message(excinfo)
+    assert not [w for w in caught if issubclass(w.category, Image.DecompressionBombWarning)]
+
+
+def test_find_images_is_recursive_sorted_and_skips_hidden(tmp_path):
+    for relative in ["b/2.png", "b/10.JPG", "a.webp", "c/d/e.npy", ".hidden.png", ".cache/x.png", "notes.txt"]:
+        path = tmp_path / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+    found = [p.relative_to(tmp_path).as_posix() for p in find_images(tmp_path)]
+    assert found == ["a.webp", "b/10.JPG", "b/2.png", "c/d/e.npy"]
+    assert ".png" in IMAGE_SUFFIXES and ".npy" in IMAGE_SUFFIXES
+    with pytest.raises(DataError, match="not found"):
+        find_images(tmp_path / "nope")
+
+
+def test_safe_join_accepts_paths_inside_the_folder(tmp_path):
+    root = tmp_path / "data"
+    (root / "cat").mkdir(parents=True)
+    (root / "cat" / "a.png").write_bytes(b"x")
+    os.symlink(root / "cat" / "a.png", root / "link.png")
+    assert safe_join(root, "cat/a.png", "path", must_exist=True) == root / "cat" / "a.png"
+    assert safe_join(root, "cat/../cat/./a.png", "path") == root / "cat" / "a.png"
+    assert safe_join(root, "link.png", "path", must_exist=True) == root / "link.png"
+    assert safe_join(root, "not/yet.png", "path") == root / "not" / "yet.png"
+
+
+def test_safe_join_refuses_paths_leaving_the_folder(tmp_path):
+    root = tmp_path / "data"
+    root.mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.png").write_bytes(b"x")
+    os.symlink(outside / "secret.png", root / "escape.png")
+    os.symlink(outside, root / "escape_dir")
+    source = root / "stickers.jsonl"
+    cases = {
+        "/etc/passwd": "absolute",
+        "../outside/secret.png": "leaves the dataset folder",
+        "cat/../../outside/secret.png": "leaves the dataset folder",
+        "escape.png": "symlink",
+        "escape_dir/secret.png": "symlink",
+        "": "empty",
+    }
+    for relative, expected in cases.items():
+        with pytest.raises(DataError) as excinfo:
+            safe_join(root, relative, "line 3: path", source=source)
+        assert expected in _message(excinfo), relative
+        assert _message(excinfo).startswith(f"{source}: line 3: path"), _message(excinfo)
+    with pytest.raises(DataError, match="does not exist"):
+        ContainedFolder(root, source).join("cat/missing.png", "line 4: path", must_exist=True)
