@@ -48,6 +48,7 @@ def main() -> None:
         "cpu_count": os.cpu_count(),
         "machine": platform.machine(),
         "sklearn": sklearn.__version__,
+        "load_average_1min": round(os.getloadavg()[0], 2),
     }))
 
 

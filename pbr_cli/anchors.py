@@ -52,6 +52,7 @@ def build_anchors(
     """
     from sklearn.cluster import KMeans
     from sklearn.exceptions import ConvergenceWarning
+    from threadpoolctl import threadpool_limits
 
     if on_small_class not in SMALL_CLASS_POLICIES:
         raise ConfigError(f"on_small_class must be one of {', '.join(SMALL_CLASS_POLICIES)}, got '{on_small_class}'")
@@ -74,7 +75,9 @@ def build_anchors(
     for index, count in enumerate(counts):
         members = features[labels == index]                                    # (n_c, C_S)
         k = min(M, count)
-        with warnings.catch_warnings():
+        # k-means++ seeding is a chain of thin (n, C_S) x (C_S, few) products that multi-threaded BLAS runs
+        # several times slower than one thread on a busy machine; Lloyd's iterations use their own OpenMP threads.
+        with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):
             warnings.simplefilter("ignore", ConvergenceWarning)  # duplicate images: fewer distinct points than k
             kmeans = KMeans(n_clusters=k, n_init=1, random_state=seed + index).fit(members)
         centroids = kmeans.cluster_centers_.astype(np.float32)                 # (k, C_S)

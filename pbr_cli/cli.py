@@ -18,6 +18,9 @@ COMMANDS: dict[str, str] = {
     "evaluate": "pbr_cli.commands.evaluate:evaluate",
     "rank": "pbr_cli.commands.rank:rank",
     "score-sentiment": "pbr_cli.commands.score_sentiment:score_sentiment",
+    "teacher-train": "pbr_cli.commands.teacher_train:teacher_train",
+    "embed": "pbr_cli.commands.embed:embed",
+    "build-anchors": "pbr_cli.commands.build_anchors:build_anchors",
 }
 
 

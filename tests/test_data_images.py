@@ -197,3 +197,14 @@ def test_safe_join_refuses_paths_leaving_the_folder(tmp_path):
         assert _message(excinfo).startswith(f"{source}: line 3: path"), _message(excinfo)
     with pytest.raises(DataError, match="does not exist"):
         ContainedFolder(root, source).join("cat/missing.png", "line 4: path", must_exist=True)
+
+
+def test_parallel_loading_matches_serial(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = [_flat(tmp_path / f"{i}.{suffix}", color=(i * 9, 255 - i * 9, 7), size=(32, 32))
+             for i, suffix in enumerate(["png", "webp", "gif", "bmp"] * 6)]
+    serial = [load_image(path) for path in paths]
+    with ThreadPoolExecutor(4) as pool:
+        parallel = list(pool.map(load_image, paths))
+    assert all((a == b).all() for a, b in zip(serial, parallel))

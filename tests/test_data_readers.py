@@ -301,6 +301,9 @@ def test_ser30k_malformed_and_duplicate(tmp_path):
     path.write_text('{"annotations": [\n{"topic": "t0",\n}', encoding="utf-8")
     with raises_naming(path, "line 3: malformed JSON"):
         open_emotion_images(root)
+    path.write_bytes('{"annotations": [\n{"topic": "'.encode() + "表情".encode("gbk") + b'"}]}')
+    with raises_naming(path, "line 2: not UTF-8"):
+        open_emotion_images(root)
     path.write_text('{"items": []}', encoding="utf-8")
     with raises_naming(path, "'annotations' array"):
         open_emotion_images(root)

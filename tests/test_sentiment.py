@@ -53,7 +53,7 @@ def _generated_utterances(n: int, seed: int = 7) -> list[str]:
         for _ in range(rng.randint(0, 14)):
             pool = rng.choices([p for p, _ in pools], [w for _, w in pools])[0]
             word = rng.choice(pool)
-            words.append(word.strip() if pool in (positive, negative) and rng.random() < 0.7 else word)
+            words.append(word.strip() if (pool is positive or pool is negative) and rng.random() < 0.7 else word)
         joiner = " " if rng.random() < 0.25 else ""  # a quarter word-segmented, as StickerChat stores text
         utterances.append(joiner.join(words))
     return utterances

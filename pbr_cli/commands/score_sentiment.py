@@ -84,9 +84,9 @@ def score_sentiment(input_path: Path | None, output: Path, workers: int, lexicon
 
 
 def _demo_dataset() -> Path:
-    try:
-        from ..demo.build import ensure_demo
-    except ImportError:
-        raise ConfigError("no INPUT given and the demo dataset is not available; "
-                          "name a dataset folder or a JSONL file") from None
-    return Path(ensure_demo())
+    from .. import console
+    from ..demo.build import ensure_demo
+
+    root = ensure_demo(seed=0)
+    console.info(f"using the demo dataset at {root}")
+    return root

@@ -25,7 +25,8 @@ def draw_candidates(
     """Return (candidates, filled): `truth` plus `n - 1` distinct others, truth at a shuffled position.
 
     Negatives come from `topic_ids` (the truth's topic); when the topic has too few, the rest are
-    drawn from `all_ids` and `filled` is True. The truth is never among its own negatives.
+    drawn from `all_ids` (sorted, without duplicates) and `filled` is True. The truth is never among
+    its own negatives.
     """
     rng = random.Random(record_seed(record_id))
     same_topic = sorted({s for s in topic_ids if s != truth})
@@ -33,8 +34,18 @@ def draw_candidates(
     filled = len(negatives) < n - 1
     if filled:
         taken = set(negatives) | {truth}
-        others = sorted(s for s in set(all_ids) if s not in taken)
-        negatives += rng.sample(others, min(n - 1 - len(negatives), len(others)))
+        wanted = n - 1 - len(negatives)
+        if len(all_ids) > 4 * (len(taken) + wanted):
+            # a large library: draw by rejection instead of scanning it for every record
+            while wanted:
+                pick = all_ids[rng.randrange(len(all_ids))]
+                if pick not in taken:
+                    taken.add(pick)
+                    negatives.append(pick)
+                    wanted -= 1
+        else:
+            others = [s for s in all_ids if s not in taken]
+            negatives += rng.sample(others, min(wanted, len(others)))
     candidates = [truth, *negatives]
     rng.shuffle(candidates)
     return candidates, filled
@@ -47,7 +58,7 @@ def assign_candidates(
     by_topic: dict[str, list[str]] = {}
     for sticker in stickers.values():
         by_topic.setdefault(sticker.topic, []).append(sticker.id)
-    all_ids = list(stickers)
+    all_ids = sorted(stickers)
     filled_count = 0
     for dialogue in dialogues:
         if dialogue.candidates:

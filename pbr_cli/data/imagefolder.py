@@ -37,7 +37,7 @@ def _read_classes(folder: Path, root: Path) -> list[LabelledImage]:
 
 def read_emotion_folder(root: str | os.PathLike) -> EmotionImageSet:
     """root/<emotion>/* (one 'train' split), or root/{train,val,test}/<emotion>/*; emotion names ignore case."""
-    root = Path(root)
+    root = Path(root).absolute()
     if not root.is_dir():
         raise DataError("folder not found" if not root.exists() else "expected a folder", root)
     folders = _subfolders(root)
@@ -57,14 +57,14 @@ def read_folder_stickers(root: str | os.PathLike) -> list[Sticker]:
     Images directly in `root` take the root folder's name as topic; a folder named after an emotion
     gives its images that emotion.
     """
-    root = Path(root)
+    root = Path(root).absolute()
     stickers: list[Sticker] = []
     first_seen: dict[str, str] = {}
     for path in find_images(root):
         relative = path.relative_to(root)
         sticker_id = relative.with_suffix("").as_posix()
         claim_id(first_seen, sticker_id, relative.as_posix(), "sticker", root, relative.as_posix())
-        topic = relative.parent.as_posix() if relative.parent != Path(".") else root.absolute().name
+        topic = relative.parent.as_posix() if relative.parent != Path(".") else root.name
         emotion = path.parent.name.lower() if path.parent.name.lower() in EMOTIONS else None
         stickers.append(Sticker(id=sticker_id, topic=topic, path=path, emotion=emotion))
     if not stickers:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ntpath
 import os
 import stat
+import threading
 import warnings
-from pathlib import Path, PureWindowsPath
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -65,17 +67,27 @@ def _over_white(rgba: np.ndarray) -> np.ndarray:
     return ((color * alpha + 255 * (255 - alpha) + 127) // 255).astype(np.uint8)
 
 
+_OPEN_LOCK = threading.Lock()
+
+
+def _open_picture(path: Path) -> Image.Image:
+    """Image.open (reads the header only), with Pillow's decompression-bomb warning raised as an error.
+
+    Pillow warns rather than fails on images a little over its own limit. Warning filters are process-wide,
+    so the filter change is serialised; decoding happens after, outside the lock, in parallel.
+    """
+    with _OPEN_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        return Image.open(path, formats=_PIL_FORMATS)
+
+
 def _load_picture(path: Path, max_pixels: int | None) -> np.ndarray:
     try:
-        # Pillow warns (rather than fails) on images a little over its own limit; make that an error too.
-        # Note: catch_warnings changes process-wide filters, which is safe for worker processes.
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path, formats=_PIL_FORMATS) as image:
-                _check_pixels(image.height, image.width, max_pixels, path)
-                if image.mode in _ALPHA_MODES or "transparency" in image.info:
-                    return _over_white(np.array(image.convert("RGBA"), dtype=np.uint8))
-                return np.array(image.convert("RGB"), dtype=np.uint8)
+        with _open_picture(path) as image:
+            _check_pixels(image.height, image.width, max_pixels, path)
+            if image.mode in _ALPHA_MODES or "transparency" in image.info:
+                return _over_white(np.array(image.convert("RGBA"), dtype=np.uint8))
+            return np.array(image.convert("RGB"), dtype=np.uint8)
     except DataError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -169,7 +181,7 @@ class ContainedFolder:
         text = os.fspath(relative)
         if not text.strip():
             raise self._fail(what, text, "is empty")
-        if text.startswith(("/", "\\")) or PureWindowsPath(text).drive:
+        if text.startswith(("/", "\\")) or ntpath.splitdrive(text)[0]:
             raise self._fail(what, text, "is absolute; paths must be relative to the dataset folder")
         normal = os.path.normpath(text)
         if normal == os.pardir or normal.startswith(os.pardir + os.sep):

@@ -86,7 +86,7 @@ def _image_folder(root: Path, first_file: str) -> Path:
 
 def read_mod_library(root: str | os.PathLike) -> dict[str, Sticker]:
     """The meme set: img2id.json (file name -> id) with images in meme_set/ (or beside it), else image stems."""
-    root = Path(root)
+    root = Path(root).absolute()
     mapping_file = root / IMG2ID_FILE
     stickers: dict[str, Sticker] = {}
     if not mapping_file.is_file():

@@ -33,7 +33,6 @@ _CJK = (
     "\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0003134f"
 )
 _SPACE_NEXT_TO_CJK = re.compile(rf"(?<=[{_CJK}])\s+|\s+(?=[{_CJK}])")
-_SPACE_RUN = re.compile(r"\s+")
 
 
 def join_segmented(text: str) -> str:
@@ -41,7 +40,7 @@ def join_segmented(text: str) -> str:
 
     "今天 考试 过 了 ！" -> "今天考试过了！"; "我 用 iPhone 拍 的" -> "我用iPhone拍的"; "good night" stays.
     """
-    return _SPACE_RUN.sub(" ", _SPACE_NEXT_TO_CJK.sub("", text)).strip()
+    return " ".join(_SPACE_NEXT_TO_CJK.sub("", text).split())
 
 
 def is_stickerchat_folder(path: str | os.PathLike) -> bool:
@@ -64,7 +63,7 @@ def _normalise_sticker_id(sticker_id: str, set_id: str) -> str:
 
 def read_stickerchat_library(root: str | os.PathLike) -> dict[str, Sticker]:
     """Every .npy under npy_stickers/, topic = its sticker set; ids are '<set>/<sticker>'."""
-    folder = Path(root) / STICKER_FOLDER
+    folder = Path(root).absolute() / STICKER_FOLDER
     if not folder.is_dir():
         raise DataError(f"no {STICKER_FOLDER}/ folder: expected {STICKER_FOLDER}/<sticker_set_id>/<sticker_id>.npy", root)
     stickers: dict[str, Sticker] = {}

@@ -157,21 +157,39 @@ def _ellipse_points(x: float, y: float, rx: float, ry: float, steps: int = 48,
 
 
 class Pen:
-    """Draws in body units: (0, 0) is the body centre, 1 is the body radius, y grows downward."""
+    """Draws in body units: (0, 0) is the body centre, 1 is the body radius, y grows downward.
 
-    def __init__(self, image: Image.Image, centre: Point, radius: float, line: float, ink: str):
+    The whole frame is turned by `angle` degrees, so a sticker is drawn rotated rather than resampled.
+    """
+
+    def __init__(self, image: Image.Image, centre: Point, radius: float, line: float, ink: RGBA,
+                 angle: float = 0.0):
         self.image = image
         self.draw = ImageDraw.Draw(image)
         self.cx, self.cy = centre
         self.radius = radius
         self.line_px = line  # outline width in pixels
-        self.ink = hex_rgba(ink)
+        self.ink = ink
+        self.angle = angle
+        self._cos, self._sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+
+    def shifted(self, dx: float, dy: float) -> "Pen":
+        """A pen on the same image whose origin is moved by (dx, dy) body units."""
+        return Pen(self.image, self.xy(dx, dy), self.radius, self.line_px, self.ink, self.angle)
+
+    def on(self, image: Image.Image) -> "Pen":
+        """The same frame, drawing onto another layer of the same size."""
+        return Pen(image, (self.cx, self.cy), self.radius, self.line_px, self.ink, self.angle)
 
     def xy(self, x: float, y: float) -> Point:
-        return self.cx + x * self.radius, self.cy + y * self.radius
+        x, y = x * self.radius, y * self.radius
+        return self.cx + x * self._cos - y * self._sin, self.cy + x * self._sin + y * self._cos
 
-    def points(self, points: Sequence[Point]) -> list[Point]:
-        return [self.xy(x, y) for x, y in points]
+    def body_y(self, size: tuple[int, int]) -> np.ndarray:
+        """The body-frame height of every pixel of an image of `size`: (H, W) float32."""
+        xs = np.arange(size[0], dtype=np.float32)[None, :] - self.cx
+        ys = np.arange(size[1], dtype=np.float32)[:, None] - self.cy
+        return (ys * self._cos - xs * self._sin) / self.radius
 
     def width(self, factor: float = 1.0) -> int:
         return max(1, round(self.line_px * factor))
@@ -183,36 +201,42 @@ class Pen:
             return self.ink
         return hex_rgba(colour) if isinstance(colour, str) else colour
 
-    def ellipse(self, x: float, y: float, rx: float, ry: float, fill=None, outline=None, width: float = 1.0) -> None:
-        x0, y0 = self.xy(x - rx, y - ry)
-        x1, y1 = self.xy(x + rx, y + ry)
-        self.draw.ellipse([x0, y0, x1, y1], fill=self._colour(fill), outline=self._colour(outline),
-                          width=self.width(width) if outline is not None else 0)
-
     def polygon(self, points: Sequence[Point], fill=None, outline=None, width: float = 1.0) -> None:
-        self.draw.polygon(self.points(points), fill=self._colour(fill), outline=self._colour(outline),
-                          width=self.width(width) if outline is not None else 0)
+        pixels = [self.xy(x, y) for x, y in points]
+        if fill is not None:
+            self.draw.polygon(pixels, fill=self._colour(fill))
+        if outline is not None:
+            self._stroke(pixels + pixels[:2], self._colour(outline), self.width(width))
+
+    def ellipse(self, x: float, y: float, rx: float, ry: float, fill=None, outline=None, width: float = 1.0) -> None:
+        steps = max(12, min(48, round(8 * math.sqrt(max(rx, ry) * self.radius))))
+        self.polygon(_ellipse_points(x, y, rx, ry, steps)[:-1], fill=fill, outline=outline, width=width)
+
+    def rounded_rect(self, x0: float, y0: float, x1: float, y1: float, radius: float, fill=None, outline=None,
+                     width: float = 1.0) -> None:
+        radius = min(radius, (x1 - x0) / 2, (y1 - y0) / 2)
+        corners = ((x1 - radius, y1 - radius, 0), (x0 + radius, y1 - radius, 90), (x0 + radius, y0 + radius, 180),
+                   (x1 - radius, y0 + radius, 270))
+        points: list[Point] = []
+        for cx, cy, start in corners:
+            points += _ellipse_points(cx, cy, radius, radius, 6, start, start + 90) if radius > 0 else [(cx, cy)]
+        self.polygon(points, fill=fill, outline=outline, width=width)
 
     def line(self, points: Sequence[Point], fill="ink", width: float = 1.0) -> None:
-        self.draw.line(self.points(points), fill=self._colour(fill), width=self.width(width), joint="curve")
-        # round caps: Pillow draws square ends
-        radius = self.width(width) / 2.0
-        if radius >= 1.5:
-            for x, y in (points[0], points[-1]):
-                px, py = self.xy(x, y)
-                self.draw.ellipse([px - radius + 0.5, py - radius + 0.5, px + radius - 0.5, py + radius - 0.5],
-                                  fill=self._colour(fill))
+        pixels = [self.xy(x, y) for x, y in points]
+        colour, width_px = self._colour(fill), self.width(width)
+        self._stroke(pixels, colour, width_px)
+        if width_px >= 3:  # round caps: Pillow draws square ends
+            radius = width_px / 2.0 - 0.5
+            for px, py in (pixels[0], pixels[-1]):
+                self.draw.ellipse([px - radius, py - radius, px + radius, py + radius], fill=colour)
+
+    def _stroke(self, pixels: list[Point], colour: RGBA | None, width_px: int) -> None:
+        self.draw.line(pixels, fill=colour, width=width_px, joint="curve")
 
     def arc(self, x: float, y: float, rx: float, ry: float, start: float, end: float, fill="ink",
             width: float = 1.0) -> None:
         self.line(_ellipse_points(x, y, rx, ry, 24, start, end), fill=fill, width=width)
-
-    def rounded_rect(self, x0: float, y0: float, x1: float, y1: float, radius: float, fill=None, outline=None,
-                     width: float = 1.0) -> None:
-        p0, p1 = self.xy(x0, y0), self.xy(x1, y1)
-        self.draw.rounded_rectangle([p0, p1], radius=radius * self.radius, fill=self._colour(fill),
-                                    outline=self._colour(outline),
-                                    width=self.width(width) if outline is not None else 0)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -947,10 +971,10 @@ def _rest_hands(pen: Pen, c: Character, sides: Sequence[int] = (-1, 1)) -> None:
 def _variant_wave(pen: Pen, c: Character, rng: random.Random) -> None:
     side = rng.choice((-1, 1))
     _rest_hands(pen, c, (-side,))
-    _hand(pen, c, side * 1.08, -0.38, 0.19)
+    _hand(pen, c, side * 1.02, -0.36, 0.23)
     for k in range(2):
-        pen.arc(side * 1.08, -0.38, 0.32 + 0.12 * k, 0.32 + 0.12 * k, (-70 if side > 0 else 190),
-                (-20 if side > 0 else 250), width=0.8)
+        pen.arc(side * 1.02, -0.36, 0.36 + 0.13 * k, 0.36 + 0.13 * k, (-80 if side > 0 else 200),
+                (-20 if side > 0 else 260), width=1.0)
 
 
 def _heart(pen: Pen, x: float, y: float, r: float, colour: str = "#ff5c7a") -> None:
@@ -960,215 +984,243 @@ def _heart(pen: Pen, x: float, y: float, r: float, colour: str = "#ff5c7a") -> N
         hx = 16 * math.sin(t) ** 3
         hy = 13 * math.cos(t) - 5 * math.cos(2 * t) - 2 * math.cos(3 * t) - math.cos(4 * t)
         points.append((x + hx / 16 * r, y - hy / 16 * r))
-    pen.polygon(points, fill=colour, outline="ink", width=0.8)
+    pen.polygon(points, fill=colour, outline="ink", width=0.9)
 
 
 def _variant_heart_hands(pen: Pen, c: Character, rng: random.Random) -> None:
-    _heart(pen, 0, 0.78, 0.3)
-    _hand(pen, c, -0.34, 0.72)
-    _hand(pen, c, 0.34, 0.72)
-    if rng.random() < 0.5:
-        _heart(pen, 1.15, -0.8, 0.13)
+    _heart(pen, 0, 0.72, 0.46)
+    _hand(pen, c, -0.46, 0.66, 0.2)
+    _hand(pen, c, 0.46, 0.66, 0.2)
+    for _ in range(rng.randint(1, 2)):
+        _heart(pen, rng.choice((-1, 1)) * rng.uniform(1.05, 1.2), rng.uniform(-0.95, -0.5), 0.16)
 
 
 def _variant_clap(pen: Pen, c: Character, rng: random.Random) -> None:
-    _hand(pen, c, -0.1, 0.72, 0.19)
-    _hand(pen, c, 0.12, 0.7, 0.19)
-    for angle in (-150, -120, -60, -30, 200, -20):
+    _hand(pen, c, -0.1, 0.74, 0.23)
+    _hand(pen, c, 0.12, 0.7, 0.23)
+    for angle in (150, 180, 210, -30, 0, 30):
         a = math.radians(angle)
-        pen.line([(0.01 + 0.3 * math.cos(a), 0.7 + 0.3 * math.sin(a)),
-                  (0.01 + 0.42 * math.cos(a), 0.7 + 0.42 * math.sin(a))], width=0.8)
+        pen.line([(0.01 + 0.36 * math.cos(a), 0.72 + 0.36 * math.sin(a)),
+                  (0.01 + 0.56 * math.cos(a), 0.72 + 0.56 * math.sin(a))], width=1.0)
 
 
 def _variant_thumbs_up(pen: Pen, c: Character, rng: random.Random) -> None:
     _rest_hands(pen, c, (-1,))
-    _hand(pen, c, 1.0, 0.25, 0.2)
-    pen.rounded_rect(0.95, -0.12, 1.07, 0.12, 0.06, fill=c.fill, outline="ink", width=0.9)
+    pen.rounded_rect(0.93, -0.22, 1.11, 0.2, 0.09, fill=c.fill, outline="ink", width=1.0)
+    pen.rounded_rect(0.8, 0.08, 1.26, 0.52, 0.16, fill=c.fill, outline="ink", width=1.0)
+    for y in (0.22, 0.33, 0.44):
+        pen.line([(0.82, y), (0.98, y)], width=0.6)
+    _sparkle(pen, 1.28, -0.3, 0.12)
 
 
 def _variant_phone(pen: Pen, c: Character, rng: random.Random) -> None:
     _rest_hands(pen, c, (-1,))
-    body = _rotated([(0.82, -0.05), (1.12, -0.05), (1.12, 0.5), (0.82, 0.5)], 12, (0.97, 0.22))
-    pen.polygon(body, fill="#37474f", outline="ink", width=0.9)
-    screen = _rotated([(0.86, 0.01), (1.08, 0.01), (1.08, 0.42), (0.86, 0.42)], 12, (0.97, 0.22))
+    body = _rotated([(0.76, -0.2), (1.2, -0.2), (1.2, 0.62), (0.76, 0.62)], 12, (0.98, 0.21))
+    pen.polygon(chaikin(body, 1), fill="#37474f", outline="ink", width=1.0)
+    screen = _rotated([(0.82, -0.11), (1.14, -0.11), (1.14, 0.5), (0.82, 0.5)], 12, (0.98, 0.21))
     pen.polygon(screen, fill="#81d4fa")
-    _hand(pen, c, 0.9, 0.42)
+    for k in range(3):
+        line = _rotated([(0.88, 0.0 + 0.12 * k), (1.08 - 0.06 * k, 0.0 + 0.12 * k)], 12, (0.98, 0.21))
+        pen.line(line, fill="#ffffff", width=0.9)
+    _hand(pen, c, 0.86, 0.5, 0.2)
 
 
 def _variant_bubble_tea(pen: Pen, c: Character, rng: random.Random) -> None:
     _rest_hands(pen, c, (-1,))
-    pen.polygon([(0.8, -0.05), (1.26, -0.05), (1.2, 0.62), (0.86, 0.62)], fill="#e8c39e", outline="ink", width=0.9)
-    pen.rounded_rect(0.77, -0.12, 1.29, -0.03, 0.03, fill="#ffffff", outline="ink", width=0.8)
-    pen.line([(1.08, -0.12), (1.16, -0.45)], fill="#ef5350", width=1.6)
-    for x, y in ((0.92, 0.52), (1.03, 0.5), (1.14, 0.52), (0.97, 0.42), (1.09, 0.41)):
-        pen.ellipse(x, y, 0.04, 0.04, fill="#3e2723")
-    _hand(pen, c, 0.84, 0.35)
+    pen.polygon([(0.7, -0.18), (1.32, -0.18), (1.24, 0.78), (0.78, 0.78)], fill="#e8c39e", outline="ink",
+                width=1.0)
+    pen.rounded_rect(0.66, -0.28, 1.36, -0.15, 0.04, fill="#ffffff", outline="ink", width=0.9)
+    pen.line([(1.08, -0.28), (1.2, -0.72)], fill="#ef5350", width=2.2)
+    for x, y in ((0.88, 0.66), (1.02, 0.64), (1.16, 0.66), (0.95, 0.52), (1.1, 0.51)):
+        pen.ellipse(x, y, 0.055, 0.055, fill="#3e2723")
+    _hand(pen, c, 0.74, 0.36, 0.19)
 
 
 def _variant_blanket(pen: Pen, c: Character, rng: random.Random) -> None:
-    points = [(-1.2, 0.3), (-0.6, 0.18), (0.0, 0.24), (0.6, 0.18), (1.2, 0.3), (1.15, 1.05), (-1.15, 1.05)]
+    points = [(-1.25, 0.25), (-0.6, 0.12), (0.0, 0.2), (0.6, 0.12), (1.25, 0.25), (1.2, 1.08), (-1.2, 1.08)]
     colour = rng.choice(("#90caf9", "#ce93d8", "#a5d6a7", "#ffcc80"))
     pen.polygon(chaikin(points, 2), fill=colour, outline="ink", width=1.0)
     for x in (-0.6, 0.0, 0.6):
-        pen.line([(x, 0.32), (x + 0.05, 0.98)], fill="#ffffff", width=0.8)
-    for y in (0.55, 0.8):
-        pen.line([(-1.05, y), (1.05, y)], fill="#ffffff", width=0.8)
-    _hand(pen, c, -0.3, 0.28, 0.15)
+        pen.line([(x, 0.3), (x + 0.05, 1.0)], fill="#ffffff", width=1.0)
+    for y in (0.55, 0.82):
+        pen.line([(-1.08, y), (1.08, y)], fill="#ffffff", width=1.0)
+    _hand(pen, c, -0.3, 0.22, 0.17)
+    _hand(pen, c, 0.34, 0.24, 0.17)
 
 
 def _variant_umbrella(pen: Pen, c: Character, rng: random.Random) -> None:
     colour = rng.choice(("#ef5350", "#42a5f5", "#ffb300", "#ab47bc"))
-    canopy = _ellipse_points(0.2, -1.05, 1.2, 0.62, 32, 180, 360)
+    top = (0.5, -1.05)
+    canopy = _ellipse_points(top[0], top[1], 1.15, 0.6, 32, 180, 360)
     scallops = []
     for i in range(4):
-        x0 = 1.4 - 2.4 * i / 4
-        scallops += _ellipse_points(x0 - 0.3, -1.05, 0.3, 0.14, 8, 0, 180)
-    pen.polygon(canopy + scallops, fill=colour, outline="ink", width=1.0)
-    pen.line([(0.2, -1.05), (0.2, 0.35), (0.32, 0.45)], fill="#5d4037", width=1.2)
-    _hand(pen, c, 0.2, 0.3)
+        x0 = top[0] + 1.15 - 2.3 * i / 4
+        scallops += _ellipse_points(x0 - 0.2875, top[1], 0.2875, 0.14, 8, 0, 180)
+    pen.polygon(_rotated(canopy + scallops, 12, top), fill=colour, outline="ink", width=1.0)
+    pen.line([top, (0.95, 0.42), (1.05, 0.52)], fill="#5d4037", width=1.4)
+    _hand(pen, c, 0.93, 0.38, 0.18)
     _rest_hands(pen, c, (-1,))
     for _ in range(4):
         x = rng.uniform(-1.3, 1.4)
-        y = rng.uniform(-1.5, -1.3) if abs(x - 0.2) < 1.1 else rng.uniform(-1.0, 0.4)
-        pen.line([(x, y), (x - 0.04, y + 0.12)], fill="#4fc3f7", width=0.9)
+        y = rng.uniform(-1.55, -1.35) if x > -0.6 else rng.uniform(-1.0, 0.4)
+        pen.line([(x, y), (x - 0.04, y + 0.14)], fill="#4fc3f7", width=1.0)
 
 
 def _variant_book(pen: Pen, c: Character, rng: random.Random) -> None:
     colour = rng.choice(("#e57373", "#64b5f6", "#81c784"))
-    pen.polygon([(-0.55, 0.45), (0.0, 0.55), (0.0, 1.0), (-0.55, 0.9)], fill="#ffffff", outline="ink", width=0.9)
-    pen.polygon([(0.55, 0.45), (0.0, 0.55), (0.0, 1.0), (0.55, 0.9)], fill="#ffffff", outline="ink", width=0.9)
-    pen.line([(-0.55, 0.9), (0.0, 1.0), (0.55, 0.9)], fill=colour, width=1.6)
-    for k in range(3):
-        y = 0.62 + 0.1 * k
-        pen.line([(-0.45, y - 0.05), (-0.1, y + 0.02)], width=0.5)
-        pen.line([(0.1, y + 0.02), (0.45, y - 0.05)], width=0.5)
-    _hand(pen, c, -0.62, 0.7)
-    _hand(pen, c, 0.62, 0.7)
+    pen.polygon([(-0.78, 0.34), (0.0, 0.46), (0.0, 1.06), (-0.78, 0.94)], fill="#ffffff", outline="ink",
+                width=1.0)
+    pen.polygon([(0.78, 0.34), (0.0, 0.46), (0.0, 1.06), (0.78, 0.94)], fill="#ffffff", outline="ink", width=1.0)
+    pen.line([(-0.8, 0.96), (0.0, 1.08), (0.8, 0.96)], fill=colour, width=2.2)
+    for k in range(4):
+        y = 0.54 + 0.11 * k
+        pen.line([(-0.66, y - 0.07), (-0.12, y + 0.02)], width=0.6)
+        pen.line([(0.12, y + 0.02), (0.66, y - 0.07)], width=0.6)
+    _hand(pen, c, -0.84, 0.66, 0.19)
+    _hand(pen, c, 0.84, 0.66, 0.19)
 
 
 def _variant_gift(pen: Pen, c: Character, rng: random.Random) -> None:
     box, ribbon = rng.choice((("#ef5350", "#ffd54f"), ("#42a5f5", "#f48fb1"), ("#66bb6a", "#ef5350")))
-    pen.rounded_rect(0.7, 0.2, 1.3, 0.8, 0.04, fill=box, outline="ink", width=0.9)
-    pen.rounded_rect(0.66, 0.1, 1.34, 0.28, 0.03, fill=box, outline="ink", width=0.9)
-    pen.rounded_rect(0.94, 0.1, 1.06, 0.8, 0.0, fill=ribbon)
+    pen.rounded_rect(0.56, 0.14, 1.34, 0.9, 0.05, fill=box, outline="ink", width=1.0)
+    pen.rounded_rect(0.5, 0.0, 1.4, 0.22, 0.04, fill=box, outline="ink", width=1.0)
+    pen.rounded_rect(0.88, 0.0, 1.02, 0.9, 0.0, fill=ribbon)
     for side in (-1, 1):
-        pen.polygon([(1.0, 0.1), (1.0 + side * 0.22, -0.06), (1.0 + side * 0.18, 0.12)], fill=ribbon, outline="ink",
-                    width=0.7)
-    _hand(pen, c, 0.72, 0.55)
+        pen.polygon([(0.95, 0.0), (0.95 + side * 0.3, -0.22), (0.95 + side * 0.26, 0.04)], fill=ribbon,
+                    outline="ink", width=0.8)
+    _hand(pen, c, 0.56, 0.6, 0.19)
     _rest_hands(pen, c, (-1,))
 
 
 def _variant_coffee(pen: Pen, c: Character, rng: random.Random) -> None:
     _rest_hands(pen, c, (-1,))
-    pen.rounded_rect(0.8, 0.12, 1.2, 0.6, 0.06, fill="#ffffff", outline="ink", width=0.9)
-    pen.arc(1.22, 0.34, 0.1, 0.12, -90, 90, width=0.9)
-    pen.ellipse(1.0, 0.15, 0.18, 0.04, fill="#6d4c41")
-    for dx in (-0.07, 0.08):
-        wiggle = [(1.0 + dx + 0.04 * math.sin(i * 1.6), 0.02 - 0.07 * i) for i in range(5)]
-        pen.line(wiggle, fill="#9e9e9e", width=0.8)
-    _hand(pen, c, 0.82, 0.45)
+    pen.rounded_rect(0.68, 0.0, 1.2, 0.66, 0.08, fill="#ffffff", outline="ink", width=1.0)
+    pen.rounded_rect(0.68, 0.22, 1.2, 0.4, 0.0, fill=rng.choice(("#8d6e63", "#4db6ac", "#f06292")))
+    pen.rounded_rect(0.68, 0.0, 1.2, 0.66, 0.08, outline="ink", width=1.0)
+    pen.arc(1.22, 0.32, 0.13, 0.16, -90, 90, width=1.1)
+    pen.ellipse(0.94, 0.04, 0.24, 0.05, fill="#6d4c41")
+    for dx in (-0.1, 0.1):
+        wiggle = [(0.94 + dx + 0.05 * math.sin(i * 1.6), -0.08 - 0.09 * i) for i in range(5)]
+        pen.line(wiggle, fill="#9e9e9e", width=1.0)
+    _hand(pen, c, 0.7, 0.5, 0.19)
 
 
 def _variant_flower(pen: Pen, c: Character, rng: random.Random) -> None:
     _rest_hands(pen, c, (-1,))
-    pen.line([(0.95, 0.45), (1.05, -0.25)], fill="#43a047", width=1.3)
-    pen.polygon(_rotated(_ellipse_points(1.15, 0.1, 0.12, 0.05), -30, (1.05, 0.1)), fill="#66bb6a", outline="ink",
-                width=0.5)
-    _flower(pen, 1.06, -0.38, 0.13, rng.choice(("#f48fb1", "#ffb74d", "#ce93d8")))
-    _hand(pen, c, 0.94, 0.45)
+    pen.line([(0.92, 0.5), (1.06, -0.3)], fill="#43a047", width=1.6)
+    pen.polygon(_rotated(_ellipse_points(1.2, 0.1, 0.16, 0.07), -30, (1.04, 0.1)), fill="#66bb6a", outline="ink",
+                width=0.6)
+    _flower(pen, 1.07, -0.48, 0.2, rng.choice(("#f48fb1", "#ffb74d", "#ce93d8")))
+    _hand(pen, c, 0.92, 0.48, 0.19)
 
 
 def _variant_balloon(pen: Pen, c: Character, rng: random.Random) -> None:
     _rest_hands(pen, c, (-1,))
     colour = rng.choice(("#ef5350", "#42a5f5", "#ffca28", "#ab47bc"))
-    pen.line([(0.95, 0.4), (1.05, 0.0), (1.0, -0.45), (1.1, -0.65)], fill="#616161", width=0.6)
-    pen.ellipse(1.12, -0.95, 0.26, 0.32, fill=colour, outline="ink", width=0.9)
-    pen.ellipse(1.04, -1.05, 0.05, 0.08, fill="#ffffff")
-    _hand(pen, c, 0.92, 0.45)
+    pen.line([(0.95, 0.4), (1.05, 0.0), (0.98, -0.4), (1.08, -0.62)], fill="#616161", width=0.7)
+    pen.ellipse(1.08, -0.98, 0.34, 0.4, fill=colour, outline="ink", width=1.0)
+    pen.polygon([(1.08, -0.6), (1.02, -0.52), (1.14, -0.52)], fill=colour, outline="ink", width=0.7)
+    pen.ellipse(0.98, -1.12, 0.07, 0.11, fill="#ffffff")
+    _hand(pen, c, 0.92, 0.45, 0.19)
 
 
 def _variant_ice_cream(pen: Pen, c: Character, rng: random.Random) -> None:
     _rest_hands(pen, c, (-1,))
-    pen.polygon([(0.82, 0.02), (1.18, 0.02), (1.0, 0.6)], fill="#e0b27a", outline="ink", width=0.9)
-    pen.ellipse(1.0, -0.08, 0.2, 0.17, fill=rng.choice(("#f8bbd0", "#fff3e0", "#c5e1a5")), outline="ink", width=0.9)
-    pen.ellipse(1.0, -0.26, 0.04, 0.04, fill="#e53935")
-    _hand(pen, c, 0.95, 0.42)
+    pen.polygon([(0.74, -0.05), (1.26, -0.05), (1.0, 0.72)], fill="#e0b27a", outline="ink", width=1.0)
+    for k in range(3):
+        pen.line([(0.84 + 0.14 * k, -0.02), (0.95 + 0.1 * k, 0.3)], fill="#b3834f", width=0.6)
+    flavour = rng.choice(("#f8bbd0", "#fff3e0", "#c5e1a5"))
+    pen.ellipse(1.0, -0.2, 0.28, 0.24, fill=flavour, outline="ink", width=1.0)
+    pen.ellipse(1.0, -0.45, 0.06, 0.06, fill="#e53935")
+    _hand(pen, c, 0.92, 0.5, 0.19)
 
 
 def _variant_game(pen: Pen, c: Character, rng: random.Random) -> None:
-    pen.rounded_rect(-0.55, 0.5, 0.55, 0.88, 0.18, fill="#5c6bc0", outline="ink", width=0.9)
-    pen.line([(-0.35, 0.69), (-0.17, 0.69)], fill="#ffffff", width=1.0)
-    pen.line([(-0.26, 0.6), (-0.26, 0.78)], fill="#ffffff", width=1.0)
-    pen.ellipse(0.24, 0.64, 0.05, 0.05, fill="#ffca28")
-    pen.ellipse(0.36, 0.74, 0.05, 0.05, fill="#ef5350")
-    _hand(pen, c, -0.58, 0.72)
-    _hand(pen, c, 0.58, 0.72)
+    pen.rounded_rect(-0.72, 0.42, 0.72, 0.98, 0.26, fill="#5c6bc0", outline="ink", width=1.0)
+    pen.line([(-0.5, 0.7), (-0.22, 0.7)], fill="#ffffff", width=1.6)
+    pen.line([(-0.36, 0.56), (-0.36, 0.84)], fill="#ffffff", width=1.6)
+    pen.ellipse(0.28, 0.62, 0.075, 0.075, fill="#ffca28")
+    pen.ellipse(0.46, 0.76, 0.075, 0.075, fill="#ef5350")
+    _hand(pen, c, -0.74, 0.72, 0.19)
+    _hand(pen, c, 0.74, 0.72, 0.19)
 
 
 def _variant_mic(pen: Pen, c: Character, rng: random.Random) -> None:
     _rest_hands(pen, c, (-1,))
-    pen.line([(0.7, 0.45), (0.55, 0.2)], fill="#424242", width=2.0)
-    pen.ellipse(0.5, 0.12, 0.12, 0.12, fill="#9e9e9e", outline="ink", width=0.8)
-    _hand(pen, c, 0.7, 0.45)
+    pen.line([(0.78, 0.58), (0.56, 0.24)], fill="#424242", width=3.0)
+    pen.ellipse(0.5, 0.12, 0.17, 0.17, fill="#9e9e9e", outline="ink", width=1.0)
+    for k in (-1, 1):
+        pen.line([(0.5 + 0.1 * k, 0.0), (0.5 + 0.1 * k, 0.24)], fill="#616161", width=0.5)
+    _hand(pen, c, 0.78, 0.56, 0.19)
     for k in range(2):
-        pen.ellipse(1.1 + 0.12 * k, -0.55 - 0.25 * k, 0.06, 0.045, fill="ink")
-        pen.line([(1.16 + 0.12 * k, -0.56 - 0.25 * k), (1.16 + 0.12 * k, -0.8 - 0.25 * k)], width=0.7)
+        x, y = 1.08 + 0.16 * k, -0.55 - 0.3 * k
+        pen.ellipse(x, y, 0.08, 0.06, fill="ink")
+        pen.line([(x + 0.07, y - 0.01), (x + 0.07, y - 0.3)], width=0.9)
 
 
 def _variant_cake(pen: Pen, c: Character, rng: random.Random) -> None:
-    pen.rounded_rect(-0.45, 0.55, 0.45, 0.95, 0.05, fill="#fff3e0", outline="ink", width=0.9)
-    pen.rounded_rect(-0.45, 0.55, 0.45, 0.68, 0.05, fill="#f48fb1")
-    pen.rounded_rect(-0.45, 0.55, 0.45, 0.95, 0.05, outline="ink", width=0.9)
-    pen.rounded_rect(-0.03, 0.35, 0.03, 0.55, 0.0, fill="#64b5f6")
-    pen.ellipse(0.0, 0.3, 0.04, 0.06, fill="#ffb300")
-    _hand(pen, c, -0.55, 0.75)
-    _hand(pen, c, 0.55, 0.75)
+    pen.rounded_rect(-0.6, 0.46, 0.6, 1.0, 0.06, fill="#fff3e0")
+    pen.rounded_rect(-0.6, 0.46, 0.6, 0.64, 0.06, fill="#f48fb1")
+    pen.rounded_rect(-0.6, 0.46, 0.6, 1.0, 0.06, outline="ink", width=1.0)
+    for x in (-0.3, 0.0):
+        pen.ellipse(x, 0.55, 0.06, 0.06, fill="#e53935")
+    pen.rounded_rect(0.27, 0.2, 0.35, 0.46, 0.0, fill="#64b5f6", outline="ink", width=0.5)
+    pen.polygon(_ellipse_points(0.31, 0.12, 0.05, 0.09), fill="#ffb300")
+    _hand(pen, c, -0.66, 0.76, 0.19)
+    _hand(pen, c, 0.66, 0.76, 0.19)
 
 
 def _variant_headphones(pen: Pen, c: Character, rng: random.Random) -> None:
     colour = rng.choice(("#ef5350", "#26a69a", "#7e57c2"))
-    pen.arc(0, -0.1, 0.98, 0.98, 190, 350, fill="#424242", width=1.8)
+    pen.arc(0, -0.1, 1.0, 1.0, 190, 350, fill="#424242", width=2.2)
     for side in (-1, 1):
-        pen.rounded_rect(side * 0.98 - 0.13, -0.35, side * 0.98 + 0.13, 0.05, 0.08, fill=colour, outline="ink",
-                         width=0.9)
+        pen.rounded_rect(side * 1.0 - 0.16, -0.4, side * 1.0 + 0.16, 0.1, 0.1, fill=colour, outline="ink",
+                         width=1.0)
     _rest_hands(pen, c)
-    pen.ellipse(1.2, -0.7, 0.05, 0.04, fill="ink")
-    pen.line([(1.25, -0.71), (1.25, -0.93)], width=0.7)
+    for k in range(2):
+        x, y = 1.12 + 0.16 * k, -0.72 - 0.28 * k
+        pen.ellipse(x, y, 0.07, 0.055, fill="ink")
+        pen.line([(x + 0.06, y - 0.01), (x + 0.06, y - 0.26)], width=0.9)
 
 
 def _variant_laptop(pen: Pen, c: Character, rng: random.Random) -> None:
-    pen.polygon([(-0.5, 0.42), (0.5, 0.42), (0.44, 0.78), (-0.44, 0.78)], fill="#b0bec5", outline="ink", width=0.9)
-    pen.ellipse(0, 0.6, 0.05, 0.05, fill="#ffffff")
-    pen.rounded_rect(-0.62, 0.78, 0.62, 0.88, 0.03, fill="#90a4ae", outline="ink", width=0.9)
-    _hand(pen, c, -0.6, 0.8)
-    _hand(pen, c, 0.6, 0.8)
+    pen.polygon([(-0.66, 0.3), (0.66, 0.3), (0.58, 0.8), (-0.58, 0.8)], fill="#b0bec5", outline="ink", width=1.0)
+    pen.ellipse(0, 0.55, 0.07, 0.07, fill="#ffffff")
+    pen.rounded_rect(-0.8, 0.8, 0.8, 0.94, 0.04, fill="#90a4ae", outline="ink", width=1.0)
+    _hand(pen, c, -0.78, 0.78, 0.19)
+    _hand(pen, c, 0.78, 0.78, 0.19)
 
 
 def _variant_pencil(pen: Pen, c: Character, rng: random.Random) -> None:
     _rest_hands(pen, c, (-1,))
-    body = _rotated([(0.9, -0.3), (1.02, -0.3), (1.02, 0.45), (0.9, 0.45)], 20, (0.96, 0.1))
-    pen.polygon(body, fill="#ffca28", outline="ink", width=0.8)
-    tip = _rotated([(0.9, 0.45), (1.02, 0.45), (0.96, 0.6)], 20, (0.96, 0.1))
-    pen.polygon(tip, fill="#ffe0b2", outline="ink", width=0.8)
-    _hand(pen, c, 0.92, 0.25)
+    centre = (0.98, 0.1)
+    body = _rotated([(0.89, -0.5), (1.07, -0.5), (1.07, 0.52), (0.89, 0.52)], 22, centre)
+    pen.polygon(body, fill="#ffca28", outline="ink", width=0.9)
+    eraser = _rotated([(0.89, -0.64), (1.07, -0.64), (1.07, -0.5), (0.89, -0.5)], 22, centre)
+    pen.polygon(eraser, fill="#f48fb1", outline="ink", width=0.9)
+    tip = _rotated([(0.89, 0.52), (1.07, 0.52), (0.98, 0.74)], 22, centre)
+    pen.polygon(tip, fill="#ffe0b2", outline="ink", width=0.9)
+    _hand(pen, c, 0.94, 0.2, 0.19)
 
 
 def _variant_suitcase(pen: Pen, c: Character, rng: random.Random) -> None:
     colour = rng.choice(("#ff7043", "#5c6bc0", "#26a69a"))
-    pen.rounded_rect(0.75, 0.25, 1.32, 0.98, 0.08, fill=colour, outline="ink", width=0.9)
-    pen.line([(0.9, 0.25), (0.9, 0.05), (1.17, 0.05), (1.17, 0.25)], width=1.0)
-    pen.line([(0.88, 0.45), (1.2, 0.45)], fill="#ffffff", width=0.7)
-    _hand(pen, c, 0.9, 0.12)
+    pen.line([(0.86, 0.22), (0.86, -0.12), (1.2, -0.12), (1.2, 0.22)], width=1.4)
+    pen.rounded_rect(0.66, 0.2, 1.38, 1.02, 0.1, fill=colour, outline="ink", width=1.0)
+    for x in (0.86, 1.18):
+        pen.line([(x, 0.28), (x, 0.94)], fill="#ffffff", width=0.9)
+    _hand(pen, c, 0.86, -0.02, 0.18)
     _rest_hands(pen, c, (-1,))
 
 
 def _variant_camera(pen: Pen, c: Character, rng: random.Random) -> None:
-    pen.rounded_rect(-0.5, 0.45, 0.5, 0.9, 0.08, fill="#455a64", outline="ink", width=0.9)
-    pen.rounded_rect(-0.18, 0.38, 0.12, 0.47, 0.02, fill="#455a64", outline="ink", width=0.8)
-    pen.ellipse(0, 0.68, 0.17, 0.17, fill="#90caf9", outline="ink", width=0.9)
-    pen.ellipse(0.3, 0.55, 0.04, 0.03, fill="#ffeb3b")
-    _hand(pen, c, -0.55, 0.7)
-    _hand(pen, c, 0.55, 0.7)
+    pen.rounded_rect(-0.66, 0.38, 0.66, 0.98, 0.1, fill="#455a64", outline="ink", width=1.0)
+    pen.rounded_rect(-0.24, 0.28, 0.16, 0.4, 0.03, fill="#455a64", outline="ink", width=0.9)
+    pen.ellipse(0, 0.68, 0.24, 0.24, fill="#90caf9", outline="ink", width=1.0)
+    pen.ellipse(0, 0.68, 0.11, 0.11, fill="#37474f")
+    pen.ellipse(0.42, 0.5, 0.06, 0.045, fill="#ffeb3b")
+    _hand(pen, c, -0.7, 0.7, 0.19)
+    _hand(pen, c, 0.7, 0.7, 0.19)
 
 
 _VARIANTS: dict[str, Callable[[Pen, Character, random.Random], None]] = {
@@ -1187,13 +1239,16 @@ assert set(_FACES) == set(EMOTIONS)
 # ---------------------------------------------------------------------------------------------------------
 # Composition.
 
-def _outline(body: Image.Image, ink: str, width_px: float) -> Image.Image:
+# Blurred alpha -> outline alpha: a steep ramp just outside the silhouette gives an even, smooth outline.
+_OUTLINE_RAMP = [0 if v < 6 else (255 if v > 22 else (v - 6) * 255 // 16) for v in range(256)]
+
+
+def _outline(body: Image.Image, ink: RGBA, width_px: float) -> Image.Image:
     """A layer of `ink` around the body's silhouette: its alpha dilated by about `width_px` pixels."""
     alpha = body.getchannel("A")
     sigma = max(0.6, width_px / 1.7)
-    blurred = alpha.filter(ImageFilter.GaussianBlur(sigma))
-    ramp = blurred.point(lambda v: 0 if v < 6 else (255 if v > 22 else int((v - 6) * 255 / 16)))
-    layer = Image.new("RGBA", body.size, hex_rgba(ink))
+    ramp = alpha.filter(ImageFilter.GaussianBlur(sigma)).point(_OUTLINE_RAMP)
+    layer = Image.new("RGBA", body.size, ink)
     layer.putalpha(ramp)
     return layer
 
@@ -1201,12 +1256,20 @@ def _outline(body: Image.Image, ink: str, width_px: float) -> Image.Image:
 def _tint(body_alpha: Image.Image, pen: Pen, colour: str, strength: int, full_y: float, zero_y: float) -> Image.Image:
     """`colour` over the body, full at height `full_y` and fading out towards `zero_y` (body units)."""
     size = body_alpha.size
-    ys = (np.arange(size[1], dtype=np.float32) - pen.cy) / pen.radius
-    ramp = np.clip((ys - zero_y) / (full_y - zero_y), 0.0, 1.0)
-    mask = np.asarray(body_alpha, dtype=np.float32) / 255.0 * ramp[:, None] * strength
+    ramp = np.clip((pen.body_y(size) - zero_y) / (full_y - zero_y), 0.0, 1.0)
+    mask = np.asarray(body_alpha, dtype=np.float32) / 255.0 * ramp * strength
     layer = Image.new("RGBA", size, hex_rgba(colour))
     layer.putalpha(Image.fromarray(mask.astype(np.uint8), "L"))
     return layer
+
+
+# Props held in front of the body, by the height of their top edge: they move down below the mouth.
+_FRONT_PROP_TOP = {"heart_hands": 0.37, "clap": 0.47, "book": 0.34, "game": 0.42, "cake": 0.46, "laptop": 0.3,
+                   "camera": 0.28, "blanket": 0.15}
+
+# Variants whose prop reaches far to the right or up: the character moves left and shrinks a little.
+_ROOMY_VARIANTS = {"umbrella", "balloon", "suitcase", "gift", "bubble_tea", "phone", "coffee", "ice_cream", "flower",
+                   "thumbs_up", "pencil"}
 
 
 @dataclass(frozen=True)
@@ -1221,9 +1284,9 @@ class Pose:
 
     @staticmethod
     def draw(rng: random.Random, variant: str | None) -> "Pose":
-        roomy = variant in ("umbrella", "balloon", "suitcase", "gift", "bubble_tea")
-        return Pose(dx=rng.uniform(-0.045, 0.045) - (0.04 if roomy else 0.0), dy=rng.uniform(-0.035, 0.035),
-                    scale=rng.uniform(0.84, 1.02) * (0.88 if roomy else 1.0), rotation=rng.uniform(-11, 11),
+        roomy = variant in _ROOMY_VARIANTS
+        return Pose(dx=rng.uniform(-0.04, 0.04) - (0.05 if roomy else 0.0), dy=rng.uniform(-0.03, 0.03),
+                    scale=rng.uniform(0.84, 1.02) * (0.9 if roomy else 1.0), rotation=rng.uniform(-11, 11),
                     line_factor=rng.uniform(0.8, 1.25))
 
 
@@ -1240,8 +1303,10 @@ def draw_sticker(character: Character, emotion: str, variant: str | None, rng: r
     centre = (canvas * (0.5 + pose.dx), canvas * (0.57 + pose.dy))
     line_px = character.line * SUPERSAMPLE * pose.line_factor * (canvas / (128 * SUPERSAMPLE)) * pose.scale
 
+    ink = hex_rgba(character.ink)
+
     body = Image.new("RGBA", (canvas, canvas), (0, 0, 0, 0))
-    body_pen = Pen(body, centre, radius, line_px, character.ink)
+    body_pen = Pen(body, centre, radius, line_px, ink, pose.rotation)
     for name in character.details:
         if name in _SILHOUETTE_DETAILS:
             _SILHOUETTE_DETAILS[name](body_pen, character)
@@ -1251,7 +1316,7 @@ def draw_sticker(character: Character, emotion: str, variant: str | None, rng: r
     body_alpha = body.getchannel("A")
 
     clipped = Image.new("RGBA", (canvas, canvas), (0, 0, 0, 0))
-    clipped_pen = Pen(clipped, centre, radius, line_px, character.ink)
+    clipped_pen = body_pen.on(clipped)
     for name in character.details:
         if name in _CLIPPED_DETAILS:
             _DETAILS[name](clipped_pen, character)
@@ -1259,9 +1324,9 @@ def draw_sticker(character: Character, emotion: str, variant: str | None, rng: r
     clipped.putalpha(Image.fromarray(clipped_alpha, "L"))
     body.alpha_composite(clipped)
 
-    image = _outline(body, character.ink, line_px)
+    image = _outline(body, ink, line_px)
     image.alpha_composite(body)
-    pen = Pen(image, centre, radius, line_px, character.ink)
+    pen = body_pen.on(image)
     for name in character.details:
         if name in _DETAILS and name not in _CLIPPED_DETAILS and name not in _SHELL_LIKE:
             _DETAILS[name](pen, character)
@@ -1275,8 +1340,7 @@ def draw_sticker(character: Character, emotion: str, variant: str | None, rng: r
                 eye_size=0.14 * rng.uniform(0.88, 1.12),
                 mouth_y=character.mouth_y + rng.uniform(-0.02, 0.03),
                 mouth_width=0.22 * rng.uniform(0.85, 1.15),
-                eye_ink=hex_rgba(character.eye_ink) if character.eye_ink else hex_rgba(character.ink),
-                ink=hex_rgba(character.ink))
+                eye_ink=hex_rgba(character.eye_ink) if character.eye_ink else ink, ink=ink)
     _FACES[emotion](pen, face, rng)
     for name in character.details:
         if name in _SHELL_LIKE:
@@ -1284,9 +1348,9 @@ def draw_sticker(character: Character, emotion: str, variant: str | None, rng: r
     if variant is None:
         _rest_hands(pen, character)
     else:
-        _VARIANTS[variant](pen, character, rng)
+        drop = max(0.0, face.mouth_y + 0.17 - _FRONT_PROP_TOP.get(variant, 2.0))
+        _VARIANTS[variant](pen.shifted(0.0, drop) if drop else pen, character, rng)
 
-    image = image.rotate(pose.rotation, resample=Image.Resampling.BICUBIC, center=centre)
     image = image.resize((size, size), Image.Resampling.LANCZOS)
     background = Image.new("RGBA", (size, size), (255, 255, 255, 255))
     background.alpha_composite(image)

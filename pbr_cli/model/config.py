@@ -187,7 +187,8 @@ def validate(config: RunConfig) -> None:
         (m.hidden % m.heads == 0, f"hidden size {m.hidden} must be divisible by heads {m.heads}"),
         (m.max_len >= 8, f"max_len must be at least 8, got {m.max_len}"),
         (m.temp > 0, f"temperature must be positive, got {m.temp}"),
-        (m.txt_layers >= 1 and m.fusion_layers >= 1, "text and fusion layers must be at least 1"),
+        (m.txt_layers >= 1, f"text layers must be at least 1, got {m.txt_layers}"),
+        (m.fusion_layers >= 0, f"fusion layers must be >= 0, got {m.fusion_layers}"),
     ]
     for ok, message in checks:
         if not ok:

@@ -1,0 +1,137 @@
+"""train -> evaluate -> rank end to end through the CLI on the tiny model and a small generated dataset."""
+
+import json
+import os
+import shutil
+
+import h5py
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from pbr_cli.cli import cli
+from synthetic import write_tiny_dataset
+
+TRAIN_ARGS = ["--steps", "4", "-K", "4", "--val-every", "2", "--img-size", "32"]
+
+
+def run_cli(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    old = os.environ.get("PBR_CACHE_DIR")
+    os.environ["PBR_CACHE_DIR"] = str(root / "cache")
+    data = write_tiny_dataset(root / "data")
+    run = root / "runs" / "base"
+    result = run_cli("--seed", "3", "train", "--data", data, "-o", run, *TRAIN_ARGS, "--json")
+    assert result.exit_code == 0, result.output
+    clip = root / "runs" / "clip"
+    result_clip = run_cli("train", "--data", data, "-o", clip, "--loss", "itc", *TRAIN_ARGS, "--json")
+    assert result_clip.exit_code == 0, result_clip.output
+    yield {"root": root, "data": data, "run": run, "clip": clip, "summary": json.loads(result.stdout)}
+    if old is None:
+        os.environ.pop("PBR_CACHE_DIR", None)
+    else:
+        os.environ["PBR_CACHE_DIR"] = old
+
+
+def test_run_folder_is_self_describing(trained):
+    run = trained["run"]
+    for name in ("config.json", "tokenizer.json", "run.json", "best.safetensors", "last.safetensors", "metrics.jsonl"):
+        assert (run / name).is_file(), name
+    config = json.loads((run / "config.json").read_text())
+    assert config["model"]["img_size"] == 32 and config["train"]["steps"] == 4
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert any(r.get("split") == "val" for r in records)
+    assert trained["summary"]["best_val_map"] is not None
+
+
+def test_evaluate_writes_scores_and_reads_them_back(trained, tmp_path):
+    scores_file = tmp_path / "scores.h5"
+    result = run_cli("evaluate", trained["run"], "--json", "--scores-out", scores_file)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.stdout)
+    assert metrics["n"] == 12 and metrics["candidates"] == 10
+    for key in ("map", "mrr", "r10@1", "r10@2", "r10@5"):
+        assert 0.0 <= metrics[key] <= 1.0
+    with h5py.File(scores_file) as handle:
+        assert handle.attrs["kind"] == "scores"
+        assert handle["scores"].shape == (12, 10)
+    again = json.loads(run_cli("evaluate", "--scores", scores_file, "--json").stdout)
+    assert again["map"] == pytest.approx(metrics["map"])
+
+
+def test_checkpoint_round_trip_gives_identical_scores(trained, tmp_path):
+    first = tmp_path / "a.h5"
+    second = tmp_path / "b.h5"
+    assert run_cli("evaluate", trained["run"], "--scores-out", first, "--json").exit_code == 0
+    assert run_cli("evaluate", trained["run"], "--scores-out", second, "--json").exit_code == 0
+    with h5py.File(first) as a, h5py.File(second) as b:
+        np.testing.assert_array_equal(a["scores"][()], b["scores"][()])
+
+
+def test_clip_baseline_ranks_by_cosine(trained):
+    result = run_cli("evaluate", trained["clip"], "--score", "itc", "--json")
+    assert result.exit_code == 0, result.output
+    refused = run_cli("evaluate", trained["clip"], "--score", "itm")
+    assert refused.exit_code != 0 and "itc" in refused.output
+
+
+def test_rank_a_folder(trained, tmp_path):
+    dialogue = tmp_path / "dialogue.txt"
+    dialogue.write_text("你好\n我想要猫呀\n", encoding="utf-8")
+    result = run_cli("rank", dialogue, trained["data"] / "stickers", "--model", trained["run"], "--top", "5", "--json")
+    assert result.exit_code == 0, result.output
+    ranked = json.loads(result.stdout)["stickers"]
+    assert [r["rank"] for r in ranked] == [1, 2, 3, 4, 5]
+    scores = [r["score"] for r in ranked]
+    assert scores == sorted(scores, reverse=True)
+    table = run_cli("rank", dialogue, trained["data"] / "stickers", "--model", trained["run"])
+    assert table.exit_code == 0 and "stickers ranked" in table.output
+
+
+def test_checkpoint_from_another_configuration_is_refused(trained, tmp_path):
+    mixed = tmp_path / "mixed"
+    shutil.copytree(trained["run"], mixed)
+    shutil.copy(trained["clip"] / "best.safetensors", mixed / "best.safetensors")
+    result = run_cli("evaluate", mixed)
+    assert result.exit_code != 0
+    assert "another configuration" in result.output and "best.safetensors" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--steps", "0"], "at least 1"),
+    (["--lr", "-1"], "must be positive"),
+    (["-K", "0"], "at least 1"),
+    (["--img", "no_such_tower_xyz", "--steps", "1"], "unknown image tower"),
+])
+def test_bad_training_options(trained, tmp_path, args, message):
+    out = tmp_path / "run"
+    result = run_cli("train", "--data", trained["data"], "-o", out, *args)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert not (out / "config.json").exists()
+
+
+def test_existing_run_is_not_overwritten(trained):
+    result = run_cli("train", "--data", trained["data"], "-o", trained["run"], *TRAIN_ARGS)
+    assert result.exit_code != 0 and "already exists" in result.output
+
+
+def test_rank_errors(trained, tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n", encoding="utf-8")
+    result = run_cli("rank", empty, trained["data"] / "stickers", "--model", trained["run"])
+    assert result.exit_code != 0 and "empty" in result.output and str(empty) in result.output
+    latin = tmp_path / "latin1.txt"
+    latin.write_bytes("caf\xe9".encode("latin-1"))
+    result = run_cli("rank", latin, trained["data"] / "stickers", "--model", trained["run"])
+    assert result.exit_code != 0 and "UTF-8" in result.output
+    dialogue = tmp_path / "ok.txt"
+    dialogue.write_text("你好\n", encoding="utf-8")
+    result = run_cli("rank", dialogue, trained["data"] / "stickers", "--model", tmp_path / "nope")
+    assert result.exit_code != 0 and "run folder" in result.output
