@@ -85,7 +85,10 @@ def build_classifier(arch: str, img_size: int, class_names: Sequence[str] = EMOT
     import timm
 
     name = resolve_arch(arch)
-    model = timm.create_model(name, pretrained=False, num_classes=len(class_names))
+    try:  # transformers are built for the input size; CNNs take any size and refuse the argument
+        model = timm.create_model(name, pretrained=False, num_classes=len(class_names), img_size=img_size)
+    except TypeError:
+        model = timm.create_model(name, pretrained=False, num_classes=len(class_names))
     data_config = timm.data.resolve_data_config({}, model=model)
     was_training = model.training
     model.eval()

@@ -15,15 +15,18 @@ EMOTIONS = ("surprise", "happiness", "disgust", "fear", "sadness", "anger", "neu
 
 
 def _sticker(topic: int, index: int, size: int = 48) -> Image.Image:
+    """A topic background, a large disc whose hue identifies the sticker, and a pattern of cells."""
+    import colorsys
+
     image = Image.new("RGB", (size, size), TOPIC_COLORS[topic % len(TOPIC_COLORS)])
     draw = ImageDraw.Draw(image)
-    rng = random.Random(topic * 100 + index)
-    color = tuple(rng.randrange(0, 200) for _ in range(3))
-    # index encoded as a 2x3 grid of filled cells, so every sticker of a topic differs visibly
+    hue = (index * 0.618 + topic * 0.13) % 1.0
+    color = tuple(int(255 * c) for c in colorsys.hsv_to_rgb(hue, 0.9, 0.8))
+    draw.ellipse([4, 4, size - 4, size - 4], fill=color)
     for bit in range(6):
         if (index + 1) >> bit & 1:
-            x, y = 6 + (bit % 3) * 13, 8 + (bit // 3) * 16
-            draw.rectangle([x, y, x + 10, y + 12], fill=color)
+            x, y = 9 + (bit % 3) * 10, 14 + (bit // 3) * 12
+            draw.rectangle([x, y, x + 7, y + 9], fill=(20, 20, 20))
     return image
 
 

@@ -289,3 +289,16 @@ def test_split_option_needs_a_dataset_folder(runner, tmp_path):
     jsonl = _write_jsonl(tmp_path / "dialogues.jsonl", DIALOGUES)
     result = runner.invoke(cli, ["score-sentiment", str(jsonl), "--split", "train", "-o", str(tmp_path / "s.h5")])
     assert result.exit_code != 0 and "--split train needs a dataset" in result.output
+
+
+def test_without_input_the_demo_dataset_is_scored(runner, tmp_path, monkeypatch):
+    fixtures = pytest.importorskip("fixtures_data")
+    import pbr_cli.demo.build
+
+    root = fixtures.write_pbr_dataset(tmp_path)
+    monkeypatch.setattr(pbr_cli.demo.build, "ensure_demo", lambda seed=0: root)
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(cli, ["score-sentiment", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["input"] == str(root)
+    assert len(read_h5(tmp_path / "sentiment.h5", "sentiment")) == len(read_contexts(root).ids)

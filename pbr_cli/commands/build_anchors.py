@@ -140,8 +140,9 @@ def build_anchors(settings, teacher_path: Path | None, clusters: int, data: Path
     write_anchors(output, anchors, teacher_hash, {"teacher": "" if teacher_path is None else str(teacher_path),
                                                   "source": str(source), "on_small_class": on_small_class})
     seconds = time.perf_counter() - started
-    for name, count in anchors.shrunk.items():
-        console.warn(f"emotion '{name}' has {count} image(s): its {clusters} anchors repeat {count} distinct centroids")
+    if anchors.shrunk:
+        listed = ", ".join(f"{name} {count}" for name, count in anchors.shrunk.items())
+        console.warn(f"fewer than M={clusters} images ({listed}): those emotions' anchors repeat their distinct centroids")
     summary = {
         "output": str(output),
         "teacher_hash": teacher_hash,

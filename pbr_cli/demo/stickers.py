@@ -950,9 +950,9 @@ _FACES: dict[str, Callable[[Pen, Face, random.Random], None]] = {
 
 # A translucent colour over part of the body (clipped to the silhouette): (colour, alpha, full_y, zero_y).
 _TINTS: dict[str, tuple[str, int, float, float]] = {
-    "fear": ("#3f6fd8", 120, -0.9, 0.0),
-    "disgust": ("#5fae3a", 110, 0.9, 0.0),
-    "anger": ("#ff3b30", 80, -1.0, -0.3),
+    "fear": ("#3f6fd8", 125, -0.9, 0.0),
+    "disgust": ("#4caf50", 140, 0.9, 0.0),
+    "anger": ("#ff3b30", 105, -1.0, -0.3),
 }
 
 

@@ -1,0 +1,95 @@
+"""`pbr demo`: build the synthetic demo dataset (if needed) and show what it holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from ..demo.build import DemoSummary
+
+SIZE_NAMES = ("tiny", "small", "medium")
+
+
+@click.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Dataset folder (default: the cache, $PBR_CACHE_DIR or ~/.cache/pbr, under demo/).")
+@click.option("--size", type=click.Choice(SIZE_NAMES), default="small", show_default=True,
+              help="tiny: 4 topics, 200 dialogues (tests); small: 24 topics, 4000 dialogues; medium: 28 topics, "
+                   "20000 dialogues.")
+@click.option("--json", "as_json", is_flag=True, help="Print the dataset summary as one JSON object.")
+@click.pass_context
+def demo(ctx: click.Context, out_dir: Path | None, size: str, as_json: bool) -> None:
+    """Build the synthetic demo dataset and show what it holds.
+
+    Cartoon sticker characters (topics) drawn with 7 emotions and several gestures or props each,
+    Chinese dialogues whose last turns usually carry the emotion of the sticker sent after them,
+    and an emotion-labelled set of other characters in SER30K layout for the teacher. Everything
+    follows from the global --seed; an existing dataset of the same seed and size is reused.
+    """
+    from .. import console
+    from ..demo.build import build_demo, default_demo_dir, demo_is_current, read_demo_summary
+
+    seed = ctx.obj.seed if ctx.obj is not None else 0
+    root = out_dir if out_dir is not None else default_demo_dir(seed, size)
+    if demo_is_current(root, seed, size):
+        console.info(f"using the demo dataset in {root}")
+        summary = read_demo_summary(root)
+    else:
+        console.info(f"building the {size} demo dataset (seed {seed}) in {root} ...")
+        summary = build_demo(root, seed, size)
+        console.info(f"built in {summary.build_seconds:.1f} s")
+    if as_json:
+        console.print_json(summary.to_json())
+    else:
+        print_summary(summary)
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{100.0 * part / whole:.1f}%" if whole else "-"
+
+
+def print_summary(summary: "DemoSummary") -> None:
+    """Tables of the dataset's splits, topics and emotions, and two example dialogues, on stdout."""
+    from ..console import out, print_table
+    from ..data.types import EMOTIONS
+
+    total = summary.dialogues
+    out.print(f"Demo dataset {summary.root}  (size {summary.size}, seed {summary.seed}, "
+              f"generator v{summary.generator_version})")
+    emotion_set = summary.emotion_set
+    print_table("Splits", ["split", "dialogues", "emotion-set images"],
+                [[name, summary.splits[name], emotion_set["splits"].get(name, 0)] for name in summary.splits]
+                + [["total", total, sum(emotion_set["splits"].values())]])
+
+    per_row = 2
+    topics = list(summary.topics.items())
+    rows = []
+    for start in range(0, len(topics), per_row):
+        row: list[object] = []
+        for topic, counts in topics[start:start + per_row]:
+            row += [topic, counts["stickers"], counts["dialogues"]]
+        rows.append(row + [""] * (3 * per_row - len(row)))
+    columns = ["topic", "stickers", "dialogues"] * min(per_row, len(topics))
+    print_table(f"Topics ({len(topics)} in the library, {summary.stickers} stickers)", columns,
+                [row[:len(columns)] for row in rows])
+
+    set_total = sum(emotion_set["emotions"].values())
+    print_table(f"Emotions (emotion set: {len(emotion_set['characters'])} other characters)",
+                ["emotion", "dialogues", "share", "emotion-set images", "set share"],
+                [[emotion, summary.emotions.get(emotion, 0), _percent(summary.emotions.get(emotion, 0), total),
+                  emotion_set["emotions"].get(emotion, 0),
+                  _percent(emotion_set["emotions"].get(emotion, 0), set_total)] for emotion in EMOTIONS])
+
+    agreement = summary.agreement
+    out.print("Text and sticker: " + ", ".join(f"{kind} {_percent(count, total)}" for kind, count in agreement.items())
+              + f"; the sticker's gesture or prop is named in {_percent(summary.variant_mentioned, total)}"
+              " of the dialogues.")
+    for example in summary.examples:
+        out.print(f"\nExample {example['id']} (test):", style="bold")
+        for turn in example["context"]:
+            out.print(f"  {turn}", markup=False)
+        out.print(f"  -> {example['sticker']}  ({example['emotion']}, {example['variant']})", markup=False)
+        out.print(f"     {example['path']}", markup=False)

@@ -1,0 +1,191 @@
+"""The emotion teacher: training beats the majority class, safe checkpoints, `teacher-train` and `embed --teacher`."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image, ImageDraw
+
+from pbr_cli.cli import cli
+from pbr_cli.data.types import EMOTIONS
+from pbr_cli.errors import FormatError
+from pbr_cli.features import read_h5
+from pbr_cli.teacher import Teacher, build_classifier, load_init_weights, load_teacher
+
+# One colour per emotion, far apart in hue, so a tiny network separates the classes in a few epochs.
+CLASS_COLOURS = [(230, 30, 30), (30, 190, 30), (30, 30, 230), (240, 200, 0), (190, 30, 190), (0, 190, 190), (20, 20, 20)]
+TEACHER_ARGS = ["--arch", "tiny", "--img-size", "32", "--batch-size", "14"]
+
+
+def write_emotion_images(root: Path, per_class: int, seed: int = 0, size: int = 40) -> Path:
+    """root/<emotion>/<i>.png: a disc of the emotion's colour at a random place and scale on white."""
+    rng = np.random.default_rng(seed)
+    for label, emotion in enumerate(EMOTIONS):
+        (root / emotion).mkdir(parents=True, exist_ok=True)
+        for index in range(per_class):
+            image = Image.new("RGB", (size, size), (255, 255, 255))
+            radius = int(rng.integers(size // 4, size // 2 - 2))
+            x, y = rng.integers(radius, size - radius, 2)
+            ImageDraw.Draw(image).ellipse([x - radius, y - radius, x + radius, y + radius], fill=CLASS_COLOURS[label])
+            image.save(root / emotion / f"{seed}_{index}.png")
+    return root
+
+
+def run_cli(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def teacher_run(tmp_path_factory):
+    """A tiny teacher trained through the CLI on root/{train,val}/<emotion>/*: (data, checkpoint, report)."""
+    root = tmp_path_factory.mktemp("teacher")
+    data = root / "emotions"
+    write_emotion_images(data / "train", per_class=8, seed=0)
+    write_emotion_images(data / "val", per_class=3, seed=1)
+    checkpoint = root / "teacher.pt"
+    result = run_cli("teacher-train", data, *TEACHER_ARGS, "--epochs", "8", "--lr", "3e-3", "-o", checkpoint, "--json")
+    assert result.exit_code == 0, result.output
+    return data, checkpoint, json.loads(result.stdout)
+
+
+def evil_pickle(marker: Path) -> bytes:
+    """A pickle that creates `marker` when unpickled."""
+
+    class CreatesMarker:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    return pickle.dumps({"state_dict": CreatesMarker()}, protocol=2)
+
+
+def test_teacher_train_beats_the_majority_class(teacher_run):
+    _, checkpoint, report = teacher_run
+    val = report["splits"]["val"]
+    assert report["output"] == str(checkpoint) and checkpoint.is_file()
+    assert val["n"] == 21 and val["majority_baseline"] == pytest.approx(1 / 7)
+    assert val["accuracy"] > val["majority_baseline"] + 0.3
+    assert set(val["per_class"]) == set(EMOTIONS)
+    assert all(0.0 <= value <= 1.0 for value in val["per_class"].values())
+    assert np.array(val["confusion"]).shape == (7, 7) and np.array(val["confusion"]).sum() == 21
+    assert report["selected_on"] == "val" and 1 <= report["best_epoch"] <= 8
+    assert report["init"] == "random" and report["feature_dim"] == 96 and len(report["teacher_hash"]) == 16
+
+
+def test_checkpoint_round_trip_gives_identical_features(teacher_run, tmp_path):
+    _, checkpoint, report = teacher_run
+    teacher = load_teacher(checkpoint)
+    images = np.random.default_rng(0).integers(0, 256, size=(5, 32, 32, 3), dtype=np.uint8)
+    features, probs = teacher.encode(images)
+    assert features.shape == (5, teacher.dim) and probs.shape == (5, 7)
+    torch.testing.assert_close(probs.sum(dim=1), torch.ones(5))
+    assert teacher.hash == report["teacher_hash"] and teacher.info["splits"]["val"]["n"] == 21
+
+    copy = load_teacher(teacher.save(tmp_path / "copy.pt"))
+    assert copy.hash == teacher.hash and copy.config == teacher.config
+    assert torch.equal(copy.features(images), features)
+    assert torch.equal(copy.features(list(images)), features)                       # list of HWC arrays
+    assert torch.equal(copy.features(torch.from_numpy(images).permute(0, 3, 1, 2)), features)  # (B, 3, H, W)
+
+
+def test_pickled_files_are_refused_and_never_run(teacher_run, tmp_path):
+    data, _, _ = teacher_run
+    proof = tmp_path / "proof"
+    pickle.loads(evil_pickle(proof))
+    assert proof.exists()                                  # the payload works when unpickled naively
+    marker = tmp_path / "marker"
+    evil = tmp_path / "evil.pt"
+    evil.write_bytes(evil_pickle(marker))
+    with pytest.raises(FormatError, match="evil.pt"):
+        load_teacher(evil)
+    result = run_cli("embed", data, "--teacher", evil, "-o", tmp_path / "out.h5")
+    assert result.exit_code == 1 and "evil.pt" in result.output
+    result = run_cli("teacher-train", data, *TEACHER_ARGS, "--init", evil, "-o", tmp_path / "t.pt")
+    assert result.exit_code == 1 and "evil.pt" in result.output
+    assert not marker.exists() and not (tmp_path / "out.h5").exists() and not (tmp_path / "t.pt").exists()
+
+
+def test_corrupt_or_foreign_checkpoints_are_refused(teacher_run, tmp_path):
+    from safetensors.torch import save_file
+
+    _, checkpoint, _ = teacher_run
+    content = checkpoint.read_bytes()
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(content[: len(content) // 2])
+    with pytest.raises(FormatError, match="truncated.pt: not a pbr teacher checkpoint"):
+        load_teacher(truncated)
+    modified = tmp_path / "modified.pt"
+    modified.write_bytes(content[:-1] + bytes([content[-1] ^ 0xFF]))
+    with pytest.raises(FormatError, match="content hash does not match"):
+        load_teacher(modified)
+    foreign = tmp_path / "foreign.safetensors"
+    save_file({"weight": torch.zeros(2)}, str(foreign))
+    with pytest.raises(FormatError, match="not a pbr teacher checkpoint"):
+        load_teacher(foreign)
+
+
+def test_init_weights_load_everything_but_the_classifier(tmp_path):
+    import timm
+    from safetensors.torch import save_file
+
+    imagenet = timm.create_model("test_resnet", pretrained=False, num_classes=1000)
+    weights = tmp_path / "imagenet.safetensors"
+    save_file({k: v.contiguous() for k, v in imagenet.state_dict().items()}, str(weights))
+    model, _ = build_classifier("tiny", 32)
+    info = load_init_weights(model, weights)
+    assert info["loaded"] == len(imagenet.state_dict()) - 2 and info["missing"] == 0      # fc.weight, fc.bias
+    torch.testing.assert_close(model.conv1[0].weight, imagenet.conv1[0].weight)
+    assert model.fc.weight.shape == (7, 96)
+
+
+def test_embed_writes_teacher_features_with_labels_and_splits(teacher_run, tmp_path):
+    data, checkpoint, report = teacher_run
+    output = tmp_path / "ser_teacher.h5"
+    result = run_cli("embed", data, "--teacher", checkpoint, "-o", output, "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["images"] == 77 and summary["labelled"] == 77 and summary["skipped"] == 0
+    assert summary["splits"] == {"train": [0, 56], "val": [56, 77]}
+    features = read_h5(output, "teacher_features", dim=96)
+    assert features["features"].shape == (77, 96) and features["features"].dtype == np.float32
+    np.testing.assert_allclose(features["probs"].sum(axis=1), 1.0, rtol=1e-5)
+    assert sorted(set(features["labels"].tolist())) == list(range(7))
+    assert features.attrs["teacher_hash"] == report["teacher_hash"] and len(features["paths"]) == 77
+
+
+def test_embed_unreadable_images_error_or_skip(teacher_run, tmp_path):
+    _, checkpoint, _ = teacher_run
+    folder = tmp_path / "stickers"                         # a plain folder: topics, no emotion labels
+    write_emotion_images(tmp_path / "source", per_class=1)
+    (folder / "cat").mkdir(parents=True)
+    for image in sorted((tmp_path / "source").rglob("*.png")):
+        image.rename(folder / "cat" / f"{image.parent.name}.png")
+    (folder / "cat" / "broken.png").write_bytes(b"not an image at all")
+    output = tmp_path / "stickers.h5"
+    failed = run_cli("embed", folder, "--teacher", checkpoint, "-o", output)
+    assert failed.exit_code == 1 and "broken.png" in failed.output and not output.exists()
+    skipped = run_cli("embed", folder, "--teacher", checkpoint, "-o", output, "--skip-bad-images", "--json")
+    assert skipped.exit_code == 0, skipped.output
+    summary = json.loads(skipped.stdout)
+    assert summary["images"] == 7 and summary["skipped"] == 1 and summary["labelled"] == 0
+    written = read_h5(output, "teacher_features")
+    assert "cat/broken" not in written["ids"].tolist() and "labels" not in written
+    assert set(written["topics"].tolist()) == {"cat"}
+
+
+def test_embed_needs_a_model_and_teacher_train_a_known_arch(tmp_path):
+    assert run_cli("embed", tmp_path).exit_code == 2
+    write_emotion_images(tmp_path / "data", per_class=1)
+    result = run_cli("teacher-train", tmp_path / "data", "--arch", "no_such_net", "-o", tmp_path / "t.pt")
+    assert result.exit_code == 1 and "unknown teacher architecture 'no_such_net'" in result.output
+
+
+def test_teacher_outputs_are_frozen():
+    teacher = Teacher(*build_classifier("tiny", 32))
+    assert not any(parameter.requires_grad for parameter in teacher.model.parameters())
+    assert not teacher.model.training
