@@ -81,6 +81,9 @@ class Trainer:
         self.optimizer = make_optimizer(model, config, device)
         self.steps = total_steps(config, len(data.train))
         self.best_map = -1.0
+        # per-sticker and per-dialogue arrays of the PBR components, on the device once
+        self.extras = {name: torch.as_tensor(np.asarray(value), dtype=torch.float32, device=device)
+                       for name, value in data.extras.items() if isinstance(value, np.ndarray)}
 
     # -- data --------------------------------------------------------------------------------------
     def batch_order(self, epoch: int) -> np.ndarray:
@@ -90,14 +93,23 @@ class Trainer:
         from .data.augment import train_view
 
         table = self.data.train
-        candidates = torch.from_numpy(table.candidates[rows])                        # (K, n)
-        pixels = torch.from_numpy(self.data.images[table.candidates[rows].reshape(-1)]).to(self.device)
+        flat = table.candidates[rows].reshape(-1)                                     # (K*n,) library indices
+        candidates = torch.from_numpy(table.candidates[rows])                         # (K, n)
+        pixels = torch.from_numpy(self.data.images[flat]).to(self.device)
         size = self.config.model.img_size
         images = train_view(pixels, size, generator=self.generator)
         ids, mask = pad_tokens([table.token_ids[r] for r in rows], self.tokenizer.pad_id)
+        extras = {}
+        for name in ("ekd_target", "sticker_polarity"):
+            if name in self.extras:
+                extras[name] = self.extras[name][torch.from_numpy(flat).to(self.device)]
+        if "dialogue_polarity" in self.extras:
+            extras["dialogue_polarity"] = self.extras["dialogue_polarity"][torch.from_numpy(rows).to(self.device)]
+        if self.objective.intra_weight or self.objective.inter_weight:
+            extras["view2"] = train_view(pixels, size, generator=self.generator, jitter=True)
         return Batch(images=images, input_ids=ids.to(self.device), mask=mask.to(self.device),
                      label=torch.from_numpy(table.label[rows]).to(self.device),
-                     candidate_ids=candidates.to(self.device))
+                     candidate_ids=candidates.to(self.device), extras=extras)
 
     # -- loop --------------------------------------------------------------------------------------
     def run(self, progress: Callable[[int, dict], None] | None = None) -> dict:

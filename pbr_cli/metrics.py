@@ -46,3 +46,24 @@ def rank_metrics(scores: np.ndarray, label: np.ndarray, ks: tuple[int, ...] = (1
 
 def metric_names(result: dict) -> list[str]:
     return [k for k in result if k not in ("n", "candidates")]
+
+
+def per_row_metrics(scores: np.ndarray, label: np.ndarray, ks: tuple[int, ...] = (1,)) -> dict[str, np.ndarray]:
+    """Each row's average precision ("ap", its reciprocal rank) and hit at k ("r{n}@{k}") as (N,) arrays.
+
+    Ties count by their expectation, as in `rank_metrics`, whose values are the means of these arrays.
+    """
+    scores = np.asarray(scores)
+    label = np.asarray(label, dtype=np.int64)
+    if scores.ndim != 2 or len(scores) != len(label):
+        raise ValueError(f"scores must be (N, n) and label (N,), got {scores.shape} and {label.shape}")
+    n = scores.shape[1]
+    higher, tied = truth_positions(scores, label)
+    # with t ties the truth's rank is uniform over higher+1 .. higher+t+1: average 1/rank over those
+    harmonic = np.concatenate([[0.0], np.cumsum(1.0 / np.arange(1, n + 1))])   # harmonic[m] = 1/1 + .. + 1/m
+    average_precision = (harmonic[higher + tied + 1] - harmonic[higher]) / (tied + 1)
+    result = {"ap": average_precision}
+    for k in ks:
+        if k <= n:
+            result[f"r{n}@{k}"] = np.clip((k - higher) / (tied + 1), 0.0, 1.0)
+    return result

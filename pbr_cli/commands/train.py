@@ -31,11 +31,33 @@ from .common import non_negative_float, positive_float, positive_int
 @click.option("--img-weights", type=click.Path(), default=None, help="timm or ALBEF checkpoint for the image tower.")
 @click.option("--txt-model", type=click.Path(), default=None, help="Hugging Face BERT folder (e.g. bert-base-chinese).")
 @click.option("--word-vectors", type=click.Path(), default=None, help="word2vec text file for lstm/gru/transformer.")
+@click.option("--teacher", type=click.Path(), default=None,
+              help="Teacher checkpoint; its features of the sticker library are computed once and cached.")
+@click.option("--teacher-features", type=click.Path(), default=None,
+              help="Teacher features of the sticker library (`pbr embed DATA --teacher T`).")
+@click.option("--anchors", type=click.Path(), default=None, help="Emotion anchors (`pbr build-anchors`).")
+@click.option("--ekd", type=click.Choice(["anchors", "logits", "features", "off"]), default=None,
+              help="Emotion knowledge distillation (default: anchors when --anchors is given, else off).")
+@click.option("--ekd-weight", type=float, default=None, callback=non_negative_float, help="alpha (default 0.5).")
+@click.option("--ekd-tau", type=float, default=None, callback=positive_float,
+              help="Temperature of the pseudo-labels softmax(V^e E / tau) (default 1, the paper).")
+@click.option("--sentiment", type=click.Path(), default=None, help="Dialogue sentiment (`pbr score-sentiment`).")
+@click.option("--negatives", type=click.Choice(["phsm", "semantic", "random"]), default=None,
+              help="ITM negatives (default: phsm when --sentiment and teacher emotion are given, else semantic).")
+@click.option("--phsm-emotion", type=click.Choice(["teacher", "student"]), default=None,
+              help="Sticker polarity for PHSM: teacher pseudo-labels or the student's EKD head (default teacher).")
+@click.option("--intra/--no-intra", default=None, help="Intra-topic contrastive learning (TSCL, eq. 7).")
+@click.option("--inter/--no-inter", default=None, help="Inter-topic contrastive learning (TSCL, eq. 8).")
+@click.option("--intra-weight", type=float, default=None, callback=non_negative_float, help="beta (default 0.5).")
+@click.option("--inter-weight", type=float, default=None, callback=non_negative_float, help="gamma (default 0.5).")
+@click.option("--tscl-temp", type=float, default=None, callback=positive_float, help="TSCL temperature (default 0.1).")
 @click.option("--skip-bad-images", is_flag=True, help="Continue past unreadable stickers (reported), instead of stopping.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @click.pass_obj
 def train(settings, data, config_spec, img, txt, out, loss, batch_size, steps, epochs, lr, min_lr, weight_decay,
-          img_size, val_every, val_limit, temp, fixed_temp, img_weights, txt_model, word_vectors, skip_bad_images, as_json):
+          img_size, val_every, val_limit, temp, fixed_temp, img_weights, txt_model, word_vectors, teacher,
+          teacher_features, anchors, ekd, ekd_weight, ekd_tau, sentiment, negatives, phsm_emotion, intra, inter,
+          intra_weight, inter_weight, tscl_temp, skip_bad_images, as_json):
     """Train a sticker ranker on a dataset and write a run folder.
 
     The run folder holds config.json (the resolved configuration), tokenizer.json, best.safetensors
@@ -45,6 +67,8 @@ def train(settings, data, config_spec, img, txt, out, loss, batch_size, steps, e
     Examples:
       pbr train                                   # tiny Base model on the demo data
       pbr train --loss itc -o runs/clip           # CLIP-style dual-encoder baseline
+      pbr train --teacher-features stickers_teacher.h5 --anchors anchors.h5 \\
+                --sentiment sentiment.h5 --intra --inter -o runs/pbr   # full PBR
       pbr train --data stickerchat/ --config paper --img-weights albef.pth --txt-model bert-base-chinese/
     """
     from ..training import TrainOptions, run_training
@@ -53,7 +77,10 @@ def train(settings, data, config_spec, img, txt, out, loss, batch_size, steps, e
         data=data, config=config_spec, img=img, txt=txt, out=out, loss=loss, batch_size=batch_size, steps=steps,
         epochs=epochs, lr=lr, min_lr=min_lr, weight_decay=weight_decay, img_size=img_size, val_every=val_every,
         val_limit=val_limit, temp=temp, fixed_temp=fixed_temp, img_weights=img_weights, txt_model=txt_model,
-        word_vectors=word_vectors, skip_bad_images=skip_bad_images)
+        word_vectors=word_vectors, skip_bad_images=skip_bad_images, teacher=teacher,
+        teacher_features=teacher_features, anchors=anchors, ekd=ekd, ekd_weight=ekd_weight, ekd_tau=ekd_tau,
+        sentiment=sentiment, negatives=negatives, phsm_emotion=phsm_emotion, intra=intra, inter=inter,
+        intra_weight=intra_weight, inter_weight=inter_weight, tscl_temp=tscl_temp)
     result = run_training(options, settings)
     from .. import console
 

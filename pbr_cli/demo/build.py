@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..data.types import EMOTIONS
-from ..errors import DataError, OutputError
+from ..errors import ConfigError, DataError, OutputError
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 MANIFEST = "demo.json"
 MANIFEST_KIND = "pbr-demo"
 SPLITS = ("train", "val", "test")
@@ -98,8 +98,6 @@ def _rng(seed: int, *parts: object) -> random.Random:
 
 def _size(name: str) -> DemoSize:
     if name not in SIZES:
-        from ..errors import ConfigError
-
         raise ConfigError(f"unknown demo size {name!r} (choose from {', '.join(SIZES)})")
     return SIZES[name]
 
@@ -158,6 +156,11 @@ def _split_sizes(total: int, shares: tuple[float, float, float]) -> tuple[int, i
     return total - val - test, val, test
 
 
+def sticker_id(topic: str, emotion: str, variant: str) -> str:
+    """A library sticker's id, e.g. 'tabby-happiness-bubble_tea'."""
+    return f"{topic}-{emotion}-{variant}"
+
+
 def _save_png(image, path: Path) -> None:
     """A 256-colour palette PNG (a third of the RGB file's size; flat cartoon colours survive it), white kept white."""
     from PIL import Image
@@ -182,11 +185,11 @@ def _write_stickers(folder: Path, seed: int, spec: DemoSize) -> tuple[list[dict[
         (folder / "stickers" / character.name).mkdir(parents=True)
         for emotion in EMOTIONS:
             for variant in variants:
-                sticker_id = f"{character.name}-{emotion}-{variant}"
-                path = f"stickers/{character.name}/{sticker_id}.png"
-                image = draw_sticker(character, emotion, variant, _rng(seed, "sticker", sticker_id), IMAGE_SIZE)
+                identifier = sticker_id(character.name, emotion, variant)
+                path = f"stickers/{character.name}/{identifier}.png"
+                image = draw_sticker(character, emotion, variant, _rng(seed, "sticker", identifier), IMAGE_SIZE)
                 _save_png(image, folder / path)
-                records.append({"id": sticker_id, "path": path, "topic": character.name, "emotion": emotion,
+                records.append({"id": identifier, "path": path, "topic": character.name, "emotion": emotion,
                                 "variant": variant})
     (folder / "stickers.jsonl").write_text(_jsonl(records), encoding="utf-8")
     return records, topic_variants
@@ -230,11 +233,14 @@ def _write_emotion_set(folder: Path, seed: int, spec: DemoSize) -> dict[str, Any
 
 def _write_dialogues(folder: Path, seed: int, spec: DemoSize,
                      topic_variants: dict[str, list[str]]) -> dict[str, Any]:
-    from .dialogues import DialogueGrammar, load_lexicon
+    from .dialogues import CONSISTENT, CONTRADICTED, MIXED, DialogueGrammar, load_lexicon
 
     grammar = DialogueGrammar(load_lexicon())
     topics = list(topic_variants)
     emotions, weights = list(DIALOGUE_EMOTION_WEIGHTS), list(DIALOGUE_EMOTION_WEIGHTS.values())
+    per_topic = {topic: 0 for topic in topics}
+    per_emotion = {emotion: 0 for emotion in EMOTIONS}
+    agreement = {CONSISTENT: 0, MIXED: 0, CONTRADICTED: 0}
     seen: set[str] = set()
     records, labels = [], []
     for index in range(spec.dialogues):
@@ -250,37 +256,32 @@ def _write_dialogues(folder: Path, seed: int, spec: DemoSize,
         else:
             raise DataError(f"the dialogue grammar ran out of new text after {index} dialogues")
         seen.add(key)
+        per_topic[topic] += 1
+        per_emotion[emotion] += 1
+        agreement[dialogue.agreement] += 1
         dialogue_id = f"d{index:05d}"
-        records.append({"id": dialogue_id, "context": dialogue.context, "sticker": f"{topic}-{emotion}-{variant}"})
+        records.append({"id": dialogue_id, "context": dialogue.context,
+                        "sticker": sticker_id(topic, emotion, variant)})
         labels.append({"id": dialogue_id, "text_emotion": dialogue.text_emotion, "agreement": dialogue.agreement,
                        "variant_mentioned": dialogue.variant_mentioned, "scene": dialogue.scene})
 
     order = list(range(len(records)))
     _rng(seed, "dialogue-split").shuffle(order)
-    n_train, n_val, _ = _split_sizes(len(order), SPLIT_SHARES)
-    split_of: dict[int, str] = {}
-    for position, index in enumerate(order):
-        split_of[index] = "train" if position < n_train else ("val" if position < n_train + n_val else "test")
+    sizes = _split_sizes(len(order), SPLIT_SHARES)
+    split_of = [""] * len(records)
+    start = 0
+    for name, size in zip(SPLITS, sizes):
+        for index in order[start:start + size]:
+            split_of[index] = name
+        start += size
     for name in SPLITS:
-        chosen = [records[i] for i in range(len(records)) if split_of[i] == name]
+        chosen = [record for record, split in zip(records, split_of) if split == name]
         (folder / f"{name}.jsonl").write_text(_jsonl(chosen), encoding="utf-8")
-    for i, label in enumerate(labels):
-        label["split"] = split_of[i]
+    for label, split in zip(labels, split_of):
+        label["split"] = split
     (folder / "dialogue_labels.jsonl").write_text(_jsonl(labels), encoding="utf-8")
-
-    agreement: dict[str, int] = {}
-    for label in labels:
-        agreement[label["agreement"]] = agreement.get(label["agreement"], 0) + 1
-    per_topic = {topic: 0 for topic in topics}
-    per_emotion = {emotion: 0 for emotion in EMOTIONS}
-    for record in records:
-        topic, emotion = record["sticker"].split("-")[:2]
-        per_topic[topic] += 1
-        per_emotion[emotion] += 1
-    return {"splits": {name: sum(1 for s in split_of.values() if s == name) for name in SPLITS},
-            "per_topic": per_topic, "emotions": per_emotion,
-            "agreement": {key: agreement.get(key, 0) for key in ("consistent", "mixed", "contradicted")},
-            "variant_mentioned": sum(1 for label in labels if label["variant_mentioned"]),
+    return {"splits": dict(zip(SPLITS, sizes)), "per_topic": per_topic, "emotions": per_emotion,
+            "agreement": agreement, "variant_mentioned": sum(label["variant_mentioned"] for label in labels),
             "lexicon": {emotion: len(words) for emotion, words in grammar.words.items()}}
 
 
@@ -374,7 +375,8 @@ def read_demo_summary(root: str | os.PathLike, examples: int = 2) -> DemoSummary
     if manifest is None:
         raise DataError(f"not a pbr demo dataset (no valid {MANIFEST})", root)
     try:
-        stickers = {record["id"]: record for record in map(json.loads, (root / "stickers.jsonl").open(encoding="utf-8"))}
+        with open(root / "stickers.jsonl", encoding="utf-8") as handle:
+            stickers = {record["id"]: record for record in map(json.loads, handle)}
         with open(root / "test.jsonl", encoding="utf-8") as handle:
             test_records = [json.loads(line) for line, _ in zip(handle, range(examples))]
     except (OSError, ValueError, KeyError) as exc:

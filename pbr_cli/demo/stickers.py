@@ -10,8 +10,6 @@ from typing import Callable, Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from ..data.types import EMOTIONS
-
 Point = tuple[float, float]
 RGBA = tuple[int, int, int, int]
 
@@ -110,14 +108,6 @@ TEACHER_CHARACTERS: tuple[Character, ...] = (
     Character("snowy", "round", "none", ("hat", "carrot"), fill="#ffffff", light="#ffffff", accent="#e53935",
               ink="#3d4f66", mouth_y=0.36),
 )
-
-# Gestures and props a sticker can show; the dialogue grammar has phrases for each of them.
-VARIANTS: tuple[str, ...] = (
-    "wave", "heart_hands", "clap", "thumbs_up", "phone", "bubble_tea", "blanket", "umbrella", "book",
-    "gift", "coffee", "flower", "balloon", "ice_cream", "game", "mic", "cake", "headphones", "laptop",
-    "pencil", "suitcase", "camera",
-)
-
 
 def hex_rgba(colour: str, alpha: int = 255) -> RGBA:
     colour = colour.lstrip("#")
@@ -277,7 +267,7 @@ def _body_ghost(pen: Pen, c: Character) -> None:
     bottom = []
     for i in range(61):
         x = 0.92 - 1.84 * i / 60
-        bottom.append((x, 0.88 + 0.12 * math.cos(3 * math.pi * (x + 0.92) / 0.92 * 0.5 * 2)))
+        bottom.append((x, 0.88 + 0.12 * math.cos(3 * math.pi * (x + 0.92) / 0.92)))
     pen.polygon(top + [(0.92, 0.88)] + bottom + [(-0.92, 0.88)], fill=c.fill)
 
 
@@ -341,46 +331,44 @@ def _pair(pen: Pen, points: Sequence[Point], **style) -> None:
     pen.polygon(_mirror(points), **style)
 
 
-def _ears_cat(pen: Pen, c: Character) -> None:
-    _pair(pen, chaikin([(-0.98, -0.3), (-0.78, -1.3), (-0.22, -0.82)], 2), fill=c.fill)
+# Pointed ears: the left ear's corners (outer base, tip, inner base), how much they are rounded, and the
+# Character attribute that colours the inner patch (None: no patch).
+_POINTED_EARS: dict[str, tuple[tuple[Point, Point, Point], int, str | None]] = {
+    "cat": (((-0.98, -0.3), (-0.78, -1.3), (-0.22, -0.82)), 2, "accent"),
+    "dog": (((-1.0, -0.28), (-0.72, -1.22), (-0.18, -0.78)), 3, "light"),
+    "fox": (((-1.0, -0.2), (-0.88, -1.48), (-0.22, -0.78)), 2, "light"),
+    "pig": (((-0.9, -0.45), (-0.98, -1.05), (-0.35, -0.85)), 2, "accent"),
+    "owl": (((-0.92, -0.35), (-0.95, -1.12), (-0.45, -0.8)), 2, None),
+    "bat": (((-0.9, -0.4), (-0.78, -1.22), (-0.3, -0.82)), 2, None),
+}
+
+# Round ears: the right ear's centre and radius, the radius of its inner spot (0: none), and the Character
+# attributes that colour the ear and the spot.
+_ROUND_EARS: dict[str, tuple[float, float, float, float, str, str]] = {
+    "bear": (0.7, -0.72, 0.3, 0.15, "fill", "light"),
+    "panda": (0.7, -0.74, 0.3, 0.0, "accent", "accent"),
+    "mouse": (0.8, -0.7, 0.43, 0.26, "fill", "accent"),
+    "small": (0.66, -0.62, 0.2, 0.0, "fill", "fill"),
+    "koala": (0.92, -0.55, 0.45, 0.26, "fill", "light"),
+    "monkey": (1.02, -0.02, 0.29, 0.15, "fill", "light"),
+}
 
 
-def _ears_dog(pen: Pen, c: Character) -> None:
-    _pair(pen, chaikin([(-1.0, -0.28), (-0.72, -1.22), (-0.18, -0.78)], 3), fill=c.fill)
+def _pointed_ears(pen: Pen, c: Character) -> None:
+    corners, rounding, _ = _POINTED_EARS[c.ears]
+    _pair(pen, chaikin(corners, rounding), fill=c.fill)
 
 
-def _ears_fox(pen: Pen, c: Character) -> None:
-    _pair(pen, chaikin([(-1.0, -0.2), (-0.88, -1.48), (-0.22, -0.78)], 2), fill=c.fill)
-
-
-def _ears_bear(pen: Pen, c: Character) -> None:
+def _round_ears(pen: Pen, c: Character) -> None:
+    x, y, radius, _, colour, _ = _ROUND_EARS[c.ears]
     for side in (-1, 1):
-        pen.ellipse(side * 0.7, -0.72, 0.3, 0.3, fill=c.fill)
-
-
-def _ears_panda(pen: Pen, c: Character) -> None:
-    for side in (-1, 1):
-        pen.ellipse(side * 0.7, -0.74, 0.3, 0.3, fill=c.accent)
+        pen.ellipse(side * x, y, radius, radius, fill=getattr(c, colour))
 
 
 def _ears_rabbit(pen: Pen, c: Character) -> None:
     for side in (-1, 1):
         pen.polygon(_rotated(_ellipse_points(side * 0.36, -1.3, 0.2, 0.62), side * 10, (side * 0.36, -0.8)),
                     fill=c.fill)
-
-
-def _ears_mouse(pen: Pen, c: Character) -> None:
-    for side in (-1, 1):
-        pen.ellipse(side * 0.8, -0.7, 0.43, 0.43, fill=c.fill)
-
-
-def _ears_pig(pen: Pen, c: Character) -> None:
-    _pair(pen, chaikin([(-0.9, -0.45), (-0.98, -1.05), (-0.35, -0.85)], 2), fill=c.fill)
-
-
-def _ears_small(pen: Pen, c: Character) -> None:
-    for side in (-1, 1):
-        pen.ellipse(side * 0.66, -0.62, 0.2, 0.2, fill=c.fill)
 
 
 def _ears_frog(pen: Pen, c: Character) -> None:
@@ -391,20 +379,6 @@ def _ears_frog(pen: Pen, c: Character) -> None:
 def _ears_tuft(pen: Pen, c: Character) -> None:
     for angle in (-25, 0, 25):
         pen.polygon(_rotated(_ellipse_points(0, -1.05, 0.09, 0.2), angle, (0, -0.85)), fill=c.fill)
-
-
-def _ears_owl(pen: Pen, c: Character) -> None:
-    _pair(pen, chaikin([(-0.92, -0.35), (-0.95, -1.12), (-0.45, -0.8)], 2), fill=c.fill)
-
-
-def _ears_koala(pen: Pen, c: Character) -> None:
-    for side in (-1, 1):
-        pen.ellipse(side * 0.92, -0.55, 0.46, 0.44, fill=c.fill)
-
-
-def _ears_monkey(pen: Pen, c: Character) -> None:
-    for side in (-1, 1):
-        pen.ellipse(side * 1.02, -0.02, 0.28, 0.3, fill=c.fill)
 
 
 def _ears_wool(pen: Pen, c: Character) -> None:
@@ -421,8 +395,7 @@ def _ears_flippers(pen: Pen, c: Character) -> None:
 
 def _ears_tentacles(pen: Pen, c: Character) -> None:
     for i in range(5):
-        x = -0.8 + 0.4 * i
-        pen.ellipse(x, 0.88, 0.2, 0.22, fill=c.fill)
+        pen.ellipse(-0.8 + 0.4 * i, 0.88, 0.2, 0.22, fill=c.fill)
 
 
 def _ears_spikes(pen: Pen, c: Character) -> None:
@@ -452,29 +425,29 @@ def _ears_bee_wings(pen: Pen, c: Character) -> None:
 
 
 def _ears_bat(pen: Pen, c: Character) -> None:
-    _pair(pen, chaikin([(-0.9, -0.4), (-0.78, -1.22), (-0.3, -0.82)], 2), fill=c.fill)
+    _pointed_ears(pen, c)
     _pair(pen, [(-0.8, 0.1), (-1.42, -0.3), (-1.3, 0.0), (-1.48, 0.2), (-1.25, 0.35), (-1.3, 0.6), (-0.8, 0.5)],
           fill=c.fill)
 
 
-def _tail(pen: Pen, c: Character, thickness: float, colour: str) -> None:
+def _tail(pen: Pen, c: Character, thickness: float) -> None:
     points = [(0.6, 0.75), (1.0, 0.85), (1.3, 0.72), (1.38, 0.48), (1.25, 0.36)]
-    pen.line(points, fill=colour, width=thickness)
+    pen.line(points, fill=c.fill, width=thickness)
 
 
 _EARS: dict[str, Callable[[Pen, Character], None]] = {
-    "none": lambda pen, c: None, "cat": _ears_cat, "dog": _ears_dog, "fox": _ears_fox, "bear": _ears_bear,
-    "panda": _ears_panda, "rabbit": _ears_rabbit, "mouse": _ears_mouse, "pig": _ears_pig, "small": _ears_small,
-    "frog": _ears_frog, "tuft": _ears_tuft, "owl": _ears_owl, "koala": _ears_koala, "monkey": _ears_monkey,
-    "wool": _ears_wool, "flippers": _ears_flippers, "tentacles": _ears_tentacles, "spikes": _ears_spikes,
-    "cactus_arms": _ears_cactus_arms, "whale_tail": _ears_whale_tail, "bee_wings": _ears_bee_wings,
-    "bat": _ears_bat,
+    "none": lambda pen, c: None,
+    **{name: _pointed_ears for name in _POINTED_EARS},
+    **{name: _round_ears for name in _ROUND_EARS},
+    "rabbit": _ears_rabbit, "frog": _ears_frog, "tuft": _ears_tuft, "wool": _ears_wool, "flippers": _ears_flippers,
+    "tentacles": _ears_tentacles, "spikes": _ears_spikes, "cactus_arms": _ears_cactus_arms,
+    "whale_tail": _ears_whale_tail, "bee_wings": _ears_bee_wings, "bat": _ears_bat,
 }
 
 # Details that belong to the silhouette (outlined with it), drawn before the body.
 _SILHOUETTE_DETAILS: dict[str, Callable[[Pen, Character], None]] = {
-    "tail": lambda pen, c: _tail(pen, c, 3.5, c.fill),
-    "tail_thin": lambda pen, c: _tail(pen, c, 2.2, c.fill),
+    "tail": lambda pen, c: _tail(pen, c, 3.5),
+    "tail_thin": lambda pen, c: _tail(pen, c, 2.2),
     "tail_fox": lambda pen, c: pen.polygon(
         chaikin([(0.6, 0.7), (1.2, 0.75), (1.45, 0.2), (1.3, -0.25), (1.05, 0.25), (0.7, 0.35)], 2), fill=c.fill),
 }
@@ -484,23 +457,20 @@ _SILHOUETTE_DETAILS: dict[str, Callable[[Pen, Character], None]] = {
 # Decorations drawn over the body (no silhouette outline).
 
 def _inner_ears(pen: Pen, c: Character) -> None:
-    if c.ears in ("cat", "dog", "fox", "pig"):
-        scale = {"cat": 0.55, "dog": 0.5, "fox": 0.5, "pig": 0.5}[c.ears]
-        outer = {"cat": [(-0.98, -0.3), (-0.78, -1.3), (-0.22, -0.82)],
-                 "dog": [(-1.0, -0.28), (-0.72, -1.22), (-0.18, -0.78)],
-                 "fox": [(-1.0, -0.2), (-0.88, -1.48), (-0.22, -0.78)],
-                 "pig": [(-0.9, -0.45), (-0.98, -1.05), (-0.35, -0.85)]}[c.ears]
-        cx = sum(x for x, _ in outer) / 3
-        cy = sum(y for _, y in outer) / 3
-        inner = [(cx + (x - cx) * scale, cy + (y - cy) * scale - 0.05) for x, y in outer]
-        colour = c.light if c.ears in ("dog", "fox") else c.accent
-        _pair(pen, chaikin(inner, 2), fill=colour)
-    elif c.ears in ("bear", "koala", "monkey", "mouse"):
-        spots = {"bear": (0.7, -0.72, 0.15), "koala": (0.92, -0.55, 0.26), "monkey": (1.02, -0.02, 0.15),
-                 "mouse": (0.8, -0.7, 0.26)}[c.ears]
-        colour = c.accent if c.ears == "mouse" else c.light
-        for side in (-1, 1):
-            pen.ellipse(side * spots[0], spots[1], spots[2], spots[2], fill=colour)
+    """The inner patches of pointed, round and rabbit ears."""
+    if c.ears in _POINTED_EARS:
+        corners, _, colour = _POINTED_EARS[c.ears]
+        if colour is None:
+            return
+        cx = sum(x for x, _ in corners) / 3
+        cy = sum(y for _, y in corners) / 3
+        inner = [(cx + (x - cx) * 0.5, cy + (y - cy) * 0.5 - 0.05) for x, y in corners]
+        _pair(pen, chaikin(inner, 2), fill=getattr(c, colour))
+    elif c.ears in _ROUND_EARS:
+        x, y, _, spot, _, colour = _ROUND_EARS[c.ears]
+        if spot:
+            for side in (-1, 1):
+                pen.ellipse(side * x, y, spot, spot, fill=getattr(c, colour))
     elif c.ears == "rabbit":
         for side in (-1, 1):
             pen.polygon(_rotated(_ellipse_points(side * 0.36, -1.28, 0.09, 0.42), side * 10, (side * 0.36, -0.8)),
@@ -688,9 +658,8 @@ def _detail_bolts(pen: Pen, c: Character) -> None:
 
 
 def _detail_spout(pen: Pen, c: Character) -> None:
-    for dx in (-0.18, 0.0, 0.18):
-        pen.arc(dx * 2.2, -1.18, 0.22, 0.2, 200 if dx < 0 else (250 if dx == 0 else 270),
-                250 if dx < 0 else (290 if dx == 0 else 340), fill="#4fc3f7", width=1.2)
+    for x, start, end in ((-0.4, 200, 250), (0.0, 250, 290), (0.4, 270, 340)):
+        pen.arc(x, -1.18, 0.22, 0.2, start, end, fill="#4fc3f7", width=1.2)
     pen.line([(0, -0.9), (0, -1.12)], fill="#4fc3f7", width=1.2)
 
 
@@ -728,7 +697,7 @@ _DETAILS: dict[str, Callable[[Pen, Character], None]] = {
 }
 _CLIPPED_DETAILS = {"eye_discs", "nori", "caramel", "bee_stripes", "belly", "face_patch", "cheek_fur", "fox_cheeks", "pouches",
                     "spots", "belly_feathers", "tiger_stripes"}
-_SHELL_LIKE = {"shell"}  # details drawn after the face, because they cover the lower body
+_AFTER_FACE_DETAILS = {"shell"}  # drawn after the face, because they cover the lower body
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1232,8 +1201,8 @@ _VARIANTS: dict[str, Callable[[Pen, Character, random.Random], None]] = {
     "headphones": _variant_headphones, "laptop": _variant_laptop, "pencil": _variant_pencil,
     "suitcase": _variant_suitcase, "camera": _variant_camera,
 }
-assert set(_VARIANTS) == set(VARIANTS)
-assert set(_FACES) == set(EMOTIONS)
+# Gestures and props a sticker can show; the dialogue grammar has phrases for each of them.
+VARIANTS: tuple[str, ...] = tuple(_VARIANTS)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1328,7 +1297,7 @@ def draw_sticker(character: Character, emotion: str, variant: str | None, rng: r
     image.alpha_composite(body)
     pen = body_pen.on(image)
     for name in character.details:
-        if name in _DETAILS and name not in _CLIPPED_DETAILS and name not in _SHELL_LIKE:
+        if name in _DETAILS and name not in _CLIPPED_DETAILS and name not in _AFTER_FACE_DETAILS:
             _DETAILS[name](pen, character)
     if emotion in _TINTS:
         colour, strength, full_y, zero_y = _TINTS[emotion]
@@ -1343,7 +1312,7 @@ def draw_sticker(character: Character, emotion: str, variant: str | None, rng: r
                 eye_ink=hex_rgba(character.eye_ink) if character.eye_ink else ink, ink=ink)
     _FACES[emotion](pen, face, rng)
     for name in character.details:
-        if name in _SHELL_LIKE:
+        if name in _AFTER_FACE_DETAILS:
             _DETAILS[name](pen, character)
     if variant is None:
         _rest_hands(pen, character)

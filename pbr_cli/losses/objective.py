@@ -1,4 +1,7 @@
-"""The training objective (eq. 10): which loss terms run on a batch, and their weights."""
+"""The training objective (eq. 10): which loss terms run on a batch, their weights, and how negatives are mined.
+
+L = L_I2T + L_T2I + L_SDM + α·L_EKD + β·L_Intra + γ·L_Inter
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,11 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .ekd import feature_distillation_loss, fold_emotions, kl_distillation_loss
 from .itc import i2t_loss, t2i_loss
 from .itm import itm_loss, sample_negatives
+from .phsm import phsm_scores, polarity_similarity, sticker_polarity
+from .tscl import inter_topic_loss, intra_topic_loss
 
 
 @dataclass
@@ -18,17 +24,33 @@ class Batch:
     input_ids: torch.Tensor       # (K, T)
     mask: torch.Tensor            # (K, T) bool
     label: torch.Tensor           # (K,) position of the truth in each candidate set
-    candidate_ids: torch.Tensor   # (K, n) library indices of the candidates (to mask duplicates of the truth)
-    extras: dict = field(default_factory=dict)  # per-component inputs (teacher features, polarity, second views)
+    candidate_ids: torch.Tensor   # (K, n) library indices of the candidates (to mask copies of the truth)
+    # Optional inputs of the PBR components:
+    #   ekd_target (K*n, D): EKD targets per candidate; view2 (K*n, 3, R, R): second TSCL view;
+    #   dialogue_polarity (K, 2); sticker_polarity (K*n, 2) from the teacher
+    extras: dict = field(default_factory=dict)
 
 
 @dataclass
 class Objective:
-    """L = L_I2T + L_T2I + L_SDM (+ weighted extra terms added by the PBR components)."""
+    """Loss terms and their weights. The defaults are the Base model (ITC + ITM with semantic hard negatives)."""
 
-    loss: str = "itm"                                       # itm | itc
-    weights: dict = field(default_factory=dict)             # extra term name -> weight
+    loss: str = "itm"                  # itm (ITC + ITM) | itc (CLIP-style dual encoder)
+    negatives: str = "semantic"        # semantic (ALBEF) | phsm (Algorithm 1) | random
+    ekd: str = "off"                   # anchors | logits | features | off
+    ekd_weight: float = 0.5            # α
+    ekd_m: int = 0                     # anchors per emotion (folds the student head for PHSM)
+    intra_weight: float = 0.0          # β (0 = off)
+    inter_weight: float = 0.0          # γ (0 = off)
+    tscl_temperature: float = 0.1
+    phsm_emotion: str = "teacher"      # teacher (pseudo-labels) | student (EKD head)
+    phsm_weight: float = 1.0           # scale of softmax(SEN) added to SIM
     generator: torch.Generator | None = None
+    weights: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.weights = {"ekd": self.ekd_weight, "intra": self.intra_weight, "inter": self.inter_weight,
+                        **self.weights}
 
     def __call__(self, model, batch: Batch) -> dict[str, torch.Tensor]:
         k, n = batch.candidate_ids.shape
@@ -40,44 +62,78 @@ class Objective:
         temperature = model.temperature
         terms = {"i2t": i2t_loss(positive, text.embedding, temperature),
                  "t2i": t2i_loss(text.embedding, candidates, batch.label, temperature)}
+        student_logits = model.ekd_head(image.cls) if model.ekd_head is not None else None   # (K*n, D)
+        if self.ekd != "off":
+            target = batch.extras["ekd_target"]
+            if self.ekd == "features":
+                terms["ekd"] = feature_distillation_loss(student_logits, target)
+            else:
+                terms["ekd"] = kl_distillation_loss(student_logits, target)
+        if self.intra_weight or self.inter_weight:
+            view1 = model.tscl_head(image.cls)                                        # (K*n, d)
+            view2 = model.tscl_head(model.encode_image(batch.extras["view2"]).cls)
+            ids = batch.candidate_ids.reshape(-1)
+            if self.intra_weight:
+                terms["intra"] = intra_topic_loss(view1.view(k, n, -1), view2.view(k, n, -1),
+                                                  self.tscl_temperature, batch.candidate_ids)
+            if self.inter_weight:
+                terms["inter"] = inter_topic_loss(view1, view2, self.tscl_temperature, ids)
         if self.loss == "itm":
-            terms["itm"] = self.matching_loss(model, batch, image, text, candidates, positive, temperature)
-        context = {"image": image, "text": text, "candidates": candidates, "positive": positive}
-        for name, term in self.extra_terms(model, batch, context).items():
-            terms[name] = term
+            terms["itm"] = self.matching_loss(model, batch, image, text, candidates, positive, temperature,
+                                              student_logits)
         return terms
 
     def total(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
         return sum(self.weights.get(name, 1.0) * value for name, value in terms.items())
 
-    def extra_terms(self, model, batch: Batch, context: dict) -> dict[str, torch.Tensor]:
-        """Hook for EKD / TSCL terms; the Base objective has none."""
-        return {}
+    # -- hard negatives --------------------------------------------------------------------------
+    def candidate_polarity(self, batch: Batch, student_logits) -> torch.Tensor:
+        """(K*n, 2) sticker polarity of every candidate: teacher pseudo-labels or the student's EKD head."""
+        if self.phsm_emotion == "student":
+            per_emotion = fold_emotions(student_logits.detach().float(), self.ekd_m)  # (K*n, 7)
+            return sticker_polarity(per_emotion)
+        return batch.extras["sticker_polarity"]
 
-    def negative_weights(self, batch: Batch, text, candidates, positive, temperature):
-        """Semantic hard mining (ALBEF): similarity scores and masks for a negative sticker per dialogue
-        (over its own candidates) and a negative dialogue per ground-truth sticker (over the batch)."""
+    def mining_scores(self, batch: Batch, text, candidates, positive, temperature, student_logits):
+        """Sampling logits and masks: a negative sticker per dialogue, a negative dialogue per sticker.
+
+        semantic / random: the sticker comes from the dialogue's own candidates; phsm: from all K·n
+        candidates of the batch, with SIM + softmax(SEN) (Algorithm 1). Copies of the truth are masked.
+        """
         k, n = batch.candidate_ids.shape
-        truth_ids = batch.candidate_ids[torch.arange(k, device=batch.label.device), batch.label]   # (K,)
-        sim_t2i = torch.einsum("kc,knc->kn", text.embedding, candidates) / temperature            # (K, n)
-        mask_t2i = batch.candidate_ids == truth_ids[:, None]
-        sim_i2t = positive @ text.embedding.t() / temperature                                      # (K, K)
+        rows = torch.arange(k, device=batch.label.device)
+        truth_ids = batch.candidate_ids[rows, batch.label]                                       # (K,)
+        sim_i2t = positive @ text.embedding.t() / temperature                                    # (K, K)
         mask_i2t = truth_ids[:, None] == truth_ids[None, :]
-        return (sim_t2i, mask_t2i, None), (sim_i2t, mask_i2t)
+        if self.negatives == "phsm":
+            pool_ids = batch.candidate_ids.reshape(-1)                                           # (K*n,)
+            sim_t2i = text.embedding @ candidates.reshape(k * n, -1).t() / temperature           # (K, K*n)
+            mask_t2i = pool_ids[None, :] == truth_ids[:, None]
+            dialogue_polarity = batch.extras["dialogue_polarity"]                                # (K, 2)
+            sticker_pol = self.candidate_polarity(batch, student_logits)                         # (K*n, 2)
+            positive_pol = sticker_pol.view(k, n, 2)[rows, batch.label]                          # (K, 2)
+            sim_t2i = phsm_scores(sim_t2i, polarity_similarity(dialogue_polarity, sticker_pol), self.phsm_weight)
+            sim_i2t = phsm_scores(sim_i2t, polarity_similarity(positive_pol, dialogue_polarity), self.phsm_weight)
+            return (sim_t2i, mask_t2i, "batch"), (sim_i2t, mask_i2t)
+        sim_t2i = torch.einsum("kc,knc->kn", text.embedding, candidates) / temperature           # (K, n)
+        mask_t2i = batch.candidate_ids == truth_ids[:, None]
+        if self.negatives == "random":
+            sim_t2i, sim_i2t = torch.zeros_like(sim_t2i), torch.zeros_like(sim_i2t)
+        return (sim_t2i, mask_t2i, "own"), (sim_i2t, mask_i2t)
 
-    def matching_loss(self, model, batch, image, text, candidates, positive, temperature) -> torch.Tensor:
+    def matching_loss(self, model, batch, image, text, candidates, positive, temperature, student_logits=None):
         """Eq. 5 on K positive pairs, K (dialogue, negative sticker) and up to K (negative dialogue, sticker)."""
         k, n = batch.candidate_ids.shape
         rows = torch.arange(k, device=batch.label.device)
         tokens = image.tokens.view(k, n, *image.tokens.shape[1:])                              # (K, n, L, C_V)
         positive_tokens = tokens[rows, batch.label]                                            # (K, L, C_V)
         with torch.no_grad():
-            (sim_t2i, mask_t2i, pool), (sim_i2t, mask_i2t) = self.negative_weights(
-                batch, text, candidates, positive, temperature)
+            (sim_t2i, mask_t2i, pool), (sim_i2t, mask_i2t) = self.mining_scores(
+                batch, text, candidates, positive, temperature, student_logits)
             negative_sticker = sample_negatives(sim_t2i, mask_t2i, self.generator)
             has_negative_text = (~mask_i2t).any(1)
             negative_text = sample_negatives(sim_i2t[has_negative_text], mask_i2t[has_negative_text], self.generator)
-        if pool is None:
+        if pool == "own":
             negative_tokens = tokens[rows, negative_sticker]                                   # own candidate set
         else:
             negative_tokens = tokens.flatten(0, 1)[negative_sticker]                           # batch-wide pool

@@ -67,6 +67,14 @@ class TrainConfig:
     loss: str = "itm"                # itm (ITC + ITM, ALBEF/PBR) | itc (CLIP-style dual encoder)
     grad_clip: float = 0.0           # max gradient norm; 0 = off
     workers: int = 0                 # data-loader worker processes
+    negatives: str = "semantic"      # ITM negatives: semantic (ALBEF) | phsm (Algorithm 1) | random
+    ekd: str = "off"                 # Emotion Knowledge Distillation: anchors | logits | features | off
+    ekd_weight: float = 0.5          # alpha
+    ekd_tau: float = 1.0             # temperature of the pseudo-labels softmax(V^e E / tau)
+    phsm_emotion: str = "teacher"    # sticker polarity for PHSM: teacher pseudo-labels | student EKD head
+    intra_weight: float = 0.0        # beta, intra-topic contrastive loss (0 = off; the paper: 0.5)
+    inter_weight: float = 0.0        # gamma, inter-topic contrastive loss (0 = off; the paper: 0.5)
+    tscl_temp: float = 0.1           # temperature of both TSCL losses
 
 
 @dataclass
@@ -182,6 +190,11 @@ def validate(config: RunConfig) -> None:
         (t.epochs > 0 or t.steps > 0, "give a positive number of steps or epochs"),
         (t.val_every >= 1, f"validation interval must be at least 1, got {t.val_every}"),
         (t.loss in ("itm", "itc"), f"loss must be itm or itc, got {t.loss!r}"),
+        (t.negatives in ("semantic", "phsm", "random"), f"negatives must be semantic, phsm or random, got {t.negatives!r}"),
+        (t.ekd in ("anchors", "logits", "features", "off"), f"ekd must be anchors, logits, features or off, got {t.ekd!r}"),
+        (t.phsm_emotion in ("teacher", "student"), f"phsm_emotion must be teacher or student, got {t.phsm_emotion!r}"),
+        (t.ekd_weight >= 0 and t.intra_weight >= 0 and t.inter_weight >= 0, "loss weights must be >= 0"),
+        (t.ekd_tau > 0 and t.tscl_temp > 0, "temperatures must be positive"),
         (m.txt in TEXT_TOWERS, f"unknown text tower {m.txt!r} (choose from {', '.join(TEXT_TOWERS)})"),
         (m.img_size >= 32, f"image size must be at least 32, got {m.img_size}"),
         (m.hidden % m.heads == 0, f"hidden size {m.hidden} must be divisible by heads {m.heads}"),

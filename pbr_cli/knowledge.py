@@ -1,0 +1,111 @@
+"""Emotion and sentiment inputs of PBR training: teacher features and anchors -> EKD targets and sticker
+polarity per library sticker; the sentiment file -> dialogue polarity per training dialogue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from . import console
+from .errors import ConfigError, DataError, FormatError
+from .features import H5Data, read_h5
+
+
+@dataclass
+class EmotionKnowledge:
+    """Per-library-sticker arrays, aligned with the dataset's sticker order."""
+
+    ekd_target: np.ndarray | None          # (S, D) EKD targets (anchors: 7M probs; logits: 7 probs; features: C_S)
+    sticker_polarity: np.ndarray | None    # (S, 2) [P^I, N^I] from the teacher's pseudo-labels
+    ekd_mode: str
+    m: int                                 # anchors per emotion (0 without anchors)
+
+
+def teacher_features_for(stickers: Sequence, features_file: str | None, teacher_file: str | None,
+                         settings) -> H5Data:
+    """The library's teacher features: from `--teacher-features`, or computed once with `--teacher` and cached."""
+    if features_file:
+        return read_h5(features_file, "teacher_features")
+    if not teacher_file:
+        raise ConfigError("EKD and teacher-based PHSM need --teacher-features FILE or --teacher FILE")
+    import hashlib
+
+    from .data.cache import cache_root
+    from .teacher import embed_records, load_teacher, records_from_stickers, write_teacher_features
+
+    teacher = load_teacher(teacher_file, settings.torch_device())
+    digest = hashlib.sha256(teacher.hash.encode())
+    for sticker in stickers:
+        digest.update(f"{sticker.id}\0{sticker.path}\0".encode("utf-8"))
+    cached = cache_root() / "teacher_features" / f"{digest.hexdigest()[:20]}.h5"
+    if cached.is_file():
+        try:
+            return read_h5(cached, "teacher_features")
+        except FormatError:
+            pass
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    records = records_from_stickers(stickers)
+    with console.progress(total=len(records), desc="teacher features", unit="img") as bar:
+        embedding = embed_records(teacher, records, on_progress=bar.update)
+    write_teacher_features(cached, embedding, teacher, {"source": "pbr train --teacher"})
+    console.info(f"teacher features of {len(records)} stickers cached at {cached}")
+    return read_h5(cached, "teacher_features")
+
+
+def align_rows(features: H5Data, sticker_ids: Sequence[str]) -> np.ndarray:
+    """Row of each library sticker in a teacher-features file; every sticker must be there."""
+    row_of = {str(sticker_id): row for row, sticker_id in enumerate(features["ids"])}
+    missing = [s for s in sticker_ids if s not in row_of]
+    if missing:
+        raise DataError(f"{len(missing)} sticker(s) of the dataset have no teacher features (e.g. {missing[0]}); "
+                        "embed the dataset's stickers with `pbr embed DATA --teacher T`", features.path)
+    return np.fromiter((row_of[s] for s in sticker_ids), dtype=np.int64, count=len(sticker_ids))
+
+
+def load_emotion_knowledge(sticker_ids: Sequence[str], features: H5Data, anchors_file: str | None, ekd: str | None,
+                           tau: float = 1.0) -> EmotionKnowledge:
+    """EKD targets and teacher sticker polarity for the library, checking the files belong together."""
+    import torch
+
+    from .losses.ekd import anchor_targets
+    from .losses.phsm import sticker_polarity
+
+    rows = align_rows(features, sticker_ids)
+    teacher_features = features["features"][rows]                            # (S, C_S)
+    teacher_probs = features["probs"][rows]                                   # (S, 7)
+    anchors = None
+    m = 0
+    if anchors_file:
+        anchors = read_h5(anchors_file, "anchors")
+        if anchors.attrs.get("teacher_hash") != features.attrs.get("teacher_hash"):
+            raise FormatError(f"anchors were made by another teacher ({anchors.attrs.get('teacher_hash')}) than the "
+                              f"sticker features in {features.path} ({features.attrs.get('teacher_hash')})",
+                              anchors.path)
+        if anchors["anchors"].shape[1] != teacher_features.shape[1]:
+            raise FormatError(f"anchors have dimension {anchors['anchors'].shape[1]} but the sticker features in "
+                              f"{features.path} have {teacher_features.shape[1]}", anchors.path)
+        m = int(anchors.attrs["M"])
+    mode = ekd or ("anchors" if anchors is not None else "off")
+    if mode == "anchors" and anchors is None:
+        raise ConfigError("--ekd anchors needs --anchors FILE (from `pbr build-anchors`)")
+    pseudo = None
+    if anchors is not None:
+        pseudo = anchor_targets(torch.from_numpy(teacher_features), torch.from_numpy(anchors["anchors"]), tau)
+    target = {"anchors": pseudo.numpy() if pseudo is not None else None, "logits": teacher_probs,
+              "features": teacher_features, "off": None}[mode]
+    if pseudo is not None:
+        per_emotion = pseudo.view(len(rows), -1, m).sum(-1)                   # (S, 7) pseudo-label mass per emotion
+    else:
+        per_emotion = torch.from_numpy(teacher_probs)
+    polarity = sticker_polarity(per_emotion).numpy()
+    return EmotionKnowledge(target, polarity, mode, m)
+
+
+def load_dialogue_polarity(sentiment_file: str, dialogue_ids: Sequence[str], split: str = "train") -> np.ndarray:
+    """(D, 2) [pos, neg] of the split's dialogues from a sentiment file (kind `sentiment`)."""
+    from .sentiment import dialogue_polarity
+
+    return dialogue_polarity(Path(sentiment_file), dialogue_ids, split)
