@@ -11,10 +11,13 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from ..data.types import EMOTIONS
 from ..errors import ConfigError, DataError, OutputError
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 GENERATOR_VERSION = 2
 MANIFEST = "demo.json"
@@ -161,7 +164,7 @@ def sticker_id(topic: str, emotion: str, variant: str) -> str:
     return f"{topic}-{emotion}-{variant}"
 
 
-def _save_png(image, path: Path) -> None:
+def _save_png(image: "Image.Image", path: Path) -> None:
     """A 256-colour palette PNG (a third of the RGB file's size; flat cartoon colours survive it), white kept white."""
     from PIL import Image
 

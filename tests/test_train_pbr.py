@@ -1,0 +1,103 @@
+"""Every Table 3 / Table 5 configuration trains for a few steps on the tiny model; mismatched inputs are refused."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from pbr_cli.cli import cli
+from pbr_cli.data.pbrfolder import read_pbr_dataset
+from pbr_cli.features import write_h5
+from synthetic import write_tiny_dataset
+
+EMOTIONS = ["surprise", "happiness", "disgust", "fear", "sadness", "anger", "neutral"]
+BASE = ["--steps", "2", "-K", "4", "--val-every", "2", "--img-size", "32", "--json"]
+
+
+def run_cli(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pbr-inputs")
+    data = write_tiny_dataset(root / "data")
+    dataset = read_pbr_dataset(data)
+    rng = np.random.default_rng(0)
+    ids = list(dataset.stickers)
+    features = rng.random((len(ids), 16)).astype(np.float32)
+    probs = rng.dirichlet(np.ones(7), len(ids)).astype(np.float32)
+    attrs = {"teacher_hash": "teacher-a", "dim": 16, "class_names": EMOTIONS}
+    write_h5(root / "feats.h5", "teacher_features", {"ids": ids, "features": features, "probs": probs}, attrs)
+    m = 2
+    write_h5(root / "anchors.h5", "anchors", {"anchors": rng.random((7 * m, 16)).astype(np.float32),
+                                              "emotion": np.repeat(np.arange(7), m)}, {**attrs, "M": m})
+    write_h5(root / "other_anchors.h5", "anchors", {"anchors": rng.random((7 * m, 16)).astype(np.float32),
+                                                    "emotion": np.repeat(np.arange(7), m)},
+             {**attrs, "teacher_hash": "teacher-b", "M": m})
+    write_h5(root / "wide_anchors.h5", "anchors", {"anchors": rng.random((7 * m, 8)).astype(np.float32),
+                                                   "emotion": np.repeat(np.arange(7), m)}, {**attrs, "dim": 8, "M": m})
+    result = run_cli("score-sentiment", data, "-o", root / "sentiment.h5")
+    assert result.exit_code == 0, result.output
+    return root, data
+
+
+# (name, extra options): Table 3 rows, Table 5 variants, the PHSM emotion sources and random negatives
+CONFIGURATIONS = [
+    ("base", []),
+    ("ekd", ["--anchors", "{anchors}", "--teacher-features", "{feats}"]),
+    ("intra", ["--intra"]),
+    ("inter", ["--inter"]),
+    ("tscl", ["--intra", "--inter"]),
+    ("phsm-teacher", ["--teacher-features", "{feats}", "--sentiment", "{sentiment}"]),
+    ("ekd-phsm-student", ["--anchors", "{anchors}", "--teacher-features", "{feats}", "--sentiment", "{sentiment}",
+                          "--phsm-emotion", "student"]),
+    ("full", ["--anchors", "{anchors}", "--teacher-features", "{feats}", "--sentiment", "{sentiment}",
+              "--intra", "--inter"]),
+    ("ekd-logits", ["--teacher-features", "{feats}", "--ekd", "logits"]),
+    ("ekd-features", ["--teacher-features", "{feats}", "--ekd", "features"]),
+    ("random-negatives", ["--negatives", "random"]),
+]
+
+
+@pytest.mark.parametrize("name,extra", CONFIGURATIONS, ids=[c[0] for c in CONFIGURATIONS])
+def test_configuration_trains(inputs, tmp_path, name, extra):
+    root, data = inputs
+    paths = {"anchors": root / "anchors.h5", "feats": root / "feats.h5", "sentiment": root / "sentiment.h5"}
+    args = [a.format(**paths) for a in extra]
+    result = run_cli("train", "--data", data, "-o", tmp_path / name, *BASE, *args)
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / name / "metrics.jsonl").read_text().splitlines()[0])
+    config = json.loads((tmp_path / name / "config.json").read_text())["train"]
+    expected_terms = {"i2t", "t2i", "itm"}
+    if "--anchors" in extra or "--ekd" in extra:
+        expected_terms.add("ekd")
+    expected_terms |= {flag[2:] for flag in ("--intra", "--inter") if flag in extra}
+    assert expected_terms <= set(record), record
+    assert all(np.isfinite(record[term]) for term in expected_terms)
+    if "--sentiment" in extra:
+        assert config["negatives"] == "phsm"
+
+
+@pytest.mark.parametrize("anchors,message", [("other_anchors.h5", "another teacher"), ("wide_anchors.h5", "dimension")])
+def test_mismatched_anchors_are_refused_naming_both_files(inputs, tmp_path, anchors, message):
+    root, data = inputs
+    result = run_cli("train", "--data", data, "-o", tmp_path / "run", *BASE, "--anchors", root / anchors,
+                     "--teacher-features", root / "feats.h5")
+    assert result.exit_code != 0
+    assert message in result.output and anchors in result.output and "feats.h5" in result.output
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--ekd", "logits"], "teacher features"),
+    (["--negatives", "phsm"], "--sentiment"),
+    (["--anchors", "{anchors}"], "teacher"),
+    (["--phsm-emotion", "student", "--negatives", "phsm", "--sentiment", "{sentiment}"], "--ekd anchors"),
+])
+def test_missing_component_inputs_are_explained(inputs, tmp_path, extra, message):
+    root, data = inputs
+    args = [a.format(anchors=root / "anchors.h5", sentiment=root / "sentiment.h5") for a in extra]
+    result = run_cli("train", "--data", data, "-o", tmp_path / "run", *BASE, *args)
+    assert result.exit_code != 0 and message in result.output, result.output
