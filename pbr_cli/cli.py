@@ -70,7 +70,8 @@ def _verbosity(ctx) -> int:
     return obj.verbosity if obj else 0
 
 
-@click.group(cls=PbrGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=PbrGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100,
+                                                "terminal_width": 100})
 @click.version_option(__version__, "--version", prog_name="pbr")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               envvar="PBR_DEVICE", help="Where models run: auto picks CUDA when available.")

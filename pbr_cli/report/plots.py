@@ -35,19 +35,23 @@ class PlotFile:
 
 @dataclass
 class Bins:
-    """Samples grouped by a score in 0..1: edges, counts and the mean of each named value per bin."""
+    """Samples grouped by a score in 0..1 into bins centred on 0, 1/(B-1), .., 1: counts and per-bin means.
 
-    edges: np.ndarray             # (B + 1,)
+    Centring the bins on the grid puts 0, 0.5 (for an odd B) and 1 (the polarity of negative, neutral and
+    positive emotion labels) each in the middle of a bin.
+    """
+
+    centres: np.ndarray           # (B,)
     counts: np.ndarray            # (B,) int
     means: dict[str, np.ndarray]  # name -> (B,) float, NaN for an empty bin
 
     @property
-    def centres(self) -> np.ndarray:
-        return (self.edges[:-1] + self.edges[1:]) / 2
+    def width(self) -> float:
+        return float(self.centres[1] - self.centres[0])
 
     @property
-    def width(self) -> float:
-        return float(self.edges[1] - self.edges[0])
+    def filled(self) -> np.ndarray:  # (B,) bool
+        return self.counts > 0
 
 
 def require_matplotlib() -> None:
@@ -59,16 +63,15 @@ def require_matplotlib() -> None:
 
 
 def bin_by_score(score: np.ndarray, values: dict[str, np.ndarray], n_bins: int) -> Bins:
-    """Group rows by `score` (clipped to 0..1) into `n_bins` equal bins; bin i holds i/B <= score < (i+1)/B."""
+    """Group rows by `score` (clipped to 0..1) into `n_bins` >= 2 bins centred on i / (n_bins - 1)."""
     score = np.clip(np.asarray(score, dtype=np.float64), 0.0, 1.0)
-    index = np.minimum((score * n_bins).astype(np.int64), n_bins - 1)
+    index = np.rint(score * (n_bins - 1)).astype(np.int64)
     counts = np.bincount(index, minlength=n_bins)
     means = {}
-    with np.errstate(invalid="ignore", divide="ignore"):
-        for name, value in values.items():
-            sums = np.bincount(index, weights=np.asarray(value, dtype=np.float64), minlength=n_bins)
-            means[name] = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-    return Bins(np.linspace(0.0, 1.0, n_bins + 1), counts, means)
+    for name, value in values.items():
+        sums = np.bincount(index, weights=np.asarray(value, dtype=np.float64), minlength=n_bins)
+        means[name] = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    return Bins(np.linspace(0.0, 1.0, n_bins), counts, means)
 
 
 def _new_figure(width: float, height: float, columns: int = 1):
@@ -96,53 +99,58 @@ def _finite_rows(*arrays: np.ndarray) -> np.ndarray:
     return keep
 
 
-def _count_bars(axis, bins: Bins, color: str = COUNT_COLOR) -> None:
-    """Sample counts as bars on `axis` (its own y scale), each annotated with its number."""
-    bars = axis.bar(bins.centres, bins.counts, width=bins.width * 0.9, color=color, edgecolor="none",
-                    label="samples", zorder=1)
-    top = max(int(bins.counts.max()), 1)
-    axis.set_ylim(0, top * 1.18)
-    for bar, count in zip(bars, bins.counts):
-        if count:
-            axis.annotate(str(int(count)), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                          xytext=(0, 2), textcoords="offset points", ha="center", va="bottom", fontsize=7,
-                          color="#555555")
+def _count_bars(axis, bins: Bins, color: str = COUNT_COLOR, numbered: bool = True):
+    """Sample counts as bars on `axis` (its own y scale); numbered in a band along the top, clear of the data."""
+    bars = axis.bar(bins.centres, bins.counts, width=bins.width * 0.85, color=color, edgecolor="none", zorder=1)
+    axis.set_ylim(0, max(int(bins.counts.max()), 1) * (1.3 if numbered else 1.12))
+    axis.set_ylabel("samples")
+    if numbered:
+        for centre, count in zip(bins.centres, bins.counts):
+            if count:
+                axis.text(centre, 0.985, str(int(count)), transform=axis.get_xaxis_transform(), ha="center",
+                          va="top", fontsize=7, color="#555555")
+    return bars
+
+
+def _intensity_axis(axis, label: str, bins: Bins) -> None:
+    axis.set_xlim(-bins.width / 2, 1 + bins.width / 2)
+    axis.set_xticks(np.linspace(0, 1, 6))
+    axis.set_xlabel(f"{label}: 0 negative .. 1 positive")
 
 
 def plot_intensity(path: str | os.PathLike, dialogue_pos: np.ndarray, average_precision: np.ndarray,
                    hit_at_1: np.ndarray, sticker_pos: np.ndarray | None = None, n_candidates: int = 10,
-                   n_bins: int = 10, sticker_source: str = "") -> PlotFile:
+                   n_bins: int = 11, sticker_source: str = "") -> PlotFile:
     """Fig. 5: MAP and R_n@1 (lines, %) against dialogue and, when known, sticker sentiment intensity (bins).
 
     `dialogue_pos` (N,) is each dialogue's positive polarity; `sticker_pos` (N,) the ground-truth sticker's
-    (NaN rows are left out of that panel). Bars on the right axis count the samples of each bin.
+    (NaN rows are left out of that panel). Bins are centred on 0, 0.1, .., 1 for the default 11; bars on the
+    right axis count the samples of each bin, and the numbers along the top repeat the counts.
     """
     panels = [("dialogue sentiment intensity", np.asarray(dialogue_pos, dtype=np.float64), "")]
     if sticker_pos is not None and np.isfinite(sticker_pos).any():
-        note = f" (from {sticker_source})" if sticker_source else ""
+        note = f"\n(sticker polarity from {sticker_source})" if sticker_source else ""
         panels.append(("sticker sentiment intensity", np.asarray(sticker_pos, dtype=np.float64), note))
-    figure, axes = _new_figure(5.2 * len(panels), 4.0, len(panels))
+    figure, axes = _new_figure(5.2 * len(panels), 4.3, len(panels))
     recall_name = f"R{n_candidates}@1"
     for axis, (label, intensity, note) in zip(axes, panels):
         keep = _finite_rows(intensity)
         bins = bin_by_score(intensity[keep], {"map": average_precision[keep], "r1": hit_at_1[keep]}, n_bins)
         counts_axis = axis.twinx()
-        _count_bars(counts_axis, bins)
-        counts_axis.set_ylabel("samples")
+        bars = _count_bars(counts_axis, bins)
         axis.set_zorder(counts_axis.get_zorder() + 1)   # lines in front of the bars
         axis.patch.set_visible(False)
-        axis.plot(bins.centres, 100 * bins.means["map"], "o-", color="#2b7bba", label="MAP")
-        axis.plot(bins.centres, 100 * bins.means["r1"], "s--", color="#e07b00", label=recall_name)
-        axis.set_xlim(0, 1)
-        axis.set_ylim(0, 105)
-        axis.set_xticks(np.linspace(0, 1, 6))
-        axis.set_xlabel(f"{label}: 0 negative .. 1 positive")
+        filled = bins.filled
+        map_line, = axis.plot(bins.centres[filled], 100 * bins.means["map"][filled], "o-", color="#2b7bba")
+        recall_line, = axis.plot(bins.centres[filled], 100 * bins.means["r1"][filled], "s--", color="#e07b00")
+        _intensity_axis(axis, label, bins)
+        axis.set_ylim(0, 118)           # the top band holds the sample counts
+        axis.set_yticks(range(0, 101, 20))
         axis.set_ylabel("%")
-        axis.set_title(f"by {label}{note}, n = {int(keep.sum())}", fontsize=10)
+        axis.set_title(f"by {label}, n = {int(keep.sum())}{note}", fontsize=10)
         axis.grid(axis="y", alpha=0.3)
-        lines, names = axis.get_legend_handles_labels()
-        bars, bar_names = counts_axis.get_legend_handles_labels()
-        axis.legend(lines + bars, names + bar_names, loc="lower center", fontsize=8, ncol=3, framealpha=0.9)
+    figure.legend([map_line, recall_line, bars], ["MAP", recall_name, "samples per bin"], loc="outside lower center",
+                  ncol=3, fontsize=8, frameon=False)
     figure.suptitle("Effect of sentiment intensity on ranking (Fig. 5)", fontsize=11)
     return _save(figure, path, len(panels))
 
@@ -151,6 +159,7 @@ def plot_consistency(path: str | os.PathLike, dialogue_polarity: np.ndarray, sti
                      n_bins: int = 15, sticker_source: str = "") -> PlotFile:
     """Fig. 1b: samples per dialogue-sentiment bin (bars) and the mean Euclidean distance (line) between the
     dialogue's (pos, neg) and the ground-truth sticker's (p, 1 - p); the distance is at most sqrt(2).
+    The paper's 15 intervals become 15 bins centred on 0, 1/14, .., 1 (so 0.5, no sentiment word, is one).
     """
     dialogue_polarity = np.asarray(dialogue_polarity, dtype=np.float64)
     sticker_pos = np.asarray(sticker_pos, dtype=np.float64)
@@ -161,24 +170,20 @@ def plot_consistency(path: str | os.PathLike, dialogue_polarity: np.ndarray, sti
     sticker_polarity = np.stack([sticker_pos, 1.0 - sticker_pos], axis=1)
     distance = np.linalg.norm(dialogue_polarity - sticker_polarity, axis=1)      # (N,)
     bins = bin_by_score(dialogue_polarity[:, 0], {"distance": distance}, n_bins)
-    figure, (axis,) = _new_figure(6.4, 4.0)
-    bars = axis.bar(bins.centres, bins.counts, width=bins.width * 0.9, color="#5b8fd1", label="samples")
-    axis.set_ylim(0, max(int(bins.counts.max()), 1) * 1.15)
-    axis.set_ylabel("samples")
-    axis.set_xlim(0, 1)
-    axis.set_xticks(np.linspace(0, 1, 6))
-    axis.set_xlabel("dialogue sentiment: 0 negative .. 1 positive")
+    figure, (axis,) = _new_figure(6.4, 4.3)
+    bars = _count_bars(axis, bins, color="#5b8fd1", numbered=False)
+    _intensity_axis(axis, "dialogue sentiment", bins)
     distance_axis = axis.twinx()
-    line = distance_axis.plot(bins.centres, bins.means["distance"], "o-", color="black",
-                              label="mean distance dialogue-sticker")
-    bound = distance_axis.axhline(math.sqrt(2), color="#777777", linestyle=":", label="upper bound √2")
+    filled = bins.filled
+    line, = distance_axis.plot(bins.centres[filled], bins.means["distance"][filled], "o-", color="black")
+    bound = distance_axis.axhline(math.sqrt(2), color="#777777", linestyle=":")
     distance_axis.set_ylim(0, math.sqrt(2) * 1.08)
     distance_axis.set_ylabel("Euclidean distance of (pos, neg)")
-    source = f"; sticker polarity from {sticker_source}" if sticker_source else ""
-    axis.set_title(f"Dialogue-sticker sentiment consistency (Fig. 1b)\n"
-                   f"n = {len(distance)}, mean distance {distance.mean():.3f}{source}", fontsize=10)
-    axis.legend([bars, *line, bound], ["samples", "mean distance dialogue-sticker", "upper bound √2"],
-                loc="upper center", fontsize=8, ncol=3, framealpha=0.9)
+    source = f"\nsticker polarity from {sticker_source}" if sticker_source else ""
+    axis.set_title(f"Dialogue-sticker sentiment consistency (Fig. 1b): n = {len(distance)}, "
+                   f"mean distance {distance.mean():.3f}{source}", fontsize=10)
+    figure.legend([bars, line, bound], ["samples per bin", "mean distance dialogue-sticker", "upper bound √2"],
+                  loc="outside lower center", ncol=3, fontsize=8, frameon=False)
     return _save(figure, path, 1)
 
 
