@@ -64,6 +64,7 @@ def progress(iterable=None, total: int | None = None, desc: str = "", unit: str 
     from tqdm.auto import tqdm
 
     if disable is None:
-        disable = VERBOSITY["level"] < 0
+        # None lets tqdm hide the bar when stderr is not a terminal (logs, CI); quiet hides it always
+        disable = True if VERBOSITY["level"] < 0 else None
     return tqdm(iterable, total=total, desc=desc, unit=unit, disable=disable, file=sys.stderr,
                 dynamic_ncols=True, mininterval=0.5, leave=False)

@@ -40,14 +40,15 @@ def library_from_folder(folder: str | Path, skip_bad: bool = False):
 @torch.no_grad()
 def build_index(model, stickers: Sequence, img_size: int, device, model_hash: str, out: str | Path,
                 store_tokens: bool = True, skip_bad: bool = False,
-                progress: Callable[[int], None] | None = None) -> dict:
+                progress: Callable[[int], None] | None = None, batch_size: int = 256) -> dict:
     """Encode every sticker once and write a `sticker_index` file (fp16 embeddings, optional image tokens)."""
     from .data.cache import decode_stickers
     from .evaluation import encode_library
 
     pixels, bad = decode_stickers(stickers, img_size, skip_bad=skip_bad)
     keep = np.array([i for i in range(len(stickers)) if i not in set(bad)], dtype=np.int64)
-    tokens, embeddings = encode_library(model, pixels, keep, device, keep_tokens=store_tokens, progress=progress)
+    tokens, embeddings = encode_library(model, pixels, keep, device, batch_size, keep_tokens=store_tokens,
+                                        progress=progress)
     arrays = {
         "ids": [stickers[i].id for i in keep],
         "paths": [str(stickers[i].path or "") for i in keep],
@@ -57,7 +58,7 @@ def build_index(model, stickers: Sequence, img_size: int, device, model_hash: st
         arrays["image_tokens"] = tokens.float().cpu().numpy().astype(np.float16)
     write_h5(out, "sticker_index", arrays, {"model_hash": model_hash, "dim": int(embeddings.shape[1]),
                                             "img_size": img_size})
-    return {"index": str(out), "stickers": int(len(keep)), "skipped": len(bad), "dim": int(embeddings.shape[1]),
+    return {"output": str(out), "stickers": int(len(keep)), "skipped": len(bad), "dim": int(embeddings.shape[1]),
             "tokens": bool(store_tokens)}
 
 

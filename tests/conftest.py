@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 
 import pytest
+import torch
 
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ["PBR_DEVICE"] = "cpu"
+
+torch.set_num_threads(1)  # tests use tiny tensors: one thread is faster, and immune to a busy machine
 
 
 @pytest.fixture(autouse=True)

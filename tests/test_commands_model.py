@@ -135,3 +135,41 @@ def test_rank_errors(trained, tmp_path):
     dialogue.write_text("你好\n", encoding="utf-8")
     result = run_cli("rank", dialogue, trained["data"] / "stickers", "--model", tmp_path / "nope")
     assert result.exit_code != 0 and "run folder" in result.output
+
+
+def test_embed_index_then_rank_from_it(trained, tmp_path):
+    index = tmp_path / "index.h5"
+    result = run_cli("embed", trained["data"] / "stickers", "--model", trained["run"], "-o", index, "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["stickers"] == 20 and summary["tokens"] is True
+    with h5py.File(index) as handle:
+        assert handle.attrs["kind"] == "sticker_index"
+        assert handle["embeddings"].dtype == np.float16 and handle["embeddings"].shape == (20, 64)
+        norms = np.linalg.norm(handle["embeddings"][()].astype(np.float32), axis=1)
+        np.testing.assert_allclose(norms, 1.0, atol=1e-2)
+    dialogue = tmp_path / "dialogue.txt"
+    dialogue.write_text("你好\n我想要猫呀\n", encoding="utf-8")
+    from_index = json.loads(run_cli("rank", dialogue, index, "--model", trained["run"], "--json").stdout)
+    from_folder = json.loads(run_cli("rank", dialogue, trained["data"] / "stickers", "--model", trained["run"],
+                                     "--json").stdout)
+    assert [s["id"] for s in from_index["stickers"]][:3] == [s["id"] for s in from_folder["stickers"]][:3]
+    # an index without image tokens re-decodes the top k and gives the same order
+    slim = tmp_path / "slim.h5"
+    assert run_cli("embed", trained["data"] / "stickers", "--model", trained["run"], "-o", slim, "--no-tokens").exit_code == 0
+    from_slim = json.loads(run_cli("rank", dialogue, slim, "--model", trained["run"], "--json").stdout)
+    assert [s["id"] for s in from_slim["stickers"]][:3] == [s["id"] for s in from_index["stickers"]][:3]
+
+
+def test_index_from_another_model_is_refused(trained, tmp_path):
+    index = tmp_path / "index.h5"
+    assert run_cli("embed", trained["data"] / "stickers", "--model", trained["clip"], "-o", index).exit_code == 0
+    dialogue = tmp_path / "dialogue.txt"
+    dialogue.write_text("你好\n", encoding="utf-8")
+    result = run_cli("rank", dialogue, index, "--model", trained["run"])
+    assert result.exit_code != 0 and "another model" in result.output and "index.h5" in result.output
+
+
+def test_embed_needs_exactly_one_model(trained, tmp_path):
+    result = run_cli("embed", trained["data"] / "stickers")
+    assert result.exit_code != 0 and "--teacher FILE or --model RUN" in result.output

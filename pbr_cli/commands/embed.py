@@ -42,6 +42,12 @@ def image_records(path: Path):
 @click.option("--teacher", "teacher_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Teacher checkpoint from `pbr teacher-train`: write its pooled features V^e and 7-class "
                    "emotion probabilities.")
+@click.option("--model", "run", type=click.Path(path_type=Path),
+              help="Run folder from `pbr train`: write a sticker ranking index for `pbr rank`.")
+@click.option("--which", type=click.Choice(["best", "last"]), default="best", show_default=True,
+              help="With --model: which checkpoint of the run.")
+@click.option("--no-tokens", is_flag=True,
+              help="With --model: store only ITC embeddings (smaller index; rank re-decodes the top k images).")
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Features file to write (default: ser_teacher.h5 for emotion-labelled images, "
                    "stickers_teacher.h5 otherwise).")
@@ -51,8 +57,8 @@ def image_records(path: Path):
               help="Leave out unreadable images and report how many; without it the first one is an error.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @click.pass_obj
-def embed(settings, images: Path, teacher_path: Path | None, output: Path | None, batch_size: int,
-          skip_bad_images: bool, as_json: bool) -> None:
+def embed(settings, images: Path, teacher_path: Path | None, run: Path | None, which: str, no_tokens: bool,
+          output: Path | None, batch_size: int, skip_bad_images: bool, as_json: bool) -> None:
     """Embed every image of IMAGES with a model.
 
     IMAGES is a SER30K folder, an ImageFolder root/<emotion>/*, a dataset folder (its sticker
@@ -60,10 +66,45 @@ def embed(settings, images: Path, teacher_path: Path | None, output: Path | None
     image's id, the teacher's pooled feature V^e and its 7-class probabilities, plus labels,
     topics and paths where IMAGES has them; rows of an emotion-labelled set come split by split,
     and the file records the train rows for build-anchors.
+
+    With --model, the file (kind sticker_index, default sticker_index.h5) holds each sticker's id,
+    path, L2-normalised ITC embedding (fp16), the image-tower tokens that ITM re-ranking needs, and
+    the model's hash, so that `pbr rank` can rank without re-reading the images.
     """
-    if teacher_path is None:
-        raise click.UsageError("name the model to embed with: --teacher FILE")
-    embed_with_teacher(settings, images, teacher_path, output, batch_size, skip_bad_images, as_json)
+    if (teacher_path is None) == (run is None):
+        raise click.UsageError("name exactly one model to embed with: --teacher FILE or --model RUN")
+    if teacher_path is not None:
+        embed_with_teacher(settings, images, teacher_path, output, batch_size, skip_bad_images, as_json)
+    else:
+        embed_with_model(settings, images, run, which, not no_tokens, output, batch_size, skip_bad_images, as_json)
+
+
+def embed_with_model(settings, images: Path, run: Path, which: str, store_tokens: bool, output: Path | None,
+                     batch_size: int, skip_bad_images: bool, as_json: bool) -> None:
+    from .. import console
+    from ..index import build_index, library_from_folder
+    from ..io import check_output_path
+    from ..model.checkpoint import load_run
+
+    started = time.perf_counter()
+    output = output if output is not None else Path("sticker_index.h5")
+    check_output_path(output)
+    device = settings.torch_device()
+    model, config, _, model_hash = load_run(run, which, device)
+    stickers = library_from_folder(images)
+    with console.progress(total=len(stickers), desc="indexing", unit="img") as bar:
+        summary = build_index(model, stickers, config.model.img_size, device, model_hash, output, store_tokens,
+                              skip_bad_images, bar.update, batch_size)
+    if summary["skipped"]:
+        console.warn(f"skipped {summary['skipped']} unreadable image(s)")
+    summary.update({"input": str(images), "model": str(run), "model_hash": model_hash,
+                    "seconds": round(time.perf_counter() - started, 3)})
+    if as_json:
+        console.print_json(summary)
+        return
+    console.out.print(f"{output}: {summary['stickers']:,} stickers indexed ({summary['skipped']} skipped), "
+                      f"{summary['dim']}-d embeddings{' + image tokens' if store_tokens else ''}, "
+                      f"{summary['seconds']:.1f} s", markup=False, highlight=False)
 
 
 def embed_with_teacher(settings, images: Path, teacher_path: Path, output: Path | None, batch_size: int,
