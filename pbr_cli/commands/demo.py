@@ -19,10 +19,23 @@ SIZE_NAMES = ("tiny", "small", "medium")
 @click.option("--size", type=click.Choice(SIZE_NAMES), default="small", show_default=True,
               help="tiny: 4 topics, 200 dialogues (tests); small: 24 topics, 4000 dialogues; medium: 28 topics, "
                    "20000 dialogues.")
-@click.option("--json", "as_json", is_flag=True, help="Print the dataset summary as one JSON object.")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("pbr-demo"),
+              show_default=True, help="Folder for the pipeline's files: teacher, anchors, runs, results, plots, sheets.")
+@click.option("--steps", type=click.IntRange(min=1), default=600, show_default=True,
+              help="Training steps of each model (Base and PBR).")
+@click.option("--teacher-epochs", type=click.IntRange(min=1), default=12, show_default=True,
+              help="Epochs of the emotion teacher.")
+@click.option("--dataset-only", is_flag=True, help="Only build the dataset and show what it holds.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @click.pass_context
-def demo(ctx: click.Context, out_dir: Path | None, size: str, as_json: bool) -> None:
-    """Build the synthetic demo dataset and show what it holds.
+def demo(ctx: click.Context, out_dir: Path | None, size: str, report_dir: Path, steps: int, teacher_epochs: int,
+         dataset_only: bool, as_json: bool) -> None:
+    """Run the whole pipeline on the synthetic demo dataset: Base against full PBR.
+
+    Builds the dataset (or reuses it), trains the emotion teacher, builds the anchors, embeds the
+    sticker library with the teacher, scores the dialogues' sentiment, trains the tiny Base model
+    and the tiny PBR model (EKD + TSCL + PHSM) for the same number of steps, evaluates both on the
+    test split and writes a report folder (results, plots, ranked sticker sheets).
 
     Cartoon sticker characters (topics) drawn with 7 emotions and several gestures or props each,
     Chinese dialogues whose last turns usually carry the emotion of the sticker sent after them,
@@ -41,10 +54,22 @@ def demo(ctx: click.Context, out_dir: Path | None, size: str, as_json: bool) -> 
         console.info(f"building the {size} demo dataset (seed {seed}) in {root} ...")
         summary = build_demo(root, seed, size)
         console.info(f"built in {summary.build_seconds:.1f} s")
-    if as_json:
-        console.print_json(summary.to_json())
-    else:
+    if dataset_only:
+        if as_json:
+            console.print_json(summary.to_json())
+        else:
+            print_summary(summary)
+        return
+    if not as_json:
         print_summary(summary)
+    from ..demo.pipeline import DemoPlan, print_results, run_pipeline
+
+    plan = DemoPlan(data=Path(root), report=report_dir, seed=seed, steps=steps, teacher_epochs=teacher_epochs)
+    result = run_pipeline(plan)
+    if as_json:
+        console.print_json(result)
+    else:
+        print_results(result)
 
 
 def _percent(part: int, whole: int) -> str:
