@@ -207,7 +207,7 @@ def test_build_refuses_a_folder_that_is_not_a_demo(tmp_path, invoke):
     (folder / "notes.txt").write_text("keep me")
     with pytest.raises(OutputError, match="not a pbr demo"):
         build_demo(folder, seed=0, size="tiny")
-    result = invoke("demo", "--size", "tiny", "--out", folder)
+    result = invoke("demo", "--dataset-only", "--size", "tiny", "--out", folder)
     assert result.exit_code != 0 and "not a pbr demo dataset" in result.output
     assert "Traceback" not in result.output
     assert [p.name for p in folder.iterdir()] == ["notes.txt"]
@@ -216,14 +216,14 @@ def test_build_refuses_a_folder_that_is_not_a_demo(tmp_path, invoke):
 
 def test_cli_demo_builds_reports_and_reuses(invoke, tmp_path):
     out = tmp_path / "demo"
-    result = invoke("demo", "--size", "tiny", "--out", out)
+    result = invoke("demo", "--dataset-only", "--size", "tiny", "--out", out)
     assert result.exit_code == 0, result.output
     for expected in ("Splits", "Topics", "Emotions", "mochi", "happiness", "Example", ".png"):
         assert expected in result.stdout
     assert demo_is_current(out, 0, "tiny")
     stamp = (out / "demo.json").stat().st_mtime_ns
 
-    result = invoke("--seed", "0", "demo", "--size", "tiny", "--out", out, "--json")
+    result = invoke("--seed", "0", "demo", "--dataset-only", "--size", "tiny", "--out", out, "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["dialogues"] == SIZES["tiny"].dialogues and summary["build_seconds"] is None
