@@ -59,6 +59,9 @@ class PbrGroup(click.Group):
         except PbrError as exc:
             if _verbosity(ctx) > 0:
                 raise
+            if exc.__class__.__name__ == "TrainingInterrupted":
+                click.echo(str(exc), err=True)
+                sys.exit(130)
             raise click.ClickException(str(exc)) from None
         except KeyboardInterrupt:
             click.echo("Aborted.", err=True)

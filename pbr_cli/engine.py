@@ -14,7 +14,7 @@ import torch
 
 from .data.batches import SplitTable, build_table, pad_tokens
 from .data.types import StickerDataset
-from .errors import ConfigError
+from .errors import ConfigError, PbrError, TrainingError
 from .losses.objective import Batch, Objective
 from .metrics import rank_metrics
 from .model.checkpoint import save_run_files, save_weights
@@ -81,6 +81,8 @@ class Trainer:
         self.optimizer = make_optimizer(model, config, device)
         self.steps = total_steps(config, len(data.train))
         self.best_map = -1.0
+        self.start_step = 0
+        self.saved_step = 0
         # per-sticker and per-dialogue arrays of the PBR components, on the device once
         self.extras = {name: torch.as_tensor(np.asarray(value), dtype=torch.float32, device=device)
                        for name, value in data.extras.items() if isinstance(value, np.ndarray)}
@@ -113,52 +115,112 @@ class Trainer:
 
     # -- loop --------------------------------------------------------------------------------------
     def run(self, progress: Callable[[int, dict], None] | None = None) -> dict:
+        """Train from `self.start_step` to `self.steps`; checkpoints every `save_every` steps for --resume."""
         config = self.config.train
         k = config.batch_size
         n_train = len(self.data.train)
         if n_train < k:
             raise ConfigError(f"batch size {k} is larger than the training split ({n_train} dialogues)")
         per_epoch = n_train // k
+        save_every = config.save_every or config.val_every
+        check_every_step = self.device.type == "cpu"      # on a GPU, finiteness is checked at log steps only
         self.model.train()
         start = time.perf_counter()
         window_start, window_steps = start, 0
         running: dict[str, torch.Tensor] = {}
         last_val: dict = {}
-        for step in range(self.steps):
-            epoch, position = divmod(step, per_epoch)
-            rows = self.batch_order(epoch)[position * k:(position + 1) * k]
-            lr = cosine_lr(step, self.steps, config.lr, config.min_lr, config.warmup_steps)
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr
-            batch = self.make_batch(rows)
-            with self._autocast():
-                terms = self.objective(self.model, batch)
-                loss = self.objective.total(terms)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.grad_clip:
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip)
-            self.optimizer.step()
-            for name, value in {"loss": loss, **terms}.items():
-                running[name] = running.get(name, 0.0) + value.detach()
-            window_steps += 1
-            done = step + 1
-            if done % config.log_every == 0 or done == self.steps:
-                now = time.perf_counter()
-                record = {"step": done, "epoch": round(step * k / n_train, 3), "lr": lr}
-                record.update({name: round(float(total) / window_steps, 5) for name, total in running.items()})
-                record["dialogues_per_s"] = round(window_steps * k / max(now - window_start, 1e-9), 2)
-                self.log(record)
-                running, window_start, window_steps = {}, now, 0
-                if progress:
-                    progress(done, record)
-            if self.data.val is not None and (done % config.val_every == 0 or done == self.steps):
-                last_val = self.validate(done)
+        with StopSignals() as signals:
+            for step in range(self.start_step, self.steps):
+                epoch, position = divmod(step, per_epoch)
+                rows = self.batch_order(epoch)[position * k:(position + 1) * k]
+                lr = cosine_lr(step, self.steps, config.lr, config.min_lr, config.warmup_steps)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
+                batch = self.make_batch(rows)
+                with self._autocast():
+                    terms = self.objective(self.model, batch)
+                    loss = self.objective.total(terms)
+                if check_every_step:
+                    check_finite(step + 1, terms, 1, self.saved_step)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if config.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip)
+                self.optimizer.step()
+                for name, value in {"loss": loss, **terms}.items():
+                    running[name] = running.get(name, 0.0) + value.detach()
+                window_steps += 1
+                done = step + 1
+                if done % config.log_every == 0 or done == self.steps:
+                    check_finite(done, {name: total for name, total in running.items() if name != "loss"}, window_steps,
+                                 self.saved_step)
+                    now = time.perf_counter()
+                    record = {"step": done, "epoch": round(step * k / n_train, 3), "lr": lr}
+                    record.update({name: round(float(total) / window_steps, 5) for name, total in running.items()})
+                    record["dialogues_per_s"] = round(window_steps * k / max(now - window_start, 1e-9), 2)
+                    self.log(record)
+                    running, window_start, window_steps = {}, now, 0
+                    if progress:
+                        progress(done, record)
+                if self.data.val is not None and (done % config.val_every == 0 or done == self.steps):
+                    last_val = self.validate(done)
+                if done % save_every == 0 and done < self.steps:
+                    self.save_state(done)
+                if signals.received and done < self.steps:
+                    self.save_state(done)
+                    raise TrainingInterrupted(done, self.run_dir, signals.received)
         if self.data.val is None:
             save_weights(self.run_dir / "best.safetensors", self.model)
-        save_weights(self.run_dir / "last.safetensors", self.model)
+        self.save_state(self.steps)
         return {"steps": self.steps, "seconds": round(time.perf_counter() - start, 2),
-                "best_val_map": self.best_map if self.best_map >= 0 else None, "last_val": last_val}
+                "best_val_map": self.best_map if self.best_map >= 0 else None, "last_val": last_val,
+                "resumed_from": self.start_step or None}
+
+    # -- resumable state ---------------------------------------------------------------------------
+    def save_state(self, step: int) -> None:
+        """last.safetensors plus train_state.pt (optimizer, step, best val MAP, every random state)."""
+        import random
+
+        save_weights(self.run_dir / "last.safetensors", self.model)
+        self.saved_step = step
+        numpy_state = np.random.get_state()
+        state = {
+            "step": step,
+            "best_map": self.best_map,
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "python_rng": random.getstate(),
+            "numpy_rng": [numpy_state[0], torch.from_numpy(numpy_state[1].astype(np.int64)), *numpy_state[2:]],
+        }
+        from .io import atomic_path
+
+        with atomic_path(self.run_dir / "train_state.pt", suffix=".pt") as tmp:
+            torch.save(state, tmp)
+
+    def load_state(self) -> None:
+        """Continue from the run's last checkpoint: weights, optimizer, step, data position, random states."""
+        import random
+
+        from .errors import FormatError
+        from .model.checkpoint import read_weights, safe_torch_load
+
+        path = self.run_dir / "train_state.pt"
+        if not path.is_file():
+            raise FormatError("no train_state.pt to resume from (the run saved no checkpoint yet)", self.run_dir)
+        state = safe_torch_load(path)
+        self.model.load_state_dict(read_weights(self.run_dir / "last.safetensors"))
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        if state["cuda_rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        random.setstate(state["python_rng"])
+        kind, keys, *rest = state["numpy_rng"]
+        np.random.set_state((kind, keys.numpy().astype(np.uint32), *rest))
+        self.start_step = self.saved_step = int(state["step"])
+        self.best_map = float(state["best_map"])
 
     def validate(self, step: int) -> dict:
         from .evaluation import score_table
@@ -179,6 +241,59 @@ class Trainer:
         if self.device.type == "cuda":
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return torch.autocast("cpu", enabled=False)
+
+
+class TrainingInterrupted(PbrError):
+    """SIGINT / SIGTERM during training: a checkpoint was saved and the run can be resumed."""
+
+    def __init__(self, step: int, run_dir: Path, signal_name: str):
+        self.step, self.run_dir = step, run_dir
+        super().__init__(f"{signal_name} received: checkpoint saved at step {step}; "
+                         f"continue with `pbr train --resume {run_dir}`")
+
+
+class StopSignals:
+    """Turn SIGINT / SIGTERM into a flag the loop checks after each step (main thread only)."""
+
+    def __init__(self):
+        self.received: str = ""
+        self.previous: dict = {}
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        import signal
+
+        self.received = signal.Signals(signum).name
+
+    def __exit__(self, *exc):
+        import signal
+
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        return False
+
+
+class NonFiniteLoss(TrainingError):
+    """A loss term became NaN or infinite; the last good checkpoint is kept."""
+
+
+def check_finite(step: int, terms: dict, window: int = 1, saved_step: int = 0) -> None:
+    """Raise NonFiniteLoss naming the step and the term when a loss term is NaN or infinite."""
+    for name, value in terms.items():
+        number = float(value.detach() if hasattr(value, "detach") else value)
+        if not math.isfinite(number):
+            where = f"step {step}" if window == 1 else f"the {window} steps up to {step}"
+            kept = (f"the last good checkpoint (step {saved_step}: last.safetensors, train_state.pt) is kept"
+                    if saved_step else "no checkpoint had been saved yet")
+            raise NonFiniteLoss(f"loss term '{name}' became {number} at {where}; training stopped and {kept}")
 
 
 class MetricsLog:

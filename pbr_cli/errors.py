@@ -27,3 +27,7 @@ class ConfigError(PbrError):
 
 class OutputError(PbrError):
     """An output cannot be written (missing or read-only folder, full disk)."""
+
+
+class TrainingError(PbrError):
+    """Training cannot go on (a loss became NaN or infinite); the last good checkpoint is kept."""

@@ -30,6 +30,7 @@ class TrainOptions:
     img_size: int | None = None
     val_every: int | None = None
     val_limit: int | None = None
+    save_every: int | None = None
     temp: float | None = None
     fixed_temp: bool = False
     img_weights: str | None = None
@@ -110,7 +111,8 @@ def resolve_config(options: TrainOptions) -> RunConfig:
         model.txt = options.txt
         if options.txt != "bert" and config.name == "paper":
             model.max_len = 256   # the paper's N_T for word-level towers
-    for field_name in ("batch_size", "steps", "epochs", "lr", "min_lr", "weight_decay", "val_every", "val_limit"):
+    for field_name in ("batch_size", "steps", "epochs", "lr", "min_lr", "weight_decay", "val_every", "val_limit",
+                       "save_every"):
         value = getattr(options, field_name)
         if value is not None:
             setattr(train, field_name, value)
@@ -199,37 +201,70 @@ def write_run_info(run_dir: Path, options: TrainOptions, settings) -> None:
     def absolute(path):
         return str(Path(path).resolve()) if path else None
 
-    info = {"data": absolute(options.data), "seed": settings.seed,
+    stored = dataclasses.asdict(options)
+    for key in ("data", "teacher", "teacher_features", "anchors", "sentiment", "img_weights", "txt_model",
+                "word_vectors"):
+        stored[key] = absolute(stored[key])
+    info = {"options": stored, "data": absolute(options.data), "seed": settings.seed,
             "teacher": absolute(options.teacher), "teacher_features": absolute(options.teacher_features),
             "anchors": absolute(options.anchors), "sentiment": absolute(options.sentiment),
             "pbr_version": __version__, "command": command_line()}
     write_text_atomic(run_dir / "run.json", json.dumps(info, indent=2, ensure_ascii=False) + "\n")
 
 
-def run_training(options: TrainOptions, settings) -> dict:
-    """Train according to `options`; returns a summary (run folder, steps, seconds, validation metrics)."""
-    import torch
+def resume_options(run_dir: Path) -> tuple[TrainOptions, RunConfig, int]:
+    """The options, resolved configuration and seed a run was started with (run.json, config.json)."""
+    import json
+
+    from .errors import FormatError
+    from .model.checkpoint import resolve_run
+    from .model.config import run_config_from_dict
+
+    run_dir = resolve_run(run_dir)
+    try:
+        info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+        config = run_config_from_dict(json.loads((run_dir / "config.json").read_text(encoding="utf-8")),
+                                      str(run_dir / "config.json"))
+        stored = info["options"]
+        options = TrainOptions(**{k: v for k, v in stored.items() if k in TrainOptions.__dataclass_fields__})
+    except (OSError, ValueError, KeyError, TypeError):
+        raise FormatError("cannot resume: run.json / config.json are missing or not from `pbr train`", run_dir) from None
+    options.out = str(run_dir)
+    return options, config, int(info.get("seed", 0))
+
+
+def run_training(options: TrainOptions, settings, resume: str | None = None) -> dict:
+    """Train according to `options` (or continue the run `resume`); returns a summary of the run."""
+    import dataclasses as dc
 
     from .commands.common import load_dataset
     from .data.cache import sticker_image_cache
-    from .data.tokenize import make_tokenizer
+    from .data.tokenize import load_tokenizer, make_tokenizer
     from .engine import MetricsLog, Trainer, prepare_data, start_run_dir
     from .model.pbr import PBRModel
     from .runtime import seed_everything
 
-    config = resolve_config(options)
-    run_dir = Path(options.out) if options.out else default_run_dir(config)
-    if (run_dir / "config.json").exists():
-        raise OutputError("a run already exists in this folder; choose another -o", run_dir)
-    if run_dir.parent != Path("") and run_dir.parent.exists() and not run_dir.parent.is_dir():
-        raise OutputError("output parent is not a folder", run_dir.parent)
+    if resume:
+        options, config, seed = resume_options(Path(resume))
+        settings = dc.replace(settings, seed=seed)
+        run_dir = Path(options.out)
+    else:
+        config = resolve_config(options)
+        run_dir = Path(options.out) if options.out else default_run_dir(config)
+        if (run_dir / "config.json").exists():
+            raise OutputError("a run already exists in this folder; choose another -o (or --resume it)", run_dir)
+        if run_dir.parent != Path("") and run_dir.parent.exists() and not run_dir.parent.is_dir():
+            raise OutputError("output parent is not a folder", run_dir.parent)
     device = settings.torch_device()
     seed_everything(settings.seed)
 
     dataset = load_dataset(options.data, settings.seed)
     train_dialogues = dataset.split("train")
-    tokenizer = make_tokenizer(config.model.txt, config.model.txt_model, (d.context for d in train_dialogues))
-    config.model.vocab_size = len(tokenizer)
+    if resume:
+        tokenizer = load_tokenizer(run_dir / "tokenizer.json")
+    else:
+        tokenizer = make_tokenizer(config.model.txt, config.model.txt_model, (d.context for d in train_dialogues))
+        config.model.vocab_size = len(tokenizer)
 
     stickers = list(dataset.stickers.values())
     with console.progress(total=len(stickers), desc="decoding stickers", unit="img") as bar:
@@ -238,30 +273,36 @@ def run_training(options: TrainOptions, settings) -> dict:
     attach_knowledge(data, config, options, stickers, settings)
 
     model = PBRModel(config.model)
-    for notice in model.load_pretrained(config.model.img_weights, config.model.txt_model):
-        console.notice(notice)
-    if options.word_vectors:
-        if config.model.txt == "bert":
-            raise ConfigError("--word-vectors applies to the lstm, gru and transformer text towers")
-        from .model.towers import load_word_vectors
+    if not resume:
+        for notice in model.load_pretrained(config.model.img_weights, config.model.txt_model):
+            console.notice(notice)
+        if options.word_vectors:
+            if config.model.txt == "bert":
+                raise ConfigError("--word-vectors applies to the lstm, gru and transformer text towers")
+            from .model.towers import load_word_vectors
 
-        embedding = model.text.embeddings if config.model.txt != "transformer" else model.text.embeddings.word
-        found = load_word_vectors(embedding, tokenizer.vocab, options.word_vectors)
-        console.info(f"word vectors: {found} of {len(tokenizer)} vocabulary words initialised")
+            embedding = model.text.embeddings if config.model.txt != "transformer" else model.text.embeddings.word
+            found = load_word_vectors(embedding, tokenizer.vocab, options.word_vectors)
+            console.info(f"word vectors: {found} of {len(tokenizer)} vocabulary words initialised")
     model.to(device)
 
-    try:
-        start_run_dir(run_dir, config, tokenizer)
-    except PermissionError:
-        raise OutputError("cannot create the run folder (permission denied)", run_dir) from None
-    write_run_info(run_dir, options, settings)
+    if not resume:
+        try:
+            start_run_dir(run_dir, config, tokenizer)
+        except PermissionError:
+            raise OutputError("cannot create the run folder (permission denied)", run_dir) from None
+        write_run_info(run_dir, options, settings)
     log = MetricsLog(run_dir / "metrics.jsonl")
     objective = objective_for(config)
     trainer = Trainer(model, config, data, tokenizer, run_dir, device, seed=settings.seed, objective=objective, log=log)
-    console.info(f"training {config.name} ({config.model.img} + {config.model.txt}, {describe(config)}) "
-                 f"for {trainer.steps} steps of {config.train.batch_size} dialogues on {device}; run folder {run_dir}")
+    if resume:
+        trainer.load_state()
+        console.info(f"resuming {run_dir} at step {trainer.start_step} of {trainer.steps}")
+    else:
+        console.info(f"training {config.name} ({config.model.img} + {config.model.txt}, {describe(config)}) for "
+                     f"{trainer.steps} steps of {config.train.batch_size} dialogues on {device}; run folder {run_dir}")
     try:
-        with console.progress(total=trainer.steps, desc="train", unit="step") as bar:
+        with console.progress(total=trainer.steps, initial=trainer.start_step, desc="train", unit="step") as bar:
             def on_log(step, record):
                 bar.n = step
                 bar.set_postfix(loss=record["loss"], dlg_s=record["dialogues_per_s"], refresh=False)
@@ -269,4 +310,4 @@ def run_training(options: TrainOptions, settings) -> dict:
             summary = trainer.run(on_log)
     finally:
         log.close()
-    return {"run": str(run_dir), **summary, "config": dataclasses.asdict(config)["name"]}
+    return {"run": str(run_dir), **summary, "config": config.name}

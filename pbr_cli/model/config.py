@@ -64,6 +64,7 @@ class TrainConfig:
     val_every: int = 5000            # validation (and best-checkpoint selection on val MAP) interval
     val_limit: int = 0               # validate on at most this many val dialogues (0 = all)
     log_every: int = 50
+    save_every: int = 0              # resumable checkpoint interval (0 = every validation)
     loss: str = "itm"                # itm (ITC + ITM, ALBEF/PBR) | itc (CLIP-style dual encoder)
     grad_clip: float = 0.0           # max gradient norm; 0 = off
     workers: int = 0                 # data-loader worker processes
