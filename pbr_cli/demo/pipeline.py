@@ -28,6 +28,7 @@ class DemoPlan:
     batch_size: int = 16
     sheets: int = 3
     extra_train_args: list[str] = field(default_factory=list)
+    reuse: bool = False   # keep teacher, anchors, features and sentiment files already in the report folder
 
 
 def run_step(title: str, args: list[str]) -> None:
@@ -52,64 +53,86 @@ def json_step(args: list[str]) -> dict:
     return json.loads(buffer.getvalue().strip().splitlines()[-1])
 
 
-def run_pipeline(plan: DemoPlan) -> dict:
-    """teacher -> anchors -> teacher features -> sentiment -> Base and PBR -> evaluation, plots, sheets."""
+def prepare_inputs(plan: DemoPlan, timings: dict | None = None) -> dict[str, Path]:
+    """Steps 1–4: teacher, anchors, teacher features of the library, dialogue sentiment (kept when present)."""
     report, data = plan.report, plan.data
     report.mkdir(parents=True, exist_ok=True)
-    runs = report / "runs"
-    for name in ("base", "pbr"):
-        if (runs / name / "config.json").exists():
-            import shutil
-
-            shutil.rmtree(runs / name)
     seed = ["--seed", str(plan.seed)]
+    paths = {"teacher": report / "teacher.pt", "ser_features": report / "ser_teacher.h5",
+             "anchors": report / "anchors.h5", "features": report / "stickers_teacher.h5",
+             "sentiment": report / "sentiment.h5"}
+    steps = [
+        ("teacher", "1/7 emotion teacher",
+         ["teacher-train", str(data / "emotion"), "--arch", "tiny", "--img-size", str(plan.teacher_img_size),
+          "--epochs", str(plan.teacher_epochs), "-o", str(paths["teacher"])]),
+        ("ser_features", "2/7 emotion anchors: teacher features of its own data",
+         ["embed", str(data / "emotion"), "--teacher", str(paths["teacher"]), "-o", str(paths["ser_features"])]),
+        ("anchors", "2/7 emotion anchors: per-emotion K-Means",
+         ["build-anchors", "--teacher", str(paths["teacher"]), "--features", str(paths["ser_features"]), "--M",
+          str(plan.anchors_m), "--on-small-class", "shrink", "-o", str(paths["anchors"])]),
+        ("features", "3/7 teacher features of the sticker library",
+         ["embed", str(data), "--teacher", str(paths["teacher"]), "-o", str(paths["features"])]),
+        ("sentiment", "4/7 dialogue sentiment", ["score-sentiment", str(data), "-o", str(paths["sentiment"])]),
+    ]
+    for key, title, args in steps:
+        if plan.reuse and paths[key].is_file():
+            console.info(f"{title}: reusing {paths[key]}")
+            continue
+        start = time.perf_counter()
+        run_step(title, [*seed, *args])
+        if timings is not None:
+            timings[key] = round(time.perf_counter() - start, 1)
+    return paths
+
+
+def pbr_args(paths: dict[str, Path]) -> list[str]:
+    """The options of the full PBR model: EKD with anchors, PHSM with teacher polarity, TSCL intra + inter."""
+    return ["--teacher-features", str(paths["features"]), "--anchors", str(paths["anchors"]),
+            "--sentiment", str(paths["sentiment"]), "--intra", "--inter"]
+
+
+def train_and_evaluate(plan: DemoPlan, name: str, extra: list[str], seed: int, title: str, paths: dict[str, Path],
+                       plots: bool = False) -> dict:
+    """Train one variant into report/runs/NAME and return its test metrics."""
+    run = plan.report / "runs" / name
+    if (run / "config.json").exists():
+        import shutil
+
+        shutil.rmtree(run)
+    common = ["--data", str(plan.data), "--config", "tiny", "--steps", str(plan.steps), "-K", str(plan.batch_size),
+              *plan.extra_train_args]
+    run_step(title, ["--seed", str(seed), "train", *common, *extra, "-o", str(run)])
+    evaluate = ["--seed", str(seed), "-q", "evaluate", str(run), "--split", "test", "--json"]
+    itc = json_step([*evaluate, "--score", "itc"])
+    if plots:
+        (plan.report / "plots").mkdir(exist_ok=True)
+        evaluate += ["--scores-out", str(plan.report / f"scores_{name}.h5"), "--plots", str(plan.report / "plots" / name),
+                     "--sentiment", str(paths["sentiment"]), "--teacher-features", str(paths["features"])]
+    result = json_step(evaluate)
+    result["itc"] = {k: v for k, v in itc.items() if k in ("map", "mrr") or k.startswith("r")}
+    return result
+
+
+def run_pipeline(plan: DemoPlan) -> dict:
+    """teacher -> anchors -> teacher features -> sentiment -> Base and PBR -> evaluation, plots, sheets."""
     started = time.perf_counter()
     timings: dict[str, float] = {}
-
-    def timed(name, function, *args):
-        start = time.perf_counter()
-        result = function(*args)
-        timings[name] = round(time.perf_counter() - start, 1)
-        return result
-
-    teacher = report / "teacher.pt"
-    timed("teacher", run_step, "1/7 emotion teacher", [*seed, "teacher-train", str(data / "emotion"), "--arch", "tiny",
-                                                    "--img-size", str(plan.teacher_img_size), "--epochs",
-                                                    str(plan.teacher_epochs), "-o", str(teacher)])
-    timed("anchors", run_step, "2/7 emotion anchors", [
-        *seed, "embed", str(data / "emotion"), "--teacher", str(teacher), "-o", str(report / "ser_teacher.h5")])
-    run_step("2/7 emotion anchors", [*seed, "build-anchors", "--teacher", str(teacher), "--features",
-                                     str(report / "ser_teacher.h5"), "--M", str(plan.anchors_m), "--on-small-class",
-                                     "shrink", "-o", str(report / "anchors.h5")])
-    timed("sticker features", run_step, "3/7 teacher features of the sticker library", [
-        *seed, "embed", str(data), "--teacher", str(teacher), "-o", str(report / "stickers_teacher.h5")])
-    timed("sentiment", run_step, "4/7 dialogue sentiment", [
-        *seed, "score-sentiment", str(data), "-o", str(report / "sentiment.h5")])
-    common = ["--data", str(data), "--config", "tiny", "--steps", str(plan.steps), "-K", str(plan.batch_size),
-              *plan.extra_train_args]
-    timed("train base", run_step, "5/7 train Base (ITC + ITM, semantic hard negatives)", [
-        *seed, "train", *common, "-o", str(runs / "base")])
-    timed("train pbr", run_step, "6/7 train PBR (EKD + TSCL + PHSM)", [
-        *seed, "train", *common, "-o", str(runs / "pbr"), "--teacher-features", str(report / "stickers_teacher.h5"),
-        "--anchors", str(report / "anchors.h5"), "--sentiment", str(report / "sentiment.h5"), "--intra", "--inter"])
-    console.err.rule("7/7 evaluate on the test split, plots and sticker sheets", style="cyan")
+    paths = prepare_inputs(plan, timings)
     results = {}
-    (report / "plots").mkdir(exist_ok=True)
-    for name in ("base", "pbr"):
+    for name, title, extra in (("base", "5/7 train Base (ITC + ITM, semantic hard negatives)", []),
+                               ("pbr", "6/7 train PBR (EKD + TSCL + PHSM)", pbr_args(paths))):
         start = time.perf_counter()
-        results[name] = json_step([*seed, "-q", "evaluate", str(runs / name), "--split", "test", "--json",
-                                   "--scores-out", str(report / f"scores_{name}.h5"), "--plots",
-                                   str(report / "plots" / name), "--sentiment", str(report / "sentiment.h5"),
-                                   "--teacher-features", str(report / "stickers_teacher.h5")])
-        timings[f"evaluate {name}"] = round(time.perf_counter() - start, 1)
-    sheets = write_sheets(plan, runs / "pbr")
-    summary = {"data": str(data), "report": str(report), "seed": plan.seed, "steps": plan.steps,
-               "results": {name: {k: v for k, v in r.items() if k not in ("plots",)} for name, r in results.items()},
+        results[name] = train_and_evaluate(plan, name, extra, plan.seed, title, paths, plots=True)
+        timings[name] = round(time.perf_counter() - start, 1)
+    console.err.rule("7/7 ranked sticker sheets", style="cyan")
+    sheets = write_sheets(plan, plan.report / "runs" / "pbr")
+    summary = {"data": str(plan.data), "report": str(plan.report), "seed": plan.seed, "steps": plan.steps,
+               "results": {name: {k: v for k, v in r.items() if k != "plots"} for name, r in results.items()},
                "sheets": sheets, "seconds": round(time.perf_counter() - started, 1), "timings": timings}
     from ..io import write_text_atomic
 
-    write_text_atomic(report / "results.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
-    write_text_atomic(report / "results.md", results_markdown(summary))
+    write_text_atomic(plan.report / "results.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    write_text_atomic(plan.report / "results.md", results_markdown(summary))
     return summary
 
 
@@ -137,24 +160,32 @@ def write_sheets(plan: DemoPlan, run: Path) -> list[str]:
     return written
 
 
+MODELS = (("base", "Base (ITC + ITM)"), ("pbr", "PBR (EKD + TSCL + PHSM)"))
+
+
+def result_rows(summary: dict) -> tuple[list[str], list[list[str]]]:
+    """Rows of the results table: each model scored by ITM (the paper) and by ITC similarity."""
+    n = summary["results"]["base"]["candidates"]
+    keys = ("map", "mrr", f"r{n}@1", f"r{n}@2", f"r{n}@5")
+    rows = []
+    for name, label in MODELS:
+        result = summary["results"][name]
+        for score, metrics in (("ITM", result), ("ITC", result.get("itc", {}))):
+            if metrics:
+                rows.append([label, score] + [f"{100 * metrics[k]:.2f}" for k in keys])
+    return ["model", "score", "MAP", "MRR", f"R{n}@1", f"R{n}@2", f"R{n}@5"], rows
+
+
 def results_markdown(summary: dict) -> str:
-    lines = ["| model | MAP | MRR | R10@1 | R10@2 | R10@5 |", "|---|---|---|---|---|---|"]
-    for name, label in (("base", "Base (ITC + ITM)"), ("pbr", "PBR (EKD + TSCL + PHSM)")):
-        r = summary["results"][name]
-        n = r["candidates"]
-        lines.append(f"| {label} | " + " | ".join(f"{100 * r[k]:.2f}" for k in
-                                                  ("map", "mrr", f"r{n}@1", f"r{n}@2", f"r{n}@5")) + " |")
+    header, rows = result_rows(summary)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
 
 def print_results(summary: dict) -> None:
-    rows = []
-    for name, label in (("base", "Base (ITC + ITM)"), ("pbr", "PBR (EKD + TSCL + PHSM)")):
-        r = summary["results"][name]
-        n = r["candidates"]
-        rows.append([label] + [f"{100 * r[k]:.2f}" for k in ("map", "mrr", f"r{n}@1", f"r{n}@2", f"r{n}@5")])
-    n = summary["results"]["base"]["candidates"]
+    header, rows = result_rows(summary)
     console.print_table(f"Demo test split ({summary['results']['base']['n']} dialogues, {summary['steps']} steps each)",
-                        ["model", "MAP", "MRR", f"R{n}@1", f"R{n}@2", f"R{n}@5"], rows)
+                        header, rows)
     console.out.print(f"report: {summary['report']} (results.md, plots/, sheets/, runs/); "
                       f"{summary['seconds']:.0f} s in all", markup=False)

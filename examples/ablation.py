@@ -1,0 +1,107 @@
+"""Ablations in the form of the paper's Tables 3, 4 and 5, on the demo data or any dataset, with several seeds.
+
+    python examples/ablation.py --table 3 --seeds 0 1            # Base, +EKD, +Intra, +Inter, +PHSM, ...
+    python examples/ablation.py --table 4 --m 10 20 40           # EKD with M anchors per emotion
+    python examples/ablation.py --table 5                        # anchors vs logit vs feature distillation
+    python examples/ablation.py --data my_dataset/ --steps 3000 --report ablation/
+
+The emotion teacher, anchors, teacher features and sentiment are made once (or reused from the
+report folder); every configuration is then trained for the same number of steps with each seed
+and scored on the test split. Prints a table of MAP and R10@1 as mean ± half the range over seeds,
+and writes it to REPORT/table<N>.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+TABLE3 = [  # (name, EKD, Intra, Inter, PHSM, extra options)
+    ("base", "", "", "", "", []),
+    ("ekd", "✓", "", "", "", ["--anchors", "{anchors}", "--teacher-features", "{features}"]),
+    ("intra", "", "✓", "", "", ["--intra"]),
+    ("inter", "", "", "✓", "", ["--inter"]),
+    ("tscl", "", "✓", "✓", "", ["--intra", "--inter"]),
+    ("phsm-teacher", "", "", "", "✓", ["--teacher-features", "{features}", "--sentiment", "{sentiment}"]),
+    ("ekd-phsm", "✓", "", "", "✓", ["--anchors", "{anchors}", "--teacher-features", "{features}",
+                                    "--sentiment", "{sentiment}", "--phsm-emotion", "student"]),
+    ("ekd-intra-phsm", "✓", "✓", "", "✓", ["--anchors", "{anchors}", "--teacher-features", "{features}",
+                                           "--sentiment", "{sentiment}", "--phsm-emotion", "student", "--intra"]),
+    ("full", "✓", "✓", "✓", "✓", ["--anchors", "{anchors}", "--teacher-features", "{features}",
+                                  "--sentiment", "{sentiment}", "--phsm-emotion", "student", "--intra", "--inter"]),
+]
+TABLE5 = [("features", ["--teacher-features", "{features}", "--ekd", "features"]),
+          ("logits", ["--teacher-features", "{features}", "--ekd", "logits"]),
+          ("anchors", ["--teacher-features", "{features}", "--anchors", "{anchors}"])]
+
+
+def spread(values: list[float]) -> str:
+    mean = statistics.fmean(values)
+    half_range = (max(values) - min(values)) / 2
+    return f"{100 * mean:.2f} ± {100 * half_range:.2f}"
+
+
+def main() -> None:
+    from pbr_cli.demo.build import ensure_demo
+    from pbr_cli.demo.pipeline import DemoPlan, prepare_inputs, run_step, train_and_evaluate
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--table", type=int, choices=(3, 4, 5), default=3)
+    parser.add_argument("--data", type=Path, default=None, help="dataset folder (default: the demo dataset)")
+    parser.add_argument("--report", type=Path, default=Path("ablation"))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--teacher-epochs", type=int, default=12)
+    parser.add_argument("--m", type=int, nargs="+", default=[10, 20, 30, 40, 50, 60], help="Table 4: values of M")
+    parser.add_argument("--size", default="small", help="demo size when --data is not given")
+    args = parser.parse_args()
+
+    data = args.data or ensure_demo(size=args.size)
+    plan = DemoPlan(data=Path(data), report=args.report, steps=args.steps, teacher_epochs=args.teacher_epochs,
+                    reuse=True)
+    paths = prepare_inputs(plan)
+    fill = {"anchors": str(paths["anchors"]), "features": str(paths["features"]), "sentiment": str(paths["sentiment"])}
+
+    rows: list[tuple[list[str], dict]] = []
+    if args.table == 3:
+        configurations = [([name, ekd, intra, inter, phsm], [a.format(**fill) for a in extra])
+                          for name, ekd, intra, inter, phsm, extra in TABLE3]
+        header = ["configuration", "EKD", "Intra", "Inter", "PHSM"]
+    elif args.table == 5:
+        configurations = [([name], [a.format(**fill) for a in extra]) for name, extra in TABLE5]
+        header = ["distillation"]
+    else:
+        configurations = []
+        for m in args.m:
+            anchors = args.report / f"anchors_m{m}.h5"
+            if not anchors.is_file():
+                run_step(f"anchors with M = {m}", ["build-anchors", "--teacher", str(paths["teacher"]), "--features",
+                                                   str(paths["ser_features"]), "--M", str(m), "--on-small-class",
+                                                   "shrink", "-o", str(anchors)])
+            configurations.append(([str(m)], ["--teacher-features", fill["features"], "--anchors", str(anchors)]))
+        header = ["M"]
+    for labels, extra in configurations:
+        metrics = {"map": [], "r@1": []}
+        for seed in args.seeds:
+            result = train_and_evaluate(plan, f"t{args.table}-{labels[0]}-s{seed}", extra, seed,
+                                        f"table {args.table}: {labels[0]}, seed {seed}", paths)
+            metrics["map"].append(result["map"])
+            metrics["r@1"].append(result[f"r{result['candidates']}@1"])
+        rows.append((labels, metrics))
+
+    lines = ["| " + " | ".join(header + ["MAP", "R10@1"]) + " |", "|" + "---|" * (len(header) + 2)]
+    for labels, metrics in rows:
+        lines.append("| " + " | ".join(labels + [spread(metrics["map"]), spread(metrics["r@1"])]) + " |")
+    table = "\n".join(lines) + "\n"
+    args.report.mkdir(parents=True, exist_ok=True)
+    (args.report / f"table{args.table}.md").write_text(table, encoding="utf-8")
+    (args.report / f"table{args.table}.json").write_text(json.dumps(
+        [{"labels": labels, **metrics} for labels, metrics in rows], indent=2), encoding="utf-8")
+    print(f"Table {args.table} on {data} ({args.steps} steps, seeds {args.seeds}; mean ± half range, %):")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
