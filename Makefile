@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install bench clean readme-images
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+readme-images: $(STAMP)
+	$(BIN)/pbr demo --report pbr-demo
+	cp "$$(ls pbr-demo/sheets/*.png | head -n 1)" examples/demo_sheet.png
+	cp pbr-demo/plots/pbr/fig5_intensity.png examples/demo_fig5.png
+	$(BIN)/python examples/make_contact_sheet.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/sentiment_throughput.py

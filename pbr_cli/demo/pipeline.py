@@ -154,7 +154,10 @@ def write_sheets(plan: DemoPlan, run: Path) -> list[str]:
             target = candidates / Path(source).name
             if not target.exists():
                 target.write_bytes(Path(source).read_bytes())
+        # ITC: from random initialisation the ITM head needs far more steps than the demo's to rank
         json_step(["-q", "rank", str(text_file), str(candidates), "--model", str(run), "--top", "6", "--json",
+                   "--score", "itc",
+                   "--teacher-features", str(plan.report / "stickers_teacher.h5"),
                    "--sheet", str(sheet_dir / f"{dialogue.id}.png"), "--html", str(sheet_dir / f"{dialogue.id}.html")])
         written.append(str(sheet_dir / f"{dialogue.id}.png"))
     return written
