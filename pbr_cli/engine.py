@@ -178,14 +178,16 @@ class Trainer:
 
     # -- resumable state ---------------------------------------------------------------------------
     def save_state(self, step: int) -> None:
-        """last.safetensors plus train_state.pt (optimizer, step, best val MAP, every random state)."""
+        """train_state.pt (weights, optimizer, step, best val MAP, every random state) and last.safetensors.
+
+        Resuming reads train_state.pt alone, so a kill between the two writes cannot mix steps.
+        """
         import random
 
-        save_weights(self.run_dir / "last.safetensors", self.model)
-        self.saved_step = step
         numpy_state = np.random.get_state()
         state = {
             "step": step,
+            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
             "best_map": self.best_map,
             "optimizer": self.optimizer.state_dict(),
             "generator": self.generator.get_state(),
@@ -198,19 +200,21 @@ class Trainer:
 
         with atomic_path(self.run_dir / "train_state.pt", suffix=".pt") as tmp:
             torch.save(state, tmp)
+        save_weights(self.run_dir / "last.safetensors", self.model)
+        self.saved_step = step
 
     def load_state(self) -> None:
         """Continue from the run's last checkpoint: weights, optimizer, step, data position, random states."""
         import random
 
         from .errors import FormatError
-        from .model.checkpoint import read_weights, safe_torch_load
+        from .model.checkpoint import safe_torch_load
 
         path = self.run_dir / "train_state.pt"
         if not path.is_file():
             raise FormatError("no train_state.pt to resume from (the run saved no checkpoint yet)", self.run_dir)
         state = safe_torch_load(path)
-        self.model.load_state_dict(read_weights(self.run_dir / "last.safetensors"))
+        self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])

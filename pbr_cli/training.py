@@ -267,8 +267,14 @@ def run_training(options: TrainOptions, settings, resume: str | None = None) -> 
         config.model.vocab_size = len(tokenizer)
 
     stickers = list(dataset.stickers.values())
+    unreadable: list[int] = []
     with console.progress(total=len(stickers), desc="decoding stickers", unit="img") as bar:
-        images = sticker_image_cache(stickers, config.model.img_size, options.skip_bad_images, bar.update)
+        images = sticker_image_cache(stickers, config.model.img_size, options.skip_bad_images, bar.update,
+                                     unreadable.extend)
+    if unreadable:
+        first = stickers[unreadable[0]]
+        console.warn(f"{len(unreadable)} unreadable sticker image(s) replaced by blank images, "
+                     f"e.g. {first.path or first.id}")
     data = prepare_data(dataset, tokenizer, config, images)
     attach_knowledge(data, config, options, stickers, settings)
 
@@ -287,11 +293,18 @@ def run_training(options: TrainOptions, settings, resume: str | None = None) -> 
     model.to(device)
 
     if not resume:
+        created = not run_dir.exists()
         try:
             start_run_dir(run_dir, config, tokenizer)
-        except PermissionError:
-            raise OutputError("cannot create the run folder (permission denied)", run_dir) from None
-        write_run_info(run_dir, options, settings)
+            write_run_info(run_dir, options, settings)
+        except BaseException as exc:
+            if created:  # a full disk or an interrupt must not leave a run folder that cannot be resumed
+                import shutil
+
+                shutil.rmtree(run_dir, ignore_errors=True)
+            if isinstance(exc, PermissionError):
+                raise OutputError("cannot create the run folder (permission denied)", run_dir) from None
+            raise
     log = MetricsLog(run_dir / "metrics.jsonl")
     objective = objective_for(config)
     trainer = Trainer(model, config, data, tokenizer, run_dir, device, seed=settings.seed, objective=objective, log=log)

@@ -59,6 +59,24 @@ def write_json(path: Path, document: Any) -> Path:
     return path
 
 
+def set_line(path: Path, number: int, text: str) -> None:
+    """Replace line `number` (1-based) of a text file."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[number - 1] = text
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def edit_record(path: Path, number: int, /, **changes) -> None:
+    """Change fields of the JSON object on line `number`; a value of None removes the field."""
+    record = json.loads(path.read_text(encoding="utf-8").splitlines()[number - 1])
+    for key, value in changes.items():
+        if value is None:
+            record.pop(key, None)
+        else:
+            record[key] = value
+    set_line(path, number, json.dumps(record, ensure_ascii=False))
+
+
 def _context(index: int) -> list[str]:
     return [UTTERANCES[(index + k) % len(UTTERANCES)] for k in range(2 + index % 3)]
 

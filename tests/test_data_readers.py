@@ -14,7 +14,9 @@ import pytest
 from fixtures_data import (
     MOD_MEMES,
     STICKERCHAT_SETS,
+    edit_record,
     save_image,
+    set_line,
     write_imagefolder,
     write_json,
     write_jsonl,
@@ -34,24 +36,6 @@ def raises_naming(path: Path, *fragments: str):
     """pytest.raises(DataError) whose message starts with `path` and contains every fragment in order."""
     pattern = re.escape(str(path)) + ":" + "".join(".*" + re.escape(f) for f in fragments)
     return pytest.raises(DataError, match=pattern)
-
-
-def set_line(path: Path, number: int, text: str) -> None:
-    """Replace line `number` (1-based) of a text file."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    lines[number - 1] = text
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-def edit_record(path: Path, number: int, /, **changes) -> None:
-    """Change fields of the JSON object on line `number`; a value of None removes the field."""
-    record = json.loads(path.read_text(encoding="utf-8").splitlines()[number - 1])
-    for key, value in changes.items():
-        if value is None:
-            record.pop(key, None)
-        else:
-            record[key] = value
-    set_line(path, number, json.dumps(record, ensure_ascii=False))
 
 
 def check_candidate_sets(dataset) -> None:

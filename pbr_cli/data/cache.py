@@ -71,8 +71,12 @@ def decode_stickers(stickers: Sequence[Sticker], size: int, skip_bad: bool = Fal
 
 
 def sticker_image_cache(stickers: Sequence[Sticker], size: int, skip_bad: bool = False,
-                        progress: Callable[[int], None] | None = None) -> np.ndarray:
-    """The decoded sticker library, from the cache when its files are unchanged, else decoded and cached."""
+                        progress: Callable[[int], None] | None = None,
+                        on_skipped: Callable[[list[int]], None] | None = None) -> np.ndarray:
+    """The decoded sticker library, from the cache when its files are unchanged, else decoded and cached.
+
+    With `skip_bad`, unreadable images become white placeholders and `on_skipped` gets their indices.
+    """
     from ..io import atomic_path
 
     path = cache_root() / "images" / f"{_fingerprint(stickers, size)}.npy"
@@ -85,6 +89,8 @@ def sticker_image_cache(stickers: Sequence[Sticker], size: int, skip_bad: bool =
             pass
     array, bad = decode_stickers(stickers, size, skip_bad, progress)
     if bad:
+        if on_skipped:
+            on_skipped(bad)
         return array  # never cache a library with placeholder images
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

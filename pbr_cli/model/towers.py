@@ -34,7 +34,8 @@ class ImageTower(nn.Module):
                 raise ConfigError(f"cannot build image tower {name!r}: {exc}") from None
         except RuntimeError as exc:
             if "Unknown model" in str(exc):
-                raise ConfigError(f"unknown image tower {config.img!r} (vit, resnet, inception or a timm model name)") from None
+                raise ConfigError(f"unknown image tower {config.img!r} (--img: vit, resnet, inception or a timm model "
+                                  "name)") from None
             raise
         self.width = int(self.body.num_features)                              # C_V
         data_config = timm.data.resolve_data_config({}, model=self.body)
