@@ -74,9 +74,15 @@ class Trainer:
                  seed: int = 0, objective: Objective | None = None, log: Callable[[dict], None] | None = None):
         self.model, self.config, self.data, self.tokenizer = model, config, data, tokenizer
         self.run_dir, self.device, self.seed = run_dir, device, seed
+        from .runtime import world
+
+        self.rank, self.world_size = world()
+        # augmentation draws for the whole global batch with one seed on every rank (so each rank's slice is
+        # what one process would draw); negative sampling draws per rank
         self.generator = torch.Generator(device=device).manual_seed(seed)
+        self.sampling_generator = torch.Generator(device=device).manual_seed(seed + 7919 * (self.rank + 1))
         self.objective = objective or Objective(config.train.loss)
-        self.objective.generator = self.generator
+        self.objective.generator = self.sampling_generator
         self.log = log or (lambda record: None)
         self.optimizer = make_optimizer(model, config, device)
         self.steps = total_steps(config, len(data.train))
@@ -92,26 +98,30 @@ class Trainer:
         return np.random.default_rng([self.seed, epoch]).permutation(len(self.data.train))
 
     def make_batch(self, rows: np.ndarray) -> Batch:
+        """The step's batch on the device: `rows` is the global batch; this rank keeps its contiguous share."""
         from .data.augment import train_view
 
         table = self.data.train
-        flat = table.candidates[rows].reshape(-1)                                     # (K*n,) library indices
-        candidates = torch.from_numpy(table.candidates[rows])                         # (K, n)
-        pixels = torch.from_numpy(self.data.images[flat]).to(self.device)
+        k_global, n = len(rows), table.candidates.shape[1]
+        share = slice(self.rank * k_global // self.world_size, (self.rank + 1) * k_global // self.world_size)
+        pixels = torch.from_numpy(self.data.images[table.candidates[rows].reshape(-1)]).to(self.device)
         size = self.config.model.img_size
-        images = train_view(pixels, size, generator=self.generator)
-        ids, mask = pad_tokens([table.token_ids[r] for r in rows], self.tokenizer.pad_id)
+        images = train_view(pixels, size, generator=self.generator).view(k_global, n, 3, size, size)[share]
+        local = rows[share]
+        flat = table.candidates[local].reshape(-1)                                    # (K*n,) library indices
+        ids, mask = pad_tokens([table.token_ids[r] for r in local], self.tokenizer.pad_id)
         extras = {}
         for name in ("ekd_target", "sticker_polarity"):
             if name in self.extras:
                 extras[name] = self.extras[name][torch.from_numpy(flat).to(self.device)]
         if "dialogue_polarity" in self.extras:
-            extras["dialogue_polarity"] = self.extras["dialogue_polarity"][torch.from_numpy(rows).to(self.device)]
+            extras["dialogue_polarity"] = self.extras["dialogue_polarity"][torch.from_numpy(local).to(self.device)]
         if self.objective.intra_weight or self.objective.inter_weight:
-            extras["view2"] = train_view(pixels, size, generator=self.generator, jitter=True)
-        return Batch(images=images, input_ids=ids.to(self.device), mask=mask.to(self.device),
-                     label=torch.from_numpy(table.label[rows]).to(self.device),
-                     candidate_ids=candidates.to(self.device), extras=extras)
+            view2 = train_view(pixels, size, generator=self.generator, jitter=True)
+            extras["view2"] = view2.view(k_global, n, 3, size, size)[share].flatten(0, 1)
+        return Batch(images=images.flatten(0, 1), input_ids=ids.to(self.device), mask=mask.to(self.device),
+                     label=torch.from_numpy(table.label[local]).to(self.device),
+                     candidate_ids=torch.from_numpy(table.candidates[local]).to(self.device), extras=extras)
 
     # -- loop --------------------------------------------------------------------------------------
     def run(self, progress: Callable[[int, dict], None] | None = None) -> dict:
@@ -121,6 +131,9 @@ class Trainer:
         n_train = len(self.data.train)
         if n_train < k:
             raise ConfigError(f"batch size {k} is larger than the training split ({n_train} dialogues)")
+        if k % self.world_size:
+            raise ConfigError(f"batch size {k} must be divisible by the number of processes ({self.world_size})")
+        from .runtime import average_gradients
         per_epoch = n_train // k
         save_every = config.save_every or config.val_every
         check_every_step = self.device.type == "cpu"      # on a GPU, finiteness is checked at log steps only
@@ -144,6 +157,7 @@ class Trainer:
                     check_finite(step + 1, terms, 1, self.saved_step)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                average_gradients(self.model.parameters())
                 if config.grad_clip:
                     torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip)
                 self.optimizer.step()
@@ -152,6 +166,7 @@ class Trainer:
                 window_steps += 1
                 done = step + 1
                 if done % config.log_every == 0 or done == self.steps:
+                    running = self.mean_over_ranks(running)
                     check_finite(done, {name: total for name, total in running.items() if name != "loss"}, window_steps,
                                  self.saved_step)
                     now = time.perf_counter()
@@ -162,19 +177,32 @@ class Trainer:
                     running, window_start, window_steps = {}, now, 0
                     if progress:
                         progress(done, record)
-                if self.data.val is not None and (done % config.val_every == 0 or done == self.steps):
+                if self.rank == 0 and self.data.val is not None and (done % config.val_every == 0 or done == self.steps):
                     last_val = self.validate(done)
-                if done % save_every == 0 and done < self.steps:
+                if self.rank == 0 and done % save_every == 0 and done < self.steps:
                     self.save_state(done)
                 if signals.received and done < self.steps:
-                    self.save_state(done)
+                    if self.rank == 0:
+                        self.save_state(done)
                     raise TrainingInterrupted(done, self.run_dir, signals.received)
-        if self.data.val is None:
-            save_weights(self.run_dir / "best.safetensors", self.model)
-        self.save_state(self.steps)
+        if self.rank == 0:
+            if self.data.val is None:
+                save_weights(self.run_dir / "best.safetensors", self.model)
+            self.save_state(self.steps)
         return {"steps": self.steps, "seconds": round(time.perf_counter() - start, 2),
                 "best_val_map": self.best_map if self.best_map >= 0 else None, "last_val": last_val,
                 "resumed_from": self.start_step or None}
+
+    def mean_over_ranks(self, running: dict) -> dict:
+        """The logged loss sums averaged over the torchrun processes (unchanged in one process)."""
+        if self.world_size == 1:
+            return running
+        import torch.distributed as dist
+
+        names = list(running)
+        values = torch.stack([torch.as_tensor(running[name], dtype=torch.float32, device=self.device) for name in names])
+        dist.all_reduce(values)
+        return dict(zip(names, values / self.world_size))
 
     # -- resumable state ---------------------------------------------------------------------------
     def save_state(self, step: int) -> None:
@@ -191,6 +219,7 @@ class Trainer:
             "best_map": self.best_map,
             "optimizer": self.optimizer.state_dict(),
             "generator": self.generator.get_state(),
+            "sampling_generator": self.sampling_generator.get_state(),
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "python_rng": random.getstate(),
@@ -217,6 +246,7 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])
+        self.sampling_generator.set_state(state["sampling_generator"])
         torch.set_rng_state(state["torch_rng"])
         if state["cuda_rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda_rng"])

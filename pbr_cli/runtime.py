@@ -40,3 +40,60 @@ def quiet_jieba() -> None:
 
     jieba.setLogLevel(logging.WARNING)
     logging.getLogger("jieba").setLevel(logging.WARNING)
+
+
+# -- torchrun / DDP ---------------------------------------------------------------------------------
+
+def world() -> tuple[int, int]:
+    """(rank, world size) of this process: (0, 1) unless launched by torchrun with several processes."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def init_distributed(device) -> tuple[int, int]:
+    """Join the process group torchrun set up (NCCL on CUDA, gloo on CPU); a single process does nothing."""
+    import torch.distributed as dist
+
+    rank, size = world()
+    if size > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        rank, size = dist.get_rank(), dist.get_world_size()
+    return rank, size
+
+
+def gather_with_grad(tensor):
+    """Concatenate `tensor` from every rank along dim 0, keeping gradients to each rank's piece."""
+    import torch
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return tensor
+    import warnings
+
+    from torch.distributed.nn.functional import all_gather
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)   # deprecated in newer torch, the only one in 2.11
+        return torch.cat(all_gather(tensor), dim=0)
+
+
+def average_gradients(parameters) -> None:
+    """All-reduce the gradients of `parameters` (one flat buffer) and divide by the world size."""
+    import torch
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if not grads:
+        return
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    flat /= dist.get_world_size()
+    offset = 0
+    for g in grads:
+        g.copy_(flat[offset:offset + g.numel()].view_as(g))
+        offset += g.numel()

@@ -31,6 +31,7 @@ class TrainOptions:
     val_every: int | None = None
     val_limit: int | None = None
     save_every: int | None = None
+    log_every: int | None = None
     temp: float | None = None
     fixed_temp: bool = False
     img_weights: str | None = None
@@ -112,7 +113,7 @@ def resolve_config(options: TrainOptions) -> RunConfig:
         if options.txt != "bert" and config.name == "paper":
             model.max_len = 256   # the paper's N_T for word-level towers
     for field_name in ("batch_size", "steps", "epochs", "lr", "min_lr", "weight_decay", "val_every", "val_limit",
-                       "save_every"):
+                       "save_every", "log_every"):
         value = getattr(options, field_name)
         if value is not None:
             setattr(train, field_name, value)
@@ -244,6 +245,11 @@ def run_training(options: TrainOptions, settings, resume: str | None = None) -> 
     from .model.pbr import PBRModel
     from .runtime import seed_everything
 
+    from .runtime import init_distributed
+
+    rank, world_size = init_distributed(settings.torch_device())
+    if rank != 0:
+        console.set_verbosity(-1)      # one process speaks for the run
     if resume:
         options, config, seed = resume_options(Path(resume))
         settings = dc.replace(settings, seed=seed)
@@ -251,7 +257,9 @@ def run_training(options: TrainOptions, settings, resume: str | None = None) -> 
     else:
         config = resolve_config(options)
         run_dir = Path(options.out) if options.out else default_run_dir(config)
-        if (run_dir / "config.json").exists():
+        if world_size > 1 and not options.out:
+            raise ConfigError("under torchrun, name the run folder with -o")
+        if rank == 0 and (run_dir / "config.json").exists():
             raise OutputError("a run already exists in this folder; choose another -o (or --resume it)", run_dir)
         if run_dir.parent != Path("") and run_dir.parent.exists() and not run_dir.parent.is_dir():
             raise OutputError("output parent is not a folder", run_dir.parent)
@@ -292,7 +300,7 @@ def run_training(options: TrainOptions, settings, resume: str | None = None) -> 
             console.info(f"word vectors: {found} of {len(tokenizer)} vocabulary words initialised")
     model.to(device)
 
-    if not resume:
+    if not resume and rank == 0:
         created = not run_dir.exists()
         try:
             start_run_dir(run_dir, config, tokenizer)
@@ -305,7 +313,11 @@ def run_training(options: TrainOptions, settings, resume: str | None = None) -> 
             if isinstance(exc, PermissionError):
                 raise OutputError("cannot create the run folder (permission denied)", run_dir) from None
             raise
-    log = MetricsLog(run_dir / "metrics.jsonl")
+    if world_size > 1:
+        import torch.distributed as dist
+
+        dist.barrier()                 # the run folder exists before any process goes on
+    log = MetricsLog(run_dir / "metrics.jsonl") if rank == 0 else None
     objective = objective_for(config)
     trainer = Trainer(model, config, data, tokenizer, run_dir, device, seed=settings.seed, objective=objective, log=log)
     if resume:
@@ -322,5 +334,6 @@ def run_training(options: TrainOptions, settings, resume: str | None = None) -> 
                 bar.refresh()
             summary = trainer.run(on_log)
     finally:
-        log.close()
-    return {"run": str(run_dir), **summary, "config": config.name}
+        if log is not None:
+            log.close()
+    return {"run": str(run_dir), **summary, "config": config.name, "processes": world_size, "rank": rank}

@@ -6,14 +6,17 @@ import torch
 import torch.nn.functional as F
 
 
-def i2t_loss(positive_image: torch.Tensor, text: torch.Tensor, temperature: torch.Tensor | float) -> torch.Tensor:
+def i2t_loss(positive_image: torch.Tensor, text: torch.Tensor, temperature: torch.Tensor | float,
+             offset: int = 0) -> torch.Tensor:
     """Eq. 3: each ground-truth sticker against all K dialogues of the batch.
 
-    positive_image: (K, C) normalised embeddings of the ground-truth stickers
-    text:           (K, C) normalised dialogue embeddings; row i matches sticker i
+    positive_image: (K', C) normalised embeddings of the ground-truth stickers
+    text:           (K, C) normalised dialogue embeddings of the whole batch (K' = K in one process;
+                    under torchrun each rank's K' stickers match rows offset..offset+K' of the gathered text)
     """
-    logits = positive_image @ text.t() / temperature                      # (K, K)
-    return F.cross_entropy(logits, torch.arange(len(text), device=text.device))
+    logits = positive_image @ text.t() / temperature                      # (K', K)
+    labels = torch.arange(len(positive_image), device=text.device) + offset
+    return F.cross_entropy(logits, labels)
 
 
 def t2i_loss(text: torch.Tensor, candidates: torch.Tensor, positive: torch.Tensor,

@@ -60,7 +60,11 @@ class Objective:
         candidates = image.embedding.view(k, n, -1)                                   # (K, n, C)
         positive = candidates[rows, batch.label]                                      # (K, C)
         temperature = model.temperature
-        terms = {"i2t": i2t_loss(positive, text.embedding, temperature),
+        from ..runtime import gather_with_grad, world
+
+        all_text = gather_with_grad(text.embedding)                                   # (K_global, C)
+        terms = {"i2t": i2t_loss(positive, all_text, temperature, offset=world()[0] * k if all_text is not
+                                 text.embedding else 0),
                  "t2i": t2i_loss(text.embedding, candidates, batch.label, temperature)}
         student_logits = model.ekd_head(image.cls) if model.ekd_head is not None else None   # (K*n, D)
         if self.ekd != "off":
