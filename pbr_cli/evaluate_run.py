@@ -63,8 +63,9 @@ def evaluate_run(run: str | None, data: str | None, split: str, score: str, whic
     stickers = list(dataset.stickers.values())
     with console.progress(total=len(stickers), desc="decoding stickers", unit="img") as bar:
         images = sticker_image_cache(stickers, config.model.img_size, progress=bar.update)
-    with console.progress(total=len(table), desc=f"scoring {split}", unit="dlg") as bar:
-        scores = score_table(model, tokenizer, table, images, device, score, batch_size, bar.update)
+    scores = score_sharded(model, tokenizer, table, images, device, score, batch_size, split)
+    if scores is None:
+        return {"rank": -1}            # under torchrun, process 0 merges the shards and reports
     metrics = rank_metrics(scores, table.label)
     if scores_out:
         candidate_ids = np.array([[dataset_ids for dataset_ids in d.candidates] for d in dialogues], dtype=object)
@@ -75,6 +76,31 @@ def evaluate_run(run: str | None, data: str | None, split: str, score: str, whic
     if plots is not None:
         result["plots"] = plots.write(model, device, images, table, scores, settings.seed)
     return result
+
+
+def score_sharded(model, tokenizer, table, images, device, score: str, batch_size: int, split: str):
+    """(D, n) scores; under torchrun each process scores every world-th dialogue and process 0 merges them
+    (other processes get None)."""
+    from .evaluation import score_table
+    from .runtime import init_distributed
+
+    rank, world_size = init_distributed(device)
+    rows = np.arange(len(table))[rank::world_size]
+    shard = table.subset(rows) if world_size > 1 else table
+    with console.progress(total=len(shard), desc=f"scoring {split}", unit="dlg", disable=True if rank else None) as bar:
+        scores = score_table(model, tokenizer, shard, images, device, score, batch_size, bar.update)
+    if world_size == 1:
+        return scores
+    import torch.distributed as dist
+
+    pieces = [None] * world_size
+    dist.all_gather_object(pieces, (rows, scores))
+    if rank != 0:
+        return None
+    merged = np.empty(table.candidates.shape, dtype=np.float32)
+    for piece_rows, piece_scores in pieces:
+        merged[piece_rows] = piece_scores
+    return merged
 
 
 def evaluate_scores_file(path: str) -> dict:

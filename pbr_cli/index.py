@@ -41,25 +41,49 @@ def library_from_folder(folder: str | Path, skip_bad: bool = False):
 def build_index(model, stickers: Sequence, img_size: int, device, model_hash: str, out: str | Path,
                 store_tokens: bool = True, skip_bad: bool = False,
                 progress: Callable[[int], None] | None = None, batch_size: int = 256) -> dict:
-    """Encode every sticker once and write a `sticker_index` file (fp16 embeddings, optional image tokens)."""
+    """Encode every sticker once and write a `sticker_index` file (fp16 embeddings, optional image tokens).
+
+    Under torchrun each process encodes every world-th sticker and process 0 merges them into one file
+    (the other processes return {"rank": -1}).
+    """
     from .data.cache import decode_stickers
     from .evaluation import encode_library
+    from .runtime import init_distributed
 
-    pixels, bad = decode_stickers(stickers, img_size, skip_bad=skip_bad)
-    keep = np.array([i for i in range(len(stickers)) if i not in set(bad)], dtype=np.int64)
+    rank, world_size = init_distributed(device)
+    shard = list(range(len(stickers)))[rank::world_size]
+    pixels, bad = decode_stickers([stickers[i] for i in shard], img_size, skip_bad=skip_bad)
+    bad_set = set(bad)
+    keep = np.array([j for j in range(len(shard)) if j not in bad_set], dtype=np.int64)
     tokens, embeddings = encode_library(model, pixels, keep, device, batch_size, keep_tokens=store_tokens,
                                         progress=progress)
+    piece = {"rows": [shard[j] for j in keep], "bad": [shard[j] for j in bad],
+             "embeddings": embeddings.cpu().numpy().astype(np.float16),
+             "tokens": tokens.float().cpu().numpy().astype(np.float16) if store_tokens else None}
+    if world_size > 1:
+        import torch.distributed as dist
+
+        pieces = [None] * world_size
+        dist.all_gather_object(pieces, piece)
+        if rank != 0:
+            return {"rank": -1}
+    else:
+        pieces = [piece]
+    rows = np.concatenate([np.asarray(p["rows"], dtype=np.int64) for p in pieces])
+    order = np.argsort(rows, kind="stable")
+    rows = rows[order]
     arrays = {
-        "ids": [stickers[i].id for i in keep],
-        "paths": [str(stickers[i].path or "") for i in keep],
-        "embeddings": embeddings.cpu().numpy().astype(np.float16),
+        "ids": [stickers[i].id for i in rows],
+        "paths": [str(stickers[i].path or "") for i in rows],
+        "embeddings": np.concatenate([p["embeddings"] for p in pieces])[order],
     }
     if store_tokens:
-        arrays["image_tokens"] = tokens.float().cpu().numpy().astype(np.float16)
-    write_h5(out, "sticker_index", arrays, {"model_hash": model_hash, "dim": int(embeddings.shape[1]),
-                                            "img_size": img_size})
-    return {"output": str(out), "stickers": int(len(keep)), "skipped": len(bad), "dim": int(embeddings.shape[1]),
-            "tokens": bool(store_tokens)}
+        arrays["image_tokens"] = np.concatenate([p["tokens"] for p in pieces])[order]
+    dim = int(arrays["embeddings"].shape[1])
+    write_h5(out, "sticker_index", arrays, {"model_hash": model_hash, "dim": dim, "img_size": img_size})
+    skipped = sum(len(p["bad"]) for p in pieces)
+    return {"output": str(out), "stickers": int(len(rows)), "skipped": skipped, "dim": dim,
+            "tokens": bool(store_tokens), "processes": world_size}
 
 
 def load_index(path: str | Path, model_hash: str, dim: int, device) -> StickerSet:

@@ -39,3 +39,30 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     val_two = [r for r in two if r.get("split") == "val"][-1]
     assert val_two["map"] == pytest.approx(val_one["map"], abs=0.02)
     assert val_two["r10@1"] == pytest.approx(val_one["r10@1"], abs=0.1)
+
+    # evaluation under torchrun: each process scores a shard, process 0 merges them into one result and file
+    evaluate = ["-q", "evaluate", str(tmp_path / "one"), "--score", "itc", "--json"]
+    one_eval = subprocess.run([sys.executable, "-m", "pbr_cli.cli", *evaluate], env=env, capture_output=True,
+                              text=True, timeout=300)
+    two_eval = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                               "-m", "pbr_cli.cli", *evaluate, "--scores-out", str(tmp_path / "scores.h5")],
+                              env=env, capture_output=True, text=True, timeout=300)
+    assert two_eval.returncode == 0, two_eval.stderr[-3000:]
+    first, second = json.loads(one_eval.stdout), json.loads(two_eval.stdout.strip().splitlines()[-1])
+    assert len(two_eval.stdout.strip().splitlines()) == 1          # one process reports
+    assert second["n"] == first["n"] and second["map"] == pytest.approx(first["map"], abs=1e-6)
+    import h5py
+
+    with h5py.File(tmp_path / "scores.h5") as handle:
+        assert handle["scores"].shape == (first["n"], 10)
+
+    # embedding under torchrun: shards merged by process 0 into the same index as one process writes
+    for name, launcher in (("one.h5", [sys.executable, "-m", "pbr_cli.cli"]),
+                           ("two.h5", [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                                       "--nproc_per_node", "2", "-m", "pbr_cli.cli"])):
+        done = subprocess.run([*launcher, "-q", "embed", str(data), "--model", str(tmp_path / "one"), "-o",
+                               str(tmp_path / name)], env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+    with h5py.File(tmp_path / "one.h5") as a, h5py.File(tmp_path / "two.h5") as b:
+        assert list(a["ids"].asstr()[()]) == list(b["ids"].asstr()[()])
+        assert (a["embeddings"][()] == b["embeddings"][()]).all()

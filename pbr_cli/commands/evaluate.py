@@ -55,6 +55,8 @@ def evaluate(settings, run, data, split, score, which, scores_file, scores_out, 
         for skipped in plots["skipped"]:
             console.notice(f"skipped {skipped}")
         console.info(f"plots in {plots['folder']}: " + ", ".join(Path(p["path"]).name for p in plots["written"]))
+    if result.get("rank") == -1:
+        return                         # under torchrun, process 0 reports
     if as_json:
         console.print_json(result)
         return
