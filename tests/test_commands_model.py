@@ -173,3 +173,16 @@ def test_index_from_another_model_is_refused(trained, tmp_path):
 def test_embed_needs_exactly_one_model(trained, tmp_path):
     result = run_cli("embed", trained["data"] / "stickers")
     assert result.exit_code != 0 and "--teacher FILE or --model RUN" in result.output
+
+
+@pytest.mark.parametrize("img,txt", [("resnet", "transformer"), ("inception", "transformer"), ("inception", "gru"),
+                                     ("inception", "lstm"), ("vit", "bert")])
+def test_table1_backbone_pairs_train_and_evaluate(trained, tmp_path, img, txt):
+    run = tmp_path / f"{img}-{txt}"
+    result = run_cli("train", "--data", trained["data"], "-o", run, "--img", img, "--txt", txt, "--steps", "2", "-K", "2",
+                     "--val-every", "2", "--val-limit", "4", "--json")
+    assert result.exit_code == 0, result.output
+    config = json.loads((run / "config.json").read_text())["model"]
+    assert config["img"] == img and config["txt"] == txt
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert all(np.isfinite(r["loss"]) for r in records if "loss" in r)
