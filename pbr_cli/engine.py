@@ -123,6 +123,29 @@ class Trainer:
                      label=torch.from_numpy(table.label[local]).to(self.device),
                      candidate_ids=torch.from_numpy(table.candidates[local]).to(self.device), extras=extras)
 
+    def step(self, rows: np.ndarray, lr: float, check: int = 0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """One optimiser step on the global batch `rows`; returns the loss and its terms (still on the device).
+
+        `check` > 0 checks every term is finite (a host synchronisation, so only on the CPU) naming that step.
+        """
+        from .runtime import average_gradients
+
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        batch = self.make_batch(rows)
+        with self._autocast():
+            terms = self.objective(self.model, batch)
+            loss = self.objective.total(terms)
+        if check:
+            check_finite(check, terms, 1, self.saved_step)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        average_gradients(self.model.parameters())
+        if self.config.train.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.train.grad_clip)
+        self.optimizer.step()
+        return loss, terms
+
     # -- loop --------------------------------------------------------------------------------------
     def run(self, progress: Callable[[int, dict], None] | None = None) -> dict:
         """Train from `self.start_step` to `self.steps`; checkpoints every `save_every` steps for --resume."""
@@ -133,7 +156,6 @@ class Trainer:
             raise ConfigError(f"batch size {k} is larger than the training split ({n_train} dialogues)")
         if k % self.world_size:
             raise ConfigError(f"batch size {k} must be divisible by the number of processes ({self.world_size})")
-        from .runtime import average_gradients
         per_epoch = n_train // k
         save_every = config.save_every or config.val_every
         check_every_step = self.device.type == "cpu"      # on a GPU, finiteness is checked at log steps only
@@ -147,20 +169,7 @@ class Trainer:
                 epoch, position = divmod(step, per_epoch)
                 rows = self.batch_order(epoch)[position * k:(position + 1) * k]
                 lr = cosine_lr(step, self.steps, config.lr, config.min_lr, config.warmup_steps)
-                for group in self.optimizer.param_groups:
-                    group["lr"] = lr
-                batch = self.make_batch(rows)
-                with self._autocast():
-                    terms = self.objective(self.model, batch)
-                    loss = self.objective.total(terms)
-                if check_every_step:
-                    check_finite(step + 1, terms, 1, self.saved_step)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                average_gradients(self.model.parameters())
-                if config.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip)
-                self.optimizer.step()
+                loss, terms = self.step(rows, lr, check=step + 1 if check_every_step else 0)
                 for name, value in {"loss": loss, **terms}.items():
                     running[name] = running.get(name, 0.0) + value.detach()
                 window_steps += 1
