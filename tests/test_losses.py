@@ -55,3 +55,19 @@ def test_sample_negatives_handles_underflow_rows():
     mask = torch.tensor([[True, False, False]])
     pick = sample_negatives(similarity, mask, torch.Generator().manual_seed(1))
     assert pick.item() in (1, 2)
+
+
+def test_itm_loss_leaves_out_weighted_pairs():
+    positive = torch.tensor([[0.0, 0.0]])
+    negative = torch.tensor([[0.0, math.log(3.0)], [5.0, -5.0]])
+    weighted = itm_loss(positive, negative, torch.tensor([1.0, 0.0]))
+    assert math.isclose(weighted.item(), itm_loss(positive, negative[:1]).item(), rel_tol=1e-6)
+
+
+def test_sample_negatives_row_without_any_negative_is_reported():
+    from pbr_cli.losses.itm import has_negative
+
+    mask = torch.tensor([[True, True], [True, False]])
+    picks = sample_negatives(torch.zeros(2, 2), mask, torch.Generator().manual_seed(0))
+    assert picks[1].item() == 1
+    assert has_negative(mask).tolist() == [False, True]

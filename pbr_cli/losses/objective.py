@@ -11,7 +11,7 @@ import torch
 
 from .ekd import feature_distillation_loss, fold_emotions, kl_distillation_loss
 from .itc import i2t_loss, t2i_loss
-from .itm import itm_loss, sample_negatives
+from .itm import has_negative, itm_loss, sample_negatives
 from .phsm import phsm_scores, polarity_similarity, sticker_polarity
 from .tscl import inter_topic_loss, intra_topic_loss
 
@@ -126,7 +126,8 @@ class Objective:
         return (sim_t2i, mask_t2i, "own"), (sim_i2t, mask_i2t)
 
     def matching_loss(self, model, batch, image, text, candidates, positive, temperature, student_logits=None):
-        """Eq. 5 on K positive pairs, K (dialogue, negative sticker) and up to K (negative dialogue, sticker)."""
+        """Eq. 5 on K positive pairs, K (dialogue, negative sticker) and K (negative dialogue, sticker) pairs,
+        with no host synchronisation."""
         k, n = batch.candidate_ids.shape
         rows = torch.arange(k, device=batch.label.device)
         tokens = image.tokens.view(k, n, *image.tokens.shape[1:])                              # (K, n, L, C_V)
@@ -135,15 +136,15 @@ class Objective:
             (sim_t2i, mask_t2i, pool), (sim_i2t, mask_i2t) = self.mining_scores(
                 batch, text, candidates, positive, temperature, student_logits)
             negative_sticker = sample_negatives(sim_t2i, mask_t2i, self.generator)
-            has_negative_text = (~mask_i2t).any(1)
-            negative_text = sample_negatives(sim_i2t[has_negative_text], mask_i2t[has_negative_text], self.generator)
+            negative_text = sample_negatives(sim_i2t, mask_i2t, self.generator)
+            # a sticker whose every batch dialogue shares its truth has no negative dialogue: weighted out
+            weight = torch.cat([has_negative(mask_t2i), has_negative(mask_i2t)])
         if pool == "own":
             negative_tokens = tokens[rows, negative_sticker]                                   # own candidate set
         else:
             negative_tokens = tokens.flatten(0, 1)[negative_sticker]                           # batch-wide pool
-        sticker_rows = rows[has_negative_text]
         text_tokens = torch.cat([text.tokens, text.tokens, text.tokens[negative_text]])
         text_mask = torch.cat([text.mask, text.mask, text.mask[negative_text]])
-        image_tokens = torch.cat([positive_tokens, negative_tokens, positive_tokens[sticker_rows]])
+        image_tokens = torch.cat([positive_tokens, negative_tokens, positive_tokens])
         logits = model.match((text_tokens, text_mask), image_tokens)
-        return itm_loss(logits[:k], logits[k:])
+        return itm_loss(logits[:k], logits[k:], weight)
