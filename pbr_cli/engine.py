@@ -46,6 +46,23 @@ def prepare_data(dataset: StickerDataset, tokenizer, config: RunConfig, images: 
     return TrainData(sticker_ids, images, train, val)
 
 
+def compile_model(model: torch.nn.Module, mode: str, device) -> bool:
+    """torch.compile the towers and the fusion encoder in place (parameter names unchanged); auto = on CUDA.
+
+    PBR_COMPILE_BACKEND chooses the backend (default inductor; `eager` checks the code path quickly).
+    """
+    import os
+
+    if mode == "off" or (mode == "auto" and device.type != "cuda"):
+        return False
+    backend = os.environ.get("PBR_COMPILE_BACKEND", "inductor")
+    model.image.compile(backend=backend)                       # fixed image size: static shapes
+    model.text.compile(backend=backend, dynamic=True)          # text length varies from batch to batch
+    if model.fusion is not None:
+        model.fusion.compile(backend=backend, dynamic=True)
+    return True
+
+
 def total_steps(config: RunConfig, n_train: int) -> int:
     t = config.train
     return t.steps if t.steps > 0 else max(1, math.ceil(t.epochs * n_train / t.batch_size))
@@ -85,6 +102,7 @@ class Trainer:
         self.objective.generator = self.sampling_generator
         self.log = log or (lambda record: None)
         self.optimizer = make_optimizer(model, config, device)
+        self.compiled = compile_model(model, config.train.compile, device)
         self.steps = total_steps(config, len(data.train))
         self.best_map = -1.0
         self.start_step = 0

@@ -32,6 +32,7 @@ class TrainOptions:
     val_limit: int | None = None
     save_every: int | None = None
     log_every: int | None = None
+    compile: str | None = None
     temp: float | None = None
     fixed_temp: bool = False
     img_weights: str | None = None
@@ -113,7 +114,7 @@ def resolve_config(options: TrainOptions) -> RunConfig:
         if options.txt != "bert" and config.name == "paper":
             model.max_len = 256   # the paper's N_T for word-level towers
     for field_name in ("batch_size", "steps", "epochs", "lr", "min_lr", "weight_decay", "val_every", "val_limit",
-                       "save_every", "log_every"):
+                       "save_every", "log_every", "compile"):
         value = getattr(options, field_name)
         if value is not None:
             setattr(train, field_name, value)

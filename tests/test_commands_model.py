@@ -186,3 +186,20 @@ def test_table1_backbone_pairs_train_and_evaluate(trained, tmp_path, img, txt):
     assert config["img"] == img and config["txt"] == txt
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert all(np.isfinite(r["loss"]) for r in records if "loss" in r)
+
+
+def test_compile_changes_nothing_but_speed(trained, tmp_path, monkeypatch):
+    monkeypatch.setenv("PBR_COMPILE_BACKEND", "eager")       # the code path of torch.compile, without codegen
+    runs = {}
+    for name, flag in (("eager", "--no-compile"), ("compiled", "--compile")):
+        run = tmp_path / name
+        result = run_cli("--seed", "4", "train", "--data", trained["data"], "-o", run, "--steps", "2", "-K", "4",
+                         "--img-size", "32", "--log-every", "1", flag, "--json")
+        assert result.exit_code == 0, result.output
+        runs[name] = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if '"loss"' in line]
+    for a, b in zip(runs["eager"], runs["compiled"]):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
+    from safetensors.torch import load_file
+
+    assert load_file(str(tmp_path / "eager" / "last.safetensors")).keys() == \
+        load_file(str(tmp_path / "compiled" / "last.safetensors")).keys()

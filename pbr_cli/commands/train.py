@@ -52,6 +52,8 @@ from .common import non_negative_float, positive_float, positive_int
 @click.option("--inter-weight", type=float, default=None, callback=non_negative_float, help="gamma (default 0.5).")
 @click.option("--tscl-temp", type=float, default=None, callback=positive_float, help="TSCL temperature (default 0.1).")
 @click.option("--skip-bad-images", is_flag=True, help="Continue past unreadable stickers (reported), instead of stopping.")
+@click.option("--compile/--no-compile", "compile_", default=None,
+              help="torch.compile the towers and fusion (default: on with CUDA, off on the CPU).")
 @click.option("--log-every", type=int, default=None, callback=positive_int("log-every"),
               help="Log the losses every N steps.")
 @click.option("--save-every", type=int, default=None, callback=positive_int("save-every"),
@@ -63,7 +65,7 @@ from .common import non_negative_float, positive_float, positive_int
 def train(settings, data, config_spec, img, txt, out, loss, batch_size, steps, epochs, lr, min_lr, weight_decay,
           img_size, val_every, val_limit, temp, fixed_temp, img_weights, txt_model, word_vectors, teacher,
           teacher_features, anchors, ekd, ekd_weight, ekd_tau, sentiment, negatives, phsm_emotion, intra, inter,
-          intra_weight, inter_weight, tscl_temp, skip_bad_images, log_every, save_every, resume, as_json):
+          intra_weight, inter_weight, tscl_temp, skip_bad_images, compile_, log_every, save_every, resume, as_json):
     """Train a sticker ranker on a dataset and write a run folder.
 
     The run folder holds config.json (the resolved configuration), tokenizer.json, best.safetensors
@@ -82,7 +84,7 @@ def train(settings, data, config_spec, img, txt, out, loss, batch_size, steps, e
     options = TrainOptions(
         data=data, config=config_spec, img=img, txt=txt, out=out, loss=loss, batch_size=batch_size, steps=steps,
         epochs=epochs, lr=lr, min_lr=min_lr, weight_decay=weight_decay, img_size=img_size, val_every=val_every,
-        val_limit=val_limit, log_every=log_every, save_every=save_every, temp=temp, fixed_temp=fixed_temp, img_weights=img_weights, txt_model=txt_model,
+        val_limit=val_limit, compile=None if compile_ is None else ("on" if compile_ else "off"), log_every=log_every, save_every=save_every, temp=temp, fixed_temp=fixed_temp, img_weights=img_weights, txt_model=txt_model,
         word_vectors=word_vectors, skip_bad_images=skip_bad_images, teacher=teacher,
         teacher_features=teacher_features, anchors=anchors, ekd=ekd, ekd_weight=ekd_weight, ekd_tau=ekd_tau,
         sentiment=sentiment, negatives=negatives, phsm_emotion=phsm_emotion, intra=intra, inter=inter,

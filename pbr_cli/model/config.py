@@ -65,6 +65,7 @@ class TrainConfig:
     val_limit: int = 0               # validate on at most this many val dialogues (0 = all)
     log_every: int = 50
     save_every: int = 0              # resumable checkpoint interval (0 = every validation)
+    compile: str = "auto"            # torch.compile the towers and fusion: auto (on CUDA) | on | off
     loss: str = "itm"                # itm (ITC + ITM, ALBEF/PBR) | itc (CLIP-style dual encoder)
     grad_clip: float = 0.0           # max gradient norm; 0 = off
     workers: int = 0                 # data-loader worker processes
@@ -191,6 +192,7 @@ def validate(config: RunConfig) -> None:
         (t.epochs > 0 or t.steps > 0, "give a positive number of steps or epochs"),
         (t.val_every >= 1, f"validation interval must be at least 1, got {t.val_every}"),
         (t.loss in ("itm", "itc"), f"loss must be itm or itc, got {t.loss!r}"),
+        (t.compile in ("auto", "on", "off"), f"compile must be auto, on or off, got {t.compile!r}"),
         (t.negatives in ("semantic", "phsm", "random"), f"negatives must be semantic, phsm or random, got {t.negatives!r}"),
         (t.ekd in ("anchors", "logits", "features", "off"), f"ekd must be anchors, logits, features or off, got {t.ekd!r}"),
         (t.phsm_emotion in ("teacher", "student"), f"phsm_emotion must be teacher or student, got {t.phsm_emotion!r}"),
