@@ -1,0 +1,24 @@
+"""The benchmark scripts run on the CPU with small settings and print one JSON object (figures are not checked)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@pytest.mark.parametrize("script,args,key", [
+    ("rank_latency.py", ["--sizes", "10", "200", "--repeats", "2"], "results"),
+    ("embed_throughput.py", ["--arch", "tiny", "--batch-size", "8", "--batches", "2", "--device", "cpu"], "images_per_s"),
+    ("train_throughput.py", ["--config", "tiny", "--steps", "1", "--warmup", "1", "--k", "4", "--device", "cpu"], "ratio"),
+])
+def test_benchmark_prints_json(tmp_path, script, args, key):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PBR_CACHE_DIR": str(tmp_path)}
+    proc = subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True, text=True, env=env,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert key in json.loads(proc.stdout.strip().splitlines()[-1])
