@@ -25,7 +25,7 @@ class EmotionKnowledge:
 
 
 def teacher_features_for(stickers: Sequence, features_file: str | None, teacher_file: str | None,
-                         settings) -> H5Data:
+                         settings, skip_bad_images: bool = False) -> H5Data:
     """The library's teacher features: from `--teacher-features`, or computed once with `--teacher` and cached."""
     if features_file:
         return read_h5(features_file, "teacher_features")
@@ -49,7 +49,11 @@ def teacher_features_for(stickers: Sequence, features_file: str | None, teacher_
     cached.parent.mkdir(parents=True, exist_ok=True)
     records = records_from_stickers(stickers)
     with console.progress(total=len(records), desc="teacher features", unit="img") as bar:
-        embedding = embed_records(teacher, records, on_progress=bar.update)
+        embedding = embed_records(teacher, records, skip_bad_images=skip_bad_images, on_progress=bar.update)
+    if embedding.skipped:
+        raise DataError(f"{len(embedding.skipped)} sticker image(s) could not be read by the teacher, e.g. "
+                        f"{embedding.skipped[0].path or embedding.skipped[0].id}; without their features EKD cannot "
+                        "train on them — fix or remove them", embedding.skipped[0].path or None)
     write_teacher_features(cached, embedding, teacher, {"source": "pbr train --teacher"})
     console.info(f"teacher features of {len(records)} stickers cached at {cached}")
     return read_h5(cached, "teacher_features")

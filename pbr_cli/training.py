@@ -150,7 +150,8 @@ def attach_knowledge(data, config: RunConfig, options: TrainOptions, stickers, s
     train = config.train
     needs_teacher = train.ekd != "off" or (train.negatives == "phsm" and train.phsm_emotion == "teacher")
     if needs_teacher:
-        features = teacher_features_for(stickers, options.teacher_features, options.teacher, settings)
+        features = teacher_features_for(stickers, options.teacher_features, options.teacher, settings,
+                                        options.skip_bad_images)
         knowledge = load_emotion_knowledge(data.sticker_ids, features, options.anchors, train.ekd, train.ekd_tau)
         if knowledge.ekd_target is not None:
             data.extras["ekd_target"] = knowledge.ekd_target
