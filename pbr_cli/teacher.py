@@ -107,21 +107,15 @@ def load_init_weights(model: nn.Module, path: str | os.PathLike) -> dict[str, An
 
     Reads safetensors, or a torch file restricted to tensors (pickled code is refused, never run).
     """
-    from .model.checkpoint import read_weights
+    from .model.checkpoint import read_state_dict
 
-    state = read_weights(path)
-    for key in ("state_dict", "model", "module"):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-    if not isinstance(state, dict):
-        raise FormatError("expected a checkpoint holding a dict of tensors", path)
+    state = read_state_dict(path)
     classifier = model.pretrained_cfg.get("classifier") or ()
     prefixes = tuple(f"{name}." for name in ((classifier,) if isinstance(classifier, str) else classifier))
     own = model.state_dict()
     usable: dict[str, torch.Tensor] = {}
-    for raw_name, tensor in state.items():
-        name = str(raw_name).removeprefix("module.")
-        if name.startswith(prefixes) or name not in own or not isinstance(tensor, torch.Tensor):
+    for name, tensor in state.items():
+        if name.startswith(prefixes) or name not in own:
             continue
         if tensor.shape != own[name].shape:
             raise FormatError(f"weights do not fit the teacher architecture: {name} has shape {tuple(tensor.shape)}, "

@@ -30,7 +30,7 @@ def cached_train_features(teacher, image_set, batch_size: int):
     The cache file is keyed by the teacher's hash and the train images (ids, paths, sizes, times, labels).
     """
     from .. import console
-    from ..data.cache import _fingerprint, cache_root
+    from ..data.cache import fingerprint, cache_root
     from ..features import read_h5
     from ..teacher import embed_records, records_from_emotion_set, write_teacher_features
 
@@ -38,7 +38,7 @@ def cached_train_features(teacher, image_set, batch_size: int):
     if not records:
         raise DataError("has no images in its train split", image_set.root)
     labels = ",".join(str(record.label) for record in records)
-    data_key = hashlib.sha256(f"{_fingerprint(records, teacher.config.img_size)}:{labels}".encode()).hexdigest()[:20]
+    data_key = hashlib.sha256(f"{fingerprint(records, teacher.config.img_size)}:{labels}".encode()).hexdigest()[:20]
     path = cache_root() / "teacher_features" / f"{teacher.hash}-{data_key}.h5"
     if path.is_file():
         try:

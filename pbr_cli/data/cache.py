@@ -34,7 +34,7 @@ def square_resize(image: np.ndarray, size: int) -> np.ndarray:
     return image
 
 
-def _fingerprint(stickers: Sequence[Sticker], size: int) -> str:
+def fingerprint(stickers: Sequence[Sticker], size: int) -> str:
     digest = hashlib.sha256(f"v1:{size}".encode())
     for sticker in stickers:
         digest.update(sticker.id.encode("utf-8") + b"\0")
@@ -79,7 +79,7 @@ def sticker_image_cache(stickers: Sequence[Sticker], size: int, skip_bad: bool =
     """
     from ..io import atomic_path
 
-    path = cache_root() / "images" / f"{_fingerprint(stickers, size)}.npy"
+    path = cache_root() / "images" / f"{fingerprint(stickers, size)}.npy"
     if path.is_file():
         try:
             array = np.load(path, mmap_mode="r")

@@ -42,6 +42,19 @@ def read_weights(path: str | Path) -> dict:
     return safe_torch_load(path)
 
 
+def read_state_dict(path: str | Path) -> dict:
+    """The tensor dict inside a weights file: unwrapped from "state_dict" / "model" / "module" and a DDP
+    "module." prefix (timm, ImageNet and ALBEF checkpoints)."""
+    state = read_weights(path)
+    for key in ("state_dict", "model", "module"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict):
+        raise FormatError("expected a checkpoint holding a dict of tensors", path)
+    return {str(name).removeprefix("module."): tensor for name, tensor in state.items()
+            if isinstance(tensor, torch.Tensor)}
+
+
 def file_hash(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

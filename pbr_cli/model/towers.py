@@ -54,12 +54,9 @@ class ImageTower(nn.Module):
 
 def load_image_weights(tower: ImageTower, path: str | Path, img_size: int) -> None:
     """Load a timm checkpoint, or the visual encoder of an ALBEF checkpoint, resizing position embeddings."""
-    from .checkpoint import read_weights
+    from .checkpoint import read_state_dict
 
-    state = read_weights(path)
-    for key in ("model", "state_dict", "module"):
-        if isinstance(state.get(key), dict):
-            state = state[key]
+    state = read_state_dict(path)
     if any(k.startswith("visual_encoder.") for k in state):
         state = {k.removeprefix("visual_encoder."): v for k, v in state.items() if k.startswith("visual_encoder.")}
     own = tower.body.state_dict()
