@@ -59,10 +59,12 @@ class PbrGroup(click.Group):
         except PbrError as exc:
             if _verbosity(ctx) > 0:
                 raise
-            if exc.__class__.__name__ == "TrainingInterrupted":
+            if not exc.is_failure:
                 click.echo(str(exc), err=True)
-                sys.exit(130)
-            raise click.ClickException(str(exc)) from None
+                sys.exit(exc.exit_code)
+            error = click.ClickException(str(exc))
+            error.exit_code = exc.exit_code
+            raise error from None
         except KeyboardInterrupt:
             click.echo("Aborted.", err=True)
             sys.exit(130)

@@ -307,6 +307,9 @@ class Trainer:
 class TrainingInterrupted(PbrError):
     """SIGINT / SIGTERM during training: a checkpoint was saved and the run can be resumed."""
 
+    exit_code = 130
+    is_failure = False
+
     def __init__(self, step: int, run_dir: Path, signal_name: str):
         self.step, self.run_dir = step, run_dir
         super().__init__(f"{signal_name} received: checkpoint saved at step {step}; "

@@ -8,6 +8,9 @@ import os
 class PbrError(Exception):
     """Base class: a problem the user can fix, reported as one line without a traceback."""
 
+    exit_code = 1          # the CLI's exit status for this error
+    is_failure = True      # False: a clean stop (e.g. an interrupt that saved a checkpoint), no "Error:" prefix
+
     def __init__(self, message: str, path: str | os.PathLike | None = None):
         self.path = None if path is None else os.fspath(path)
         super().__init__(f"{self.path}: {message}" if self.path else message)
