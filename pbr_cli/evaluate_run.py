@@ -51,7 +51,7 @@ def evaluate_run(run: str | None, data: str | None, split: str, score: str, whic
     if score == "itm" and model.fusion is None:
         raise ConfigError(f"{run_dir} was trained with --loss itc and has no ITM head; use --score itc")
     data = data or run_info(run_dir).get("data")
-    dataset = load_dataset(data, settings.seed)
+    dataset = load_dataset(data)
     dialogues = dataset.split(split)
     index = {sticker_id: i for i, sticker_id in enumerate(dataset.stickers)}
     table = build_table(dialogues, index, tokenizer, config.model.max_len, f"{dataset.root} ({split})")
@@ -68,7 +68,7 @@ def evaluate_run(run: str | None, data: str | None, split: str, score: str, whic
         return {"rank": -1}            # under torchrun, process 0 merges the shards and reports
     metrics = rank_metrics(scores, table.label)
     if scores_out:
-        candidate_ids = np.array([[dataset_ids for dataset_ids in d.candidates] for d in dialogues], dtype=object)
+        candidate_ids = np.array([d.candidates for d in dialogues], dtype=object)
         write_h5(scores_out, "scores", {"ids": table.ids, "scores": scores, "label": table.label,
                                         "candidate_ids": candidate_ids},
                  {"model_hash": model_hash, "split": split, "score": score, "run": str(run_dir)})

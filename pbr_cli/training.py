@@ -268,7 +268,7 @@ def run_training(options: TrainOptions, settings, resume: str | None = None) -> 
     device = settings.torch_device()
     seed_everything(settings.seed)
 
-    dataset = load_dataset(options.data, settings.seed)
+    dataset = load_dataset(options.data)
     train_dialogues = dataset.split("train")
     if resume:
         tokenizer = load_tokenizer(run_dir / "tokenizer.json")

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 
-def load_dataset(data: str | None, seed: int = 0):
+def load_dataset(data: str | None):
     """The dataset at `data`, or the built-in demo dataset (built on first use)."""
     from ..data import open_dataset
 
@@ -21,12 +21,10 @@ def load_dataset(data: str | None, seed: int = 0):
     return open_dataset(Path(data))
 
 
-def positive_int(name: str):
-    def check(ctx, param, value):
-        if value is not None and value < 1:
-            raise click.BadParameter(f"must be at least 1, got {value}")
-        return value
-    return check
+def positive_int(ctx, param, value):
+    if value is not None and value < 1:
+        raise click.BadParameter(f"must be at least 1, got {value}")
+    return value
 
 
 def positive_float(ctx, param, value):

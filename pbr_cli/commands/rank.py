@@ -101,11 +101,13 @@ def _write_pictures(context, rows, library, teacher, score, library_size, sheet,
 
 
 def _reloader(paths, img_size):
-    import numpy as np
+    """Decode the index's top-k stickers for ITM re-ranking (indexes built with --no-tokens)."""
+    from pathlib import Path
 
-    from ..data.cache import square_resize
-    from ..data.images import load_image
+    from ..data.cache import decode_stickers
+    from ..data.types import Sticker
 
     def reload(rows):
-        return np.stack([square_resize(load_image(paths[r]), img_size).transpose(2, 0, 1) for r in rows])
+        stickers = [Sticker(id=str(r), topic="", path=Path(paths[r])) for r in rows]
+        return decode_stickers(stickers, img_size)[0]
     return reload

@@ -17,14 +17,14 @@ from .common import non_negative_float, positive_float, positive_int
 @click.option("-o", "--out", type=click.Path(), default=None, help="Run folder to create. Default: runs/<config>-<loss>[-N].")
 @click.option("--loss", type=click.Choice(["itm", "itc"]), default=None,
               help="itm: ITC + ITM with hard negatives (ALBEF / PBR Base); itc: CLIP-style dual encoder.")
-@click.option("--batch-size", "-K", type=int, default=None, callback=positive_int("batch"), help="Dialogues per step.")
-@click.option("--steps", type=int, default=None, callback=positive_int("steps"), help="Optimiser steps.")
+@click.option("--batch-size", "-K", type=int, default=None, callback=positive_int, help="Dialogues per step.")
+@click.option("--steps", type=int, default=None, callback=positive_int, help="Optimiser steps.")
 @click.option("--epochs", type=float, default=None, callback=positive_float, help="Epochs (when --steps is not given).")
 @click.option("--lr", type=float, default=None, callback=positive_float, help="Peak learning rate (cosine decay).")
 @click.option("--min-lr", type=float, default=None, callback=non_negative_float, help="Final learning rate.")
 @click.option("--weight-decay", type=float, default=None, callback=non_negative_float)
-@click.option("--img-size", type=int, default=None, callback=positive_int("img-size"), help="Input resolution.")
-@click.option("--val-every", type=int, default=None, callback=positive_int("val-every"), help="Validate every N steps.")
+@click.option("--img-size", type=int, default=None, callback=positive_int, help="Input resolution.")
+@click.option("--val-every", type=int, default=None, callback=positive_int, help="Validate every N steps.")
 @click.option("--val-limit", type=int, default=None, help="Validate on at most N val dialogues (0 = all).")
 @click.option("--temp", type=float, default=None, callback=positive_float, help="ITC temperature (initial value).")
 @click.option("--fixed-temp", is_flag=True, help="Keep the ITC temperature fixed instead of learning it.")
@@ -54,9 +54,9 @@ from .common import non_negative_float, positive_float, positive_int
 @click.option("--skip-bad-images", is_flag=True, help="Continue past unreadable stickers (reported), instead of stopping.")
 @click.option("--compile/--no-compile", "compile_", default=None,
               help="torch.compile the towers and fusion (default: on with CUDA, off on the CPU).")
-@click.option("--log-every", type=int, default=None, callback=positive_int("log-every"),
+@click.option("--log-every", type=int, default=None, callback=positive_int,
               help="Log the losses every N steps.")
-@click.option("--save-every", type=int, default=None, callback=positive_int("save-every"),
+@click.option("--save-every", type=int, default=None, callback=positive_int,
               help="Save a resumable checkpoint every N steps (default: at every validation).")
 @click.option("--resume", type=click.Path(), default=None,
               help="Continue an interrupted run folder from its last checkpoint (all other options are the run's).")
