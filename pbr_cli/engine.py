@@ -299,9 +299,9 @@ class Trainer:
         return record
 
     def _autocast(self):
-        if self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return torch.autocast("cpu", enabled=False)
+        from .runtime import autocast
+
+        return autocast(self.device)
 
 
 class TrainingInterrupted(PbrError):

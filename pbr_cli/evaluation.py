@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from .data.batches import SplitTable, pad_tokens
+from .runtime import autocast
 
 
 @torch.no_grad()
@@ -15,10 +16,10 @@ def encode_library(model, images: np.ndarray, indices: np.ndarray, device, batch
                    keep_tokens: bool = True, progress: Callable[[int], None] | None = None):
     """Encode the stickers `indices` of the uint8 library once: (tokens (U, L, C_V) or None, embeddings (U, C))."""
     tokens, embeddings = [], []
-    autocast = _autocast(device)
+    precision = autocast(device)
     for start in range(0, len(indices), batch_size):
         chunk = torch.from_numpy(np.ascontiguousarray(images[indices[start:start + batch_size]])).to(device)
-        with autocast:
+        with precision:
             features = model.encode_image(chunk)
         if keep_tokens:
             tokens.append(features.tokens.to(torch.float16 if device.type == "cuda" else torch.float32))
@@ -26,12 +27,6 @@ def encode_library(model, images: np.ndarray, indices: np.ndarray, device, batch
         if progress:
             progress(len(chunk))
     return (torch.cat(tokens) if keep_tokens else None), torch.cat(embeddings)
-
-
-def _autocast(device):
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return torch.autocast("cpu", enabled=False)
 
 
 @torch.no_grad()
@@ -46,12 +41,12 @@ def score_table(model, tokenizer, table: SplitTable, images: np.ndarray, device,
     tokens, embeddings = encode_library(model, images, unique, device, keep_tokens=(score == "itm"))
     n = table.candidates.shape[1]
     scores = np.empty(table.candidates.shape, dtype=np.float32)
-    autocast = _autocast(device)
+    precision = autocast(device)
     for start in range(0, len(table), batch_size):
         rows = slice(start, start + batch_size)
         ids, mask = pad_tokens(table.token_ids[rows], tokenizer.pad_id)
         ids, mask = ids.to(device), mask.to(device)
-        with autocast:
+        with precision:
             text = model.encode_text(ids, mask)
             candidate_rows = inverse[rows]                                          # (B, n)
             if score == "itc":

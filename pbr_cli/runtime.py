@@ -25,6 +25,17 @@ def resolve_device(name: str):
     return torch.device(name)
 
 
+def autocast(device):
+    """bf16 autocast on CUDA; plain float32 elsewhere. The one mixed-precision policy of pbr."""
+    import contextlib
+
+    import torch
+
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 def seed_everything(seed: int) -> None:
     import numpy as np
     import torch

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -21,6 +20,7 @@ from torch import nn
 from .data.types import EMOTIONS, EmotionImageSet, LabelledImage, Sticker
 from .errors import ConfigError, DataError, FormatError
 from .io import write_bytes_atomic
+from .runtime import autocast
 
 # Short names for the teacher architecture; anything else is a timm model name.
 ARCH_ALIASES: dict[str, str] = {
@@ -139,13 +139,6 @@ def content_hash(config: TeacherConfig, state: Mapping[str, torch.Tensor]) -> st
     return digest.hexdigest()[:16]
 
 
-def _autocast(device: torch.device):
-    """bf16 autocast on CUDA; plain float32 elsewhere."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
 def _to_pixels(images: Any, size: int) -> torch.Tensor:
     """Images -> (B, 3, size, size) float 0..255 on their device.
 
@@ -211,7 +204,7 @@ class Teacher:
         uint8 tensor; every image is resized to the teacher's input size.
         """
         inputs = _standardise(_to_pixels(images, self.config.img_size).to(self.device), self.config)
-        with _autocast(self.device):
+        with autocast(self.device):
             tokens = self.model.forward_features(inputs)
             features = self.model.forward_head(tokens, pre_logits=True)        # (B, C_S)
             logits = self.model.forward_head(tokens)                           # (B, 7)
@@ -455,7 +448,7 @@ def _predict(model: nn.Module, config: TeacherConfig, pixels: torch.Tensor, batc
     predictions = []
     for start in range(0, len(pixels), batch_size):
         inputs = _standardise(pixels[start:start + batch_size].to(device).float(), config)
-        with _autocast(device):
+        with autocast(device):
             predictions.append(model(inputs).argmax(dim=-1).cpu())
     return torch.cat(predictions).numpy() if predictions else np.zeros(0, np.int64)
 
@@ -542,7 +535,7 @@ def train_teacher(
         for rows in batches:
             rows = rows.to(device)
             views = train_view(train_pixels[rows], img_size, generator=generator, jitter=True)  # (B, 3, S, S)
-            with _autocast(device):
+            with autocast(device):
                 logits = model(_standardise(views, config))                                  # (B, 7)
             loss = F.cross_entropy(logits.float(), train_labels[rows], weight=loss_weights)
             optimizer.zero_grad(set_to_none=True)
