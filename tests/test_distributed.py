@@ -37,24 +37,28 @@ def test_two_gloo_processes_match_one_process(tmp_path):
             assert b[term] == pytest.approx(a[term], rel=1e-4, abs=1e-4), (term, a, b)
     val_one = [r for r in one if r.get("split") == "val"][-1]
     val_two = [r for r in two if r.get("split") == "val"][-1]
-    assert val_two["map"] == pytest.approx(val_one["map"], abs=0.02)
+    assert val_two["map"] == pytest.approx(val_one["map"], abs=0.05)   # float-level weight differences may flip a tie
     assert val_two["r10@1"] == pytest.approx(val_one["r10@1"], abs=0.1)
 
     # evaluation under torchrun: each process scores a shard, process 0 merges them into one result and file
     evaluate = ["-q", "evaluate", str(tmp_path / "one"), "--score", "itc", "--json"]
-    one_eval = subprocess.run([sys.executable, "-m", "pbr_cli.cli", *evaluate], env=env, capture_output=True,
-                              text=True, timeout=300)
+    one_eval = subprocess.run([sys.executable, "-m", "pbr_cli.cli", *evaluate, "--scores-out",
+                               str(tmp_path / "scores_one.h5")], env=env, capture_output=True, text=True, timeout=300)
     two_eval = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                                "-m", "pbr_cli.cli", *evaluate, "--scores-out", str(tmp_path / "scores.h5")],
                               env=env, capture_output=True, text=True, timeout=300)
     assert two_eval.returncode == 0, two_eval.stderr[-3000:]
     first, second = json.loads(one_eval.stdout), json.loads(two_eval.stdout.strip().splitlines()[-1])
     assert len(two_eval.stdout.strip().splitlines()) == 1          # one process reports
-    assert second["n"] == first["n"] and second["map"] == pytest.approx(first["map"], abs=1e-6)
     import h5py
+    import numpy as np
 
-    with h5py.File(tmp_path / "scores.h5") as handle:
-        assert handle["scores"].shape == (first["n"], 10)
+    # shards are scored in other batch compositions, so scores agree to float precision, not bit for bit
+    with h5py.File(tmp_path / "scores.h5") as merged, h5py.File(tmp_path / "scores_one.h5") as single:
+        assert merged["scores"].shape == (first["n"], 10)
+        np.testing.assert_allclose(merged["scores"][()], single["scores"][()], atol=1e-4)
+        assert list(merged["ids"].asstr()[()]) == list(single["ids"].asstr()[()])
+    assert second["n"] == first["n"] and second["map"] == pytest.approx(first["map"], abs=0.05)
 
     # embedding under torchrun: shards merged by process 0 into the same index as one process writes
     for name, launcher in (("one.h5", [sys.executable, "-m", "pbr_cli.cli"]),
