@@ -35,6 +35,7 @@ def run_job(job: tuple) -> dict:
     torch.set_num_threads(threads)
     return train_and_evaluate(plan, name, extra, seed, title, paths)
 
+
 TABLE3 = [  # (name, EKD, Intra, Inter, PHSM, extra options)
     ("base", "", "", "", "", []),
     ("ekd", "✓", "", "", "", ["--anchors", "{anchors}", "--teacher-features", "{features}"]),

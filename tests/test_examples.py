@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_ablation_script_prints_a_table(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PBR_CACHE_DIR": str(tmp_path / "cache")}
     proc = subprocess.run([sys.executable, str(ROOT / "examples" / "ablation.py"), "--table", "5", "--size", "tiny",
-                           "--steps", "2", "--seeds", "0", "1", "--teacher-epochs", "1", "--jobs", "2", "--report", str(tmp_path / "ab")],
+                           "--steps", "2", "--seeds", "0", "1", "--teacher-epochs", "1", "--jobs", "2",
+                           "--report", str(tmp_path / "ab")],
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     table = (tmp_path / "ab" / "table5.md").read_text()
