@@ -467,11 +467,20 @@ def _cosine_with_warmup(total_steps: int) -> Callable[[int], float]:
     return lambda step: min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(step, total_steps) / total_steps))
 
 
+MIN_TEACHER_STEPS = 1500   # with --epochs left at its default, small sets get at least this many optimiser steps
+
+
+def default_epochs(n_train: int, batch_size: int, min_epochs: int = 10, min_steps: int = MIN_TEACHER_STEPS) -> int:
+    """Epochs when the user gives none: 10 passes, or as many as `min_steps` optimiser steps need on a small set."""
+    steps_per_epoch = max(1, n_train // batch_size)
+    return max(min_epochs, math.ceil(min_steps / steps_per_epoch))
+
+
 def train_teacher(
     image_set: EmotionImageSet,
     arch: str = "resnet50",
     img_size: int = 128,
-    epochs: int = 10,
+    epochs: int | None = None,
     batch_size: int = 32,
     lr: float = 1e-3,
     weight_decay: float = 0.05,
@@ -486,7 +495,8 @@ def train_teacher(
 
     Augmentation: random resized crop, flip, colour jitter (on tensors, on `device`); class balance: an
     inverse-frequency weighted cross-entropy. A set with neither val nor test split gets a stratified
-    `holdout` of train as val. The best epoch is chosen on val (never on test); the report has accuracy,
+    `holdout` of train as val. Without `epochs`, training runs 10 epochs or, on a small set, as many as
+    `MIN_TEACHER_STEPS` optimiser steps need. The best epoch is chosen on val (never on test); the report has accuracy,
     balanced accuracy, per-class accuracy, confusion matrix and majority-class baseline per eval split.
     """
     from .data.augment import train_view
@@ -520,6 +530,9 @@ def train_teacher(
 
     n_train = len(train_items)
     steps_per_epoch = max(1, n_train // batch_size)  # full batches only (BatchNorm needs >= 2 images)
+    epochs_given = epochs is not None
+    if epochs is None:
+        epochs = default_epochs(n_train, batch_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _cosine_with_warmup(epochs * steps_per_epoch))
     generator = torch.Generator(device=device).manual_seed(seed)
@@ -545,7 +558,7 @@ def train_teacher(
             losses.append(loss.item())
             if on_progress:
                 on_progress(f"epoch {epoch}/{epochs}", 1, len(batches))
-        record: dict[str, Any] = {"epoch": epoch, "loss": float(np.mean(losses))}
+        record: dict[str, Any] = {"epoch": epoch, "epochs": epochs, "loss": float(np.mean(losses))}
         if "val" in eval_data:
             val_pixels, val_labels = eval_data["val"]
             predictions = _predict(model, config, val_pixels, batch_size * 2, device)
@@ -571,6 +584,7 @@ def train_teacher(
         "data_format": image_set.format,
         "init": init_info or "random",
         "epochs": epochs,
+        "epochs_from": "--epochs" if epochs_given else f"default (10, or at least {MIN_TEACHER_STEPS} steps)",
         "best_epoch": best[1],
         "selected_on": "val" if "val" in eval_data else "last epoch",
         "val_from_train": val_from_train and "val" in eval_data,

@@ -23,8 +23,8 @@ SIZE_NAMES = ("tiny", "small", "medium")
               show_default=True, help="Folder for the pipeline's files: teacher, anchors, runs, results, plots, sheets.")
 @click.option("--steps", type=click.IntRange(min=1), default=600, show_default=True,
               help="Training steps of each model (Base and PBR).")
-@click.option("--teacher-epochs", type=click.IntRange(min=1), default=12, show_default=True,
-              help="Epochs of the emotion teacher.")
+@click.option("--teacher-epochs", type=click.IntRange(min=1), default=None,
+              help="Epochs of the emotion teacher (default: teacher-train's, scaled to the emotion set's size).")
 @click.option("--dataset-only", is_flag=True, help="Only build the dataset and show what it holds.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @click.pass_context

@@ -85,7 +85,8 @@ def print_report(report: dict[str, Any], output: Path) -> None:
               help="timm model name of the teacher; 'tiny' is timm's test_resnet (CPU demos and tests).")
 @click.option("--img-size", type=click.IntRange(min=16), default=128, show_default=True,
               help="Input side in pixels (images are padded to a white square and resized).")
-@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True, help="Passes over the train split.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help="Passes over the train split. Default: 10, or on a small set as many as 1500 optimiser steps need.")
 @click.option("--batch-size", type=click.IntRange(min=2), default=32, show_default=True, help="Images per step.")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True,
               help="AdamW learning rate (cosine schedule with warm-up).")
@@ -119,7 +120,7 @@ def teacher_train(settings, data: Path | None, arch: str, img_size: int, epochs:
 
     def on_epoch(record: dict[str, Any]) -> None:
         bars.close()
-        line = f"epoch {record['epoch']}/{epochs}: loss {record['loss']:.4f}"
+        line = f"epoch {record['epoch']}/{record['epochs']}: loss {record['loss']:.4f}"
         if "val_accuracy" in record:
             line += f", val accuracy {_percent(record['val_accuracy'])}"
         console.info(line)

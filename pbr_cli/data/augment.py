@@ -47,7 +47,8 @@ def color_jitter(images: torch.Tensor, strength: float = 0.4, generator: torch.G
 
 
 def train_view(images: torch.Tensor, size: int, generator: torch.Generator | None = None,
-               jitter: bool = False) -> torch.Tensor:
-    """The paper's training view: random crop resized to `size`, flip, and optionally colour jitter (TSCL)."""
-    x = random_flip(random_resized_crop(images, size, generator=generator), generator=generator)
+               jitter: bool = False, scale: float = 0.5) -> torch.Tensor:
+    """The paper's training view: random crop (at least `scale` of the area) resized to `size`, flip, and
+    optionally colour jitter (TSCL)."""
+    x = random_flip(random_resized_crop(images, size, scale=(scale, 1.0), generator=generator), generator=generator)
     return color_jitter(x, generator=generator) if jitter else x

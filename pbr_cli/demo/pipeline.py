@@ -21,8 +21,8 @@ class DemoPlan:
     data: Path
     report: Path
     seed: int = 0
-    teacher_epochs: int = 12
-    teacher_img_size: int = 128
+    teacher_epochs: int | None = None     # None: teacher-train's default (enough steps for the small emotion set)
+    teacher_img_size: int = 64
     anchors_m: int = 20
     steps: int = 600
     batch_size: int = 16
@@ -64,7 +64,7 @@ def prepare_inputs(plan: DemoPlan, timings: dict | None = None) -> dict[str, Pat
     steps = [
         ("teacher", "1/7 emotion teacher",
          ["teacher-train", str(data / "emotion"), "--arch", "tiny", "--img-size", str(plan.teacher_img_size),
-          "--epochs", str(plan.teacher_epochs), "-o", str(paths["teacher"])]),
+          *(["--epochs", str(plan.teacher_epochs)] if plan.teacher_epochs else []), "-o", str(paths["teacher"])]),
         ("ser_features", "2/7 emotion anchors: teacher features of its own data",
          ["embed", str(data / "emotion"), "--teacher", str(paths["teacher"]), "-o", str(paths["ser_features"])]),
         ("anchors", "2/7 emotion anchors: per-emotion K-Means",
@@ -124,16 +124,31 @@ def run_pipeline(plan: DemoPlan) -> dict:
         start = time.perf_counter()
         results[name] = train_and_evaluate(plan, name, extra, plan.seed, title, paths, plots=True)
         timings[name] = round(time.perf_counter() - start, 1)
+    curves = write_demo_curves(plan.report)
     console.err.rule("7/7 ranked sticker sheets", style="cyan")
     sheets = write_sheets(plan, plan.report / "runs" / "pbr")
     summary = {"data": str(plan.data), "report": str(plan.report), "seed": plan.seed, "steps": plan.steps,
                "results": {name: {k: v for k, v in r.items() if k != "plots"} for name, r in results.items()},
-               "sheets": sheets, "seconds": round(time.perf_counter() - started, 1), "timings": timings}
+               "sheets": sheets, "learning_curves": curves, "seconds": round(time.perf_counter() - started, 1), "timings": timings}
     from ..io import write_text_atomic
 
     write_text_atomic(plan.report / "results.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     write_text_atomic(plan.report / "results.md", results_markdown(summary))
     return summary
+
+
+def write_demo_curves(report: Path) -> str | None:
+    """plots/learning_curves.png: Base and PBR side by side (val MAP / R@1 by ITM and ITC, loss terms)."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return None
+    from ..report.curves import plot_learning_curves
+
+    (report / "plots").mkdir(exist_ok=True)
+    path = report / "plots" / "learning_curves.png"
+    plot_learning_curves(path, {label: report / "runs" / name / "metrics.jsonl" for name, label in MODELS})
+    return str(path)
 
 
 def write_sheets(plan: DemoPlan, run: Path) -> list[str]:
@@ -154,9 +169,7 @@ def write_sheets(plan: DemoPlan, run: Path) -> list[str]:
             target = candidates / Path(source).name
             if not target.exists():
                 target.write_bytes(Path(source).read_bytes())
-        # ITC: from random initialisation the ITM head needs far more steps than the demo's to rank
         json_step(["-q", "rank", str(text_file), str(candidates), "--model", str(run), "--top", "6", "--json",
-                   "--score", "itc",
                    "--teacher-features", str(plan.report / "stickers_teacher.h5"),
                    "--sheet", str(sheet_dir / f"{dialogue.id}.png"), "--html", str(sheet_dir / f"{dialogue.id}.html")])
         written.append(str(sheet_dir / f"{dialogue.id}.png"))

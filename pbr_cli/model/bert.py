@@ -72,6 +72,12 @@ class Embeddings(nn.Module):
         self.token_type = nn.Embedding(2, hidden)
         self.norm = nn.LayerNorm(hidden, eps=1e-12)
         self.dropout = dropout
+        # BERT's initialiser (N(0, 0.02)), not nn.Embedding's N(0, 1): behind the LayerNorm only the relative
+        # size of an update counts, and with unit-scale tables AdamW's steps move them ~50x more slowly
+        for table in (self.word, self.position, self.token_type):
+            nn.init.normal_(table.weight, std=0.02)
+        with torch.no_grad():
+            self.word.weight[0].zero_()
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:  # (B, T) -> (B, T, C)
         x = self.word(input_ids)

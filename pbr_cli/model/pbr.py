@@ -42,13 +42,24 @@ class FusionEncoder(nn.Module):
         self.layers = nn.ModuleList(
             Layer(config.hidden, config.heads, config.intermediate, config.dropout, cross_dim=image_width)
             for _ in range(config.fusion_layers))
-        self.itm_head = nn.Linear(config.hidden, 2)
+        extra = config.embed_dim if config.itm_input == "fusion+itc" else 0
+        self.itm_head = nn.Linear(config.hidden + extra, 2)
+        if extra:
+            # the pair feature is t ⊙ v / τ, whose sum is the ITC logit: start the head at that similarity
+            # (match minus no-match logit = cos / τ), so ITM begins where ITC is and the fusion learns the rest;
+            # AdamW's steps of ~lr could not grow weights to that size within a short training
+            with torch.no_grad():
+                self.itm_head.weight[:, config.hidden:] = torch.tensor([[-0.5], [0.5]])
 
-    def forward(self, text_tokens, text_mask, image_tokens) -> torch.Tensor:  # -> (B, 2) ITM logits
+    def forward(self, text_tokens, text_mask, image_tokens, pair_feature=None) -> torch.Tensor:  # -> (B, 2)
+        """ITM logits from the fusion [CLS] (and, with itm_input fusion+itc, the pair's ITC product (B, C))."""
         x = text_tokens
         for layer in self.layers:
             x = layer(x, text_mask, image=image_tokens)
-        return self.itm_head(x[:, 0])
+        cls = x[:, 0]
+        if pair_feature is not None:
+            cls = torch.cat([cls, pair_feature.to(cls.dtype)], dim=-1)
+        return self.itm_head(cls)
 
 
 class PBRModel(nn.Module):
@@ -60,6 +71,8 @@ class PBRModel(nn.Module):
         self.image = ImageTower(config)
         self.text = build_text_tower(config, config.vocab_size)
         self.fusion = FusionEncoder(config, self.image.width) if config.fusion_layers > 0 else None
+        self.vision_norm = nn.BatchNorm1d(self.image.width) if config.embed_norm == "batch" else nn.Identity()
+        self.text_norm = nn.BatchNorm1d(config.hidden) if config.embed_norm == "batch" else nn.Identity()
         self.vision_proj = nn.Linear(self.image.width, config.embed_dim)
         self.text_proj = nn.Linear(config.hidden, config.embed_dim)
         temp = torch.tensor(float(config.temp))
@@ -79,19 +92,38 @@ class PBRModel(nn.Module):
     def encode_image(self, images: torch.Tensor) -> ImageFeatures:
         """(B, 3, H, W) pixels (uint8 or float 0..255) -> tokens and normalised ITC embedding."""
         tokens = self.image(images)
-        return ImageFeatures(tokens, F.normalize(self.vision_proj(tokens[:, 0]), dim=-1))
+        return ImageFeatures(tokens, self.image_embedding(tokens))
 
     def encode_text(self, input_ids: torch.Tensor, mask: torch.Tensor) -> TextFeatures:
         """(B, T) token ids and bool mask -> tokens and normalised ITC embedding."""
         tokens = self.text(input_ids, mask)
-        return TextFeatures(tokens, mask, F.normalize(self.text_proj(tokens[:, 0]), dim=-1))
+        return TextFeatures(tokens, mask, self.text_embedding(tokens, mask))
+
+    def image_embedding(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(B, L, C_V) image tokens -> (B, C) normalised ITC embedding of v_cls."""
+        return F.normalize(self.vision_proj(self.vision_norm(tokens[:, 0].float())), dim=-1)
+
+    def text_embedding(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B, T, C_T) text tokens -> (B, C) normalised ITC embedding of w_cls (or of the mean token)."""
+        if self.config.txt_pool == "mean":
+            weights = mask[..., None].to(tokens.dtype)                                # (B, T, 1)
+            pooled = (tokens * weights).sum(1) / weights.sum(1).clamp(min=1)
+        else:
+            pooled = tokens[:, 0]
+        return F.normalize(self.text_proj(self.text_norm(pooled.float())), dim=-1)
 
     def match(self, text: TextFeatures | tuple, image_tokens: torch.Tensor) -> torch.Tensor:
         """ITM logits (B, 2) for aligned rows of text and image tokens."""
         if self.fusion is None:
             raise RuntimeError("this model has no fusion encoder (trained with --loss itc)")
         tokens, mask = (text.tokens, text.mask) if isinstance(text, TextFeatures) else text
-        return self.fusion(tokens, mask, image_tokens)
+        pair = None
+        if self.config.itm_input == "fusion+itc":
+            # the ITC embeddings of the pair, recomputed from the tokens; BatchNorm layers use their running
+            # statistics here, so the ITM pairs (3K rows of repeated inputs) never shift them
+            with _frozen_batchnorm(self):
+                pair = self.text_embedding(tokens, mask) * self.image_embedding(image_tokens) / self.temperature
+        return self.fusion(tokens, mask, image_tokens, pair)
 
     def match_prob(self, text, image_tokens: torch.Tensor) -> torch.Tensor:
         """ITM probability that each (dialogue, sticker) row matches, (B,)."""
@@ -117,6 +149,22 @@ class PBRModel(nn.Module):
         elif self.config.txt == "bert":
             notices.append("text tower starts from random init (give --txt-model DIR, e.g. bert-base-chinese)")
         return notices
+
+
+class _frozen_batchnorm:
+    """Run the model's BatchNorm layers in eval mode (running statistics) inside the block."""
+
+    def __init__(self, model: nn.Module):
+        self.layers = [m for m in (model.vision_norm, model.text_norm) if isinstance(m, nn.BatchNorm1d) and m.training]
+
+    def __enter__(self):
+        for layer in self.layers:
+            layer.eval()
+
+    def __exit__(self, *exc):
+        for layer in self.layers:
+            layer.train()
+        return False
 
 
 def config_from_hf_bert(config: ModelConfig, folder: str) -> ModelConfig:
