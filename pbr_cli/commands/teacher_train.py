@@ -105,8 +105,10 @@ def teacher_train(settings, data: Path | None, arch: str, img_size: int, epochs:
     ImageFolder root/<emotion>/* (or root/{train,val,test}/<emotion>/*); without DATA the demo's
     emotion set is used. Training augments (random resized crop, flip, colour jitter) and weights
     the loss by inverse class frequency. The epoch kept is the best on val (a tenth of train when
-    the data has no val or test split); the report gives accuracy, per-class accuracy, the
-    confusion matrix and the majority-class baseline on val and test.
+    the data has no val or test split). Without --epochs it trains 10 epochs, or on a small set as
+    many as 1,500 optimiser steps need, so a set of tens of images per class is not left untrained.
+    The report gives accuracy, per-class accuracy, the confusion matrix and the majority-class
+    baseline on val and test.
     """
     from .. import console
     from ..io import check_output_path
