@@ -23,7 +23,7 @@ def write_bert_folder(folder, layers=3, hidden=32):
 def test_bert_folder_fills_text_tower_and_fusion_by_name(tmp_path):
     bert = write_bert_folder(tmp_path / "bert")
     config = load_run_config("tiny").model
-    config.img_size, config.img_kwargs = 32, {"patch_size": 8, "embed_dim": 32, "depth": 1, "num_heads": 2}
+    config.img, config.img_size, config.img_kwargs = "vit", 32, {"patch_size": 8, "embed_dim": 32, "depth": 1, "num_heads": 2}
     config.txt_layers, config.fusion_layers = 2, 1
     config_from_hf_bert(config, str(tmp_path / "bert"))
     tokenizer = WordPieceTokenizer.from_folder(tmp_path / "bert")
@@ -51,7 +51,7 @@ def test_timm_checkpoint_loads_into_the_image_tower(tmp_path):
     import timm
 
     config = load_run_config("tiny").model
-    config.img_size, config.img_kwargs = 32, {"patch_size": 8, "embed_dim": 32, "depth": 1, "num_heads": 2}
+    config.img, config.img_size, config.img_kwargs = "vit", 32, {"patch_size": 8, "embed_dim": 32, "depth": 1, "num_heads": 2}
     config.vocab_size = 50
     source = timm.create_model("vit_base_patch16_224", pretrained=False, num_classes=0, img_size=64,
                                patch_size=8, embed_dim=32, depth=1, num_heads=2)
