@@ -23,7 +23,7 @@ def test_tiny_model_overfits_16_dialogues(tmp_path):
     dataset = read_pbr_dataset(root)
     config = load_run_config("tiny")
     model_config = config.model
-    model_config.img_size = 32
+    model_config.img, model_config.img_size = "vit", 32
     model_config.img_kwargs = {"patch_size": 8, "embed_dim": 64, "depth": 2, "num_heads": 2}
     model_config.hidden, model_config.heads, model_config.intermediate = 64, 2, 128
     config.train.batch_size, config.train.steps, config.train.val_every = 16, 500, 100
