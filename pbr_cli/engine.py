@@ -124,7 +124,9 @@ class Trainer:
         share = slice(self.rank * k_global // self.world_size, (self.rank + 1) * k_global // self.world_size)
         pixels = torch.from_numpy(self.data.images[table.candidates[rows].reshape(-1)]).to(self.device)
         size = self.config.model.img_size
-        images = train_view(pixels, size, generator=self.generator, scale=self.config.train.crop_scale).view(k_global, n, 3, size, size)[share]
+        crop_scale = self.config.train.crop_scale
+        images = train_view(pixels, size, generator=self.generator, scale=crop_scale)
+        images = images.view(k_global, n, 3, size, size)[share]
         local = rows[share]
         flat = table.candidates[local].reshape(-1)                                    # (K*n,) library indices
         ids, mask = pad_tokens([table.token_ids[r] for r in local], self.tokenizer.pad_id)
@@ -135,8 +137,7 @@ class Trainer:
         if "dialogue_polarity" in self.extras:
             extras["dialogue_polarity"] = self.extras["dialogue_polarity"][torch.from_numpy(local).to(self.device)]
         if self.objective.intra_weight or self.objective.inter_weight:
-            view2 = train_view(pixels, size, generator=self.generator, jitter=True,
-                               scale=self.config.train.crop_scale)
+            view2 = train_view(pixels, size, generator=self.generator, jitter=True, scale=crop_scale)
             extras["view2"] = view2.view(k_global, n, 3, size, size)[share].flatten(0, 1)
         return Batch(images=images.flatten(0, 1), input_ids=ids.to(self.device), mask=mask.to(self.device),
                      label=torch.from_numpy(table.label[local]).to(self.device),
@@ -285,15 +286,16 @@ class Trainer:
         self.best_map = float(state["best_map"])
 
     def validate(self, step: int) -> dict:
-        from .evaluation import score_table
+        from .evaluation import score_tables
 
         score = "itm" if self.config.train.loss == "itm" else "itc"
-        scores = score_table(self.model, self.tokenizer, self.data.val, self.data.images, self.device, score)
-        metrics = rank_metrics(scores, self.data.val.label)
+        # an ITM model is also ranked by ITC, for the learning curves; selection stays on its own score
+        names = ("itm", "itc") if score == "itm" else ("itc",)
+        scores = score_tables(self.model, self.tokenizer, self.data.val, self.data.images, self.device, names)
+        metrics = rank_metrics(scores[score], self.data.val.label)
         record = {"step": step, "split": "val", "score": score, **metrics}
-        if score == "itm":       # the ITC ranking too, for the learning curves (selection stays on ITM)
-            itc = score_table(self.model, self.tokenizer, self.data.val, self.data.images, self.device, "itc")
-            record.update({f"itc_{name}": value for name, value in rank_metrics(itc, self.data.val.label).items()
+        if score == "itm":
+            record.update({f"itc_{name}": value for name, value in rank_metrics(scores["itc"], self.data.val.label).items()
                            if name not in ("n", "candidates")})
         if metrics["map"] > self.best_map:
             self.best_map = metrics["map"]

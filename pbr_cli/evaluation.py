@@ -29,18 +29,26 @@ def encode_library(model, images: np.ndarray, indices: np.ndarray, device, batch
     return (torch.cat(tokens) if keep_tokens else None), torch.cat(embeddings)
 
 
-@torch.no_grad()
 def score_table(model, tokenizer, table: SplitTable, images: np.ndarray, device, score: str = "itm",
                 batch_size: int = 32, progress: Callable[[int], None] | None = None) -> np.ndarray:
     """(D, n) scores for every candidate of every dialogue: ITM match probability or ITC cosine similarity."""
+    return score_tables(model, tokenizer, table, images, device, (score,), batch_size, progress)[score]
+
+
+@torch.no_grad()
+def score_tables(model, tokenizer, table: SplitTable, images: np.ndarray, device, scores: tuple[str, ...] = ("itm",),
+                 batch_size: int = 32, progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
+    """{score: (D, n) array} for each of `scores` (itm, itc), from one pass over the library and the dialogues.
+
+    A model without a fusion encoder answers `itm` with its ITC scores.
+    """
     model.eval()
-    if score == "itm" and model.fusion is None:
-        score = "itc"
+    itm = "itm" in scores and model.fusion is not None
     unique, inverse = np.unique(table.candidates, return_inverse=True)
     inverse = torch.from_numpy(inverse.reshape(table.candidates.shape)).to(device)   # (D, n) rows into `unique`
-    tokens, embeddings = encode_library(model, images, unique, device, keep_tokens=(score == "itm"))
+    tokens, embeddings = encode_library(model, images, unique, device, keep_tokens=itm)
     n = table.candidates.shape[1]
-    scores = np.empty(table.candidates.shape, dtype=np.float32)
+    results = {name: np.empty(table.candidates.shape, dtype=np.float32) for name in scores}
     precision = autocast(device)
     for start in range(0, len(table), batch_size):
         rows = slice(start, start + batch_size)
@@ -49,15 +57,16 @@ def score_table(model, tokenizer, table: SplitTable, images: np.ndarray, device,
         with precision:
             text = model.encode_text(ids, mask)
             candidate_rows = inverse[rows]                                          # (B, n)
-            if score == "itc":
-                result = torch.einsum("bc,bnc->bn", text.embedding.float(), embeddings[candidate_rows])
-            else:
+            similarity = torch.einsum("bc,bnc->bn", text.embedding.float(), embeddings[candidate_rows])
+            batch_scores = {"itc": similarity, "itm": similarity}
+            if itm:
                 batch = len(candidate_rows)
                 text_tokens = text.tokens.repeat_interleave(n, dim=0)              # (B*n, T, C_T)
                 text_mask = text.mask.repeat_interleave(n, dim=0)
                 image_tokens = tokens[candidate_rows.reshape(-1)].to(text_tokens.dtype)
-                result = model.match_prob((text_tokens, text_mask), image_tokens).view(batch, n)
-        scores[rows] = result.float().cpu().numpy()
+                batch_scores["itm"] = model.match_prob((text_tokens, text_mask), image_tokens).view(batch, n)
+        for name in scores:
+            results[name][rows] = batch_scores[name].float().cpu().numpy()
         if progress:
             progress(len(ids))
-    return scores
+    return results

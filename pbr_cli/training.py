@@ -345,13 +345,9 @@ def run_training(options: TrainOptions, settings, resume: str | None = None) -> 
 
 def write_learning_curves(run_dir: Path) -> str | None:
     """learning_curves.png in the run folder (val MAP / R@1 and the loss terms by step); None without matplotlib."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        console.notice("matplotlib is not installed: no learning_curves.png (pip install 'pbr-cli[plot]')")
-        return None
-    from .report.curves import plot_learning_curves
+    from .report.curves import write_learning_curves as write
 
-    path = run_dir / "learning_curves.png"
-    plot_learning_curves(path, {run_dir.name: run_dir / "metrics.jsonl"}, chance=None)
-    return str(path)
+    written = write(run_dir / "learning_curves.png", {run_dir.name: run_dir / "metrics.jsonl"})
+    if written is None:
+        console.notice("matplotlib is not installed: no learning_curves.png (pip install 'pbr-cli[plot]')")
+    return written

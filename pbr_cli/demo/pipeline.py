@@ -129,7 +129,8 @@ def run_pipeline(plan: DemoPlan) -> dict:
     sheets = write_sheets(plan, plan.report / "runs" / "pbr")
     summary = {"data": str(plan.data), "report": str(plan.report), "seed": plan.seed, "steps": plan.steps,
                "results": {name: {k: v for k, v in r.items() if k != "plots"} for name, r in results.items()},
-               "sheets": sheets, "learning_curves": curves, "seconds": round(time.perf_counter() - started, 1), "timings": timings}
+               "sheets": sheets, "learning_curves": curves, "seconds": round(time.perf_counter() - started, 1),
+               "timings": timings}
     from ..io import write_text_atomic
 
     write_text_atomic(plan.report / "results.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
@@ -139,16 +140,11 @@ def run_pipeline(plan: DemoPlan) -> dict:
 
 def write_demo_curves(report: Path) -> str | None:
     """plots/learning_curves.png: Base and PBR side by side (val MAP / R@1 by ITM and ITC, loss terms)."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        return None
-    from ..report.curves import plot_learning_curves
+    from ..report.curves import write_learning_curves
 
     (report / "plots").mkdir(exist_ok=True)
-    path = report / "plots" / "learning_curves.png"
-    plot_learning_curves(path, {label: report / "runs" / name / "metrics.jsonl" for name, label in MODELS})
-    return str(path)
+    return write_learning_curves(report / "plots" / "learning_curves.png",
+                                 {label: report / "runs" / name / "metrics.jsonl" for name, label in MODELS})
 
 
 def write_sheets(plan: DemoPlan, run: Path) -> list[str]:

@@ -41,13 +41,10 @@ def loss_terms(records: list[dict]) -> list[str]:
     return [n for n in LOSS_ORDER if n in names] + sorted(names - set(LOSS_ORDER))
 
 
-def plot_learning_curves(path: str | os.PathLike, runs: dict[str, str | os.PathLike],
-                         chance: dict[str, float] | None = None) -> PlotFile:
+def plot_learning_curves(path: str | os.PathLike, runs: dict[str, str | os.PathLike]) -> PlotFile:
     """One column per run (label -> metrics.jsonl): val MAP and R@1 above, the loss terms below."""
     logs = {label: read_metrics(metrics) for label, metrics in runs.items()}
-    figure, _ = _new_figure(4.6 * len(logs), 6.4, 1)
-    figure.clear()
-    axes = figure.subplots(2, len(logs), squeeze=False)
+    figure, axes = _new_figure(4.6 * len(logs), 6.4, columns=len(logs), rows=2)
     panels = 0
     for column, (label, (train, val)) in enumerate(logs.items()):
         top, bottom = axes[0][column], axes[1][column]
@@ -61,8 +58,6 @@ def plot_learning_curves(path: str | os.PathLike, runs: dict[str, str | os.PathL
                 values = [100 * r[key] for r in val if key in r]
                 if len(values) == len(steps):
                     top.plot(steps, values, style, markersize=3, label=f"val {name}")
-            for key, value in (chance or {}).items():
-                top.axhline(100 * value, color="#999999", linestyle=":", linewidth=1)
             top.set_ylim(0, 100)
             top.legend(fontsize=8, loc="upper left")
             panels += 1
@@ -83,3 +78,12 @@ def plot_learning_curves(path: str | os.PathLike, runs: dict[str, str | os.PathL
         bottom.set_ylabel("loss")
         bottom.grid(alpha=0.3)
     return _save(figure, path, panels)
+
+
+def write_learning_curves(path: str | os.PathLike, runs: dict[str, str | os.PathLike]) -> str | None:
+    """`plot_learning_curves` where matplotlib (the `plot` extra) is installed; the path written, else None."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return None
+    return str(plot_learning_curves(path, runs).path)

@@ -74,16 +74,16 @@ def bin_by_score(score: np.ndarray, values: dict[str, np.ndarray], n_bins: int) 
     return Bins(np.linspace(0.0, 1.0, n_bins), counts, means)
 
 
-def _new_figure(width: float, height: float, columns: int = 1):
-    """A matplotlib Figure on the Agg canvas (no pyplot, no global state) and its row of axes."""
+def _new_figure(width: float, height: float, columns: int = 1, rows: int = 1):
+    """A matplotlib Figure on the Agg canvas (no pyplot, no global state) and its axes (a row; a grid for rows > 1)."""
     require_matplotlib()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
-    axes = figure.subplots(1, columns, squeeze=False)[0]
-    return figure, list(axes)
+    axes = figure.subplots(rows, columns, squeeze=False)
+    return figure, (list(axes[0]) if rows == 1 else [list(row) for row in axes])
 
 
 def _save(figure, path: str | os.PathLike, panels: int) -> PlotFile:
