@@ -23,6 +23,7 @@ readme-images: $(STAMP)
 	$(BIN)/pbr demo --report pbr-demo
 	cp "$$(ls pbr-demo/sheets/*.png | head -n 1)" examples/demo_sheet.png
 	cp pbr-demo/plots/pbr/fig5_intensity.png examples/demo_fig5.png
+	cp pbr-demo/plots/learning_curves.png examples/demo_curves.png
 	$(BIN)/python examples/make_contact_sheet.py
 
 bench: $(STAMP)
