@@ -5,11 +5,12 @@
     python examples/ablation.py --table 5                        # anchors vs logit vs feature distillation
     python examples/ablation.py --data my_dataset/ --steps 3000 --report ablation/
     python examples/ablation.py --table 3 --jobs 2               # two trainings at a time, one thread each
+    python examples/ablation.py --table 3 --only base full --seeds 0 1 2   # some rows only
 
 The emotion teacher, anchors, teacher features and sentiment are made once (or reused from the
 report folder); every configuration is then trained for the same number of steps with each seed
 and scored on the test split by ITM (the paper) and by ITC similarity. Prints a table of MAP and
-R10@1 as mean ± half the range over seeds, and writes it to REPORT/table<N>.md.
+R10@1 as mean ± standard deviation over seeds, and writes it to REPORT/table<N>.md.
 
 With --jobs N, N trainings run at once in separate processes, each with cores/N threads (on a
 CPU this is faster than one training with all cores: small models do not use many threads well).
@@ -58,9 +59,10 @@ TABLE5 = [("features", ["--teacher-features", "{features}", "--ekd", "features"]
 
 
 def spread(values: list[float]) -> str:
+    """Mean ± sample standard deviation over seeds (± 0 for a single seed), in %."""
     mean = statistics.fmean(values)
-    half_range = (max(values) - min(values)) / 2
-    return f"{100 * mean:.2f} ± {100 * half_range:.2f}"
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{100 * mean:.2f} ± {100 * std:.2f}"
 
 
 def main() -> None:
@@ -77,7 +79,14 @@ def main() -> None:
     parser.add_argument("--m", type=int, nargs="+", default=[10, 20, 30, 40, 50, 60], help="Table 4: values of M")
     parser.add_argument("--size", default="small", help="demo size when --data is not given")
     parser.add_argument("--jobs", type=int, default=1, help="trainings to run at once (separate processes)")
+    parser.add_argument("--only", nargs="+", default=None, metavar="ROW",
+                        help="train only these rows of the table (names as printed, e.g. base full)")
     args = parser.parse_args()
+
+    row_names = {3: [row[0] for row in TABLE3], 5: [row[0] for row in TABLE5]}.get(args.table, [str(m) for m in args.m])
+    unknown = sorted(set(args.only or ()) - set(row_names))
+    if unknown:
+        parser.error(f"--only: no row named {', '.join(unknown)} in table {args.table} (rows: {', '.join(row_names)})")
 
     data = args.data or ensure_demo(size=args.size)
     plan = DemoPlan(data=Path(data), report=args.report, steps=args.steps, teacher_epochs=args.teacher_epochs,
@@ -103,6 +112,8 @@ def main() -> None:
                                                    "shrink", "-o", str(anchors)])
             configurations.append(([str(m)], ["--teacher-features", fill["features"], "--anchors", str(anchors)]))
         header = ["M"]
+    if args.only:
+        configurations = [(labels, extra) for labels, extra in configurations if labels[0] in args.only]
     jobs = [(plan, f"t{args.table}-{labels[0]}-s{seed}", extra, seed, f"table {args.table}: {labels[0]}, seed {seed}",
              paths) for labels, extra in configurations for seed in args.seeds]
     if args.jobs > 1:
@@ -132,7 +143,7 @@ def main() -> None:
     (args.report / f"table{args.table}.md").write_text(table, encoding="utf-8")
     (args.report / f"table{args.table}.json").write_text(json.dumps(
         [{"labels": labels, **metrics} for labels, metrics in rows], indent=2), encoding="utf-8")
-    print(f"Table {args.table} on {data} ({args.steps} steps, seeds {args.seeds}; mean ± half range, %):")
+    print(f"Table {args.table} on {data} ({args.steps} steps, seeds {args.seeds}; mean ± std, %):")
     print(table)
 
 

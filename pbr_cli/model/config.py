@@ -106,7 +106,8 @@ def _tiny() -> RunConfig:
         word_dim=64, embed_dim=64, dropout=0.0, learn_temp=False, txt_pool="mean", embed_norm="batch",
         itm_input="fusion+itc",
     )
-    train = TrainConfig(batch_size=16, steps=600, lr=5e-4, min_lr=5e-5, val_every=100, val_limit=256, log_every=20)
+    train = TrainConfig(batch_size=16, steps=600, lr=1e-3, min_lr=1e-4, warmup_steps=30, val_every=100, val_limit=256,
+                        log_every=20)
     return RunConfig("tiny", model, train)
 
 
