@@ -17,7 +17,7 @@ from .data.types import StickerDataset
 from .errors import ConfigError, PbrError, TrainingError
 from .losses.objective import Batch, Objective
 from .metrics import rank_metrics
-from .model.checkpoint import save_run_files, save_weights
+from .model.checkpoint import save_weights
 from .model.config import RunConfig
 
 
@@ -107,6 +107,7 @@ class Trainer:
         self.best_map = -1.0
         self.start_step = 0
         self.saved_step = 0
+        self.after_save: Callable[[], None] = lambda: None   # e.g. move a new run folder into place
         # per-sticker and per-dialogue arrays of the PBR components, on the device once
         self.extras = {name: torch.as_tensor(np.asarray(value), dtype=torch.float32, device=device)
                        for name, value in data.extras.items() if isinstance(value, np.ndarray)}
@@ -167,15 +168,20 @@ class Trainer:
         return loss, terms
 
     # -- loop --------------------------------------------------------------------------------------
+    def check_batch(self) -> None:
+        """ConfigError when the batch size does not fit the training split or the number of processes."""
+        k, n_train = self.config.train.batch_size, len(self.data.train)
+        if n_train < k:
+            raise ConfigError(f"batch size {k} is larger than the training split ({n_train} dialogues)")
+        if k % self.world_size:
+            raise ConfigError(f"batch size {k} must be divisible by the number of processes ({self.world_size})")
+
     def run(self, progress: Callable[[int, dict], None] | None = None) -> dict:
         """Train from `self.start_step` to `self.steps`; checkpoints every `save_every` steps for --resume."""
         config = self.config.train
         k = config.batch_size
         n_train = len(self.data.train)
-        if n_train < k:
-            raise ConfigError(f"batch size {k} is larger than the training split ({n_train} dialogues)")
-        if k % self.world_size:
-            raise ConfigError(f"batch size {k} must be divisible by the number of processes ({self.world_size})")
+        self.check_batch()
         per_epoch = n_train // k
         save_every = config.save_every or config.val_every
         check_every_step = self.device.type == "cpu"      # on a GPU, finiteness is checked at log steps only
@@ -260,6 +266,7 @@ class Trainer:
             torch.save(state, tmp)
         save_weights(self.run_dir / "last.safetensors", self.model)
         self.saved_step = step
+        self.after_save()
 
     def load_state(self) -> None:
         """Continue from the run's last checkpoint: weights, optimizer, step, data position, random states."""
@@ -363,7 +370,7 @@ def check_finite(step: int, terms: dict, window: int = 1, saved_step: int = 0) -
         if not math.isfinite(number):
             where = f"step {step}" if window == 1 else f"the {window} steps up to {step}"
             kept = (f"the last good checkpoint (step {saved_step}: last.safetensors, train_state.pt) is kept"
-                    if saved_step else "no checkpoint had been saved yet")
+                    if saved_step else "no checkpoint had been saved yet, so no run folder was left")
             raise NonFiniteLoss(f"loss term '{name}' became {number} at {where}; training stopped and {kept}")
 
 
@@ -381,16 +388,9 @@ class MetricsLog:
     def close(self) -> None:
         self.handle.close()
 
+    def __enter__(self) -> "MetricsLog":
+        return self
 
-def start_run_dir(path: Path, config: RunConfig, tokenizer) -> Path:
-    """Create the run folder (refusing to overwrite an existing run) and write config.json + tokenizer.json."""
-    from .errors import OutputError
+    def __exit__(self, *exc) -> None:
+        self.close()
 
-    if (path / "config.json").exists():
-        raise OutputError("a run already exists in this folder; choose another -o", path)
-    parent = path.parent
-    if not parent.exists():
-        parent.mkdir(parents=True, exist_ok=True)
-    path.mkdir(exist_ok=True)
-    save_run_files(path, config, tokenizer)
-    return path

@@ -12,7 +12,7 @@ from typing import Iterator
 from .errors import OutputError
 
 
-def _umask() -> int:
+def current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -40,10 +40,12 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     target = check_output_path(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix + ".tmp", dir=target.parent)
     os.close(fd)
-    os.chmod(tmp_name, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions
+    mode = 0o666 & ~current_umask()  # mkstemp makes 0600; outputs get the usual permissions
+    os.chmod(tmp_name, mode)
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, mode)  # again: some writers (safetensors) replace the file with their own 0600 one
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, target)
@@ -70,3 +72,117 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file `path` leads to, following symlinks; None when there is none."""
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return info.st_dev, info.st_ino
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _replaceable_inside_input(path: Path) -> bool:
+    """True for an earlier pbr HDF5 output (kind attribute), which may be replaced even inside a dataset folder."""
+    try:
+        import h5py
+
+        if not h5py.is_hdf5(path):
+            return False
+        with h5py.File(path, "r") as handle:
+            return "kind" in handle.attrs
+    except (OSError, ValueError):
+        return False
+
+
+def refuse_overwriting_inputs(outputs: dict[str, str | os.PathLike | None],
+                              inputs: "list[str | os.PathLike | None]",
+                              folders: tuple[str, ...] = ()) -> None:
+    """OutputError, before any work, when an output would replace one of the command's inputs.
+
+    `outputs` maps the option a user typed (e.g. "-o") to its path; the names in `folders` are folder
+    outputs. Refused: an output that is an input file (the same file, also through a hard or symbolic
+    link); a folder output that is an input folder or file; an existing file inside an input folder (a
+    dataset's records and images), unless it is an earlier pbr HDF5 output.
+    """
+    files: dict[tuple[int, int], Path] = {}
+    input_folders: list[tuple[str, str, Path]] = []
+    for given in inputs:
+        if given is None or os.fspath(given) in ("", "-"):
+            continue
+        path = Path(given)
+        identity = _identity(path)
+        if identity is None:
+            continue
+        if path.is_dir():
+            input_folders.append((os.path.abspath(path), os.path.realpath(path), path))
+        files[identity] = path
+    for option, given in outputs.items():
+        if given is None:
+            continue
+        out = Path(given)
+        identity = _identity(out)
+        if identity is not None and identity in files:
+            raise OutputError(f"{option} names the input {files[identity]}; it would be replaced — "
+                              "choose another output; nothing was written", out)
+        if option in folders or identity is None:
+            continue
+        lexical, real = os.path.abspath(out), os.path.realpath(out)
+        for folder_abs, folder_real, folder in input_folders:
+            if (_inside(lexical, folder_abs) or _inside(real, folder_real)) and not _replaceable_inside_input(out):
+                raise OutputError(f"{option} names an existing file inside the input folder {folder}, which the "
+                                  "command reads; choose a new name or another folder; nothing was written", out)
+        if input_folders and os.stat(out).st_nlink > 1:
+            for _, _, folder in input_folders:
+                for dirpath, _, names in os.walk(folder):
+                    for name in names:
+                        if _identity(Path(dirpath, name)) == identity:
+                            raise OutputError(f"{option} is a hard link to {Path(dirpath, name)}, an input; it "
+                                              "would be replaced — choose another output; nothing was written", out)
+
+
+class Busy(OutputError):
+    """Another process holds the lock of an output."""
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | os.PathLike, what: str) -> Iterator[None]:
+    """Hold an advisory lock on the file `path` (created, and removed on release) for the `with` block.
+
+    The kernel releases the lock when its process ends, however it ends, so a lock file left by a killed
+    process is stale and is simply taken over. Busy (naming `what` and the holder's pid) when it is held.
+    """
+    import fcntl
+
+    path = Path(path)
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise OutputError(f"cannot create the lock file {path.name}: {exc.strerror or exc}", path.parent) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            try:
+                holder = os.read(fd, 32).decode("ascii", "replace").strip() or "?"
+            finally:
+                os.close(fd)
+            raise Busy(f"another pbr process (pid {holder}) is writing this {what}; wait for it to end or "
+                       "choose another output", path.parent / path.name.removeprefix(".").removesuffix(".lock")) from None
+        same = _identity(path) == (os.fstat(fd).st_dev, os.fstat(fd).st_ino)
+        if same:
+            break
+        os.close(fd)  # the file was removed by the process that held it; lock the new one
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        os.close(fd)

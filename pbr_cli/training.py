@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
@@ -243,8 +244,10 @@ def run_training(options: TrainOptions, settings, resume: str | None = None) -> 
     from .commands.common import load_dataset
     from .data.cache import sticker_image_cache
     from .data.tokenize import load_tokenizer, make_tokenizer
-    from .engine import MetricsLog, Trainer, prepare_data, start_run_dir
+    from .engine import MetricsLog, Trainer, prepare_data
+    from .model.checkpoint import save_run_files
     from .model.pbr import PBRModel
+    from .runfolder import check_new_run_dir, existing_run_dir, new_run_dir
     from .runtime import seed_everything
 
     from .runtime import init_distributed
@@ -261,10 +264,8 @@ def run_training(options: TrainOptions, settings, resume: str | None = None) -> 
         run_dir = Path(options.out) if options.out else default_run_dir(config)
         if world_size > 1 and not options.out:
             raise ConfigError("under torchrun, name the run folder with -o")
-        if rank == 0 and (run_dir / "config.json").exists():
-            raise OutputError("a run already exists in this folder; choose another -o (or --resume it)", run_dir)
-        if run_dir.parent != Path("") and run_dir.parent.exists() and not run_dir.parent.is_dir():
-            raise OutputError("output parent is not a folder", run_dir.parent)
+        if rank == 0:
+            check_new_run_dir(run_dir)
     device = settings.torch_device()
     seed_everything(settings.seed)
 
@@ -287,6 +288,8 @@ def run_training(options: TrainOptions, settings, resume: str | None = None) -> 
                      f"e.g. {first.path or first.id}")
     data = prepare_data(dataset, tokenizer, config, images)
     attach_knowledge(data, config, options, stickers, settings)
+    if data.val is None:
+        console.notice("the val split is empty: no validation; best.safetensors will be the last step's weights")
 
     model = PBRModel(config.model)
     if not resume:
@@ -301,43 +304,43 @@ def run_training(options: TrainOptions, settings, resume: str | None = None) -> 
             found = load_word_vectors(embedding, tokenizer.vocab, options.word_vectors)
             console.info(f"word vectors: {found} of {len(tokenizer)} vocabulary words initialised")
     model.to(device)
-
-    if not resume and rank == 0:
-        created = not run_dir.exists()
-        try:
-            start_run_dir(run_dir, config, tokenizer)
-            write_run_info(run_dir, options, settings)
-        except BaseException as exc:
-            if created:  # a full disk or an interrupt must not leave a run folder that cannot be resumed
-                import shutil
-
-                shutil.rmtree(run_dir, ignore_errors=True)
-            if isinstance(exc, PermissionError):
-                raise OutputError("cannot create the run folder (permission denied)", run_dir) from None
-            raise
-    if world_size > 1:
-        import torch.distributed as dist
-
-        dist.barrier()                 # the run folder exists before any process goes on
-    log = MetricsLog(run_dir / "metrics.jsonl") if rank == 0 else None
     objective = objective_for(config)
-    trainer = Trainer(model, config, data, tokenizer, run_dir, device, seed=settings.seed, objective=objective, log=log)
-    if resume:
-        trainer.load_state()
-        console.info(f"resuming {run_dir} at step {trainer.start_step} of {trainer.steps}")
-    else:
-        console.info(f"training {config.name} ({config.model.img} + {config.model.txt}, {describe(config)}) for "
-                     f"{trainer.steps} steps of {config.train.batch_size} dialogues on {device}; run folder {run_dir}")
-    try:
+    trainer = Trainer(model, config, data, tokenizer, run_dir, device, seed=settings.seed, objective=objective)
+    trainer.check_batch()              # everything that can be checked is checked before the run folder exists
+
+    with contextlib.ExitStack() as stack:
+        if rank == 0:
+            if resume:
+                stack.enter_context(existing_run_dir(run_dir))
+            else:
+                new_run = stack.enter_context(new_run_dir(run_dir))
+                save_run_files(new_run.path, config, tokenizer)
+                write_run_info(new_run.path, options, settings)
+                trainer.run_dir = new_run.path
+
+                def publish() -> None:
+                    trainer.run_dir = new_run.publish()
+                trainer.after_save = publish
+        if world_size > 1:
+            import torch.distributed as dist
+
+            dist.barrier()             # the run folder exists before any process goes on
+        if resume:
+            trainer.load_state()
+            console.info(f"resuming {run_dir} at step {trainer.start_step} of {trainer.steps}")
+        else:
+            console.info(f"training {config.name} ({config.model.img} + {config.model.txt}, {describe(config)}) "
+                         f"for {trainer.steps} steps of {config.train.batch_size} dialogues on {device}; "
+                         f"run folder {run_dir}")
+        log = stack.enter_context(MetricsLog(trainer.run_dir / "metrics.jsonl")) if rank == 0 else None
+        if log is not None:
+            trainer.log = log
         with console.progress(total=trainer.steps, initial=trainer.start_step, desc="train", unit="step") as bar:
             def on_log(step, record):
                 bar.n = step
                 bar.set_postfix(loss=record["loss"], dlg_s=record["dialogues_per_s"], refresh=False)
                 bar.refresh()
             summary = trainer.run(on_log)
-    finally:
-        if log is not None:
-            log.close()
     curves = write_learning_curves(run_dir) if rank == 0 else None
     return {"run": str(run_dir), **summary, "config": config.name, "processes": world_size, "rank": rank,
             "curves": curves}

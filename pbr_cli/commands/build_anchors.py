@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ..errors import ConfigError, DataError, FormatError
+from .common import guard_outputs
 
 DEFAULT_TEACHER = "teacher.pt"
 DEFAULT_OUTPUT = "anchors.h5"
@@ -96,6 +97,7 @@ def labelled_train_features(features_path: Path):
               help="Images per teacher forward pass when embedding.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @click.pass_obj
+@guard_outputs("output")
 def build_anchors(settings, teacher_path: Path | None, clusters: int, data: Path | None, features_path: Path | None,
                   output: Path, on_small_class: str, batch_size: int, as_json: bool) -> None:
     """Cluster each emotion's teacher features into M centroids: the 7·M emotion anchors E.

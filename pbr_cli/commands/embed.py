@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import DataError
+from .common import guard_outputs
 
 TEACHER_OUTPUTS = {True: "ser_teacher.h5", False: "stickers_teacher.h5"}  # emotion-labelled set? -> default name
 
@@ -57,6 +58,7 @@ def image_records(path: Path):
               help="Leave out unreadable images and report how many; without it the first one is an error.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @click.pass_obj
+@guard_outputs("output")
 def embed(settings, images: Path, teacher_path: Path | None, run: Path | None, which: str, no_tokens: bool,
           output: Path | None, batch_size: int, skip_bad_images: bool, as_json: bool) -> None:
     """Embed every image of IMAGES with a model.

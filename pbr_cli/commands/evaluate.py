@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from .common import guard_outputs
+
 
 @click.command()
 @click.argument("run", required=False, type=click.Path())
@@ -27,6 +29,7 @@ import click
                    "emotion label.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (metrics as fractions).")
 @click.pass_obj
+@guard_outputs("scores_out", folders=("plots_dir",))
 def evaluate(settings, run, data, split, score, which, scores_file, scores_out, batch_size, plots_dir,
              sentiment_file, teacher_features, as_json):
     """Rank every candidate set of a split and report MAP, MRR, R_n@1, R_n@2, R_n@5.

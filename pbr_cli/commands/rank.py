@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from .common import guard_outputs
+
 
 @click.command()
 @click.argument("dialogue", type=click.Path(allow_dash=True))
@@ -23,6 +25,7 @@ import click
               help="Sentiment bars from this teacher features .h5 for stickers without an emotion label.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
+@guard_outputs("sheet", "html_out")
 def rank(settings, dialogue, stickers, run, top, rerank, score, which, skip_bad_images, sheet, html_out,
          teacher_features, as_json):
     """Rank STICKERS for the chat in DIALOGUE, best first.

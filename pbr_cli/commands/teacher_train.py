@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from ..errors import ConfigError
+from .common import guard_outputs
 
 DEFAULT_OUTPUT = "teacher.pt"
 
@@ -97,6 +98,7 @@ def print_report(report: dict[str, Any], output: Path) -> None:
               show_default=True, help="Teacher checkpoint to write (safetensors with its config in the header).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object (fractions in 0..1).")
 @click.pass_obj
+@guard_outputs("output")
 def teacher_train(settings, data: Path | None, arch: str, img_size: int, epochs: int, batch_size: int, lr: float,
                   init_path: Path | None, output: Path, as_json: bool) -> None:
     """Train the emotion teacher: a timm classifier over the 7 SER30K emotions.

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import non_negative_float, positive_float, positive_int
+from .common import guard_outputs, non_negative_float, positive_float, positive_int
 
 
 @click.command()
@@ -62,6 +62,7 @@ from .common import non_negative_float, positive_float, positive_int
               help="Continue an interrupted run folder from its last checkpoint (all other options are the run's).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @click.pass_obj
+@guard_outputs(folders=("out",))
 def train(settings, data, config_spec, img, txt, out, loss, batch_size, steps, epochs, lr, min_lr, weight_decay,
           img_size, val_every, val_limit, temp, fixed_temp, img_weights, txt_model, word_vectors, teacher,
           teacher_features, anchors, ekd, ekd_weight, ekd_tau, sentiment, negatives, phsm_emotion, intra, inter,
