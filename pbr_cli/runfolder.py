@@ -32,8 +32,20 @@ def is_unfinished_start(folder: Path) -> bool:
     return "config.json" in names and names <= _START_FILES
 
 
+def check_not_busy(final: Path) -> None:
+    """Busy when another process holds the run folder's lock (a lock file alone is stale and ignored)."""
+    if _lock_path(final).exists():
+        with exclusive_lock(_lock_path(final), "run folder"):
+            pass
+
+
 def check_new_run_dir(final: Path) -> None:
     """OutputError unless `final` can become a new run folder (absent, empty, or an unfinished start)."""
+    check_not_busy(final)
+    _check_folder(final)
+
+
+def _check_folder(final: Path) -> None:
     if final.exists() or final.is_symlink():
         if not final.is_dir():
             raise OutputError("exists and is not a folder; choose another -o", final)
@@ -78,7 +90,7 @@ def new_run_dir(final: str | os.PathLike) -> Iterator[NewRun]:
     except OSError as exc:
         raise OutputError(f"cannot create the run folder: {exc.strerror or exc}", final) from None
     with exclusive_lock(_lock_path(final), "run folder"):
-        check_new_run_dir(final)  # again, now that no other process can be creating it
+        _check_folder(final)  # again, now that no other process can be creating it
         for stale in parent.glob(f".{final.name}.*{_STAGING_SUFFIX}"):
             shutil.rmtree(stale, ignore_errors=True)  # left by a killed run of this name
         try:

@@ -47,6 +47,10 @@ def demo(ctx: click.Context, out_dir: Path | None, size: str, report_dir: Path, 
 
     seed = ctx.obj.seed if ctx.obj is not None else 0
     root = out_dir if out_dir is not None else default_demo_dir(seed, size)
+    if not dataset_only:
+        from ..demo.pipeline import check_report_folder
+
+        check_report_folder(report_dir)     # before any work: the report folder must be the demo's own
     if demo_is_current(root, seed, size):
         console.info(f"using the demo dataset in {root}")
         summary = read_demo_summary(root)

@@ -53,10 +53,41 @@ def json_step(args: list[str]) -> dict:
     return json.loads(buffer.getvalue().strip().splitlines()[-1])
 
 
+REPORT_MARKER = ".pbr-demo-report"   # in every folder the demo made; only such a folder is written into again
+
+
+def check_report_folder(report: Path) -> None:
+    """OutputError unless `report` is absent, empty, or a report folder an earlier `pbr demo` made."""
+    from ..errors import OutputError
+
+    if not report.exists() and not report.is_symlink():
+        return
+    if not report.is_dir():
+        raise OutputError("exists and is not a folder; choose another --report; nothing was written", report)
+    if any(report.iterdir()) and not (report / REPORT_MARKER).is_file():
+        raise OutputError(f"folder exists and is not a pbr demo report (no {REPORT_MARKER} in it); the demo "
+                          "replaces the files in its report folder, so choose another --report; nothing was written",
+                          report)
+
+
+def claim_report_folder(report: Path) -> None:
+    """Create the report folder (after `check_report_folder`) and mark it as the demo's."""
+    from ..errors import OutputError
+    from ..io import write_text_atomic
+
+    check_report_folder(report)
+    try:
+        report.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the report folder: {exc.strerror or exc}", report) from None
+    if not (report / REPORT_MARKER).is_file():
+        write_text_atomic(report / REPORT_MARKER, "a report folder of `pbr demo`; it may replace every file here\n")
+
+
 def prepare_inputs(plan: DemoPlan, timings: dict | None = None) -> dict[str, Path]:
     """Steps 1–4: teacher, anchors, teacher features of the library, dialogue sentiment (kept when present)."""
     report, data = plan.report, plan.data
-    report.mkdir(parents=True, exist_ok=True)
+    claim_report_folder(report)
     seed = ["--seed", str(plan.seed)]
     paths = {"teacher": report / "teacher.pt", "ser_features": report / "ser_teacher.h5",
              "anchors": report / "anchors.h5", "features": report / "stickers_teacher.h5",
@@ -115,6 +146,15 @@ def train_and_evaluate(plan: DemoPlan, name: str, extra: list[str], seed: int, t
 
 def run_pipeline(plan: DemoPlan) -> dict:
     """teacher -> anchors -> teacher features -> sentiment -> Base and PBR -> evaluation, plots, sheets."""
+    from ..io import exclusive_lock
+
+    check_report_folder(plan.report)
+    plan.report.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(plan.report.parent / f".{plan.report.name}.lock", "demo report folder"):
+        return _run_pipeline(plan)
+
+
+def _run_pipeline(plan: DemoPlan) -> dict:
     started = time.perf_counter()
     timings: dict[str, float] = {}
     paths = prepare_inputs(plan, timings)

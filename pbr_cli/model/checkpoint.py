@@ -91,7 +91,8 @@ def resolve_run(path: str | Path | None, base: str | Path = "runs") -> Path:
     base = Path(base)
     runs = [p for p in base.glob("*") if (p / "config.json").is_file() and any((p / w).is_file() for w in WEIGHTS.values())]
     if not runs:
-        raise FormatError("no trained run found; train one with `pbr train` or pass --model RUN", base.resolve())
+        raise FormatError("no trained run found here; train one with `pbr train`, or name the run folder "
+                          "(`pbr evaluate RUN`, `pbr rank ... --model RUN`)", base.resolve())
     return max(runs, key=lambda p: os.path.getmtime(p / "config.json"))
 
 
@@ -102,7 +103,10 @@ def load_run(run: str | Path | None, which: str = "best", device="cpu"):
 
     run_dir = resolve_run(run)
     weights_file = run_dir / WEIGHTS[which]
-    if not weights_file.is_file() and which == "best":
+    if not weights_file.is_file() and which == "best" and (run_dir / WEIGHTS["last"]).is_file():
+        from .. import console
+
+        console.notice(f"{run_dir} has no {WEIGHTS['best']} (no validation yet); using {WEIGHTS['last']}")
         weights_file = run_dir / WEIGHTS["last"]
     if not weights_file.is_file():
         raise FormatError("run has no weights (best.safetensors / last.safetensors)", run_dir)
