@@ -38,7 +38,10 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     On any exception the temporary file is removed and the target is left untouched.
     """
     target = check_output_path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix + ".tmp", dir=target.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix + ".tmp", dir=target.parent)
+    except OSError as exc:  # e.g. a folder that takes no new files (/proc), a read-only file system
+        raise OutputError(f"cannot write here: {exc.strerror or exc}; nothing was written", target) from None
     os.close(fd)
     mode = 0o666 & ~current_umask()  # mkstemp makes 0600; outputs get the usual permissions
     os.chmod(tmp_name, mode)

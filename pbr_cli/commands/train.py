@@ -14,7 +14,8 @@ from .common import guard_outputs, non_negative_float, positive_float, positive_
 @click.option("--config", "config_spec", default="tiny", show_default=True, help="tiny, paper, or a YAML/JSON file.")
 @click.option("--img", default=None, help="Image tower: vit, resnet, inception or any timm model name.")
 @click.option("--txt", type=click.Choice(["bert", "lstm", "gru", "transformer"]), default=None, help="Text tower.")
-@click.option("-o", "--out", type=click.Path(), default=None, help="Run folder to create. Default: runs/<config>-<loss>[-N].")
+@click.option("-o", "--out", type=click.Path(), default=None, help="Run folder to create (absent or empty; it appears once the first checkpoint is saved, and "
+                   "one process at a time writes it). Default: runs/<config>-<loss>[-N].")
 @click.option("--loss", type=click.Choice(["itm", "itc"]), default=None,
               help="itm: ITC + ITM with hard negatives (ALBEF / PBR Base); itc: CLIP-style dual encoder.")
 @click.option("--batch-size", "-K", type=int, default=None, callback=positive_int, help="Dialogues per step.")
