@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "score-sentiment": "pbr_cli.commands.score_sentiment:score_sentiment",
     "teacher-train": "pbr_cli.commands.teacher_train:teacher_train",
     "embed": "pbr_cli.commands.embed:embed",
+    "serve": "pbr_cli.commands.serve:serve",
     "build-anchors": "pbr_cli.commands.build_anchors:build_anchors",
 }
 

@@ -154,3 +154,14 @@ def folder_sticker_set(model, folder: str | Path, img_size: int, device, skip_ba
     _, embeddings = encode_library(model, pixels, keep, device, keep_tokens=False)
     sticker_set = StickerSet([stickers[i].id for i in keep], [str(stickers[i].path) for i in keep], embeddings)
     return sticker_set, pixels[keep], len(bad)
+
+
+def reloader(paths: Sequence[str], img_size: int) -> Callable[[list[int]], np.ndarray]:
+    """Decode chosen rows of an index's stickers (for ITM re-ranking when the index stores no image tokens)."""
+    from .data.cache import decode_stickers
+    from .data.types import Sticker
+
+    def reload(rows: list[int]) -> np.ndarray:
+        stickers = [Sticker(id=str(r), topic="", path=Path(paths[r])) for r in rows]
+        return decode_stickers(stickers, img_size)[0]
+    return reload

@@ -1,0 +1,72 @@
+"""`pbr serve`: answer sticker suggestions over HTTP (JSON), with the model and the index loaded once."""
+
+from __future__ import annotations
+
+import click
+
+from .common import positive_int
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@click.command()
+@click.option("--model", "run", type=click.Path(), default=None, help="Run folder. Default: the most recent under runs/.")
+@click.option("--index", "stickers", type=click.Path(), required=True,
+              help="Sticker index .h5 from `pbr embed --model`, or a folder of stickers (embedded at start-up).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but loopback makes the server reachable from other machines.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port (0: any free one).")
+@click.option("--which", type=click.Choice(["best", "last"]), default="best", show_default=True)
+@click.option("--rerank", type=int, default=128, show_default=True, callback=positive_int,
+              help="ITM re-ranks the ITC top K, as `pbr rank` does.")
+@click.option("--max-body", type=int, default=64 * 1024, show_default=True, callback=positive_int,
+              help="Largest request body in bytes; a larger one gets 413.")
+@click.option("--skip-bad-images", is_flag=True, help="With a folder: leave out unreadable images (reported).")
+@click.pass_obj
+def serve(settings, run, stickers, host, port, which, rerank, max_body, skip_bad_images):
+    """Serve sticker suggestions over HTTP until interrupted (Ctrl-C).
+
+    \b
+    POST /rank          {"context": ["...", "..."], "top": 5, "candidates": [ids], "score": "itm"|"itc"}
+                        -> {"stickers": [{"id", "path", "score", "rank"}], "model": HASH, "ms": ...}
+    GET  /health        the run, the model hash and the number of stickers
+    GET  /stickers/ID   the sticker's image
+    Rankings and scores are those of `pbr rank` for the same dialogue. Bad requests get a JSON
+    {"error": ...} with status 400 (413 for a body over --max-body) and never stop the server.
+    Needs the serve extra: pip install 'pbr-cli[serve]'.
+    """
+    import socket
+
+    from .. import console
+    from ..errors import ConfigError, OutputError
+
+    try:
+        import uvicorn
+
+        from ..serve import create_app, load_ranker
+    except ImportError:
+        raise ConfigError("pbr serve needs Starlette and uvicorn: pip install 'pbr-cli[serve]'") from None
+
+    def skipped(count: int) -> None:
+        if count:
+            console.warn(f"skipped {count} unreadable image(s)")
+
+    console.info(f"loading the model and the stickers from {stickers} ...")
+    ranker = load_ranker(run, stickers, which, settings.torch_device(), rerank, skip_bad_images, skipped)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OutputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.listen(128)
+    bound = sock.getsockname()[1]
+    if host not in LOOPBACK:
+        console.warn(f"listening on {host}: anyone who can reach this machine can query the server")
+    console.info(f"pbr serve: {len(ranker)} stickers, model {ranker.model_hash}, run {ranker.run}")
+    click.echo(f"listening on http://{host if ':' not in host else f'[{host}]'}:{bound}", err=True)
+    config = uvicorn.Config(create_app(ranker, max_body), log_level="warning", access_log=False,
+                            timeout_keep_alive=5, timeout_graceful_shutdown=5)
+    uvicorn.Server(config).run(sockets=[sock])

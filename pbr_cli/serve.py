@@ -1,0 +1,228 @@
+"""Sticker suggestions over HTTP: a model and a sticker index loaded once, ranked per JSON request.
+
+`Ranker` is the product-facing library object (validate a request, rank, answer a dict); `create_app`
+wraps it in a Starlette application that `pbr serve` runs under uvicorn. Requests are validated before
+any model work, model work runs in a worker thread (one at a time), and a bad request never stops the
+server: it gets a JSON `{"error": ...}` with status 400 (or 413 for a body over the limit).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+MAX_TURNS = 256                 # utterances in one request's context
+MAX_TURN_CHARS = 4096
+DEFAULT_MAX_BODY = 64 * 1024    # bytes
+_FIELDS = ("context", "top", "candidates", "score")
+_IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp",
+                ".gif": "image/gif", ".bmp": "image/bmp"}
+
+
+class RequestError(Exception):
+    """A request the server refuses: an HTTP status and a one-line reason."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class RankRequest:
+    context: list[str]
+    top: int
+    candidates: list[int] | None    # rows of the index, or None for all
+    score: str
+
+
+class Ranker:
+    """A loaded run and sticker set; `rank` gives the same stickers and scores as `pbr rank`."""
+
+    def __init__(self, model, tokenizer, sticker_set, device, model_hash: str, run: str,
+                 reload: Callable[[list[int]], np.ndarray], rerank: int = 128):
+        self.model, self.tokenizer, self.stickers, self.device = model, tokenizer, sticker_set, device
+        self.model_hash, self.run, self.reload, self.rerank = model_hash, run, reload, rerank
+        self.rows = {sticker_id: row for row, sticker_id in enumerate(sticker_set.ids)}
+        self._lock = threading.Lock()   # one forward pass at a time; requests queue here, not in torch
+
+    def __len__(self) -> int:
+        return len(self.stickers.ids)
+
+    def parse(self, body: bytes) -> RankRequest:
+        """Validate a POST /rank body; RequestError naming the field on anything wrong."""
+        try:
+            data = json.loads(body.decode("utf-8"), parse_constant=_no_constant)
+        except UnicodeDecodeError:
+            raise RequestError("the body is not UTF-8") from None
+        except ValueError as exc:
+            raise RequestError(f"the body is not valid JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise RequestError("the body must be a JSON object like {\"context\": [\"...\"]}")
+        unknown = sorted(set(data) - set(_FIELDS))
+        if unknown:
+            raise RequestError(f"unknown field '{unknown[0]}' (fields: {', '.join(_FIELDS)})")
+        context = data.get("context")
+        if not isinstance(context, list) or not all(isinstance(turn, str) for turn in context):
+            raise RequestError("'context' must be a list of strings, oldest utterance first")
+        if len(context) > MAX_TURNS or any(len(turn) > MAX_TURN_CHARS for turn in context):
+            raise RequestError(f"'context' is too long (at most {MAX_TURNS} utterances of {MAX_TURN_CHARS} characters)")
+        context = [turn.strip() for turn in context if turn.strip()]
+        if not context:
+            raise RequestError("'context' is empty: give at least one utterance")
+        candidates = data.get("candidates")
+        if candidates is not None:
+            if not isinstance(candidates, list) or not candidates or not all(isinstance(c, str) for c in candidates):
+                raise RequestError("'candidates' must be a non-empty list of sticker ids")
+            missing = [c for c in candidates if c not in self.rows]
+            if missing:
+                raise RequestError(f"unknown sticker id '{missing[0]}' in 'candidates' ({len(missing)} unknown)")
+            if len(set(candidates)) != len(candidates):
+                raise RequestError("'candidates' lists a sticker twice")
+            candidates = [self.rows[c] for c in candidates]
+        available = len(candidates) if candidates is not None else len(self)
+        top = data.get("top", min(10, available))
+        if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= available:
+            raise RequestError(f"'top' must be an integer from 1 to {available}, got {json.dumps(top)}")
+        score = data.get("score", "itm")
+        if score not in ("itm", "itc"):
+            raise RequestError(f"'score' must be \"itm\" or \"itc\", got {json.dumps(score)}")
+        return RankRequest(context, top, candidates, score)
+
+    def rank(self, request: RankRequest) -> dict[str, Any]:
+        """The top stickers for a validated request: [{"id", "path", "score", "rank"}], the model, the time."""
+        from .index import StickerSet, rank_stickers
+
+        started = time.perf_counter()
+        stickers, reload, rows = self.stickers, self.reload, None
+        if request.candidates is not None:
+            rows = request.candidates
+            index = np.asarray(rows, dtype=np.int64)
+            stickers = StickerSet([self.stickers.ids[r] for r in rows], [self.stickers.paths[r] for r in rows],
+                                  self.stickers.embeddings[index],
+                                  None if self.stickers.image_tokens is None else self.stickers.image_tokens[index])
+            reload = lambda picked: self.reload([rows[r] for r in picked])  # noqa: E731
+        with self._lock:
+            ranked = rank_stickers(self.model, self.tokenizer, request.context, stickers, self.device, self.rerank,
+                                   request.score, reload)[:request.top]
+        results = [{"id": stickers.ids[r], "path": stickers.paths[r], "score": round(s, 6), "rank": i + 1}
+                   for i, (r, s) in enumerate(ranked)]
+        if any(not math.isfinite(item["score"]) for item in results):
+            raise RequestError("the model's scores are not finite; its weights are broken", status=500)
+        return {"stickers": results, "score": request.score, "model": self.model_hash,
+                "ms": round(1000 * (time.perf_counter() - started), 2)}
+
+    def health(self) -> dict[str, Any]:
+        return {"status": "ok", "run": self.run, "model": self.model_hash, "stickers": len(self),
+                "image_tokens": self.stickers.image_tokens is not None, "rerank": self.rerank,
+                "device": str(self.device)}
+
+    def sticker_file(self, sticker_id: str) -> tuple[bytes | Path, str]:
+        """(the image file, or PNG bytes for a .npy sticker, and its media type); RequestError 404 if unknown."""
+        row = self.rows.get(sticker_id)
+        if row is None:
+            raise RequestError(f"no sticker '{sticker_id}' in the index", status=404)
+        path = Path(self.stickers.paths[row])
+        media = _IMAGE_TYPES.get(path.suffix.lower())
+        if not path.is_file():
+            raise RequestError(f"the image of '{sticker_id}' is gone ({path})", status=404)
+        if media is not None:
+            return path, media
+        import io
+
+        from PIL import Image
+
+        from .data.images import load_image
+
+        buffer = io.BytesIO()
+        Image.fromarray(load_image(path)).save(buffer, format="PNG")
+        return buffer.getvalue(), "image/png"
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+async def _read_body(request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise RequestError(f"the body is over the limit of {limit} bytes", status=413)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise RequestError(f"the body is over the limit of {limit} bytes", status=413)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(ranker: Ranker, max_body: int = DEFAULT_MAX_BODY):
+    """The Starlette application: POST /rank, GET /health, GET /stickers/{id}; errors as JSON."""
+    from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
+    from starlette.exceptions import HTTPException
+    from starlette.responses import FileResponse, JSONResponse, Response
+    from starlette.routing import Route
+
+    def error(message: str, status: int) -> JSONResponse:
+        return JSONResponse({"error": message}, status_code=status)
+
+    async def rank(request):
+        try:
+            body = await _read_body(request, max_body)
+            parsed = ranker.parse(body)                       # before any model work
+            return JSONResponse(await run_in_threadpool(ranker.rank, parsed))
+        except RequestError as exc:
+            return error(str(exc), exc.status)
+
+    async def health(request):
+        return JSONResponse(ranker.health())
+
+    async def sticker(request):
+        try:
+            content, media = await run_in_threadpool(ranker.sticker_file, request.path_params["sticker_id"])
+        except RequestError as exc:
+            return error(str(exc), exc.status)
+        if isinstance(content, Path):
+            return FileResponse(content, media_type=media)
+        return Response(content, media_type=media)
+
+    async def http_error(request, exc: HTTPException):
+        return error(exc.detail or "error", exc.status_code)
+
+    async def server_error(request, exc: Exception):
+        return error(f"internal error: {type(exc).__name__}", 500)
+
+    routes = [Route("/rank", rank, methods=["POST"]), Route("/health", health, methods=["GET"]),
+              Route("/stickers/{sticker_id:path}", sticker, methods=["GET"])]
+    return Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: server_error})
+
+
+def load_ranker(run: str | None, stickers: str, which: str, device, rerank: int = 128, skip_bad: bool = False,
+                on_folder: Callable[[int], None] | None = None) -> Ranker:
+    """A Ranker for a run folder and a sticker index .h5 (or a folder of stickers, embedded now)."""
+    from .errors import DataError
+    from .index import folder_sticker_set, load_index, reloader
+    from .model.checkpoint import load_run, resolve_run
+
+    run_dir = resolve_run(run)
+    model, config, tokenizer, model_hash = load_run(run_dir, which, device)
+    if Path(stickers).is_file():
+        sticker_set = load_index(stickers, model_hash, config.model.embed_dim, device)
+        reload = reloader(sticker_set.paths, config.model.img_size)
+    elif Path(stickers).is_dir():
+        sticker_set, pixels, skipped = folder_sticker_set(model, stickers, config.model.img_size, device, skip_bad)
+        if on_folder is not None:
+            on_folder(skipped)
+        reload = lambda rows: pixels[rows]  # noqa: E731
+    else:
+        raise DataError("no such sticker index or folder", stickers)
+    if not sticker_set.ids:
+        raise DataError("the sticker index holds no stickers", stickers)
+    return Ranker(model, tokenizer, sticker_set, device, model_hash, str(run_dir), reload, rerank)
