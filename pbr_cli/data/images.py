@@ -102,13 +102,13 @@ def _load_picture(path: Path, max_pixels: int | None) -> np.ndarray:
     except DataError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise DataError(f"image refused as a possible decompression bomb: {exc}", path) from None
+        raise DataError(f"{_kind(path)} refused as a possible decompression bomb: {exc}", path) from None
     except UnidentifiedImageError:
         raise DataError(_why_unidentified(path), path) from None
     except MemoryError:
         raise
     except Exception as exc:  # decoders raise OSError, SyntaxError, zlib.error, struct.error, ...
-        raise DataError(f"corrupt or truncated image: {exc}", path) from None
+        raise DataError(f"corrupt or truncated {_kind(path)}: {exc}", path) from None
 
 
 def _sniff(path: Path) -> str | None:
@@ -119,6 +119,12 @@ def _sniff(path: Path) -> str | None:
     except OSError:
         return None
     return next((name for name, offset, magic in _SIGNATURES if head[offset:offset + len(magic)] == magic), None)
+
+
+def _kind(path: Path) -> str:
+    """'PNG image' (the format the file's first bytes announce), or 'image'."""
+    claimed = _sniff(path)
+    return f"{claimed} image" if claimed else "image"
 
 
 def _why_unidentified(path: Path) -> str:
