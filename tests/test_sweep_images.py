@@ -104,7 +104,7 @@ def gif_screen(width: int = 4, height: int = 4, palette: bool = False) -> bytes:
 
 def extreme_cases() -> list[Case]:
     cases: list[Case] = []
-    longest = {"png": MAX_SIDE, "jpg": 65500, "webp": 16383, "gif": MAX_SIDE, "bmp": MAX_SIDE}  # each format's own limit
+    longest = {"png": MAX_SIDE, "jpg": 65500, "webp": 16383, "gif": MAX_SIDE, "bmp": MAX_SIDE}  # each format's own
     for suffix, side in longest.items():
         for length in sorted({2500, side}):
             for shape in ((1, length), (length, 1)):
@@ -174,7 +174,8 @@ def npy_cases() -> list[Case]:
         "over_255": np.full((4, 4, 3), 300, np.uint16), "text": np.full((4, 4, 3), "a"),
         "structured": np.zeros((4, 4, 3), dtype=[("r", "u1"), ("g", "u1")]),
     }
-    cases += [refused(f"{name}.npy", npy_bytes(array), "expected uint8 pixel values") for name, array in bad_values.items()]
+    cases += [refused(f"{name}.npy", npy_bytes(array), "expected uint8 pixel values")
+              for name, array in bad_values.items()]
     bad_shapes = {"1d": (5,), "0d": (), "4d": (1, 2, 2, 3), "5_channels": (2, 2, 5), "2_planes": (2, 5, 5)}
     cases += [refused(f"shape_{name}.npy", npy_bytes(np.zeros(shape, np.uint8)), "expected an (H, W, 3) image array")
               for name, shape in bad_shapes.items()]

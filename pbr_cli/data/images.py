@@ -25,6 +25,7 @@ _SIGNATURES = (  # (format, offset, magic bytes): what a file that Pillow cannot
     ("WEBP", 8, b"WEBP"), ("BMP", 0, b"BM"), ("NPY", 0, b"\x93NUMPY"),
 )
 _ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
+_NOT_IN_PATHS = {"Cc": "the control character", "Cs": "the unpaired surrogate"}  # Unicode categories refused
 
 
 def load_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
@@ -190,7 +191,7 @@ def _load_array(path: Path, max_pixels: int | None) -> np.ndarray:
 
 
 def printable(text: str) -> str:
-    """`text` with control and other unprintable characters escaped (\\x00, \\n, \\ud800), so a message stays one line."""
+    """`text` with unprintable characters escaped (\\x00, \\n, \\ud800), so that a message stays one line."""
     return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
@@ -257,10 +258,11 @@ class ContainedFolder:
         text = os.fspath(relative)
         if not text.strip():
             raise self._fail(what, text, "is empty")
-        bad = next((char for char in text if unicodedata.category(char) in ("Cc", "Cs")), None)
+        bad = next((char for char in text if unicodedata.category(char) in _NOT_IN_PATHS), None)
         if bad is not None:
-            kind = "a NUL character" if bad == "\0" else f"the invalid character U+{ord(bad):04X}"
-            raise self._fail(what, text, f"contains {kind}; file names cannot hold it")
+            kind = _NOT_IN_PATHS[unicodedata.category(bad)]
+            problem = "a NUL character" if bad == "\0" else f"{kind} U+{ord(bad):04X}"
+            raise self._fail(what, text, f"contains {problem}, which a dataset path cannot hold")
         if text.startswith(("/", "\\")) or ntpath.splitdrive(text)[0]:
             raise self._fail(what, text, "is absolute; paths must be relative to the dataset folder")
         normal = os.path.normpath(text)
