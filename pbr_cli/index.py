@@ -27,6 +27,15 @@ class StickerSet:
     image_tokens: torch.Tensor | None = None    # (N, L, C_V) when stored
 
 
+def readable_rows(count: int, bad: Sequence[int], source: str | Path | None) -> np.ndarray:
+    """Rows 0..count-1 less the `bad` ones that could not be decoded; DataError naming `source` when none is left."""
+    bad_set = set(bad)
+    rows = np.array([row for row in range(count) if row not in bad_set], dtype=np.int64)
+    if not len(rows):
+        raise DataError(f"no readable images: all {count} were skipped as unreadable", source)
+    return rows
+
+
 def library_from_folder(folder: str | Path, skip_bad: bool = False):
     """(ids, paths, stickers) for every image under a folder (recursive), ids relative to it without suffix."""
     from .data import open_sticker_library
@@ -40,11 +49,13 @@ def library_from_folder(folder: str | Path, skip_bad: bool = False):
 @torch.no_grad()
 def build_index(model, stickers: Sequence, img_size: int, device, model_hash: str, out: str | Path,
                 store_tokens: bool = True, skip_bad: bool = False,
-                progress: Callable[[int], None] | None = None, batch_size: int = 256) -> dict:
+                progress: Callable[[int], None] | None = None, batch_size: int = 256,
+                source: str | Path | None = None) -> dict:
     """Encode every sticker once and write a `sticker_index` file (fp16 embeddings, optional image tokens).
 
     Under torchrun each process encodes every world-th sticker and process 0 merges them into one file
-    (the other processes return {"rank": -1}).
+    (the other processes return {"rank": -1}). DataError naming `source` (the folder) when no image
+    could be read.
     """
     from .data.cache import decode_stickers
     from .evaluation import encode_library
@@ -53,13 +64,13 @@ def build_index(model, stickers: Sequence, img_size: int, device, model_hash: st
     rank, world_size = init_distributed(device)
     shard = list(range(len(stickers)))[rank::world_size]
     pixels, bad = decode_stickers([stickers[i] for i in shard], img_size, skip_bad=skip_bad)
-    bad_set = set(bad)
-    keep = np.array([j for j in range(len(shard)) if j not in bad_set], dtype=np.int64)
-    tokens, embeddings = encode_library(model, pixels, keep, device, batch_size, keep_tokens=store_tokens,
-                                        progress=progress)
-    piece = {"rows": [shard[j] for j in keep], "bad": [shard[j] for j in bad],
-             "embeddings": embeddings.cpu().numpy().astype(np.float16),
-             "tokens": tokens.float().cpu().numpy().astype(np.float16) if store_tokens else None}
+    keep = np.setdiff1d(np.arange(len(shard), dtype=np.int64), np.asarray(bad, dtype=np.int64))
+    piece = {"rows": [shard[j] for j in keep], "bad": [shard[j] for j in bad], "embeddings": None, "tokens": None}
+    if len(keep):  # under torchrun a shard may hold only unreadable images
+        tokens, embeddings = encode_library(model, pixels, keep, device, batch_size, keep_tokens=store_tokens,
+                                            progress=progress)
+        piece["embeddings"] = embeddings.cpu().numpy().astype(np.float16)
+        piece["tokens"] = tokens.float().cpu().numpy().astype(np.float16) if store_tokens else None
     if world_size > 1:
         import torch.distributed as dist
 
@@ -69,9 +80,10 @@ def build_index(model, stickers: Sequence, img_size: int, device, model_hash: st
             return {"rank": -1}
     else:
         pieces = [piece]
-    rows = np.concatenate([np.asarray(p["rows"], dtype=np.int64) for p in pieces])
-    order = np.argsort(rows, kind="stable")
-    rows = rows[order]
+    bad_rows = [row for p in pieces for row in p["bad"]]
+    rows = readable_rows(len(stickers), bad_rows, source)
+    pieces = [p for p in pieces if p["rows"]]
+    order = np.argsort(np.concatenate([np.asarray(p["rows"], dtype=np.int64) for p in pieces]), kind="stable")
     arrays = {
         "ids": [stickers[i].id for i in rows],
         "paths": [str(stickers[i].path or "") for i in rows],
@@ -81,13 +93,15 @@ def build_index(model, stickers: Sequence, img_size: int, device, model_hash: st
         arrays["image_tokens"] = np.concatenate([p["tokens"] for p in pieces])[order]
     dim = int(arrays["embeddings"].shape[1])
     write_h5(out, "sticker_index", arrays, {"model_hash": model_hash, "dim": dim, "img_size": img_size})
-    skipped = sum(len(p["bad"]) for p in pieces)
-    return {"output": str(out), "stickers": int(len(rows)), "skipped": skipped, "dim": dim,
+    return {"output": str(out), "stickers": int(len(rows)), "skipped": len(bad_rows), "dim": dim,
             "tokens": bool(store_tokens), "processes": world_size}
 
 
 def load_index(path: str | Path, model_hash: str, dim: int, device) -> StickerSet:
+    """The stickers of a `sticker_index` file built by this model; FormatError when it is another's or empty."""
     index = read_h5(path, "sticker_index", dim=dim)
+    if not len(index["ids"]):
+        raise FormatError("the index holds no stickers; rebuild it with `pbr embed --model`", path)
     if index.attrs.get("model_hash") != model_hash:
         raise FormatError(f"index was built by another model (hash {index.attrs.get('model_hash')}, "
                           f"this model {model_hash}); rebuild it with `pbr embed --model`", path)
@@ -101,14 +115,13 @@ def read_dialogue(path: str | Path) -> list[str]:
     """A dialogue file: UTF-8 text, one utterance per line (blank lines ignored); '-' reads standard input."""
     import sys
 
+    from .data.records import decode_utf8
+
     try:
         raw = sys.stdin.buffer.read() if str(path) == "-" else Path(path).read_bytes()
     except OSError as exc:
         raise DataError(f"cannot read the dialogue ({exc.strerror})", path) from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"not UTF-8 text (byte {exc.start})", path) from None
+    text = decode_utf8(raw.removeprefix(b"\xef\xbb\xbf"), path)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines:
         raise DataError("the dialogue is empty", path)
@@ -150,7 +163,7 @@ def folder_sticker_set(model, folder: str | Path, img_size: int, device, skip_ba
 
     stickers = library_from_folder(folder)
     pixels, bad = decode_stickers(stickers, img_size, skip_bad=skip_bad)
-    keep = np.array([i for i in range(len(stickers)) if i not in set(bad)], dtype=np.int64)
+    keep = readable_rows(len(stickers), bad, folder)
     _, embeddings = encode_library(model, pixels, keep, device, keep_tokens=False)
     sticker_set = StickerSet([stickers[i].id for i in keep], [str(stickers[i].path) for i in keep], embeddings)
     return sticker_set, pixels[keep], len(bad)

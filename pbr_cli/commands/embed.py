@@ -96,7 +96,7 @@ def embed_with_model(settings, images: Path, run: Path, which: str, store_tokens
     stickers = library_from_folder(images)
     with console.progress(total=len(stickers), desc="indexing", unit="img") as bar:
         summary = build_index(model, stickers, config.model.img_size, device, model_hash, output, store_tokens,
-                              skip_bad_images, bar.update, batch_size)
+                              skip_bad_images, bar.update, batch_size, source=images)
     if summary.get("rank") == -1:
         return                         # under torchrun, process 0 merges the shards and reports
     if summary["skipped"]:

@@ -19,23 +19,21 @@ def cache_root() -> Path:
 
 
 def square_resize(image: np.ndarray, size: int) -> np.ndarray:
-    """Pad to a white square (keeping the aspect ratio) and resize to (size, size, 3)."""
+    """(H, W, 3) uint8 -> (size, size, 3): resized to fit (keeping the aspect ratio), centred on white.
+
+    Work and memory are bounded by the input and the output: a 1 x 60,000 strip never becomes a square canvas.
+    """
     from PIL import Image
 
-    height, width = image.shape[:2]
-    side = max(height, width)
-    if height != width:
-        canvas = np.full((side, side, 3), 255, dtype=np.uint8)
-        top, left = (side - height) // 2, (side - width) // 2
-        canvas[top:top + height, left:left + width] = image
-        image = canvas
-    if side != size:
-        image = np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))
-    return image
+    from .images import fit_in_square
+
+    if image.shape[:2] == (size, size):
+        return image
+    return np.asarray(fit_in_square(Image.fromarray(image), size, Image.BILINEAR))
 
 
 def fingerprint(stickers: Sequence[Sticker], size: int) -> str:
-    digest = hashlib.sha256(f"v1:{size}".encode())
+    digest = hashlib.sha256(f"v2:{size}".encode())
     for sticker in stickers:
         digest.update(sticker.id.encode("utf-8") + b"\0")
         if sticker.path is not None:

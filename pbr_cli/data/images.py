@@ -5,7 +5,9 @@ from __future__ import annotations
 import ntpath
 import os
 import stat
+import struct
 import threading
+import unicodedata
 import warnings
 from pathlib import Path
 
@@ -16,8 +18,14 @@ from ..errors import DataError
 
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".npy")
 DEFAULT_MAX_PIXELS = 64_000_000  # 64 megapixels: far above any sticker, far below a decompression bomb
+MAX_SIDE = 65_535  # the largest side JPEG and GIF can hold; a longer side is a corrupt header or a bomb's shape
 _PIL_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP")  # the only decoders Pillow may try
+_SIGNATURES = (  # (format, offset, magic bytes): what a file that Pillow cannot open was meant to be
+    ("PNG", 0, b"\x89PNG\r\n\x1a\n"), ("JPEG", 0, b"\xff\xd8\xff"), ("GIF", 0, b"GIF87a"), ("GIF", 0, b"GIF89a"),
+    ("WEBP", 8, b"WEBP"), ("BMP", 0, b"BM"), ("NPY", 0, b"\x93NUMPY"),
+)
 _ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
+_NOT_IN_PATHS = {"Cc": "the control character", "Cs": "the unpaired surrogate"}  # Unicode categories refused
 
 
 def load_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
@@ -25,7 +33,8 @@ def load_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIX
 
     Reads png, jpg/jpeg, webp, gif (first frame), bmp and .npy arrays (HW, HWC with 1-4 channels, or
     CHW). Raises DataError naming the file when it is missing, empty, corrupt, truncated, of an
-    unsupported type, or larger than `max_pixels` (None: no limit beyond Pillow's own).
+    unsupported type, larger than `max_pixels` (None: no limit beyond Pillow's own) or with a side
+    longer than MAX_SIDE. The size is checked from the header, before any pixel is decoded.
     """
     path = Path(path)
     try:
@@ -49,6 +58,9 @@ def load_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIX
 def _check_pixels(height: int, width: int, max_pixels: int | None, path: Path) -> None:
     if height <= 0 or width <= 0:
         raise DataError(f"image has no pixels ({width}x{height})", path)
+    if max(height, width) > MAX_SIDE:
+        raise DataError(f"image is {width}x{height}: a side over {MAX_SIDE:,} pixels is refused "
+                        "(a corrupt header or a decompression bomb)", path)
     if max_pixels is not None and height * width > max_pixels:
         raise DataError(
             f"image is {width}x{height} = {height * width:,} pixels, over the limit of {max_pixels:,} "
@@ -91,16 +103,57 @@ def _load_picture(path: Path, max_pixels: int | None) -> np.ndarray:
     except DataError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise DataError(f"image refused as a possible decompression bomb: {exc}", path) from None
+        raise DataError(f"{_kind(path)} refused as a possible decompression bomb: {exc}", path) from None
     except UnidentifiedImageError:
-        raise DataError(f"not a readable image: the content is not {'/'.join(_PIL_FORMATS)}", path) from None
+        raise DataError(_why_unidentified(path), path) from None
     except MemoryError:
         raise
     except Exception as exc:  # decoders raise OSError, SyntaxError, zlib.error, struct.error, ...
-        raise DataError(f"corrupt or truncated image: {exc}", path) from None
+        raise DataError(f"corrupt or truncated {_kind(path)}: {exc}", path) from None
+
+
+def _sniff(path: Path) -> str | None:
+    """The format a file's first bytes announce (see _SIGNATURES), or None."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+    except OSError:
+        return None
+    return next((name for name, offset, magic in _SIGNATURES if head[offset:offset + len(magic)] == magic), None)
+
+
+def _kind(path: Path) -> str:
+    """'PNG image' (the format the file's first bytes announce), or 'image'."""
+    claimed = _sniff(path)
+    return f"{claimed} image" if claimed else "image"
+
+
+def _why_unidentified(path: Path) -> str:
+    """What is wrong with a file Pillow could not open: not an image at all, or a broken file of a known format."""
+    expected = "/".join(_PIL_FORMATS)
+    claimed = _sniff(path)
+    if claimed is None:
+        return f"not a readable image: the content is not {expected}"
+    if claimed == "NPY":
+        return f"not a readable image: the content is a NumPy .npy array, not {expected} (name it .npy)"
+    try:
+        with Image.OPEN[claimed][0](os.fspath(path)):  # the one plugin, to hear why it refuses the file
+            pass
+    except Exception as exc:
+        cause = exc.__cause__ or exc  # Pillow re-raises a plugin's EOFError / struct.error as SyntaxError
+        if isinstance(cause, EOFError) and claimed == "GIF":
+            return "GIF has no frames"
+        if isinstance(cause, (EOFError, IndexError, struct.error)):
+            return f"truncated {claimed} image: the file ends inside its header"
+        return f"corrupt or truncated {claimed} image: {exc}"
+    return f"corrupt or truncated {claimed} image"
 
 
 def _load_array(path: Path, max_pixels: int | None) -> np.ndarray:
+    claimed = _sniff(path)
+    if claimed != "NPY":
+        content = f"the content is a {claimed} image (name it .{claimed.lower()})" if claimed else "no NumPy header"
+        raise DataError(f"not a readable .npy array: {content}", path)
     try:
         array = np.load(path, mmap_mode="r", allow_pickle=False)  # reads the header only
     except Exception as exc:
@@ -135,6 +188,27 @@ def _load_array(path: Path, max_pixels: int | None) -> np.ndarray:
     if channels == 4:
         return _over_white(pixels)
     return np.ascontiguousarray(pixels)
+
+
+def printable(text: str) -> str:
+    """`text` with unprintable characters escaped (\\x00, \\n, \\ud800), so that a message stays one line."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
+def fit_in_square(picture: Image.Image, size: int, resample: int) -> Image.Image:
+    """`picture` scaled so that its longer side is `size`, centred on a white size x size RGB square.
+
+    Scaling comes before padding, so the work is bounded by the input and the output whatever the aspect ratio.
+    """
+    scale = size / max(picture.size)
+    if scale != 1:
+        picture = picture.resize((max(1, round(picture.width * scale)), max(1, round(picture.height * scale))),
+                                 resample)
+    if picture.size == (size, size):
+        return picture
+    canvas = Image.new("RGB", (size, size), "white")
+    canvas.paste(picture, ((size - picture.width) // 2, (size - picture.height) // 2))
+    return canvas
 
 
 def is_hidden(name: str) -> bool:
@@ -174,13 +248,21 @@ class ContainedFolder:
         return real_path == self._real_root or real_path.startswith(self._real_root.rstrip(os.sep) + os.sep)
 
     def _fail(self, what: str, relative: str, problem: str) -> DataError:
-        return DataError(f"{what} '{relative}' {problem}", self.source)
+        return DataError(f"{what} '{printable(relative)}' {problem}", self.source)
 
     def join(self, relative: str | os.PathLike, what: str = "path", must_exist: bool = False) -> Path:
-        """`root / relative`, checked: relative, not escaping with '..', no symlink out; optionally an existing file."""
+        """`root / relative`, checked: relative, not escaping with '..', no symlink out; optionally an existing file.
+
+        A path holding a NUL, another control character or text no file name can hold is refused too.
+        """
         text = os.fspath(relative)
         if not text.strip():
             raise self._fail(what, text, "is empty")
+        bad = next((char for char in text if unicodedata.category(char) in _NOT_IN_PATHS), None)
+        if bad is not None:
+            kind = _NOT_IN_PATHS[unicodedata.category(bad)]
+            problem = "a NUL character" if bad == "\0" else f"{kind} U+{ord(bad):04X}"
+            raise self._fail(what, text, f"contains {problem}, which a dataset path cannot hold")
         if text.startswith(("/", "\\")) or ntpath.splitdrive(text)[0]:
             raise self._fail(what, text, "is absolute; paths must be relative to the dataset folder")
         normal = os.path.normpath(text)

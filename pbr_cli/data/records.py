@@ -38,7 +38,8 @@ def normalise_split_name(name: str) -> str:
     return _SPLIT_ALIASES.get(name, name)
 
 
-def _decode(data: bytes, path: Path, where: str | None) -> str:
+def decode_utf8(data: bytes, path: str | os.PathLike, where: str | None = None) -> str:
+    """`data` as UTF-8 text; DataError naming `path`, the line (`where`, else counted) and the offending byte."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -78,7 +79,7 @@ def read_json(path: str | os.PathLike, *, reject_duplicate_keys: bool = False) -
     data = _read_bytes(path)
     if data.startswith(_BOM):
         data = data[len(_BOM):]
-    text = _decode(data, path, None)
+    text = decode_utf8(data, path)
     if not text.strip():
         raise DataError("file is empty, expected JSON", path)
     hook = _reject_duplicate_keys if reject_duplicate_keys else None
@@ -108,7 +109,7 @@ def iter_json_lines(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, An
             if not raw.strip():
                 continue
             where = f"line {number}"
-            text = _decode(raw, path, where)
+            text = decode_utf8(raw, path, where)
             try:
                 record = json.loads(text)
             except json.JSONDecodeError as exc:

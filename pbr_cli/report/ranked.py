@@ -68,18 +68,12 @@ def thumbnail(path: str, size: int) -> Image.Image:
     import numpy as np
     from PIL import Image
 
-    from ..data.images import load_image
+    from ..data.images import fit_in_square, load_image
     from ..errors import DataError
 
-    canvas = Image.new("RGB", (size, size), "white")
     try:
         picture = Image.fromarray(np.asarray(load_image(path)))
     except DataError:
         return Image.new("RGB", (size, size), PLACEHOLDER_COLOR)
-    scale = size / max(picture.size)
-    if scale != 1:
-        resample = Image.NEAREST if scale >= 2 else Image.LANCZOS   # small stickers stay crisp when enlarged
-        picture = picture.resize((max(1, round(picture.width * scale)), max(1, round(picture.height * scale))),
-                                 resample)
-    canvas.paste(picture, ((size - picture.width) // 2, (size - picture.height) // 2))
-    return canvas
+    enlarged = size >= 2 * max(picture.size)   # small stickers stay crisp when enlarged
+    return fit_in_square(picture, size, Image.NEAREST if enlarged else Image.LANCZOS)
