@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .data.batches import SplitTable, build_table, pad_tokens
+from .data.batches import SplitTable, build_table, pad_tokens, split_source
 from .data.types import StickerDataset
 from .errors import ConfigError, PbrError, TrainingError
 from .losses.objective import Batch, Objective
@@ -36,13 +36,13 @@ def prepare_data(dataset: StickerDataset, tokenizer, config: RunConfig, images: 
     sticker_ids = list(dataset.stickers)
     index = {sticker_id: i for i, sticker_id in enumerate(sticker_ids)}
     max_len = config.model.max_len
-    train = build_table(dataset.split("train"), index, tokenizer, max_len, f"{dataset.root} (train)")
+    train = build_table(dataset.split("train"), index, tokenizer, max_len, split_source(dataset, "train"))
     val = None
     if "val" in dataset.splits and dataset.splits["val"]:
         dialogues = dataset.splits["val"]
         if config.train.val_limit:
             dialogues = dialogues[: config.train.val_limit]
-        val = build_table(dialogues, index, tokenizer, max_len, f"{dataset.root} (val)")
+        val = build_table(dialogues, index, tokenizer, max_len, split_source(dataset, "val"))
     return TrainData(sticker_ids, images, train, val)
 
 

@@ -32,7 +32,7 @@ def evaluate_run(run: str | None, data: str | None, split: str, score: str, whic
     here; sticker polarity from emotion labels or `teacher_features`); the result lists them under "plots".
     """
     from .commands.common import load_dataset
-    from .data.batches import build_table
+    from .data.batches import build_table, split_source
     from .data.cache import sticker_image_cache
     from .evaluation import score_table
     from .model.checkpoint import load_run, resolve_run
@@ -54,7 +54,7 @@ def evaluate_run(run: str | None, data: str | None, split: str, score: str, whic
     dataset = load_dataset(data)
     dialogues = dataset.split(split)
     index = {sticker_id: i for i, sticker_id in enumerate(dataset.stickers)}
-    table = build_table(dialogues, index, tokenizer, config.model.max_len, f"{dataset.root} ({split})")
+    table = build_table(dialogues, index, tokenizer, config.model.max_len, split_source(dataset, split))
     plots = None
     if plots_dir:
         from .report.evaluate_plots import EvaluationPlots

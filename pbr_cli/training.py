@@ -282,6 +282,10 @@ def run_training(options: TrainOptions, settings, resume: str | None = None) -> 
     with console.progress(total=len(stickers), desc="decoding stickers", unit="img") as bar:
         images = sticker_image_cache(stickers, config.model.img_size, options.skip_bad_images, bar.update,
                                      unreadable.extend)
+    if unreadable and len(unreadable) == len(stickers):
+        from .errors import DataError
+
+        raise DataError(f"no readable sticker images: all {len(stickers)} were skipped as unreadable", dataset.root)
     if unreadable:
         first = stickers[unreadable[0]]
         console.warn(f"{len(unreadable)} unreadable sticker image(s) replaced by blank images, "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -33,22 +34,34 @@ class SplitTable:
                           self.candidates[indices], self.label[indices])
 
 
+def split_source(dataset, split: str) -> str:
+    """What messages about a split name: its file where the dataset has one, else the folder and the split."""
+    source = dataset.sources.get(split)
+    return str(source) if source is not None else f"{dataset.root} ({split})"
+
+
 def build_table(dialogues: Sequence[Dialogue], sticker_index: dict[str, int], tokenizer, max_len: int,
                 where: str = "") -> SplitTable:
     """Tokenise the contexts and map candidate ids to library indices (every set must have the same size)."""
     if not dialogues:
         raise DataError("the split has no dialogues", where or None)
-    sizes = {len(d.candidates or ()) for d in dialogues}
-    if len(sizes) != 1 or 0 in sizes:
-        raise DataError(f"candidate sets differ in size ({sorted(sizes)}); every set of a split must have the same size",
-                        where or None)
-    candidates = np.empty((len(dialogues), sizes.pop()), dtype=np.int64)
+    counts = Counter(len(d.candidates or ()) for d in dialogues)
+    if len(counts) != 1 or 0 in counts:
+        usual = counts.most_common(1)[0][0]
+        odd = next(d for d in dialogues if len(d.candidates or ()) != usual or not usual)
+        message = (f"dialogue {odd.id}: a candidate set of {len(odd.candidates or ())} stickers where the split's "
+                   f"others have {usual} (sizes {sorted(counts)}); every set of a split must have the same size")
+        raise DataError(f"{odd.where}: {message}" if odd.where else message, None if odd.where else where or None)
+    candidates = np.empty((len(dialogues), next(iter(counts))), dtype=np.int64)
     label = np.empty(len(dialogues), dtype=np.int64)
     for row, dialogue in enumerate(dialogues):
         try:
             candidates[row] = [sticker_index[s] for s in dialogue.candidates]
         except KeyError as exc:
-            raise DataError(f"dialogue {dialogue.id}: unknown sticker id {exc.args[0]}", where or None) from None
+            message = f"dialogue {dialogue.id}: unknown sticker id {exc.args[0]}"
+            if dialogue.where:
+                raise DataError(f"{dialogue.where}: {message}") from None
+            raise DataError(message, where or None) from None
         label[row] = dialogue.candidates.index(dialogue.sticker)
     token_ids = [tokenizer.encode_dialogue(d.context, max_len) for d in dialogues]
     return SplitTable([d.id for d in dialogues], token_ids, candidates, label)

@@ -86,4 +86,4 @@ def read_pbr_dataset(root: str | os.PathLike) -> StickerDataset:
     }
     if not splits:
         raise DataError(f"no split files: expected train.jsonl, val.jsonl or test.jsonl beside {STICKERS_FILE}", root)
-    return build_dataset(root, FORMAT, stickers, splits)
+    return build_dataset(root, FORMAT, stickers, splits, {name: root / f"{name}.jsonl" for name in splits})

@@ -185,11 +185,13 @@ def check_dialogue(
             seen.add(candidate)
         if dialogue.sticker not in seen:
             raise DataError(f"{where}: candidates do not contain the ground truth '{dialogue.sticker}'", path)
+    dialogue.where = f"{path}: {where}"
     return dialogue
 
 
 def build_dataset(
-    root: Path, format_name: str, stickers: dict[str, Sticker], splits: dict[str, list[Dialogue]]
+    root: Path, format_name: str, stickers: dict[str, Sticker], splits: dict[str, list[Dialogue]],
+    sources: dict[str, Path] | None = None,
 ) -> StickerDataset:
     """Assemble a StickerDataset, drawing the candidate sets of every sample that has none."""
     all_dialogues = [dialogue for dialogues in splits.values() for dialogue in dialogues]
@@ -201,4 +203,5 @@ def build_dataset(
         stickers=stickers,
         splits=splits,
         filled_from_other_topics=filled,
+        sources=dict(sources or {}),
     )
