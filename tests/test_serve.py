@@ -1,0 +1,185 @@
+"""`pbr serve` as a product would meet it: a real server on a loopback port, spoken to over HTTP."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+pytest.importorskip("starlette")
+pytest.importorskip("uvicorn")
+
+from synthetic import write_tiny_dataset  # noqa: E402
+from test_bad_inputs import TRAIN, assert_refused, cache_folder, run_cli  # noqa: E402
+
+DIALOGUE = ["你好", "今天好开心"]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """A trained run, its sticker index, and `pbr serve` for them on a free loopback port."""
+    root = tmp_path_factory.mktemp("serve")
+    with cache_folder(root / "cache"):
+        data = write_tiny_dataset(root / "data")
+        for args in (["train", "--data", data, "-o", root / "run", *TRAIN],
+                     ["embed", data, "--model", root / "run", "-o", root / "index.h5"]):
+            result = run_cli(*args)
+            assert result.exit_code == 0, result.output
+    (root / "dialogue.txt").write_text("\n".join(DIALOGUE) + "\n", encoding="utf-8")
+    server = subprocess.Popen([sys.executable, "-m", "pbr_cli.cli", "serve", "--model", str(root / "run"), "--index",
+                               str(root / "index.h5"), "--port", "0", "--max-body", "4096"],
+                              stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    port, lines = None, []
+    deadline = time.monotonic() + 120
+    while port is None and time.monotonic() < deadline:
+        line = server.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        found = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
+        port = int(found.group(1)) if found else None
+    if port is None:
+        server.kill()
+        pytest.fail("the server did not start:\n" + "".join(lines))
+    threading.Thread(target=server.stderr.read, daemon=True).start()
+    yield {"root": root, "data": data, "port": port, "server": server}
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def call(port: int, method: str, path: str, body: bytes | str | None = None, headers: dict | None = None):
+    """(status, content type, body bytes) of one HTTP request on a new connection."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection.request(method, path, body, headers or {})
+        response = connection.getresponse()
+        return response.status, response.getheader("content-type", ""), response.read()
+    finally:
+        connection.close()
+
+
+def post_rank(port: int, request: dict) -> tuple[int, dict]:
+    status, _, payload = call(port, "POST", "/rank", json.dumps(request), {"Content-Type": "application/json"})
+    return status, json.loads(payload)
+
+
+def cli_ranking(served, score: str, top: int) -> list[dict]:
+    root = served["root"]
+    result = run_cli("rank", root / "dialogue.txt", root / "index.h5", "--model", root / "run", "--score", score,
+                     "--top", top, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output.strip().splitlines()[-1])["stickers"]
+
+
+def test_health_names_the_model_and_the_stickers(served):
+    status, kind, payload = call(served["port"], "GET", "/health")
+    health = json.loads(payload)
+    assert status == 200 and kind.startswith("application/json")
+    assert health["status"] == "ok" and health["stickers"] == 20 and len(health["model"]) == 16
+
+
+@pytest.mark.parametrize("score", ["itm", "itc"])
+def test_ranking_equals_pbr_rank(served, score):
+    status, answer = post_rank(served["port"], {"context": DIALOGUE, "top": 7, "score": score})
+    assert status == 200, answer
+    expected = cli_ranking(served, score, 7)
+    assert [(s["id"], s["score"], s["rank"]) for s in answer["stickers"]] == \
+        [(s["id"], s["score"], s["rank"]) for s in expected]
+    assert answer["score"] == score and answer["ms"] >= 0
+
+
+def test_candidates_rank_only_those_with_the_same_scores(served):
+    everything = {s["id"]: s["score"] for s in cli_ranking(served, "itm", 20)}
+    chosen = sorted(everything)[3:9]
+    status, answer = post_rank(served["port"], {"context": DIALOGUE, "top": 6, "candidates": chosen})
+    assert status == 200, answer
+    assert sorted(s["id"] for s in answer["stickers"]) == chosen
+    # a pair's score does not depend on the other candidates (up to float rounding of a smaller batch)
+    assert [s["score"] for s in answer["stickers"]] == pytest.approx([everything[s["id"]] for s in answer["stickers"]],
+                                                                     abs=1e-5)
+    scores = [s["score"] for s in answer["stickers"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+BAD_REQUESTS = [
+    ("not-json", b"{context: 1", 400, "not valid JSON"),
+    ("not-utf8", b"\xff\xfe{}", 400, "not UTF-8"),
+    ("nan", b'{"context": ["x"], "top": NaN}', 400, "not valid JSON"),
+    ("array", b'["x"]', 400, "JSON object"),
+    ("no-context", b'{"top": 3}', 400, "'context' must be a list"),
+    ("context-string", b'{"context": "hello"}', 400, "'context' must be a list"),
+    ("context-number", b'{"context": [1, 2]}', 400, "'context' must be a list"),
+    ("empty-context", b'{"context": []}', 400, "'context' is empty"),
+    ("blank-context", b'{"context": ["  ", ""]}', 400, "'context' is empty"),
+    ("long-context", json.dumps({"context": ["x"] * 300}).encode(), 400, "too long"),
+    ("unknown-field", b'{"context": ["x"], "tpo": 3}', 400, "unknown field 'tpo'"),
+    ("top-zero", b'{"context": ["x"], "top": 0}', 400, "'top' must be an integer from 1 to 20"),
+    ("top-too-big", b'{"context": ["x"], "top": 21}', 400, "from 1 to 20"),
+    ("top-bool", b'{"context": ["x"], "top": true}', 400, "'top'"),
+    ("top-float", b'{"context": ["x"], "top": 2.5}', 400, "'top'"),
+    ("top-over-candidates", b'{"context": ["x"], "top": 3, "candidates": ["t0s0", "t0s1"]}', 400, "from 1 to 2"),
+    ("unknown-candidate", b'{"context": ["x"], "candidates": ["t0s0", "nope"]}', 400, "unknown sticker id 'nope'"),
+    ("empty-candidates", b'{"context": ["x"], "candidates": []}', 400, "non-empty list"),
+    ("repeated-candidate", b'{"context": ["x"], "candidates": ["t0s0", "t0s0"]}', 400, "twice"),
+    ("bad-score", b'{"context": ["x"], "score": "best"}', 400, "'score'"),
+    ("too-large", json.dumps({"context": ["长" * 2000]}).encode(), 413, "over the limit of 4096 bytes"),
+]
+
+
+@pytest.mark.parametrize("name,body,status,needle", BAD_REQUESTS, ids=[case[0] for case in BAD_REQUESTS])
+def test_bad_request_gets_a_json_error_and_the_server_goes_on(served, name, body, status, needle):
+    got, kind, payload = call(served["port"], "POST", "/rank", body, {"Content-Type": "application/json"})
+    assert got == status and kind.startswith("application/json"), payload
+    assert needle in json.loads(payload)["error"]
+    assert call(served["port"], "GET", "/health")[0] == 200
+
+
+@pytest.mark.parametrize("method,path,status", [("GET", "/rank", 405), ("POST", "/health", 405),
+                                                ("GET", "/nowhere", 404), ("GET", "/stickers/nope", 404)])
+def test_wrong_routes_get_json_errors(served, method, path, status):
+    got, kind, payload = call(served["port"], method, path)
+    assert got == status and "error" in json.loads(payload)
+
+
+def test_sticker_images_are_served(served):
+    from pbr_cli.data.pbrfolder import read_pbr_stickers
+
+    sticker = next(iter(read_pbr_stickers(served["data"]).values()))
+    status, kind, payload = call(served["port"], "GET", f"/stickers/{sticker.id}")
+    assert status == 200 and kind == "image/png"
+    assert payload == sticker.path.read_bytes()
+
+
+def test_concurrent_requests_get_the_answers_of_sequential_ones(served):
+    requests = [{"context": DIALOGUE[: 1 + i % 2] + [f"第{i}句"], "top": 5, "score": ("itm", "itc")[i % 2]}
+                for i in range(8)]
+    expected = [post_rank(served["port"], request)[1]["stickers"] for request in requests]
+    answers: dict[int, list] = {}
+
+    def client(number: int) -> None:
+        for repeat in range(3):
+            answers[(number, repeat)] = post_rank(served["port"], requests[number])[1]["stickers"]
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(answers) == 24
+    assert all(answers[(number, repeat)] == expected[number] for number, repeat in answers)
+
+
+def test_serve_without_the_extra_says_how_to_get_it(invoke, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "uvicorn", None)          # import uvicorn now fails
+    assert_refused(invoke("serve", "--index", tmp_path / "index.h5"), "pip install 'pbr-cli[serve]'")
+
+
+def test_serve_refuses_a_missing_index_before_listening(invoke, served, tmp_path):
+    assert_refused(invoke("serve", "--model", served["root"] / "run", "--index", tmp_path / "none.h5"),
+                   str(tmp_path / "none.h5"))
