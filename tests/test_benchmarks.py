@@ -1,5 +1,6 @@
 """The benchmark scripts run on the CPU with small settings and print one JSON object (figures are not checked)."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -15,6 +16,8 @@ BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
     ("rank_latency.py", ["--sizes", "10", "200", "--repeats", "2"], "results"),
     ("embed_throughput.py", ["--arch", "tiny", "--batch-size", "8", "--batches", "2", "--device", "cpu"], "images_per_s"),
     ("train_throughput.py", ["--config", "tiny", "--steps", "1", "--warmup", "1", "--k", "4", "--device", "cpu"], "ratio"),
+    pytest.param("serve_latency.py", ["--stickers", "50", "--requests", "10", "--clients", "2", "--threads", "1"],
+                 "p50_ms", marks=pytest.mark.skipif(importlib.util.find_spec("uvicorn") is None, reason="needs the serve extra")),
 ])
 def test_benchmark_prints_json(tmp_path, script, args, key):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PBR_CACHE_DIR": str(tmp_path)}
