@@ -169,6 +169,7 @@ def folder_sticker_set(model, folder: str | Path, img_size: int, device, skip_ba
     return sticker_set, pixels[keep], len(bad)
 
 
+
 def reloader(paths: Sequence[str], img_size: int) -> Callable[[list[int]], np.ndarray]:
     """Decode chosen rows of an index's stickers (for ITM re-ranking when the index stores no image tokens)."""
     from .data.cache import decode_stickers
@@ -178,3 +179,102 @@ def reloader(paths: Sequence[str], img_size: int) -> Callable[[list[int]], np.nd
         stickers = [Sticker(id=str(r), topic="", path=Path(paths[r])) for r in rows]
         return decode_stickers(stickers, img_size)[0]
     return reload
+
+
+def load_sticker_set(model, config, model_hash: str, stickers: str | Path, device, skip_bad: bool = False):
+    """(StickerSet, reload, skipped) for a sticker index .h5 of this model, or a folder of stickers encoded now."""
+    if Path(stickers).is_file():
+        sticker_set = load_index(stickers, model_hash, config.model.embed_dim, device)
+        return sticker_set, reloader(sticker_set.paths, config.model.img_size), 0
+    if not Path(stickers).is_dir():
+        raise DataError("no such sticker index or folder", stickers)
+    sticker_set, pixels, skipped = folder_sticker_set(model, stickers, config.model.img_size, device, skip_bad)
+    return sticker_set, (lambda rows: pixels[rows]), skipped
+
+
+@torch.no_grad()
+def rank_dialogues(model, tokenizer, requests: Sequence[tuple[list[str], Sequence[int] | None]], stickers: StickerSet,
+                   device, top_k: int = 128, score: str = "itm",
+                   reload_pixels: Callable[[list[int]], np.ndarray] | None = None, batch_size: int = 32,
+                   progress: Callable[[int], None] | None = None) -> list[list[tuple[int, float]]]:
+    """`rank_stickers` for many (context, candidate rows or None) at once: texts and ITM pairs in batches."""
+    from .data.batches import pad_tokens
+
+    model.eval()
+    results: list[list[tuple[int, float]]] = []
+    for start in range(0, len(requests), batch_size):
+        chunk = requests[start:start + batch_size]
+        ids, mask = pad_tokens([tokenizer.encode_dialogue(context, model.config.max_len) for context, _ in chunk],
+                               tokenizer.pad_id)
+        text = model.encode_text(ids.to(device), mask.to(device))
+        similarity = text.embedding.float() @ stickers.embeddings.T                # (B, N)
+        tops = []
+        for row, (_, candidates) in enumerate(chunk):
+            scores = similarity[row]
+            if candidates is not None:
+                allowed = torch.as_tensor(list(candidates), dtype=torch.long, device=scores.device)
+                picked_scores, picked = scores[allowed].topk(min(top_k, len(allowed)))
+                tops.append((allowed[picked], picked_scores))
+            else:
+                picked_scores, picked = scores.topk(min(top_k, len(scores)))
+                tops.append((picked, picked_scores))
+        if score == "itc" or model.fusion is None:
+            results += [[(int(r), float(s)) for r, s in zip(rows.tolist(), values.tolist())] for rows, values in tops]
+        else:
+            owner = torch.cat([torch.full((len(rows),), i, dtype=torch.long) for i, (rows, _) in enumerate(tops)])
+            rows = torch.cat([rows for rows, _ in tops])
+            if stickers.image_tokens is not None:
+                image_tokens = stickers.image_tokens[rows].float()
+            else:
+                image_tokens = model.encode_image(torch.from_numpy(reload_pixels(rows.tolist())).to(device)).tokens
+            owner = owner.to(text.tokens.device)
+            probs = model.match_prob((text.tokens[owner], text.mask[owner]), image_tokens)
+            offset = 0
+            for top_rows, _ in tops:
+                mine = probs[offset:offset + len(top_rows)]
+                offset += len(top_rows)
+                results.append([(int(top_rows[i]), float(mine[i])) for i in mine.argsort(descending=True).tolist()])
+        if progress is not None:
+            progress(len(chunk))
+    return results
+
+
+@dataclass
+class DialogueRequest:
+    """One line of a batch-ranking file: an id, the context, optionally the candidate stickers' rows."""
+
+    id: str
+    context: list[str]
+    candidates: list[int] | None = None
+
+
+def read_dialogue_requests(path: str | Path, sticker_rows: dict[str, int]) -> list[DialogueRequest]:
+    """A JSON-lines file of {"id", "context": [...], optional "candidates": [sticker ids]}, checked line by line."""
+    from .data.records import as_id, as_id_list, as_utterances, claim_id, iter_json_lines, require
+
+    path = Path(path)
+    requests: list[DialogueRequest] = []
+    seen: dict[str, str] = {}
+    for number, record in iter_json_lines(path):
+        where = f"line {number}"
+        dialogue_id = as_id(require(record, "id", path, where), "id", path, where)
+        claim_id(seen, dialogue_id, where, "dialogue", path, where)
+        context = [turn.strip() for turn in as_utterances(require(record, "context", path, where), "context", path, where)
+                   if turn.strip()]
+        if not context:
+            raise DataError(f"{where}: empty context (the dialogue has no utterance text)", path)
+        candidates = None
+        if record.get("candidates") is not None:
+            names = as_id_list(record["candidates"], "candidates", path, where)
+            if not names:
+                raise DataError(f"{where}: 'candidates' is empty", path)
+            unknown = [name for name in names if name not in sticker_rows]
+            if unknown:
+                raise DataError(f"{where}: unknown candidate sticker '{unknown[0]}' (not in the sticker set)", path)
+            if len(set(names)) != len(names):
+                raise DataError(f"{where}: a candidate sticker is listed twice", path)
+            candidates = [sticker_rows[name] for name in names]
+        requests.append(DialogueRequest(dialogue_id, context, candidates))
+    if not requests:
+        raise DataError("no dialogues in the file", path)
+    return requests

@@ -207,22 +207,12 @@ def create_app(ranker: Ranker, max_body: int = DEFAULT_MAX_BODY):
 def load_ranker(run: str | None, stickers: str, which: str, device, rerank: int = 128, skip_bad: bool = False,
                 on_folder: Callable[[int], None] | None = None) -> Ranker:
     """A Ranker for a run folder and a sticker index .h5 (or a folder of stickers, embedded now)."""
-    from .errors import DataError
-    from .index import folder_sticker_set, load_index, reloader
+    from .index import load_sticker_set
     from .model.checkpoint import load_run, resolve_run
 
     run_dir = resolve_run(run)
     model, config, tokenizer, model_hash = load_run(run_dir, which, device)
-    if Path(stickers).is_file():
-        sticker_set = load_index(stickers, model_hash, config.model.embed_dim, device)
-        reload = reloader(sticker_set.paths, config.model.img_size)
-    elif Path(stickers).is_dir():
-        sticker_set, pixels, skipped = folder_sticker_set(model, stickers, config.model.img_size, device, skip_bad)
-        if on_folder is not None:
-            on_folder(skipped)
-        reload = lambda rows: pixels[rows]  # noqa: E731
-    else:
-        raise DataError("no such sticker index or folder", stickers)
-    if not sticker_set.ids:
-        raise DataError("the sticker index holds no stickers", stickers)
+    sticker_set, reload, skipped = load_sticker_set(model, config, model_hash, stickers, device, skip_bad)
+    if on_folder is not None:
+        on_folder(skipped)
     return Ranker(model, tokenizer, sticker_set, device, model_hash, str(run_dir), reload, rerank)

@@ -22,8 +22,8 @@ DIALOGUE = ["你好", "今天好开心"]
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """A trained run, its sticker index, and `pbr serve` for them on a free loopback port."""
+def built(tmp_path_factory):
+    """A trained run and its sticker index."""
     root = tmp_path_factory.mktemp("serve")
     with cache_folder(root / "cache"):
         data = write_tiny_dataset(root / "data")
@@ -32,6 +32,13 @@ def served(tmp_path_factory):
             result = run_cli(*args)
             assert result.exit_code == 0, result.output
     (root / "dialogue.txt").write_text("\n".join(DIALOGUE) + "\n", encoding="utf-8")
+    return {"root": root, "data": data}
+
+
+@pytest.fixture(scope="module")
+def served(built):
+    """`pbr serve` for the built run and index on a free loopback port."""
+    root, data = built["root"], built["data"]
     server = subprocess.Popen([sys.executable, "-m", "pbr_cli.cli", "serve", "--model", str(root / "run"), "--index",
                                str(root / "index.h5"), "--port", "0", "--max-body", "4096"],
                               stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
@@ -183,3 +190,79 @@ def test_serve_without_the_extra_says_how_to_get_it(invoke, monkeypatch, tmp_pat
 def test_serve_refuses_a_missing_index_before_listening(invoke, served, tmp_path):
     assert_refused(invoke("serve", "--model", served["root"] / "run", "--index", tmp_path / "none.h5"),
                    str(tmp_path / "none.h5"))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# batch ranking: `pbr rank dialogues.jsonl STICKERS`
+
+BATCH = [{"id": f"q{i}", "context": context} for i, context in
+         enumerate([DIALOGUE, ["好烦啊"], ["明天一起去吗", "好呀"], ["哈哈哈"], ["你在干嘛"]])]
+
+
+def single_ranking(root, context, tmp_path, score="itm", top=5):
+    (tmp_path / "one.txt").write_text("\n".join(context) + "\n", encoding="utf-8")
+    result = run_cli("rank", tmp_path / "one.txt", root / "index.h5", "--model", root / "run", "--top", top,
+                     "--score", score, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output.strip().splitlines()[-1])["stickers"]
+
+
+def write_jsonl(path, records):
+    path.write_text("".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("score", ["itm", "itc"])
+def test_batch_ranking_equals_one_dialogue_at_a_time(built, tmp_path, score):
+    root = built["root"]
+    dialogues = write_jsonl(tmp_path / "dialogues.jsonl", BATCH)
+    out = tmp_path / "ranked.jsonl"
+    result = run_cli("rank", dialogues, root / "index.h5", "--model", root / "run", "--top", 5, "--score", score,
+                     "--batch-size", 2, "-o", out)
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [line["id"] for line in lines] == [record["id"] for record in BATCH]
+    for line, record in zip(lines, BATCH):
+        expected = single_ranking(root, record["context"], tmp_path, score)
+        assert [s["id"] for s in line["stickers"]] == [s["id"] for s in expected]
+        assert [s["score"] for s in line["stickers"]] == pytest.approx([s["score"] for s in expected], abs=1e-5)
+
+
+def test_batch_candidates_rank_only_those(built, tmp_path):
+    root = built["root"]
+    chosen = ["t0s1", "t1s2", "t1s5"]
+    dialogues = write_jsonl(tmp_path / "dialogues.jsonl", [{**BATCH[0], "candidates": chosen}, BATCH[1]])
+    result = run_cli("rank", dialogues, root / "index.h5", "--model", root / "run", "--json")
+    assert result.exit_code == 0, result.output
+    first, second = [json.loads(line) for line in result.output.strip().splitlines()[-2:]]
+    assert sorted(s["id"] for s in first["stickers"]) == chosen
+    assert len(second["stickers"]) == 10
+
+
+@pytest.mark.parametrize("line,needle", [
+    ('{"context": ["x"]}', "missing required field 'id'"),
+    ('{"id": "a", "context": []}', "empty context"),
+    ('{"id": "a", "context": "x"}', "'context' must be an array"),
+    ('{"id": "a", "context": ["x"], "candidates": ["nope"]}', "unknown candidate sticker 'nope'"),
+    ('{"id": "a", "context": ["x"], "candidates": []}', "'candidates' is empty"),
+    ('{"id": "q0", "context": ["x"]}', "duplicate dialogue id 'q0'"),
+    ('{"id": "a", "context": ["x"]', "malformed JSON"),
+])
+def test_bad_batch_line_names_file_and_line(built, tmp_path, line, needle):
+    root = built["root"]
+    dialogues = tmp_path / "dialogues.jsonl"
+    dialogues.write_text(json.dumps(BATCH[0], ensure_ascii=False) + "\n" + line + "\n", encoding="utf-8")
+    out = tmp_path / "ranked.jsonl"
+    assert_refused(run_cli("rank", dialogues, root / "index.h5", "--model", root / "run", "-o", out),
+                   f"{dialogues}: line 2", needle, not_written=(out,), folder=tmp_path)
+
+
+def test_batch_options_that_need_one_dialogue_are_refused(built, tmp_path):
+    root = built["root"]
+    dialogues = write_jsonl(tmp_path / "dialogues.jsonl", BATCH)
+    assert_refused(run_cli("rank", dialogues, root / "index.h5", "--model", root / "run", "--sheet", tmp_path / "s.png"),
+                   "--sheet and --html draw one dialogue")
+    assert_refused(run_cli("rank", root / "dialogue.txt", root / "index.h5", "--model", root / "run", "-o",
+                           tmp_path / "r.jsonl"), "-o writes the rankings of a .jsonl file")
+    assert_refused(run_cli("rank", dialogues, root / "index.h5", "--model", root / "run", "-o", dialogues),
+                   "names the input")
