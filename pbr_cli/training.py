@@ -138,8 +138,6 @@ def resolve_config(options: TrainOptions) -> RunConfig:
         config_from_hf_bert(model, options.txt_model)
     resolve_components(config, options)
     validate(config)
-    if train.loss == "itm" and model.fusion_layers < 1:
-        raise ConfigError("the itm loss needs at least one fusion layer")
     return config
 
 
@@ -230,10 +228,13 @@ def resume_options(run_dir: Path) -> tuple[TrainOptions, RunConfig, int]:
                                       str(run_dir / "config.json"))
         stored = info["options"]
         options = TrainOptions(**{k: v for k, v in stored.items() if k in TrainOptions.__dataclass_fields__})
-    except (OSError, ValueError, KeyError, TypeError):
+        seed = info.get("seed", 0)
+        if type(seed) is not int or not 0 <= seed < 2**31:    # the range of `pbr --seed`
+            raise ValueError(seed)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         raise FormatError("cannot resume: run.json / config.json are missing or not from `pbr train`", run_dir) from None
     options.out = str(run_dir)
-    return options, config, int(info.get("seed", 0))
+    return options, config, seed
 
 
 def run_training(options: TrainOptions, settings, resume: str | None = None) -> dict:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import FormatError
+from ..errors import ConfigError, FormatError
 from ..io import atomic_path, write_text_atomic
 from .config import RunConfig, run_config_from_dict
 
@@ -106,13 +106,22 @@ def load_run(run: str | Path | None, which: str = "best", device="cpu"):
         weights_file = run_dir / WEIGHTS["last"]
     if not weights_file.is_file():
         raise FormatError("run has no weights (best.safetensors / last.safetensors)", run_dir)
+    config_file = run_dir / "config.json"
     try:
-        data = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+        data = json.loads(config_file.read_text(encoding="utf-8"))
     except ValueError:
-        raise FormatError("config.json is not valid JSON", run_dir / "config.json") from None
-    config = run_config_from_dict(data, str(run_dir / "config.json"))
+        raise FormatError("config.json is not valid JSON", config_file) from None
+    except OSError as exc:
+        raise FormatError(f"cannot read config.json ({exc.strerror or exc.__class__.__name__})", config_file) from None
+    config = run_config_from_dict(data, config_file)
     tokenizer = load_tokenizer(run_dir / "tokenizer.json")
-    model = PBRModel(config.model)
+    if config.model.vocab_size != len(tokenizer):
+        raise ConfigError(f"model.vocab_size: is {config.model.vocab_size}, but tokenizer.json has {len(tokenizer)} "
+                          "tokens", config_file)
+    try:
+        model = PBRModel(config.model)
+    except ConfigError as exc:
+        raise ConfigError(str(exc), config_file) from None
     state = read_weights(weights_file)
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
