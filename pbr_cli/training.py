@@ -243,8 +243,9 @@ def run_training(options: TrainOptions, settings, resume: str | None = None) -> 
 
     from .commands.common import load_dataset
     from .data.cache import sticker_image_cache
-    from .data.tokenize import load_tokenizer, make_tokenizer
+    from .data.tokenize import make_tokenizer
     from .engine import MetricsLog, Trainer, prepare_data, start_run_dir
+    from .model.checkpoint import run_tokenizer
     from .model.pbr import PBRModel
     from .runtime import seed_everything
 
@@ -272,7 +273,7 @@ def run_training(options: TrainOptions, settings, resume: str | None = None) -> 
     dataset = load_dataset(options.data)
     train_dialogues = dataset.split("train")
     if resume:
-        tokenizer = load_tokenizer(run_dir / "tokenizer.json")
+        tokenizer = run_tokenizer(run_dir, config)
     else:
         tokenizer = make_tokenizer(config.model.txt, config.model.txt_model, (d.context for d in train_dialogues))
         config.model.vocab_size = len(tokenizer)

@@ -168,7 +168,9 @@ def read_vocab(vocab_file: Path) -> list[str]:
 
 def tokenizer_from_dict(data: dict) -> Tokenizer:
     kinds = {"char": CharTokenizer, "wordpiece": WordPieceTokenizer, "word": WordTokenizer}
-    kind = data.get("kind") if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        raise FormatError(f"expected a JSON object, got {type(data).__name__}")
+    kind = data.get("kind")
     if not isinstance(kind, str) or kind not in kinds:
         raise FormatError(f"unknown tokenizer kind {kind!r}")
     vocab = data.get("vocab")

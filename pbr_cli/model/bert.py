@@ -90,8 +90,9 @@ class Embeddings(nn.Module):
         return F.dropout(self.norm(x), self.dropout if self.training else 0.0, self.training)
 
 
+REQUIRED = None    # the default of a key that config.json must have
+
 # The config.json keys pbr reads from a Hugging Face BERT folder: their rule, and the default when one may be absent.
-REQUIRED = None
 HF_BERT_KEYS: dict[str, tuple[Rule, Any]] = {
     "hidden_size": (integer(1, 65536), REQUIRED),
     "num_attention_heads": (integer(1, 1024), REQUIRED),
@@ -159,6 +160,41 @@ def hf_bert_shapes(config: dict) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
+def _hf_name(name: str) -> str:
+    """A BERT checkpoint's tensor name as BertModel.save_pretrained writes it (no `bert.`, LayerNorm weight/bias)."""
+    name = name.removeprefix("bert.")
+    if name.endswith("LayerNorm.gamma") or name.endswith("LayerNorm.beta"):      # TF-converted checkpoints
+        name = name.rsplit(".", 1)[0] + (".weight" if name.endswith("gamma") else ".bias")
+    return name
+
+
+def check_hf_bert_shapes(config: dict, shapes: dict[str, tuple[int, ...]], weights_file: Path) -> None:
+    """Every tensor pbr takes is in the checkpoint with the shape config.json gives it."""
+    for name, shape in hf_bert_shapes(config).items():
+        if name not in shapes:
+            raise FormatError(f"lacks {name} (config.json: num_hidden_layers {config['num_hidden_layers']})",
+                              weights_file)
+        if tuple(shapes[name]) != shape:
+            raise FormatError(f"{name} has shape {tuple(shapes[name])}, but config.json gives {shape}", weights_file)
+
+
+def check_hf_bert_weights(folder: str | Path, config: dict) -> None:
+    """Check the weights of a BERT folder against its config.json without loading them (safetensors headers;
+    a pytorch_model.bin is checked when it is loaded)."""
+    weights_file = hf_weights_file(folder)
+    if weights_file.suffix != ".safetensors":
+        return
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(weights_file), framework="pt") as handle:
+            shapes = {_hf_name(name): tuple(handle.get_slice(name).get_shape()) for name in handle.keys()}
+    except Exception as exc:
+        reason = (str(exc).splitlines() or [exc.__class__.__name__])[0]
+        raise FormatError(f"not a readable safetensors file ({reason})", weights_file) from None
+    check_hf_bert_shapes(config, shapes, weights_file)
+
+
 def read_hf_bert(folder: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     """config.json and weights (safetensors, else a weights-only torch file) of a Hugging Face BERT folder,
     every tensor pbr takes present with the shape config.json gives it."""
@@ -166,19 +202,8 @@ def read_hf_bert(folder: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
 
     config = read_hf_bert_config(folder)
     weights_file = hf_weights_file(folder)
-    state = {}
-    for name, tensor in read_state_dict(weights_file).items():
-        name = name.removeprefix("bert.")
-        if name.endswith("LayerNorm.gamma") or name.endswith("LayerNorm.beta"):   # TF-converted checkpoints
-            name = name.rsplit(".", 1)[0] + (".weight" if name.endswith("gamma") else ".bias")
-        state[name] = tensor
-    for name, shape in hf_bert_shapes(config).items():
-        if name not in state:
-            raise FormatError(f"lacks {name} (config.json: num_hidden_layers {config['num_hidden_layers']})",
-                              weights_file)
-        if tuple(state[name].shape) != shape:
-            raise FormatError(f"{name} has shape {tuple(state[name].shape)}, but config.json gives {shape}",
-                              weights_file)
+    state = {_hf_name(name): tensor for name, tensor in read_state_dict(weights_file).items()}
+    check_hf_bert_shapes(config, {name: tuple(tensor.shape) for name, tensor in state.items()}, weights_file)
     return config, state
 
 

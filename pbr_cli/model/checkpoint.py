@@ -95,9 +95,19 @@ def resolve_run(path: str | Path | None, base: str | Path = "runs") -> Path:
     return max(runs, key=lambda p: os.path.getmtime(p / "config.json"))
 
 
+def run_tokenizer(run_dir: Path, config: RunConfig):
+    """The run's tokenizer.json, which must have the vocabulary size its config.json gives."""
+    from ..data.tokenize import load_tokenizer
+
+    tokenizer = load_tokenizer(run_dir / "tokenizer.json")
+    if config.model.vocab_size != len(tokenizer):
+        raise ConfigError(f"model.vocab_size: is {config.model.vocab_size}, but tokenizer.json has {len(tokenizer)} "
+                          "tokens", run_dir / "config.json")
+    return tokenizer
+
+
 def load_run(run: str | Path | None, which: str = "best", device="cpu"):
     """(model, run_config, tokenizer, model_hash) from a run folder; weights must fit config.json exactly."""
-    from ..data.tokenize import load_tokenizer
     from .pbr import PBRModel
 
     run_dir = resolve_run(run)
@@ -114,10 +124,7 @@ def load_run(run: str | Path | None, which: str = "best", device="cpu"):
     except OSError as exc:
         raise FormatError(f"cannot read config.json ({exc.strerror or exc.__class__.__name__})", config_file) from None
     config = run_config_from_dict(data, config_file)
-    tokenizer = load_tokenizer(run_dir / "tokenizer.json")
-    if config.model.vocab_size != len(tokenizer):
-        raise ConfigError(f"model.vocab_size: is {config.model.vocab_size}, but tokenizer.json has {len(tokenizer)} "
-                          "tokens", config_file)
+    tokenizer = run_tokenizer(run_dir, config)
     try:
         model = PBRModel(config.model)
     except ConfigError as exc:

@@ -154,9 +154,13 @@ class Rule:
         if self.kind == "float":
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(f"expected a number, got {_shown(value)}")
-            if not math.isfinite(value):
-                raise ValueError(f"must be a finite number, got {value}")
-            return self._in_range(float(value))
+            try:
+                number = float(value)
+            except OverflowError:                                    # an integer beyond any float
+                number = math.inf
+            if not math.isfinite(number):
+                raise ValueError(f"must be a finite number, got {_shown(value)}")
+            return self._in_range(number)
         if self.kind == "bool":
             if not isinstance(value, bool):
                 raise ValueError(f"expected true or false, got {_shown(value)}")
@@ -176,7 +180,7 @@ class Rule:
             raise ValueError(f"must be a plain name (no path separators or control characters), got {_shown(value)}")
         return value
 
-    def _in_range(self, value: float) -> float:
+    def _in_range(self, value: int | float) -> int | float:
         low, high = self.low, self.high
         if low is not None and (value <= low if self.low_open else value < low):
             raise ValueError(f"must be positive, got {value}" if (low, self.low_open) == (0, True)
@@ -237,8 +241,8 @@ RULES: dict[str, Rule] = {
     "train.batch_size": integer(1, option="--batch-size"),
     "train.steps": integer(0, option="--steps"),
     "train.epochs": number(0, 1e6, option="--epochs"),
-    "train.lr": number(0, 1, low_open=True, option="--lr"),
-    "train.min_lr": number(0, 1, option="--min-lr"),
+    "train.lr": number(0, low_open=True, option="--lr"),
+    "train.min_lr": number(0, option="--min-lr"),
     "train.weight_decay": number(0, option="--weight-decay"),
     "train.warmup_steps": integer(0),
     "train.val_every": integer(1, option="--val-every"),

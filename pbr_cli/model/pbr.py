@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError, FormatError
-from .bert import Layer, hf_weights_file, load_hf_embeddings, load_hf_layers, read_hf_bert, read_hf_bert_config
+from .bert import (Layer, check_hf_bert_weights, load_hf_embeddings, load_hf_layers, read_hf_bert,
+                   read_hf_bert_config)
 from .config import ModelConfig
 from .towers import BertTextTower, ImageTower, build_text_tower, load_image_weights
 
@@ -172,12 +173,12 @@ class _frozen_batchnorm:
 def config_from_hf_bert(config: ModelConfig, folder: str) -> ModelConfig:
     """Adopt the width, heads and vocabulary of a Hugging Face BERT folder (text tower + fusion from its layers).
 
-    Its config.json, vocab.txt and the presence of its weights are checked here, before anything is written.
+    Its config.json, vocab.txt and weights (their shapes) are checked here, before anything is written.
     """
     from ..data.tokenize import read_vocab
 
     hf = read_hf_bert_config(folder)
-    hf_weights_file(folder)
+    check_hf_bert_weights(folder, hf)
     vocab_file = Path(folder) / "vocab.txt"
     vocab = read_vocab(vocab_file)
     if len(vocab) != hf["vocab_size"]:
