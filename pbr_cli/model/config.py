@@ -300,9 +300,9 @@ def validate(config: RunConfig, path: str | os.PathLike | None = None) -> None:
     The ConfigError names the key, and `path` (the file the values came from) or else the option that sets it.
     """
     where = None if path is None else os.fspath(path)
-    values = [("name", config, "name")]
-    values += [(f"{section}.{f.name}", part, f.name) for section, part in (("model", config.model),
-                                                                         ("train", config.train)) for f in fields(part)]
+    sections = {"model": config.model, "train": config.train}
+    values = [("name", config, "name")] + [(f"{section}.{f.name}", holder, f.name)
+                                           for section, holder in sections.items() for f in fields(holder)]
     for key, holder, attribute in values:
         try:
             setattr(holder, attribute, RULES[key].check(getattr(holder, attribute)))
@@ -349,10 +349,13 @@ def _parse(path: Path) -> Any:
     except OSError as exc:
         raise ConfigError(f"cannot read configuration ({exc.strerror or exc.__class__.__name__})", path) from None
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise ConfigError(f"cannot parse configuration ({exc.__class__.__name__}: {str(exc).splitlines()[0]})",
-                          path) from None
+        raise ConfigError(f"cannot parse configuration ({exc.__class__.__name__}: {_first_line(exc)})", path) from None
     except Exception as exc:  # yaml.YAMLError has no common base importable without yaml
-        raise ConfigError(f"cannot parse configuration ({(str(exc).splitlines() or [''])[0]})", path) from None
+        raise ConfigError(f"cannot parse configuration ({_first_line(exc)})", path) from None
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).splitlines() or [exc.__class__.__name__])[0]
 
 
 def load_run_config(spec: str) -> RunConfig:
