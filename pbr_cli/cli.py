@@ -24,6 +24,8 @@ COMMANDS: dict[str, str] = {
     "build-anchors": "pbr_cli.commands.build_anchors:build_anchors",
 }
 
+SEED_MAX = 2**31 - 1  # numpy and scikit-learn take seeds below 2**32, and seeds derived as seed + i stay below it
+
 
 @dataclass
 class Settings:
@@ -81,7 +83,8 @@ def _verbosity(ctx) -> int:
 @click.version_option(__version__, "--version", prog_name="pbr")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               envvar="PBR_DEVICE", help="Where models run: auto picks CUDA when available.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed for everything that draws.")
+@click.option("--seed", type=click.IntRange(0, SEED_MAX), default=0, show_default=True,
+              help="Random seed for everything that draws.")
 @click.option("-v", "--verbose", count=True, help="More output; show tracebacks on errors.")
 @click.option("-q", "--quiet", is_flag=True, help="Only results and errors.")
 @click.pass_context

@@ -139,8 +139,6 @@ def resolve_config(options: TrainOptions) -> RunConfig:
         config_from_hf_bert(model, options.txt_model)
     resolve_components(config, options)
     validate(config)
-    if train.loss == "itm" and model.fusion_layers < 1:
-        raise ConfigError("the itm loss needs at least one fusion layer")
     return config
 
 
@@ -231,10 +229,13 @@ def resume_options(run_dir: Path) -> tuple[TrainOptions, RunConfig, int]:
                                       str(run_dir / "config.json"))
         stored = info["options"]
         options = TrainOptions(**{k: v for k, v in stored.items() if k in TrainOptions.__dataclass_fields__})
-    except (OSError, ValueError, KeyError, TypeError):
+        seed = info.get("seed", 0)
+        if type(seed) is not int or not 0 <= seed < 2**31:    # the range of `pbr --seed`
+            raise ValueError(seed)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         raise FormatError("cannot resume: run.json / config.json are missing or not from `pbr train`", run_dir) from None
     options.out = str(run_dir)
-    return options, config, int(info.get("seed", 0))
+    return options, config, seed
 
 
 def run_training(options: TrainOptions, settings, resume: str | None = None) -> dict:
@@ -243,9 +244,9 @@ def run_training(options: TrainOptions, settings, resume: str | None = None) -> 
 
     from .commands.common import load_dataset
     from .data.cache import sticker_image_cache
-    from .data.tokenize import load_tokenizer, make_tokenizer
+    from .data.tokenize import make_tokenizer
     from .engine import MetricsLog, Trainer, prepare_data
-    from .model.checkpoint import save_run_files
+    from .model.checkpoint import run_tokenizer, save_run_files
     from .model.pbr import PBRModel
     from .runfolder import check_new_run_dir, existing_run_dir, new_run_dir
     from .runtime import seed_everything
@@ -272,7 +273,7 @@ def run_training(options: TrainOptions, settings, resume: str | None = None) -> 
     dataset = load_dataset(options.data)
     train_dialogues = dataset.split("train")
     if resume:
-        tokenizer = load_tokenizer(run_dir / "tokenizer.json")
+        tokenizer = run_tokenizer(run_dir, config)
     else:
         tokenizer = make_tokenizer(config.model.txt, config.model.txt_model, (d.context for d in train_dialogues))
         config.model.vocab_size = len(tokenizer)

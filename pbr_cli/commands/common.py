@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
@@ -27,16 +28,29 @@ def positive_int(ctx, param, value):
     return value
 
 
+def non_negative_int(ctx, param, value):
+    if value is not None and value < 0:
+        raise click.BadParameter(f"must be at least 0, got {value}")
+    return value
+
+
 def positive_float(ctx, param, value):
-    if value is not None and not value > 0:
+    _refuse_non_finite(value)
+    if value is not None and value <= 0:
         raise click.BadParameter(f"must be positive, got {value}")
     return value
 
 
 def non_negative_float(ctx, param, value):
+    _refuse_non_finite(value)
     if value is not None and value < 0:
         raise click.BadParameter(f"must be >= 0, got {value}")
     return value
+
+
+def _refuse_non_finite(value: float | None) -> None:
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"must be a finite number, got {value}")
 
 
 def guard_outputs(*outputs: str, folders: tuple[str, ...] = ()):

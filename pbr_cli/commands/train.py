@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import guard_outputs, non_negative_float, positive_float, positive_int
+from .common import guard_outputs, non_negative_float, non_negative_int, positive_float, positive_int
 
 
 @click.command()
@@ -26,7 +26,7 @@ from .common import guard_outputs, non_negative_float, positive_float, positive_
 @click.option("--weight-decay", type=float, default=None, callback=non_negative_float)
 @click.option("--img-size", type=int, default=None, callback=positive_int, help="Input resolution.")
 @click.option("--val-every", type=int, default=None, callback=positive_int, help="Validate every N steps.")
-@click.option("--val-limit", type=int, default=None, help="Validate on at most N val dialogues (0 = all).")
+@click.option("--val-limit", type=int, default=None, callback=non_negative_int, help="Validate on at most N val dialogues (0 = all).")
 @click.option("--temp", type=float, default=None, callback=positive_float, help="ITC temperature (initial value).")
 @click.option("--fixed-temp", is_flag=True, help="Keep the ITC temperature fixed instead of learning it.")
 @click.option("--img-weights", type=click.Path(), default=None, help="timm or ALBEF checkpoint for the image tower.")

@@ -109,9 +109,11 @@ class WordPieceTokenizer(Tokenizer):
     @classmethod
     def from_folder(cls, folder: str | Path) -> "WordPieceTokenizer":
         vocab_file = Path(folder) / "vocab.txt"
-        if not vocab_file.is_file():
-            raise FormatError("no vocab.txt in the BERT folder", folder)
-        return cls(vocab_file.read_text(encoding="utf-8").splitlines())
+        vocab = read_vocab(vocab_file)
+        try:
+            return cls(vocab)
+        except FormatError as exc:
+            raise FormatError(str(exc), vocab_file) from None
 
     def encode_utterance(self, text: str) -> list[int]:
         return self._bert(text, add_special_tokens=False)["input_ids"]
@@ -146,12 +148,35 @@ def segment(text: str) -> list[str]:
     return [w for w in jieba.lcut(text) if w.strip()]
 
 
+def read_vocab(vocab_file: Path) -> list[str]:
+    """The tokens of a BERT vocab.txt, one a line (as transformers reads it); FormatError names the file."""
+    if not vocab_file.is_file():
+        raise FormatError("no vocab.txt in the BERT folder", vocab_file.parent)
+    try:
+        text = vocab_file.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise FormatError(f"cannot read ({exc.strerror or exc.__class__.__name__})", vocab_file) from None
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"not UTF-8 text (byte {exc.start})", vocab_file) from None
+    tokens = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")   # universal newlines, as transformers reads it
+    if tokens[-1] == "":
+        tokens.pop()
+    if not any(token.strip() for token in tokens):
+        raise FormatError("the vocabulary is empty", vocab_file)
+    return tokens
+
+
 def tokenizer_from_dict(data: dict) -> Tokenizer:
     kinds = {"char": CharTokenizer, "wordpiece": WordPieceTokenizer, "word": WordTokenizer}
+    if not isinstance(data, dict):
+        raise FormatError(f"expected a JSON object, got {type(data).__name__}")
     kind = data.get("kind")
-    if kind not in kinds or not isinstance(data.get("vocab"), list):
+    if not isinstance(kind, str) or kind not in kinds:
         raise FormatError(f"unknown tokenizer kind {kind!r}")
-    return kinds[kind](data["vocab"])
+    vocab = data.get("vocab")
+    if not isinstance(vocab, list) or not all(isinstance(token, str) for token in vocab):
+        raise FormatError("vocab must be a list of strings")
+    return kinds[kind](vocab)
 
 
 def load_tokenizer(path: str | Path) -> Tokenizer:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..errors import FormatError
+from .config import Rule, choice, integer
 
 
 class Attention(nn.Module):
@@ -88,27 +90,120 @@ class Embeddings(nn.Module):
         return F.dropout(self.norm(x), self.dropout if self.training else 0.0, self.training)
 
 
-def read_hf_bert(folder: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
-    """config.json and weights (safetensors, else a weights-only torch file) of a Hugging Face BERT folder."""
+REQUIRED = None    # the default of a key that config.json must have
+
+# The config.json keys pbr reads from a Hugging Face BERT folder: their rule, and the default when one may be absent.
+HF_BERT_KEYS: dict[str, tuple[Rule, Any]] = {
+    "hidden_size": (integer(1, 65536), REQUIRED),
+    "num_attention_heads": (integer(1, 1024), REQUIRED),
+    "intermediate_size": (integer(1, 262144), REQUIRED),
+    "num_hidden_layers": (integer(1, 256), REQUIRED),
+    "max_position_embeddings": (integer(8, 65536), REQUIRED),
+    "vocab_size": (integer(5, 100_000_000), REQUIRED),
+    "type_vocab_size": (integer(1, 1024), 2),
+    "hidden_act": (choice("gelu"), "gelu"),               # the activation of our `Layer`
+}
+HF_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
+
+
+def read_hf_bert_config(folder: str | Path) -> dict:
+    """The checked HF_BERT_KEYS of a Hugging Face BERT folder's config.json; FormatError names the file and key."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FormatError("not a folder (expected a Hugging Face BERT folder)", folder)
+    config_file = folder / "config.json"
+    if not config_file.is_file():
+        raise FormatError("no config.json in the BERT folder", folder)
     try:
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise FormatError("no readable config.json in the BERT folder", folder) from None
-    weights_file = folder / "model.safetensors"
-    if weights_file.is_file():
-        from safetensors.torch import load_file
+        data = json.loads(config_file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise FormatError(f"cannot read ({exc.strerror or exc.__class__.__name__})", config_file) from None
+    except ValueError as exc:
+        raise FormatError(f"not valid JSON ({exc.__class__.__name__}: {str(exc).splitlines()[0]})", config_file) from None
+    if not isinstance(data, dict):
+        raise FormatError(f"expected a JSON object, got {type(data).__name__}", config_file)
+    config = {}
+    for key, (rule, default) in HF_BERT_KEYS.items():
+        if key not in data and default is REQUIRED:
+            raise FormatError(f"{key}: missing (a BERT config.json has it)", config_file)
+        try:
+            config[key] = rule.check(data.get(key, default))
+        except ValueError as exc:
+            raise FormatError(f"{key}: {exc}", config_file) from None
+    if config["hidden_size"] % config["num_attention_heads"]:
+        raise FormatError(f"num_attention_heads: must divide hidden_size ({config['hidden_size']}), "
+                          f"got {config['num_attention_heads']}", config_file)
+    return config
 
-        state = load_file(str(weights_file))
-    elif (folder / "pytorch_model.bin").is_file():
-        from .checkpoint import safe_torch_load
 
-        state = safe_torch_load(folder / "pytorch_model.bin")
-    else:
-        raise FormatError("no model.safetensors or pytorch_model.bin in the BERT folder", folder)
-    state = {k.removeprefix("bert."): v for k, v in state.items()}
+def hf_weights_file(folder: str | Path) -> Path:
+    """model.safetensors, else pytorch_model.bin, of a Hugging Face BERT folder."""
+    for name in HF_WEIGHTS:
+        if (Path(folder) / name).is_file():
+            return Path(folder) / name
+    raise FormatError("no model.safetensors or pytorch_model.bin in the BERT folder", folder)
+
+
+def hf_bert_shapes(config: dict) -> dict[str, tuple[int, ...]]:
+    """The shape of every tensor pbr takes from a BERT checkpoint with this config.json."""
+    hidden, inner = config["hidden_size"], config["intermediate_size"]
+    shapes = {"embeddings.word_embeddings.weight": (config["vocab_size"], hidden),
+              "embeddings.position_embeddings.weight": (config["max_position_embeddings"], hidden),
+              "embeddings.token_type_embeddings.weight": (config["type_vocab_size"], hidden),
+              "embeddings.LayerNorm.weight": (hidden,), "embeddings.LayerNorm.bias": (hidden,)}
+    for index in range(config["num_hidden_layers"]):
+        for ours, theirs in hf_layer_names(index).items():
+            module, param = ours.rsplit(".", 1)
+            rows = inner if module == "intermediate" else hidden
+            columns = inner if module == "output" else hidden
+            shapes[theirs] = (rows, columns) if param == "weight" and not module.endswith("norm") else (rows,)
+    return shapes
+
+
+def _hf_name(name: str) -> str:
+    """A BERT checkpoint's tensor name as BertModel.save_pretrained writes it (no `bert.`, LayerNorm weight/bias)."""
+    name = name.removeprefix("bert.")
+    if name.endswith("LayerNorm.gamma") or name.endswith("LayerNorm.beta"):      # TF-converted checkpoints
+        name = name.rsplit(".", 1)[0] + (".weight" if name.endswith("gamma") else ".bias")
+    return name
+
+
+def check_hf_bert_shapes(config: dict, shapes: dict[str, tuple[int, ...]], weights_file: Path) -> None:
+    """Every tensor pbr takes is in the checkpoint with the shape config.json gives it."""
+    for name, shape in hf_bert_shapes(config).items():
+        if name not in shapes:
+            raise FormatError(f"lacks {name} (config.json: num_hidden_layers {config['num_hidden_layers']})",
+                              weights_file)
+        if tuple(shapes[name]) != shape:
+            raise FormatError(f"{name} has shape {tuple(shapes[name])}, but config.json gives {shape}", weights_file)
+
+
+def check_hf_bert_weights(folder: str | Path, config: dict) -> None:
+    """Check the weights of a BERT folder against its config.json without loading them (safetensors headers;
+    a pytorch_model.bin is checked when it is loaded)."""
+    weights_file = hf_weights_file(folder)
+    if weights_file.suffix != ".safetensors":
+        return
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(weights_file), framework="pt") as handle:
+            shapes = {_hf_name(name): tuple(handle.get_slice(name).get_shape()) for name in handle.keys()}
+    except Exception as exc:
+        reason = (str(exc).splitlines() or [exc.__class__.__name__])[0]
+        raise FormatError(f"not a readable safetensors file ({reason})", weights_file) from None
+    check_hf_bert_shapes(config, shapes, weights_file)
+
+
+def read_hf_bert(folder: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
+    """config.json and weights (safetensors, else a weights-only torch file) of a Hugging Face BERT folder,
+    every tensor pbr takes present with the shape config.json gives it."""
+    from .checkpoint import read_state_dict
+
+    config = read_hf_bert_config(folder)
+    weights_file = hf_weights_file(folder)
+    state = {_hf_name(name): tensor for name, tensor in read_state_dict(weights_file).items()}
+    check_hf_bert_shapes(config, {name: tuple(tensor.shape) for name, tensor in state.items()}, weights_file)
     return config, state
 
 

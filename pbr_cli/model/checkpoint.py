@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import FormatError
+from ..errors import ConfigError, FormatError
 from ..io import atomic_path, write_text_atomic
 from .config import RunConfig, run_config_from_dict
 
@@ -96,9 +96,19 @@ def resolve_run(path: str | Path | None, base: str | Path = "runs") -> Path:
     return max(runs, key=lambda p: os.path.getmtime(p / "config.json"))
 
 
+def run_tokenizer(run_dir: Path, config: RunConfig):
+    """The run's tokenizer.json, which must have the vocabulary size its config.json gives."""
+    from ..data.tokenize import load_tokenizer
+
+    tokenizer = load_tokenizer(run_dir / "tokenizer.json")
+    if config.model.vocab_size != len(tokenizer):
+        raise ConfigError(f"model.vocab_size: is {config.model.vocab_size}, but tokenizer.json has {len(tokenizer)} "
+                          "tokens", run_dir / "config.json")
+    return tokenizer
+
+
 def load_run(run: str | Path | None, which: str = "best", device="cpu"):
     """(model, run_config, tokenizer, model_hash) from a run folder; weights must fit config.json exactly."""
-    from ..data.tokenize import load_tokenizer
     from .pbr import PBRModel
 
     run_dir = resolve_run(run)
@@ -110,13 +120,19 @@ def load_run(run: str | Path | None, which: str = "best", device="cpu"):
         weights_file = run_dir / WEIGHTS["last"]
     if not weights_file.is_file():
         raise FormatError("run has no weights (best.safetensors / last.safetensors)", run_dir)
+    config_file = run_dir / "config.json"
     try:
-        data = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+        data = json.loads(config_file.read_text(encoding="utf-8"))
     except ValueError:
-        raise FormatError("config.json is not valid JSON", run_dir / "config.json") from None
-    config = run_config_from_dict(data, str(run_dir / "config.json"))
-    tokenizer = load_tokenizer(run_dir / "tokenizer.json")
-    model = PBRModel(config.model)
+        raise FormatError("config.json is not valid JSON", config_file) from None
+    except OSError as exc:
+        raise FormatError(f"cannot read config.json ({exc.strerror or exc.__class__.__name__})", config_file) from None
+    config = run_config_from_dict(data, config_file)
+    tokenizer = run_tokenizer(run_dir, config)
+    try:
+        model = PBRModel(config.model)
+    except ConfigError as exc:
+        raise ConfigError(str(exc), config_file) from None
     state = read_weights(weights_file)
     own = model.state_dict()
     missing = sorted(set(own) - set(state))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import ConfigError
 
@@ -125,30 +127,235 @@ TINY_IMAGE_KWARGS = {
 }
 
 
-def _from_dict(cls, data: dict, where: str):
+# -- what every key may hold ------------------------------------------------------------------------
+
+INT_MAX = 2**31 - 1          # the largest integer any key takes (a C int: torch, numpy and timm accept it)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The type and range one configuration value must have; `check` returns it normalised or raises ValueError."""
+
+    kind: str                            # int | float | bool | str | choice | mapping | name
+    low: float | None = None             # smallest value (excluded when low_open)
+    high: float | None = None            # largest value (excluded when high_open)
+    low_open: bool = False
+    high_open: bool = False
+    choices: tuple[str, ...] = ()
+    option: str = ""                     # the `pbr train` option that sets the key, named in errors about it
+
+    def check(self, value: Any) -> Any:
+        if self.kind == "int":
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"expected an integer, got {_shown(value)}")
+            if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+                raise ValueError(f"expected an integer, got {_shown(value)}")
+            return self._in_range(int(value))
+        if self.kind == "float":
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"expected a number, got {_shown(value)}")
+            try:
+                number = float(value)
+            except OverflowError:                                    # an integer beyond any float
+                number = math.inf
+            if not math.isfinite(number):
+                raise ValueError(f"must be a finite number, got {_shown(value)}")
+            return self._in_range(number)
+        if self.kind == "bool":
+            if not isinstance(value, bool):
+                raise ValueError(f"expected true or false, got {_shown(value)}")
+            return value
+        if self.kind == "choice":
+            if not isinstance(value, str) or value not in self.choices:
+                raise ValueError(f"must be one of {', '.join(self.choices)}, got {_shown(value)}")
+            return value
+        if self.kind == "mapping":
+            if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
+                raise ValueError(f"expected a mapping with string keys, got {_shown(value)}")
+            return value
+        if not isinstance(value, str):
+            raise ValueError(f"expected a string, got {_shown(value)}")
+        if self.kind == "name" and (not value.strip() or value in (".", "..") or any(
+                c in value for c in "/\\") or not value.isprintable()):
+            raise ValueError(f"must be a plain name (no path separators or control characters), got {_shown(value)}")
+        return value
+
+    def _in_range(self, value: int | float) -> int | float:
+        low, high = self.low, self.high
+        if low is not None and (value <= low if self.low_open else value < low):
+            raise ValueError(f"must be positive, got {value}" if (low, self.low_open) == (0, True)
+                             else f"must be {'greater than' if self.low_open else 'at least'} {low}, got {value}")
+        if high is not None and (value >= high if self.high_open else value > high):
+            raise ValueError(f"must be {'less than' if self.high_open else 'at most'} {high}, got {value}")
+        return value
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def integer(low: int, high: int = INT_MAX, option: str = "") -> Rule:
+    return Rule("int", low, high, option=option)
+
+
+def number(low: float, high: float | None = None, low_open: bool = False, high_open: bool = False,
+           option: str = "") -> Rule:
+    return Rule("float", low, high, low_open, high_open, option=option)
+
+
+def choice(*choices: str, option: str = "") -> Rule:
+    return Rule("choice", choices=choices, option=option)
+
+
+TEXT, BOOL, MAPPING = Rule("str"), Rule("bool"), Rule("mapping")
+POSITIVE = {"low": 0, "low_open": True}
+
+# Every key of RunConfig, ModelConfig ("model.*") and TrainConfig ("train.*"): its type and range.
+RULES: dict[str, Rule] = {
+    "name": Rule("name"),
+    "model.img": TEXT,
+    "model.img_size": integer(32, 4096, option="--img-size"),
+    "model.img_kwargs": MAPPING,
+    "model.txt": choice(*TEXT_TOWERS, option="--txt"),
+    "model.txt_layers": integer(1, 256),
+    "model.fusion_layers": integer(0, 256),
+    "model.hidden": integer(1, 65536),
+    "model.heads": integer(1, 1024),
+    "model.intermediate": integer(1, 262144),
+    "model.max_len": integer(8, 65536),
+    "model.vocab_size": integer(0, 100_000_000),
+    "model.word_dim": integer(1, 65536),
+    "model.embed_dim": integer(1, 65536),
+    "model.temp": number(0.001, 0.5, option="--temp"),       # the range the model clamps the temperature to
+    "model.learn_temp": BOOL,
+    "model.txt_pool": choice("cls", "mean"),
+    "model.embed_norm": choice("none", "batch"),
+    "model.itm_input": choice("fusion", "fusion+itc"),
+    "model.dropout": number(0, 1, high_open=True),
+    "model.ekd_dim": integer(0, 1_000_000),
+    "model.ekd_mode": choice("anchors", "logits", "features", "off"),
+    "model.tscl_dim": integer(0, 65536),
+    "model.txt_model": TEXT,
+    "model.img_weights": TEXT,
+    "train.batch_size": integer(1, option="--batch-size"),
+    "train.steps": integer(0, option="--steps"),
+    "train.epochs": number(0, 1e6, option="--epochs"),
+    "train.lr": number(0, low_open=True, option="--lr"),
+    "train.min_lr": number(0, option="--min-lr"),
+    "train.weight_decay": number(0, option="--weight-decay"),
+    "train.warmup_steps": integer(0),
+    "train.val_every": integer(1, option="--val-every"),
+    "train.val_limit": integer(0, option="--val-limit"),
+    "train.log_every": integer(1, option="--log-every"),
+    "train.save_every": integer(0, option="--save-every"),
+    "train.compile": choice("auto", "on", "off", option="--compile"),
+    "train.loss": choice("itm", "itc", option="--loss"),
+    "train.grad_clip": number(0),
+    "train.workers": integer(0, 1024),
+    "train.negatives": choice("semantic", "phsm", "random", option="--negatives"),
+    "train.ekd": choice("anchors", "logits", "features", "off", option="--ekd"),
+    "train.ekd_weight": number(0, option="--ekd-weight"),
+    "train.ekd_tau": number(**POSITIVE, option="--ekd-tau"),
+    "train.phsm_emotion": choice("teacher", "student", option="--phsm-emotion"),
+    "train.intra_weight": number(0, option="--intra-weight"),
+    "train.inter_weight": number(0, option="--inter-weight"),
+    "train.tscl_temp": number(**POSITIVE, option="--tscl-temp"),
+    "train.crop_scale": number(0, 1, low_open=True),
+}
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A rule between keys: `holds(config)` must be true, else `key` is reported with `message(config)`."""
+
+    key: str
+    holds: Callable[[RunConfig], bool]
+    message: Callable[[RunConfig], str]
+
+
+RELATIONS: tuple[Relation, ...] = (
+    Relation("model.heads", lambda c: c.model.hidden % c.model.heads == 0,
+             lambda c: f"must divide model.hidden ({c.model.hidden}), got {c.model.heads}"),
+    Relation("model.hidden", lambda c: c.model.txt not in ("lstm", "gru") or c.model.hidden % 2 == 0,
+             lambda c: f"must be even for the {c.model.txt} text tower, got {c.model.hidden}"),
+    Relation("model.fusion_layers", lambda c: c.train.loss != "itm" or c.model.fusion_layers >= 1,
+             lambda c: "must be at least 1 for the itm loss (its fusion encoder), got 0"),
+    Relation("train.min_lr", lambda c: c.train.min_lr <= c.train.lr,
+             lambda c: f"must be at most train.lr ({c.train.lr:g}), got {c.train.min_lr:g}"),
+    Relation("train.epochs", lambda c: c.train.steps > 0 or c.train.epochs > 0,
+             lambda c: "must be positive when train.steps is 0 (give a positive number of steps or epochs)"),
+)
+
+
+def _key_label(key: str, path: str | None) -> str:
+    """The key, with the option that sets it when the value came from the command line rather than a file."""
+    option = RULES[key].option
+    return f"{key} ({option})" if path is None and option else key
+
+
+def validate(config: RunConfig, path: str | os.PathLike | None = None) -> None:
+    """Check every key against RULES and RELATIONS, normalising numbers in place (1 -> 1.0 for a float key).
+
+    The ConfigError names the key, and `path` (the file the values came from) or else the option that sets it.
+    """
+    where = None if path is None else os.fspath(path)
+    sections = {"model": config.model, "train": config.train}
+    values = [("name", config, "name")] + [(f"{section}.{f.name}", holder, f.name)
+                                           for section, holder in sections.items() for f in fields(holder)]
+    for key, holder, attribute in values:
+        try:
+            setattr(holder, attribute, RULES[key].check(getattr(holder, attribute)))
+        except ValueError as exc:
+            raise ConfigError(f"{_key_label(key, where)}: {exc}", where) from None
+    for relation in RELATIONS:
+        if not relation.holds(config):
+            raise ConfigError(f"{_key_label(relation.key, where)}: {relation.message(config)}", where)
+
+
+def _section(cls, data: Any, section: str, path: str | None):
     if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(data) - set(known))
+        raise ConfigError(f"{section}: expected a mapping, got {_shown(data)}", path)
+    known = [f.name for f in fields(cls)]
+    unknown = sorted(str(key) for key in data if key not in known)
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-    kwargs = {}
-    for key, value in data.items():
-        default = getattr(cls(), key) if key not in ("model", "train") else None
-        if key == "model":
-            value = _from_dict(ModelConfig, value, f"{where}.model")
-        elif key == "train":
-            value = _from_dict(TrainConfig, value, f"{where}.train")
-        elif isinstance(default, bool) and not isinstance(value, bool):
-            raise ConfigError(f"{where}.{key}: expected true/false, got {value!r}")
-        elif isinstance(default, (int, float)) and not isinstance(default, bool):
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise ConfigError(f"{where}.{key}: expected a number, got {value!r}")
-            value = type(default)(value) if isinstance(default, float) or float(value).is_integer() else value
-        elif isinstance(default, str) and not isinstance(value, str):
-            raise ConfigError(f"{where}.{key}: expected a string, got {value!r}")
-        kwargs[key] = value
-    return cls(**kwargs)
+        raise ConfigError(f"unknown key(s) {', '.join(f'{section}.{key}' for key in unknown)} "
+                          f"(known: {', '.join(sorted(known))})", path)
+    return cls(**data)
+
+
+def run_config_from_dict(data: Any, where: str | os.PathLike | None) -> RunConfig:
+    """A RunConfig from a mapping (a run's config.json), every key checked; ConfigError names `where` and the key."""
+    path = None if where is None else os.fspath(where)
+    if not isinstance(data, dict):
+        raise ConfigError(f"expected a mapping at the top level, got {type(data).__name__}", path)
+    unknown = sorted(str(key) for key in data if key not in ("name", "model", "train"))
+    if unknown:
+        raise ConfigError(f"unknown key(s) {', '.join(unknown)} (known: model, name, train)", path)
+    config = RunConfig(data.get("name", "custom"), _section(ModelConfig, data.get("model", {}), "model", path),
+                       _section(TrainConfig, data.get("train", {}), "train", path))
+    validate(config, path)
+    return config
+
+
+def _parse(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            return yaml.safe_load(text)
+        return json.loads(text)
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration ({exc.strerror or exc.__class__.__name__})", path) from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ConfigError(f"cannot parse configuration ({exc.__class__.__name__}: {_first_line(exc)})", path) from None
+    except Exception as exc:  # yaml.YAMLError has no common base importable without yaml
+        raise ConfigError(f"cannot parse configuration ({_first_line(exc)})", path) from None
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).splitlines() or [exc.__class__.__name__])[0]
 
 
 def load_run_config(spec: str) -> RunConfig:
@@ -158,68 +365,21 @@ def load_run_config(spec: str) -> RunConfig:
     path = Path(spec)
     if not path.is_file():
         raise ConfigError(f"--config: '{spec}' is neither a named configuration ({', '.join(NAMED)}) nor a file")
-    try:
-        text = path.read_text(encoding="utf-8")
-        if path.suffix in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text) or {}
-        else:
-            data = json.loads(text)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ConfigError(f"{path}: cannot parse configuration ({exc.__class__.__name__}: {str(exc).splitlines()[0]})") from None
-    except Exception as exc:  # yaml.YAMLError has no common base importable without yaml
-        raise ConfigError(f"{path}: cannot parse configuration ({str(exc).splitlines()[0]})") from None
+    data = _parse(path)
+    if data is None:
+        data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
+        raise ConfigError(f"expected a mapping at the top level, got {type(data).__name__}", path)
     base_name = data.pop("base", "tiny")
-    if base_name not in NAMED:
-        raise ConfigError(f"{path}: base must be one of {', '.join(NAMED)}, got {base_name!r}")
+    if not isinstance(base_name, str) or base_name not in NAMED:
+        raise ConfigError(f"base: must be one of {', '.join(NAMED)}, got {_shown(base_name)}", path)
     merged = NAMED[base_name]().to_dict()
     for section in ("model", "train"):
-        section_data = data.pop(section, {}) or {}
+        section_data = data.pop(section, None)
+        if section_data is None:
+            continue
         if not isinstance(section_data, dict):
-            raise ConfigError(f"{path}: '{section}' must be a mapping")
+            raise ConfigError(f"{section}: expected a mapping, got {_shown(section_data)}", path)
         merged[section].update(section_data)
-    merged.update(data)
-    merged["name"] = data.get("name", path.stem)
-    return _from_dict(RunConfig, merged, str(path))
-
-
-def run_config_from_dict(data: dict, where: str) -> RunConfig:
-    return _from_dict(RunConfig, data, where)
-
-
-def validate(config: RunConfig) -> None:
-    """Refuse nonsensical values with one line naming the option."""
-    m, t = config.model, config.train
-    checks = [
-        (t.batch_size >= 1, f"batch size must be at least 1, got {t.batch_size}"),
-        (t.lr > 0, f"learning rate must be positive, got {t.lr}"),
-        (t.min_lr >= 0, f"minimum learning rate must be >= 0, got {t.min_lr}"),
-        (t.weight_decay >= 0, f"weight decay must be >= 0, got {t.weight_decay}"),
-        (t.steps >= 0, f"steps must be >= 0, got {t.steps}"),
-        (t.epochs > 0 or t.steps > 0, "give a positive number of steps or epochs"),
-        (t.val_every >= 1, f"validation interval must be at least 1, got {t.val_every}"),
-        (t.loss in ("itm", "itc"), f"loss must be itm or itc, got {t.loss!r}"),
-        (t.compile in ("auto", "on", "off"), f"compile must be auto, on or off, got {t.compile!r}"),
-        (t.negatives in ("semantic", "phsm", "random"), f"negatives must be semantic, phsm or random, got {t.negatives!r}"),
-        (t.ekd in ("anchors", "logits", "features", "off"), f"ekd must be anchors, logits, features or off, got {t.ekd!r}"),
-        (t.phsm_emotion in ("teacher", "student"), f"phsm_emotion must be teacher or student, got {t.phsm_emotion!r}"),
-        (t.ekd_weight >= 0 and t.intra_weight >= 0 and t.inter_weight >= 0, "loss weights must be >= 0"),
-        (t.ekd_tau > 0 and t.tscl_temp > 0, "temperatures must be positive"),
-        (m.txt in TEXT_TOWERS, f"unknown text tower {m.txt!r} (choose from {', '.join(TEXT_TOWERS)})"),
-        (m.img_size >= 32, f"image size must be at least 32, got {m.img_size}"),
-        (m.hidden % m.heads == 0, f"hidden size {m.hidden} must be divisible by heads {m.heads}"),
-        (m.max_len >= 8, f"max_len must be at least 8, got {m.max_len}"),
-        (m.temp > 0, f"temperature must be positive, got {m.temp}"),
-        (m.txt_layers >= 1, f"text layers must be at least 1, got {m.txt_layers}"),
-        (m.fusion_layers >= 0, f"fusion layers must be >= 0, got {m.fusion_layers}"),
-        (m.txt_pool in ("cls", "mean"), f"txt_pool must be cls or mean, got {m.txt_pool!r}"),
-        (m.embed_norm in ("none", "batch"), f"embed_norm must be none or batch, got {m.embed_norm!r}"),
-        (m.itm_input in ("fusion", "fusion+itc"), f"itm_input must be fusion or fusion+itc, got {m.itm_input!r}"),
-        (0 < t.crop_scale <= 1, f"crop_scale must be in (0, 1], got {t.crop_scale}"),
-    ]
-    for ok, message in checks:
-        if not ok:
-            raise ConfigError(message)
+    merged.update({"name": path.stem, **data})
+    return run_config_from_dict(merged, path)

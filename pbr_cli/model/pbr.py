@@ -7,12 +7,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .bert import Layer, load_hf_embeddings, load_hf_layers, read_hf_bert
+from ..errors import ConfigError, FormatError
+from .bert import (Layer, check_hf_bert_weights, load_hf_embeddings, load_hf_layers, read_hf_bert,
+                   read_hf_bert_config)
 from .config import ModelConfig
 from .towers import BertTextTower, ImageTower, build_text_tower, load_image_weights
 
@@ -139,7 +142,7 @@ class PBRModel(nn.Module):
         if img_weights:
             load_image_weights(self.image, img_weights, self.config.img_size)
         else:
-            notices.append(f"image tower ({self.config.timm_name}) starts from random init (give --img-weights FILE)")
+            notices.append(f"image tower ({self.image.description}) starts from random init (give --img-weights FILE)")
         if txt_model and isinstance(self.text, BertTextTower) and self.config.txt == "bert":
             _, state = read_hf_bert(txt_model)
             load_hf_embeddings(self.text.embeddings, state, txt_model)
@@ -168,11 +171,26 @@ class _frozen_batchnorm:
 
 
 def config_from_hf_bert(config: ModelConfig, folder: str) -> ModelConfig:
-    """Adopt the width, heads and vocabulary of a Hugging Face BERT folder (text tower + fusion from its layers)."""
-    hf, _ = read_hf_bert(folder)
-    config.hidden = int(hf.get("hidden_size", config.hidden))
-    config.heads = int(hf.get("num_attention_heads", config.heads))
-    config.intermediate = int(hf.get("intermediate_size", config.intermediate))
-    config.max_len = min(config.max_len, int(hf.get("max_position_embeddings", config.max_len)))
+    """Adopt the width, heads and vocabulary of a Hugging Face BERT folder (text tower + fusion from its layers).
+
+    Its config.json, vocab.txt and weights (their shapes) are checked here, before anything is written.
+    """
+    from ..data.tokenize import read_vocab
+
+    hf = read_hf_bert_config(folder)
+    check_hf_bert_weights(folder, hf)
+    vocab_file = Path(folder) / "vocab.txt"
+    vocab = read_vocab(vocab_file)
+    if len(vocab) != hf["vocab_size"]:
+        raise FormatError(f"holds {len(vocab)} tokens, but config.json has vocab_size {hf['vocab_size']}", vocab_file)
+    needed = config.txt_layers + config.fusion_layers
+    if hf["num_hidden_layers"] < needed:
+        raise ConfigError(f"num_hidden_layers: {hf['num_hidden_layers']}, but the model takes {needed} layers from it "
+                          f"(model.txt_layers {config.txt_layers} + model.fusion_layers {config.fusion_layers})",
+                          Path(folder) / "config.json")
+    config.hidden = hf["hidden_size"]
+    config.heads = hf["num_attention_heads"]
+    config.intermediate = hf["intermediate_size"]
+    config.max_len = min(config.max_len, hf["max_position_embeddings"])
     config.txt_model = str(folder)
     return config

@@ -24,19 +24,23 @@ class ImageTower(nn.Module):
         import timm
 
         name = config.timm_name
+        if not timm.is_model(name):
+            raise ConfigError(f"unknown image tower {config.img!r} (--img: vit, resnet, inception or a timm model "
+                              "name)")
+        reserved = sorted({"pretrained", "num_classes", "img_size"} & set(config.img_kwargs))
+        if reserved:
+            raise ConfigError(f"model.img_kwargs: {reserved[0]} is set by pbr, not by img_kwargs")
         kwargs = dict(pretrained=False, num_classes=0, **config.img_kwargs)
         try:
-            self.body = timm.create_model(name, img_size=config.img_size, **kwargs)
-        except TypeError:
             try:
+                self.body = timm.create_model(name, img_size=config.img_size, **kwargs)
+            except TypeError:
                 self.body = timm.create_model(name, **kwargs)
-            except Exception as exc:
-                raise ConfigError(f"cannot build image tower {name!r}: {exc}") from None
-        except RuntimeError as exc:
-            if "Unknown model" in str(exc):
-                raise ConfigError(f"unknown image tower {config.img!r} (--img: vit, resnet, inception or a timm model "
-                                  "name)") from None
-            raise
+        except Exception as exc:
+            reason = (str(exc).splitlines() or [exc.__class__.__name__])[0]
+            raise ConfigError(f"cannot build image tower {name!r} with model.img_kwargs {config.img_kwargs}: "
+                              f"{reason}") from None
+        self.description = ", ".join([name, *(f"{key}={value}" for key, value in config.img_kwargs.items())])
         self.width = int(self.body.num_features)                              # C_V
         data_config = timm.data.resolve_data_config({}, model=self.body)
         self.register_buffer("mean", torch.tensor(data_config["mean"]).view(1, 3, 1, 1) * 255, persistent=False)
@@ -65,7 +69,14 @@ def load_image_weights(tower: ImageTower, path: str | Path, img_size: int) -> No
 
         prefix = getattr(tower.body, "num_prefix_tokens", 1)
         grid = tower.body.patch_embed.grid_size
-        state["pos_embed"] = resample_abs_pos_embed(state["pos_embed"], new_size=list(grid), num_prefix_tokens=prefix)
+        source = state["pos_embed"]
+        try:
+            if source.ndim != 3 or source.shape[-1] != own["pos_embed"].shape[-1]:
+                raise ValueError
+            state["pos_embed"] = resample_abs_pos_embed(source, new_size=list(grid), num_prefix_tokens=prefix)
+        except Exception:
+            raise FormatError(f"pos_embed has shape {tuple(source.shape)}, which cannot be resized to "
+                              f"{tuple(own['pos_embed'].shape)}", path) from None
     state = {k: v for k, v in state.items() if k in own}
     mismatched = [k for k, v in state.items() if v.shape != own[k].shape]
     if mismatched:
