@@ -15,6 +15,7 @@ import torch
 
 from .errors import DataError, FormatError
 from .features import read_h5, write_h5
+from .metrics import require_finite
 
 
 @dataclass
@@ -121,6 +122,8 @@ def rank_stickers(model, tokenizer, context: list[str], stickers: StickerSet, de
                   ) -> list[tuple[int, float]]:
     """(sticker row, score) best first: ITC over all stickers, then ITM re-ranking of the top `top_k`.
 
+    NonFiniteScores when the model scores any sticker NaN or infinite.
+
     Stickers come with ITC embeddings; ITM needs image tokens, taken from the index when stored,
     else computed from `reload_pixels(rows)` for the top k only.
     """
@@ -130,6 +133,7 @@ def rank_stickers(model, tokenizer, context: list[str], stickers: StickerSet, de
     ids, mask = pad_tokens([tokenizer.encode_dialogue(context, model.config.max_len)], tokenizer.pad_id)
     text = model.encode_text(ids.to(device), mask.to(device))
     similarity = stickers.embeddings @ text.embedding[0].float()              # (N,)
+    require_finite(similarity.cpu().numpy())
     k = min(top_k, len(similarity))
     top_scores, top_rows = similarity.topk(k)
     if score == "itc" or model.fusion is None:
@@ -139,6 +143,7 @@ def rank_stickers(model, tokenizer, context: list[str], stickers: StickerSet, de
     else:
         image_tokens = model.encode_image(torch.from_numpy(reload_pixels(top_rows.tolist())).to(device)).tokens
     probs = model.match_prob((text.tokens.expand(k, -1, -1), text.mask.expand(k, -1)), image_tokens)
+    require_finite(probs.cpu().numpy())
     order = probs.argsort(descending=True)
     return [(int(top_rows[i]), float(probs[i])) for i in order.tolist()]
 

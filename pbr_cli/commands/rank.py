@@ -36,7 +36,8 @@ def rank(settings, dialogue, stickers, run, top, rerank, score, which, skip_bad_
     from .. import console
     from ..index import folder_sticker_set, load_index, rank_stickers, read_dialogue
     from ..io import check_output_path
-    from ..model.checkpoint import load_run
+    from ..metrics import NonFiniteScores
+    from ..model.checkpoint import load_run, resolve_run, weights_file
     from ..report.polarity import read_teacher_probs
 
     for name, value in (("--top", top), ("--rerank", rerank)):
@@ -61,7 +62,10 @@ def rank(settings, dialogue, stickers, run, top, rerank, score, which, skip_bad_
         reload = lambda rows: pixels[rows]  # noqa: E731
     if skipped:
         console.warn(f"skipped {skipped} unreadable image(s)")
-    ranked = rank_stickers(model, tokenizer, context, sticker_set, device, rerank, score, reload)[:top]
+    try:
+        ranked = rank_stickers(model, tokenizer, context, sticker_set, device, rerank, score, reload)[:top]
+    except NonFiniteScores as exc:
+        raise exc.of_model(score, "stickers", weights_file(resolve_run(run), which)) from None
     rows = [{"rank": i + 1, "id": sticker_set.ids[r], "path": sticker_set.paths[r], "score": round(s, 6)}
             for i, (r, s) in enumerate(ranked)]
     pictures = _write_pictures(context, rows, stickers, teacher, score, len(sticker_set.ids), sheet, html_out)

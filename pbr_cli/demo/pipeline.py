@@ -133,7 +133,8 @@ def run_pipeline(plan: DemoPlan) -> dict:
                "timings": timings}
     from ..io import write_text_atomic
 
-    write_text_atomic(plan.report / "results.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    results = plan.report / "results.json"
+    write_text_atomic(results, dumps(summary, "the demo results", results, indent=2) + "\n")
     write_text_atomic(plan.report / "results.md", results_markdown(summary))
     return summary
 

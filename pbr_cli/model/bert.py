@@ -97,17 +97,12 @@ def read_hf_bert(folder: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         raise FormatError("no readable config.json in the BERT folder", folder) from None
-    weights_file = folder / "model.safetensors"
-    if weights_file.is_file():
-        from safetensors.torch import load_file
+    from .checkpoint import read_weights
 
-        state = load_file(str(weights_file))
-    elif (folder / "pytorch_model.bin").is_file():
-        from .checkpoint import safe_torch_load
-
-        state = safe_torch_load(folder / "pytorch_model.bin")
-    else:
+    weights = [folder / name for name in ("model.safetensors", "pytorch_model.bin") if (folder / name).is_file()]
+    if not weights:
         raise FormatError("no model.safetensors or pytorch_model.bin in the BERT folder", folder)
+    state = read_weights(weights[0])
     state = {k.removeprefix("bert."): v for k, v in state.items()}
     return config, state
 
