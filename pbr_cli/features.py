@@ -17,7 +17,7 @@ import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NoReturn
 
 import numpy as np
 
@@ -70,7 +70,7 @@ class Kind:
     check: Callable[["H5Data"], None] | None = None  # rules tying datasets and attributes together
 
 
-def _fail(data: "H5Data", message: str) -> None:
+def _fail(data: "H5Data", message: str) -> NoReturn:
     raise FormatError(message, data.path)
 
 

@@ -351,6 +351,29 @@ def test_teacher_checkpoint_with_nan_weights_is_refused(tmp_path):
     assert file_hash(path) == before
 
 
+def test_teacher_training_stops_on_a_nan_loss(tmp_path, monkeypatch):
+    import torch.nn.functional as F
+
+    from test_teacher import write_emotion_images
+
+    data = write_emotion_images(tmp_path / "emotions", per_class=2, size=16)
+    monkeypatch.setattr(F, "cross_entropy", lambda logits, *args, **kwargs: logits.sum() * math.nan)
+    output = tmp_path / "teacher.pt"
+    result = run_cli("teacher-train", data, "--arch", "tiny", "--img-size", "16", "--batch-size", "6", "--epochs", "1",
+                     "-o", output, "--json")
+    assert_refused(result, "the teacher's loss became nan in epoch 1", "no teacher was written", not_written=(output,))
+
+
+def test_anchors_refuse_non_finite_teacher_features(tmp_path):
+    from pbr_cli.anchors import build_anchors
+    from pbr_cli.errors import DataError
+
+    features = np.random.default_rng(0).random((14, 4))
+    features[5, 2] = math.inf
+    with pytest.raises(DataError, match=r"^feats.h5: teacher features are NaN or infinite in 1 of 14 .*row 5"):
+        build_anchors(features, np.repeat(np.arange(7), 2), M=2, source="feats.h5")
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Scores: rank metrics refuse NaN and infinity instead of ranking them as ties
 
