@@ -122,10 +122,8 @@ def rank_stickers(model, tokenizer, context: list[str], stickers: StickerSet, de
                   ) -> list[tuple[int, float]]:
     """(sticker row, score) best first: ITC over all stickers, then ITM re-ranking of the top `top_k`.
 
-    NonFiniteScores when the model scores any sticker NaN or infinite.
-
     Stickers come with ITC embeddings; ITM needs image tokens, taken from the index when stored,
-    else computed from `reload_pixels(rows)` for the top k only.
+    else computed from `reload_pixels(rows)` for the top k only. A NaN or infinite score is NonFiniteScores.
     """
     from .data.batches import pad_tokens
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import console
+from ..strict_json import dumps
 
 
 @dataclass
