@@ -48,7 +48,8 @@ def build_anchors(
     with fewer than M images is a DataError (naming it and its count) unless `on_small_class="shrink"`:
     then it gets one centroid per image, repeated cyclically up to M rows so E keeps its (7*M, C_S)
     shape and every emotion its M head outputs; `clusters_per_emotion` records the distinct count.
-    An emotion with no image at all is always an error. `source` names the data in error messages.
+    An emotion with no image at all, or a NaN or infinite feature, is always an error. `source` names the data
+    in error messages.
     """
     from sklearn.cluster import KMeans
     from sklearn.exceptions import ConvergenceWarning
@@ -62,6 +63,10 @@ def build_anchors(
     labels = np.asarray(labels, dtype=np.int64)
     if features.ndim != 2 or labels.shape != (len(features),):
         raise ValueError(f"expected features (N, C) and labels (N,), got {features.shape} and {labels.shape}")
+    bad = ~np.isfinite(features).all(axis=1)
+    if bad.any():
+        raise DataError(f"teacher features are NaN or infinite in {int(bad.sum())} of {len(features)} image(s) "
+                        f"(first: row {int(np.argmax(bad))}); K-Means cannot cluster them", source)
     counts = [int((labels == index).sum()) for index in range(len(class_names))]
     for name, count in zip(class_names, counts):
         if count == 0:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any, Iterable, Sequence
 
@@ -45,8 +44,11 @@ def debug(message: str) -> None:
 
 
 def print_json(obj: Any) -> None:
-    """One JSON object on stdout (machine-readable output of every reporting command)."""
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False, sort_keys=False) + "\n")
+    """One JSON object on stdout (machine-readable output of every reporting command); strict JSON: a NaN or
+    infinite value is an OutputError naming its key, and nothing is printed."""
+    from .strict_json import dumps
+
+    sys.stdout.write(dumps(obj) + "\n")
     sys.stdout.flush()
 
 

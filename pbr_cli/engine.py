@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -16,9 +15,10 @@ from .data.batches import SplitTable, build_table, pad_tokens, split_source
 from .data.types import StickerDataset
 from .errors import ConfigError, PbrError, TrainingError
 from .losses.objective import Batch, Objective
-from .metrics import rank_metrics
+from .metrics import NonFiniteScores, rank_metrics
 from .model.checkpoint import save_weights
 from .model.config import RunConfig
+from .strict_json import dumps
 
 
 @dataclass
@@ -299,11 +299,14 @@ class Trainer:
         # an ITM model is also ranked by ITC, for the learning curves; selection stays on its own score
         names = ("itm", "itc") if score == "itm" else ("itc",)
         scores = score_tables(self.model, self.tokenizer, self.data.val, self.data.images, self.device, names)
-        metrics = rank_metrics(scores[score], self.data.val.label)
+        try:
+            metrics = rank_metrics(scores[score], self.data.val.label)
+            itc = rank_metrics(scores["itc"], self.data.val.label) if score == "itm" else {}
+        except NonFiniteScores as exc:
+            raise TrainingError(f"validation scores became NaN or infinite for {exc.rows} of {exc.total} dialogues at "
+                                f"step {step}; training stopped and {kept_checkpoint(self.saved_step)}") from None
         record = {"step": step, "split": "val", "score": score, **metrics}
-        if score == "itm":
-            record.update({f"itc_{name}": value for name, value in rank_metrics(scores["itc"], self.data.val.label).items()
-                           if name not in ("n", "candidates")})
+        record.update({f"itc_{name}": value for name, value in itc.items() if name not in ("n", "candidates")})
         if metrics["map"] > self.best_map:
             self.best_map = metrics["map"]
             save_weights(self.run_dir / "best.safetensors", self.model)
@@ -369,9 +372,14 @@ def check_finite(step: int, terms: dict, window: int = 1, saved_step: int = 0) -
         number = float(value.detach() if hasattr(value, "detach") else value)
         if not math.isfinite(number):
             where = f"step {step}" if window == 1 else f"the {window} steps up to {step}"
-            kept = (f"the last good checkpoint (step {saved_step}: last.safetensors, train_state.pt) is kept"
-                    if saved_step else "no checkpoint had been saved yet, so no run folder was left")
-            raise NonFiniteLoss(f"loss term '{name}' became {number} at {where}; training stopped and {kept}")
+            raise NonFiniteLoss(f"loss term '{name}' became {number} at {where}; training stopped and "
+                                f"{kept_checkpoint(saved_step)}")
+
+
+def kept_checkpoint(saved_step: int) -> str:
+    """What a stopped training leaves to resume from, for its error message."""
+    return (f"the last good checkpoint (step {saved_step}: last.safetensors, train_state.pt) is kept"
+            if saved_step else "no checkpoint had been saved yet, so no run folder was left")
 
 
 class MetricsLog:
@@ -382,7 +390,7 @@ class MetricsLog:
         self.handle = open(path, "a", encoding="utf-8")
 
     def __call__(self, record: dict) -> None:
-        self.handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self.handle.write(dumps(record, "a metrics record", self.path) + "\n")
         self.handle.flush()
 
     def close(self) -> None:

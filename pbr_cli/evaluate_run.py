@@ -10,7 +10,7 @@ import numpy as np
 from . import console
 from .errors import ConfigError, FormatError
 from .features import read_h5, write_h5
-from .metrics import rank_metrics
+from .metrics import NonFiniteScores, rank_metrics
 
 
 def run_info(run_dir: Path) -> dict:
@@ -35,7 +35,7 @@ def evaluate_run(run: str | None, data: str | None, split: str, score: str, whic
     from .data.batches import build_table, split_source
     from .data.cache import sticker_image_cache
     from .evaluation import score_table
-    from .model.checkpoint import load_run, resolve_run
+    from .model.checkpoint import load_run, resolve_run, weights_file
 
     run_dir = resolve_run(run)
     if scores_out:
@@ -66,7 +66,10 @@ def evaluate_run(run: str | None, data: str | None, split: str, score: str, whic
     scores = score_sharded(model, tokenizer, table, images, device, score, batch_size, split)
     if scores is None:
         return {"rank": -1}            # under torchrun, process 0 merges the shards and reports
-    metrics = rank_metrics(scores, table.label)
+    try:
+        metrics = rank_metrics(scores, table.label)
+    except NonFiniteScores as exc:
+        raise exc.of_model(score, f"{split} dialogues", weights_file(run_dir, which)) from None
     if scores_out:
         candidate_ids = np.array([d.candidates for d in dialogues], dtype=object)
         write_h5(scores_out, "scores", {"ids": table.ids, "scores": scores, "label": table.label,
@@ -104,12 +107,6 @@ def score_sharded(model, tokenizer, table, images, device, score: str, batch_siz
 
 
 def evaluate_scores_file(path: str) -> dict:
-    """Metrics of any system's scores file (kind `scores`)."""
+    """Metrics of any system's scores file (kind `scores`; its reader refuses NaN scores and labels out of range)."""
     scores = read_h5(path, "scores")
-    label = scores["label"]
-    n = scores["scores"].shape[1]
-    if len(label) and (label.min() < 0 or label.max() >= n):
-        raise FormatError(f"label values must lie in 0..{n - 1}", path)
-    if not np.isfinite(scores["scores"]).all():
-        raise FormatError("scores contain NaN or infinite values", path)
-    return {"scores": str(path), **rank_metrics(scores["scores"], label)}
+    return {"scores": str(path), **rank_metrics(scores["scores"], scores["label"])}

@@ -2,19 +2,22 @@
 
 Every file carries the attributes `kind`, `schema_version`, `pbr_version`, `command` (the command
 line that made it) and `created`, plus the kind's own attributes (hashes of the teacher or model it
-came from, dimensions). Writes are atomic; reads check kind, schema version, datasets, shapes and
-dimensions and raise `FormatError` naming the file.
+came from, dimensions). Writes are atomic. Reads check kind, schema version, datasets (dtype, rank, row
+counts, finite values), the type of every attribute, and the kind's own rules tying datasets and
+attributes together (widths equal `dim`, anchors are `len(class_names)` x `M` rows, ...); each problem is
+a `FormatError` naming the file and the dataset or attribute.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, NoReturn
 
 import numpy as np
 
@@ -23,6 +26,7 @@ from .errors import FormatError
 from .io import atomic_path
 
 STR = "str"  # marker dtype for variable-length UTF-8 string datasets
+ID_FORMATS: tuple[str, ...] = ("id", "split/id")  # sentiment ids: plain, or prefixed with their split
 
 
 @dataclass(frozen=True)
@@ -34,15 +38,157 @@ class Spec:
     required: bool = True
 
 
+ATTR_TYPES: dict[str, str] = {  # attribute type -> what a value of it must be, as error messages say it
+    "str": "a string",
+    "int": "a positive integer",
+    "count": "a non-negative integer",
+    "names": "a non-empty list of non-empty strings",
+    "counts": "a list of non-negative integers",
+}
+
+
+@dataclass(frozen=True)
+class Attr:
+    """An attribute of a file kind: its type (a key of ATTR_TYPES) and whether it must be present.
+
+    A required string must not be empty; an optional one may be (writers store a missing value as "").
+    """
+
+    type: str
+    required: bool = True
+
+
 @dataclass(frozen=True)
 class Kind:
-    """One file kind: its schema version, datasets (all sharing the first axis N) and required attrs."""
+    """One file kind: its schema version, datasets (all sharing the first axis N), attrs and own rules."""
 
     name: str
     version: int
     datasets: Mapping[str, Spec]
-    attrs: tuple[str, ...] = ()
+    attrs: Mapping[str, Attr] = field(default_factory=dict)
     rows: str | None = "ids"  # dataset whose length defines N; None when datasets are not row-aligned
+    check: Callable[["H5Data"], None] | None = None  # rules tying datasets and attributes together
+
+
+def _fail(data: "H5Data", message: str) -> NoReturn:
+    raise FormatError(message, data.path)
+
+
+def _width(data: "H5Data", name: str, expected: int, what: str) -> None:
+    width = data[name].shape[1]
+    if width != expected:
+        _fail(data, f"dataset '{name}' is {width} wide, but {what} is {expected}")
+
+
+def _first(mask: np.ndarray) -> int:
+    """The first row of a boolean (N, ...) mask that holds a True anywhere."""
+    return int(np.argmax(mask.reshape(len(mask), -1).any(axis=1)))
+
+
+def _values_in(data: "H5Data", name: str, low: int, high: int) -> None:
+    values = data[name]
+    outside = (values < low) | (values > high)
+    if outside.any():
+        row = _first(outside)
+        _fail(data, f"dataset '{name}' values must lie in {low}..{high}; row {row} holds {values[row]}")
+
+
+def _unique_ids(data: "H5Data") -> None:
+    ids = data["ids"]
+    first_row: dict[str, int] = {}
+    for row, value in enumerate(ids.tolist()):
+        if value in first_row:
+            _fail(data, f"dataset 'ids' holds '{value}' twice (rows {first_row[value]} and {row})")
+        first_row[value] = row
+
+
+def _probabilities(data: "H5Data", names: tuple[str, ...], tolerance: float = 1e-3) -> None:
+    """Each named dataset in 0..1 and, row by row, their values (all columns) adding up to 1."""
+    if not len(data):
+        return
+    total = np.zeros(len(data))
+    for name in names:
+        values = data[name]
+        outside = (values < 0) | (values > 1)
+        if outside.any():
+            row = _first(outside)
+            _fail(data, f"dataset '{name}' values must lie in 0..1; row {row} holds {values[row]}")
+        total += values.reshape(len(values), -1).sum(axis=1, dtype=np.float64)
+    off = np.abs(total - 1.0) > tolerance
+    if off.any():
+        row = _first(off)
+        what = " + ".join(f"'{name}'" for name in names)
+        _fail(data, f"dataset {what} must add up to 1 in every row; row {row} adds up to {total[row]:.6g}")
+
+
+def _split_rows(data: "H5Data") -> None:
+    """The optional `split_rows` attr: "" or a JSON object {split: [start, stop]} of row ranges within N."""
+    text = data.attrs.get("split_rows", "")
+    if not text:
+        return
+    try:
+        ranges = json.loads(text)
+    except ValueError:
+        ranges = None
+    valid = isinstance(ranges, dict) and all(
+        isinstance(span, list) and len(span) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in span)
+        and 0 <= span[0] <= span[1] <= len(data) for span in ranges.values())
+    if not valid:
+        _fail(data, f"attribute 'split_rows' must be a JSON object of [start, stop] row ranges within 0..{len(data)}, "
+                    f"got {_shown(text)}")
+
+
+def _check_teacher_features(data: "H5Data") -> None:
+    classes = data.attrs["class_names"]
+    _width(data, "features", data.attrs["dim"], "attribute 'dim'")
+    _width(data, "probs", len(classes), "the number of attribute 'class_names'")
+    _probabilities(data, ("probs",))
+    if "labels" in data:
+        _values_in(data, "labels", -1, len(classes) - 1)
+    _split_rows(data)
+
+
+def _check_anchors(data: "H5Data") -> None:
+    classes, m = data.attrs["class_names"], data.attrs["M"]
+    rows = len(data["anchors"])
+    if rows != len(classes) * m:
+        _fail(data, f"dataset 'anchors' has {rows} rows, but attribute 'M' = {m} anchors for each of the "
+                    f"{len(classes)} attribute 'class_names' make {len(classes) * m}")
+    _width(data, "anchors", data.attrs["dim"], "attribute 'dim'")
+    expected = np.repeat(np.arange(len(classes)), m)
+    wrong = data["emotion"] != expected
+    if wrong.any():
+        row = _first(wrong)
+        _fail(data, f"dataset 'emotion' must be emotion-major (rows [c*M, (c+1)*M) hold emotion c); "
+                    f"row {row} holds {data['emotion'][row]}, expected {expected[row]}")
+    for name in ("images_per_emotion", "clusters_per_emotion"):
+        if name in data.attrs and len(data.attrs[name]) != len(classes):
+            _fail(data, f"attribute '{name}' has {len(data.attrs[name])} values, one per attribute 'class_names' "
+                        f"({len(classes)}) expected")
+
+
+def _check_sentiment(data: "H5Data") -> None:
+    _unique_ids(data)
+    id_format = data.attrs.get("id_format", "id")
+    if id_format not in ID_FORMATS:
+        _fail(data, f"attribute 'id_format' must be one of {', '.join(ID_FORMATS)}, got {_shown(id_format)}")
+    _probabilities(data, ("pos", "neg"))
+
+
+def _check_sticker_index(data: "H5Data") -> None:
+    _unique_ids(data)
+    _width(data, "embeddings", data.attrs["dim"], "attribute 'dim'")
+
+
+def _check_scores(data: "H5Data") -> None:
+    _unique_ids(data)
+    rows, n = data["scores"].shape
+    if rows == 0 or n == 0:
+        _fail(data, f"dataset 'scores' has shape {data['scores'].shape}: no dialogue or no candidate to rank")
+    if "candidate_ids" in data and data["candidate_ids"].shape != data["scores"].shape:
+        _fail(data, f"dataset 'candidate_ids' has shape {data['candidate_ids'].shape}, but 'scores' has "
+                    f"{data['scores'].shape}")
+    _values_in(data, "label", 0, n - 1)
 
 
 KINDS: dict[str, Kind] = {
@@ -58,7 +204,9 @@ KINDS: dict[str, Kind] = {
                 "topics": Spec(STR, 1, False),
                 "paths": Spec(STR, 1, False),
             },
-            ("teacher_hash", "dim", "class_names"),
+            {"teacher_hash": Attr("str"), "dim": Attr("int"), "class_names": Attr("names"),
+             "split_rows": Attr("str", False), "skipped_images": Attr("count", False)},
+            check=_check_teacher_features,
         ),
         Kind(
             "anchors", 1,
@@ -66,8 +214,10 @@ KINDS: dict[str, Kind] = {
                 "anchors": Spec("float32", 2),         # (7*M, C_S) emotion-major centroids E^T
                 "emotion": Spec("int64", 1),           # (7*M,) emotion index of each anchor
             },
-            ("teacher_hash", "dim", "M", "class_names"),
+            {"teacher_hash": Attr("str"), "dim": Attr("int"), "M": Attr("int"), "class_names": Attr("names"),
+             "images_per_emotion": Attr("counts", False), "clusters_per_emotion": Attr("counts", False)},
             rows="anchors",
+            check=_check_anchors,
         ),
         Kind(
             "sentiment", 1,
@@ -78,7 +228,8 @@ KINDS: dict[str, Kind] = {
                 "pos": Spec("float32", 1),
                 "neg": Spec("float32", 1),
             },
-            ("lexicon",),
+            {"lexicon": Attr("str"), "id_format": Attr("str", False)},
+            check=_check_sentiment,
         ),
         Kind(
             "sticker_index", 1,
@@ -88,7 +239,8 @@ KINDS: dict[str, Kind] = {
                 "embeddings": Spec("float16", 2),      # (N, C) L2-normalised ITC embeddings
                 "image_tokens": Spec("float16", 3, False),  # (N, L, C_V) image-tower tokens for ITM re-ranking
             },
-            ("model_hash", "dim"),
+            {"model_hash": Attr("str"), "dim": Attr("int"), "img_size": Attr("int", False)},
+            check=_check_sticker_index,
         ),
         Kind(
             "scores", 1,
@@ -98,6 +250,7 @@ KINDS: dict[str, Kind] = {
                 "label": Spec("int64", 1),             # (N,) index of the ground truth in each row
                 "candidate_ids": Spec(STR, 2, False),  # (N, n_candidates)
             },
+            check=_check_scores,
         ),
     ]
 }
@@ -134,14 +287,101 @@ def _coerce(name: str, spec: Spec, value: Any, path: Path) -> np.ndarray:
         array = np.asarray(value, dtype=object)
         array = np.vectorize(str, otypes=[object])(array) if array.size else array
     else:
-        array = np.asarray(value, dtype=spec.dtype)
+        try:
+            array = np.asarray(value)
+        except (TypeError, ValueError) as exc:
+            raise FormatError(f"dataset '{name}' is not numeric ({exc})", path) from None
     if array.ndim != spec.ndim:
         raise FormatError(f"dataset '{name}' must have {spec.ndim} dimension(s), got shape {array.shape}", path)
+    return array if spec.dtype == STR else _numeric(name, spec, array, path)
+
+
+def _numeric(name: str, spec: Spec, raw: np.ndarray, path: Path) -> np.ndarray:
+    """`raw` (at least 1-d) as the spec's dtype: numbers only, whole numbers for an integer dtype, finite floats
+    that fit."""
+    if raw.dtype.kind not in "fiub":
+        raise FormatError(f"dataset '{name}' is not numeric (it holds {raw.dtype})", path)
+    target = np.dtype(spec.dtype)
+    if raw.dtype.kind == "f":
+        _check_finite(name, raw, path)
+        if target.kind in "iu" and raw.size and (raw != np.round(raw)).any():
+            row = _first(raw != np.round(raw))
+            raise FormatError(f"dataset '{name}' must hold whole numbers; row {row} holds {raw[row]}", path)
+    if target.kind in "iu" and raw.size and raw.dtype.kind in "iuf":
+        info = np.iinfo(target)
+        outside = (raw < info.min) | (raw > info.max)
+        if outside.any():
+            row = _first(outside)
+            raise FormatError(f"dataset '{name}' holds {raw[row]} at row {row}, beyond {target}", path)
+    with np.errstate(over="ignore", invalid="ignore"):
+        array = raw.astype(target, copy=False)
+    if target.kind == "f":
+        _check_finite(name, array, path, f"a value too large for {target}")
     return array
 
 
+def _check_finite(name: str, array: np.ndarray, path: Path, what: str | None = None) -> None:
+    """FormatError naming the dataset and its first row holding NaN or an infinite value."""
+    if array.dtype.kind != "f" or not array.size:
+        return
+    bad = ~np.isfinite(array)
+    if not bad.any():
+        return
+    row = _first(bad)
+    found = what or ("NaN" if np.isnan(array[row]).any() else "an infinite value")
+    raise FormatError(f"dataset '{name}' holds {found} at row {row} ({int(bad.sum())} of {array.size} values are "
+                      "not finite)", path)
+
+
+def _readback(value: Any) -> Any:
+    """An attribute value as `read_h5` will return it once written."""
+    value = _attr_value(value)
+    return _plain(np.asarray(value)) if isinstance(value, (list, tuple)) else _plain(value)
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _attr_ok(attr: Attr, value: Any) -> bool:
+    def integer(v: Any, low: int) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+    if attr.type == "str":
+        return isinstance(value, str) and (bool(value) or not attr.required)
+    if attr.type == "int":
+        return integer(value, 1)
+    if attr.type == "count":
+        return integer(value, 0)
+    if attr.type == "names":
+        return isinstance(value, list) and bool(value) and all(isinstance(v, str) and v for v in value)
+    if attr.type == "counts":
+        return isinstance(value, list) and all(integer(v, 0) for v in value)
+    raise ValueError(f"unknown attribute type {attr.type!r}")
+
+
+def _check_attrs(spec: Kind, attrs: Mapping[str, Any], path: Path) -> None:
+    missing = [name for name, attr in spec.attrs.items() if attr.required and name not in attrs]
+    if missing:
+        raise FormatError(f"attribute(s) {', '.join(missing)} missing (required for kind '{spec.name}')", path)
+    for name, attr in spec.attrs.items():
+        if name in attrs and not _attr_ok(attr, attrs[name]):
+            raise FormatError(f"attribute '{name}' must be {ATTR_TYPES[attr.type]}, got {_shown(attrs[name])}", path)
+
+
+def _validate(data: H5Data) -> None:
+    """Attribute types, row counts and the kind's own rules (dataset dtypes, ranks and values are checked on
+    the way in)."""
+    spec = KINDS[data.kind]
+    _check_attrs(spec, data.attrs, data.path)
+    _check_rows(spec, data.arrays, data.path)
+    if spec.check is not None:
+        spec.check(data)
+
+
 def write_h5(path: str | os.PathLike, kind: str, arrays: Mapping[str, Any], attrs: Mapping[str, Any] | None = None) -> Path:
-    """Validate `arrays` against the kind's schema and write them atomically to `path`."""
+    """Validate `arrays` and `attrs` as `read_h5` would read them back, and write them atomically to `path`."""
     import h5py
 
     path = Path(path)
@@ -155,11 +395,8 @@ def write_h5(path: str | os.PathLike, kind: str, arrays: Mapping[str, Any], attr
             coerced[name] = _coerce(name, ds, arrays[name], path)
         elif ds.required:
             raise FormatError(f"dataset '{name}' is required for kind '{kind}'", path)
-    _check_rows(spec, coerced, path)
     attrs = dict(attrs or {})
-    missing = [a for a in spec.attrs if a not in attrs]
-    if missing:
-        raise FormatError(f"attribute(s) {', '.join(missing)} required for kind '{kind}'", path)
+    _validate(H5Data(path, kind, coerced, {key: _readback(value) for key, value in attrs.items()}))
     with atomic_path(path, suffix=".h5") as tmp:
         with h5py.File(tmp, "w") as handle:
             handle.attrs["kind"] = kind
@@ -195,7 +432,12 @@ def _check_rows(spec: Kind, arrays: Mapping[str, np.ndarray], path: Path) -> Non
 
 
 def read_h5(path: str | os.PathLike, kind: str, dim: int | None = None) -> H5Data:
-    """Read and validate a pbr HDF5 file of the given kind; `dim`, when given, must match its `dim` attr."""
+    """Read and validate a pbr HDF5 file of the given kind; `dim`, when given, must match its `dim` attr.
+
+    Every float dataset must be finite, every attribute of the kind of its type, and the datasets and
+    attributes must agree with each other (see the kind's `check`); FormatError names the file and the
+    dataset or attribute at fault.
+    """
     import h5py
 
     path = Path(path)
@@ -216,38 +458,38 @@ def read_h5(path: str | os.PathLike, kind: str, dim: int | None = None) -> H5Dat
         if found != kind:
             raise FormatError(f"is a '{found}' file, expected '{kind}'", path)
         version = attrs.get("schema_version")
-        if version != spec.version:
-            raise FormatError(f"schema version {version} is not supported for '{kind}' (expected {spec.version})", path)
+        if version != spec.version or isinstance(version, bool):
+            raise FormatError(f"schema version {version!r} is not supported for '{kind}' (expected {spec.version})",
+                              path)
         arrays: dict[str, np.ndarray] = {}
         for name, ds in spec.datasets.items():
             if name not in handle:
                 if ds.required:
                     raise FormatError(f"dataset '{name}' is missing", path)
                 continue
-            node = handle[name]
-            if not isinstance(node, h5py.Dataset):
-                raise FormatError(f"'{name}' is not a dataset", path)
-            try:
-                if ds.dtype == STR:
-                    array = node.asstr()[()] if node.shape != () else None
-                    array = np.asarray(array, dtype=object)
-                else:
-                    array = np.asarray(node[()])
-                    if array.dtype.kind not in "fiub":
-                        raise FormatError(f"dataset '{name}' is not numeric", path)
-                    array = array.astype(ds.dtype, copy=False)
-            except (OSError, TypeError, ValueError) as exc:
-                raise FormatError(f"dataset '{name}' cannot be read ({exc})", path) from None
-            if array.ndim != ds.ndim:
-                raise FormatError(f"dataset '{name}' has shape {array.shape}, expected {ds.ndim} dimension(s)", path)
-            arrays[name] = array
-    missing = [a for a in spec.attrs if a not in attrs]
-    if missing:
-        raise FormatError(f"attribute(s) {', '.join(missing)} missing", path)
-    _check_rows(spec, arrays, path)
-    if dim is not None and "dim" in attrs and int(attrs["dim"]) != int(dim):
+            arrays[name] = _read_dataset(handle[name], name, ds, path)
+    data = H5Data(path=path, kind=kind, arrays=arrays, attrs=attrs)
+    _validate(data)
+    if dim is not None and "dim" in attrs and attrs["dim"] != int(dim):
         raise FormatError(f"dimension {attrs['dim']} does not match the expected {dim}", path)
-    return H5Data(path=path, kind=kind, arrays=arrays, attrs=attrs)
+    return data
+
+
+def _read_dataset(node: Any, name: str, spec: Spec, path: Path) -> np.ndarray:
+    """One dataset as the spec's dtype, its rank checked; FormatError when it is not a dataset of that type."""
+    import h5py
+
+    if not isinstance(node, h5py.Dataset):
+        raise FormatError(f"'{name}' is not a dataset", path)
+    if len(node.shape) != spec.ndim:
+        raise FormatError(f"dataset '{name}' has shape {node.shape}, expected {spec.ndim} dimension(s)", path)
+    if spec.dtype == STR and h5py.check_string_dtype(node.dtype) is None:
+        raise FormatError(f"dataset '{name}' must hold strings, it holds {node.dtype}", path)
+    try:
+        raw = node.asstr()[()] if spec.dtype == STR else node[()]
+    except (OSError, TypeError, ValueError, UnicodeDecodeError) as exc:
+        raise FormatError(f"dataset '{name}' cannot be read ({exc})", path) from None
+    return np.asarray(raw, dtype=object) if spec.dtype == STR else _numeric(name, spec, np.asarray(raw), path)
 
 
 def _plain(value: Any) -> Any:

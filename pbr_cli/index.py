@@ -15,6 +15,7 @@ import torch
 
 from .errors import DataError, FormatError
 from .features import read_h5, write_h5
+from .metrics import require_finite
 
 
 @dataclass
@@ -135,7 +136,7 @@ def rank_stickers(model, tokenizer, context: list[str], stickers: StickerSet, de
     """(sticker row, score) best first: ITC over all stickers, then ITM re-ranking of the top `top_k`.
 
     Stickers come with ITC embeddings; ITM needs image tokens, taken from the index when stored,
-    else computed from `reload_pixels(rows)` for the top k only.
+    else computed from `reload_pixels(rows)` for the top k only. A NaN or infinite score is NonFiniteScores.
     """
     from .data.batches import pad_tokens
 
@@ -143,6 +144,7 @@ def rank_stickers(model, tokenizer, context: list[str], stickers: StickerSet, de
     ids, mask = pad_tokens([tokenizer.encode_dialogue(context, model.config.max_len)], tokenizer.pad_id)
     text = model.encode_text(ids.to(device), mask.to(device))
     similarity = stickers.embeddings @ text.embedding[0].float()              # (N,)
+    require_finite(similarity.cpu().numpy())
     k = min(top_k, len(similarity))
     top_scores, top_rows = similarity.topk(k)
     if score == "itc" or model.fusion is None:
@@ -152,6 +154,7 @@ def rank_stickers(model, tokenizer, context: list[str], stickers: StickerSet, de
     else:
         image_tokens = model.encode_image(torch.from_numpy(reload_pixels(top_rows.tolist())).to(device)).tokens
     probs = model.match_prob((text.tokens.expand(k, -1, -1), text.mask.expand(k, -1)), image_tokens)
+    require_finite(probs.cpu().numpy())
     order = probs.argsort(descending=True)
     return [(int(top_rows[i]), float(probs[i])) for i in order.tolist()]
 
@@ -208,6 +211,7 @@ def rank_dialogues(model, tokenizer, requests: Sequence[tuple[list[str], Sequenc
                                tokenizer.pad_id)
         text = model.encode_text(ids.to(device), mask.to(device))
         similarity = text.embedding.float() @ stickers.embeddings.T                # (B, N)
+        require_finite(similarity.cpu().numpy())
         tops = []
         for row, (_, candidates) in enumerate(chunk):
             scores = similarity[row]
@@ -229,6 +233,7 @@ def rank_dialogues(model, tokenizer, requests: Sequence[tuple[list[str], Sequenc
                 image_tokens = model.encode_image(torch.from_numpy(reload_pixels(rows.tolist())).to(device)).tokens
             owner = owner.to(text.tokens.device)
             probs = model.match_prob((text.tokens[owner], text.mask[owner]), image_tokens)
+            require_finite(probs.cpu().numpy())
             offset = 0
             for top_rows, _ in tops:
                 mine = probs[offset:offset + len(top_rows)]

@@ -10,6 +10,7 @@ from typing import Sequence
 import numpy as np
 
 from . import console
+from .data.types import EMOTIONS
 from .errors import ConfigError, DataError, FormatError
 from .features import H5Data, read_h5
 
@@ -69,6 +70,15 @@ def align_rows(features: H5Data, sticker_ids: Sequence[str]) -> np.ndarray:
     return np.fromiter((row_of[s] for s in sticker_ids), dtype=np.int64, count=len(sticker_ids))
 
 
+def require_emotions(data: H5Data) -> None:
+    """FormatError unless the file's class_names are the 7 emotions in SER30K order, which PBR reads its
+    probability columns and anchor blocks as."""
+    names = tuple(data.attrs["class_names"])
+    if names != EMOTIONS:
+        raise FormatError(f"attribute 'class_names' is {list(names)}, but PBR training needs the 7 emotions in the "
+                          f"order {', '.join(EMOTIONS)}", data.path)
+
+
 def load_emotion_knowledge(sticker_ids: Sequence[str], features: H5Data, anchors_file: str | None, ekd: str | None,
                            tau: float = 1.0) -> EmotionKnowledge:
     """EKD targets and teacher sticker polarity for the library, checking the files belong together."""
@@ -77,6 +87,7 @@ def load_emotion_knowledge(sticker_ids: Sequence[str], features: H5Data, anchors
     from .losses.ekd import anchor_targets
     from .losses.phsm import sticker_polarity
 
+    require_emotions(features)
     rows = align_rows(features, sticker_ids)
     teacher_features = features["features"][rows]                            # (S, C_S)
     teacher_probs = features["probs"][rows]                                   # (S, 7)
@@ -84,6 +95,7 @@ def load_emotion_knowledge(sticker_ids: Sequence[str], features: H5Data, anchors
     m = 0
     if anchors_file:
         anchors = read_h5(anchors_file, "anchors")
+        require_emotions(anchors)
         if anchors.attrs.get("teacher_hash") != features.attrs.get("teacher_hash"):
             raise FormatError(f"anchors were made by another teacher ({anchors.attrs.get('teacher_hash')}) than the "
                               f"sticker features in {features.path} ({features.attrs.get('teacher_hash')})",

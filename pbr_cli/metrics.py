@@ -2,12 +2,43 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
+
+from .errors import DataError, FormatError
+
+
+class NonFiniteScores(DataError):
+    """Some rows hold a NaN or infinite score, so no rank (and no metric) can be computed for them."""
+
+    def __init__(self, rows: int, total: int, path: str | os.PathLike | None = None):
+        self.rows, self.total = rows, total
+        super().__init__(f"scores are NaN or infinite in {rows} of {total} row(s); no rank can be computed", path)
+
+    def of_model(self, score: str, what: str, weights: str | os.PathLike) -> FormatError:
+        """The error to report when a model whose weights file is finite produced these scores."""
+        return FormatError(f"the model's {score} scores are NaN or infinite for {self.rows} of {self.total} {what}, "
+                           "although its weights are finite (they overflow in the forward pass)", weights)
+
+
+def require_finite(scores: np.ndarray) -> None:
+    """NonFiniteScores when any row of the (N, n) scores (an (N,) array: any value) is NaN or infinite."""
+    scores = np.asarray(scores)
+    if not scores.size:
+        return
+    rows = int((~np.isfinite(scores)).reshape(len(scores), -1).any(axis=1).sum())
+    if rows:
+        raise NonFiniteScores(rows, len(scores))
 
 
 def truth_positions(scores: np.ndarray, label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each row: how many candidates score strictly higher than the truth, and how many tie with it."""
+    """For each row: how many candidates score strictly higher than the truth, and how many tie with it.
+
+    NaN or infinite scores are refused (NonFiniteScores): they would compare as neither higher nor tied.
+    """
     scores = np.asarray(scores, dtype=np.float64)
+    require_finite(scores)
     truth = scores[np.arange(len(scores)), label][:, None]
     higher = (scores > truth).sum(1)
     tied = (scores == truth).sum(1) - 1

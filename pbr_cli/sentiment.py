@@ -410,13 +410,11 @@ def normalise(raw_pos, raw_neg) -> tuple[np.ndarray, np.ndarray]:
 
 # ---- the sentiment file -------------------------------------------------------------------------
 
-ID_FORMATS = ("id", "split/id")
-
 
 def write_sentiment_file(path: str | os.PathLike, ids: Sequence[str], raw_pos, raw_neg, lexicon: str,
                          id_format: str = "id", source: str = "") -> Path:
     """Write a `sentiment` HDF5 file (raw sums, normalised polarity) atomically; returns its path."""
-    from .features import write_h5
+    from .features import ID_FORMATS, write_h5
 
     if id_format not in ID_FORMATS:
         raise ConfigError(f"unknown id format '{id_format}'")

@@ -18,9 +18,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data.types import EMOTIONS, EmotionImageSet, LabelledImage, Sticker
-from .errors import ConfigError, DataError, FormatError
+from .errors import ConfigError, DataError, FormatError, TrainingError
 from .io import write_bytes_atomic
 from .runtime import autocast
+from .strict_json import dumps
 
 # Short names for the teacher architecture; anything else is a timm model name.
 ARCH_ALIASES: dict[str, str] = {
@@ -131,7 +132,8 @@ def load_init_weights(model: nn.Module, path: str | os.PathLike) -> dict[str, An
 
 def content_hash(config: TeacherConfig, state: Mapping[str, torch.Tensor]) -> str:
     """A 16-hex-digit hash of the config and every tensor (name, dtype, shape, bytes): which teacher this is."""
-    digest = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode("utf-8"))
+    digest = hashlib.sha256(dumps(config.to_dict(), "the teacher config", sort_keys=True, ensure_ascii=True)
+                            .encode("utf-8"))
     for name in sorted(state):
         tensor = state[name].detach().cpu().contiguous()
         digest.update(f"\0{name}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode("utf-8"))
@@ -226,9 +228,9 @@ class Teacher:
         metadata = {
             "format": CHECKPOINT_FORMAT,
             "format_version": str(CHECKPOINT_VERSION),
-            "config": json.dumps(self.config.to_dict()),
+            "config": dumps(self.config.to_dict(), "the teacher config", path, ensure_ascii=True),
             "content_hash": self.hash,
-            "info": json.dumps(self.info, ensure_ascii=False),
+            "info": dumps(self.info, "the teacher's training report", path),
         }
         write_bytes_atomic(path, safetensors_bytes(tensors, metadata=metadata))
         return Path(path)
@@ -251,6 +253,9 @@ def load_teacher(path: str | os.PathLike, device: str | torch.device = "cpu") ->
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise FormatError(f"not a pbr teacher checkpoint (expected safetensors written by teacher-train; {detail})",
                           path) from None
+    from .model.checkpoint import check_finite_weights
+
+    check_finite_weights(tensors, path)
     if metadata.get("format_version") != str(CHECKPOINT_VERSION):
         raise FormatError(f"teacher checkpoint version {metadata.get('format_version')} is not supported "
                           f"(expected {CHECKPOINT_VERSION})", path)
@@ -377,7 +382,7 @@ def write_teacher_features(path: str | os.PathLike, embedding: TeacherEmbedding,
     all_attrs = {"teacher_hash": teacher.hash, "dim": teacher.dim, "class_names": list(teacher.class_names),
                  "teacher_arch": teacher.config.arch, "img_size": teacher.config.img_size,
                  "skipped_images": len(embedding.skipped),
-                 "split_rows": json.dumps(split_rows) if split_rows else "", **(attrs or {})}
+                 "split_rows": dumps(split_rows, "the split rows", path) if split_rows else "", **(attrs or {})}
     return write_h5(path, "teacher_features", arrays, all_attrs)
 
 
@@ -556,6 +561,9 @@ def train_teacher(
             optimizer.step()
             schedule.step()
             losses.append(loss.item())
+            if not math.isfinite(losses[-1]):
+                raise TrainingError(f"the teacher's loss became {losses[-1]} in epoch {epoch}; training stopped and "
+                                    "no teacher was written (try a lower --lr)")
             if on_progress:
                 on_progress(f"epoch {epoch}/{epochs}", 1, len(batches))
         record: dict[str, Any] = {"epoch": epoch, "epochs": epochs, "loss": float(np.mean(losses))}

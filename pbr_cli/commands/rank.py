@@ -44,7 +44,8 @@ def rank(settings, dialogue, stickers, run, top, rerank, score, which, skip_bad_
     from .. import console
     from ..index import load_sticker_set, rank_stickers, read_dialogue
     from ..io import check_output_path
-    from ..model.checkpoint import load_run
+    from ..metrics import NonFiniteScores
+    from ..model.checkpoint import load_run, resolve_run, weights_file
     from ..report.polarity import read_teacher_probs
 
     for name, value in (("--top", top), ("--rerank", rerank), ("--batch-size", batch_size)):
@@ -69,9 +70,12 @@ def rank(settings, dialogue, stickers, run, top, rerank, score, which, skip_bad_
         console.warn(f"skipped {skipped} unreadable image(s)")
     if batch:
         _rank_batch(Path(dialogue), model, tokenizer, sticker_set, reload, device, top, rerank, score, batch_size,
-                    output, as_json)
+                    output, as_json, weights_file(resolve_run(run), which))
         return
-    ranked = rank_stickers(model, tokenizer, context, sticker_set, device, rerank, score, reload)[:top]
+    try:
+        ranked = rank_stickers(model, tokenizer, context, sticker_set, device, rerank, score, reload)[:top]
+    except NonFiniteScores as exc:
+        raise exc.of_model(score, "stickers", weights_file(resolve_run(run), which)) from None
     rows = _rows(sticker_set, ranked)
     pictures = _write_pictures(context, rows, stickers, teacher, score, len(sticker_set.ids), sheet, html_out)
     if as_json:
@@ -87,23 +91,25 @@ def _rows(sticker_set, ranked) -> list[dict]:
 
 
 def _rank_batch(path, model, tokenizer, sticker_set, reload, device, top, rerank, score, batch_size, output,
-                as_json) -> None:
+                as_json, weights) -> None:
     """Rank every dialogue of a .jsonl file; one JSON line each to -o FILE (atomically) and/or stdout."""
-    import json
-
     from .. import console
     from ..index import rank_dialogues, read_dialogue_requests
     from ..io import write_text_atomic
+    from ..metrics import NonFiniteScores
+    from ..strict_json import dumps
 
     requests = read_dialogue_requests(path, {sticker_id: row for row, sticker_id in enumerate(sticker_set.ids)})
-    with console.progress(total=len(requests), desc="ranking", unit="dialogue") as bar:
-        ranked = rank_dialogues(model, tokenizer, [(r.context, r.candidates) for r in requests], sticker_set, device,
-                                rerank, score, reload, batch_size, bar.update)
+    try:
+        with console.progress(total=len(requests), desc="ranking", unit="dialogue") as bar:
+            ranked = rank_dialogues(model, tokenizer, [(r.context, r.candidates) for r in requests], sticker_set,
+                                    device, rerank, score, reload, batch_size, bar.update)
+    except NonFiniteScores as exc:
+        raise exc.of_model(score, "stickers", weights) from None
     records = [{"id": request.id, "score": score, "stickers": _rows(sticker_set, result[:top])}
                for request, result in zip(requests, ranked)]
     if output:
-        write_text_atomic(output, "".join(json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n"
-                                          for record in records))
+        write_text_atomic(output, "".join(dumps(record, "the rankings", output) + "\n" for record in records))
         console.info(f"{len(records)} rankings: {output}")
     if as_json:
         for record in records:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from ..data.types import EMOTIONS
 from ..errors import ConfigError, DataError, OutputError
+from ..strict_json import dumps
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -137,7 +138,7 @@ def ensure_demo(root: str | os.PathLike | None = None, seed: int = 0, size: str 
 
 
 def _jsonl(records: Iterable[dict[str, Any]]) -> str:
-    return "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+    return "".join(dumps(record, "a demo record") + "\n" for record in records)
 
 
 def _counts(weights: dict[str, float], total: int) -> dict[str, int]:
@@ -227,7 +228,7 @@ def _write_emotion_set(folder: Path, seed: int, spec: DemoSize) -> dict[str, Any
         splits["test"] += items[n_train + n_val:]
     for name, items in splits.items():
         items.sort(key=lambda item: (item["topic"], item["file_name"]))
-        text = json.dumps({"annotations": items}, ensure_ascii=False, indent=1) + "\n"
+        text = dumps({"annotations": items}, "the demo annotations", indent=1) + "\n"
         (root / "Annotations" / "image-level" / f"{name}.json").write_text(text, encoding="utf-8")
     return {"characters": [c.name for c in characters],
             "splits": {name: len(items) for name, items in splits.items()},
@@ -310,7 +311,8 @@ def _build_into(folder: Path, seed: int, spec: DemoSize) -> dict[str, Any]:
         "variant_mentioned": dialogues["variant_mentioned"],
         "lexicon": dialogues["lexicon"],
     }
-    (folder / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    (folder / MANIFEST).write_text(dumps(manifest, "the demo manifest", folder / MANIFEST, indent=2) + "\n",
+                                   encoding="utf-8")
     return manifest
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import console
+from ..strict_json import dumps
 
 
 @dataclass
@@ -173,7 +174,8 @@ def _run_pipeline(plan: DemoPlan) -> dict:
                "timings": timings}
     from ..io import write_text_atomic
 
-    write_text_atomic(plan.report / "results.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    results = plan.report / "results.json"
+    write_text_atomic(results, dumps(summary, "the demo results", results, indent=2) + "\n")
     write_text_atomic(plan.report / "results.md", results_markdown(summary))
     return summary
 

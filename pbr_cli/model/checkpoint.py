@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import Any, Iterator
 
 import torch
 
@@ -16,30 +17,64 @@ from .config import RunConfig, run_config_from_dict
 WEIGHTS = {"best": "best.safetensors", "last": "last.safetensors"}
 
 
+def _float_tensors(value: Any, name: str = "") -> Iterator[tuple[str, torch.Tensor]]:
+    """(dotted name, tensor) of every floating-point tensor in nested dicts, lists and tuples."""
+    if isinstance(value, torch.Tensor):
+        if value.is_floating_point() or value.is_complex():
+            yield name, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _float_tensors(item, f"{name}.{key}" if name else str(key))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from _float_tensors(item, f"{name}.{index}" if name else str(index))
+
+
+def check_finite_weights(state: Any, path: str | Path) -> None:
+    """FormatError naming the file and its first tensor holding NaN or an infinite value (nested state too)."""
+    tensors = list(_float_tensors(state))
+    bad = [(name, tensor) for name, tensor in tensors if not bool(torch.isfinite(tensor).all())]
+    if not bad:
+        return
+    name, tensor = bad[0]
+    count = int((~torch.isfinite(tensor)).sum())
+    what = "NaN" if bool(torch.isnan(tensor).any()) else "infinite"
+    raise FormatError(f"the weights are not finite: {len(bad)} of {len(tensors)} tensor(s) hold NaN or infinite values, "
+                      f"e.g. '{name}' ({count} of {tensor.numel()} values {what}); the file is damaged or comes from "
+                      "a training that diverged", path)
+
+
 def safe_torch_load(path: str | Path) -> dict:
-    """torch.load restricted to tensors and plain types: a file carrying pickled code is refused, not run."""
+    """torch.load restricted to tensors and plain types: a file carrying pickled code is refused, not run.
+
+    Every floating-point tensor in it must be finite.
+    """
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle.UnpicklingError, RuntimeError, EOFError, zipfile errors...
         reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
         if "weights_only" in str(exc) or "Unsupported global" in str(exc) or "GLOBAL" in str(exc):
             reason = "it contains pickled code or objects, which pbr never executes"
         raise FormatError(f"refused to load: {reason}", path) from None
+    check_finite_weights(state, path)
+    return state
 
 
 def read_weights(path: str | Path) -> dict:
-    """A flat tensor dict from a .safetensors file, or from a torch file loaded weights-only."""
+    """A flat tensor dict from a .safetensors file, or from a torch file loaded weights-only; all finite."""
     path = Path(path)
     if not path.is_file():
         raise FormatError("file not found", path)
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+    if path.suffix != ".safetensors":
+        return safe_torch_load(path)
+    from safetensors.torch import load_file
 
-        try:
-            return load_file(str(path))
-        except Exception as exc:
-            raise FormatError(f"not a readable safetensors file ({str(exc).splitlines()[0]})", path) from None
-    return safe_torch_load(path)
+    try:
+        state = load_file(str(path))
+    except Exception as exc:
+        raise FormatError(f"not a readable safetensors file ({str(exc).splitlines()[0]})", path) from None
+    check_finite_weights(state, path)
+    return state
 
 
 def read_state_dict(path: str | Path) -> dict:
@@ -75,8 +110,11 @@ def save_weights(path: str | Path, model: torch.nn.Module, metadata: dict | None
 
 def save_run_files(run_dir: Path, config: RunConfig, tokenizer) -> None:
     """The resolved config and the tokenizer, written once per run."""
-    write_text_atomic(run_dir / "config.json", json.dumps(config.to_dict(), indent=2, ensure_ascii=False) + "\n")
-    write_text_atomic(run_dir / "tokenizer.json", json.dumps(tokenizer.to_dict(), ensure_ascii=False))
+    from ..strict_json import dumps
+
+    config_file, tokenizer_file = run_dir / "config.json", run_dir / "tokenizer.json"
+    write_text_atomic(config_file, dumps(config.to_dict(), "the run configuration", config_file, indent=2) + "\n")
+    write_text_atomic(tokenizer_file, dumps(tokenizer.to_dict(), "the tokenizer", tokenizer_file))
 
 
 def resolve_run(path: str | Path | None, base: str | Path = "runs") -> Path:
@@ -107,19 +145,26 @@ def run_tokenizer(run_dir: Path, config: RunConfig):
     return tokenizer
 
 
+def weights_file(run_dir: Path, which: str = "best", notice: bool = False) -> Path:
+    """The run's weights file: best (falling back to last, with a notice if asked, when it saved no best) or last."""
+    path = run_dir / WEIGHTS[which]
+    if not path.is_file() and which == "best" and (run_dir / WEIGHTS["last"]).is_file():
+        if notice:
+            from .. import console
+
+            console.notice(f"{run_dir} has no {WEIGHTS['best']} (no validation yet); using {WEIGHTS['last']}")
+        path = run_dir / WEIGHTS["last"]
+    if not path.is_file():
+        raise FormatError("run has no weights (best.safetensors / last.safetensors)", run_dir)
+    return path
+
+
 def load_run(run: str | Path | None, which: str = "best", device="cpu"):
-    """(model, run_config, tokenizer, model_hash) from a run folder; weights must fit config.json exactly."""
+    """(model, run_config, tokenizer, model_hash) from a run folder; weights must be finite and fit config.json."""
     from .pbr import PBRModel
 
     run_dir = resolve_run(run)
-    weights_file = run_dir / WEIGHTS[which]
-    if not weights_file.is_file() and which == "best" and (run_dir / WEIGHTS["last"]).is_file():
-        from .. import console
-
-        console.notice(f"{run_dir} has no {WEIGHTS['best']} (no validation yet); using {WEIGHTS['last']}")
-        weights_file = run_dir / WEIGHTS["last"]
-    if not weights_file.is_file():
-        raise FormatError("run has no weights (best.safetensors / last.safetensors)", run_dir)
+    weights_path = weights_file(run_dir, which, notice=True)
     config_file = run_dir / "config.json"
     try:
         data = json.loads(config_file.read_text(encoding="utf-8"))
@@ -133,19 +178,19 @@ def load_run(run: str | Path | None, which: str = "best", device="cpu"):
         model = PBRModel(config.model)
     except ConfigError as exc:
         raise ConfigError(str(exc), config_file) from None
-    state = read_weights(weights_file)
+    state = read_weights(weights_path)
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
     if missing or unexpected:
         what = f"missing {missing[0]}" if missing else f"unexpected {unexpected[0]}"
         raise FormatError(f"weights do not match the run's configuration ({what}); "
-                          "the checkpoint comes from another configuration", weights_file)
+                          "the checkpoint comes from another configuration", weights_path)
     for key, value in state.items():
         if value.shape != own[key].shape:
             raise FormatError(f"weights do not match the run's configuration ({key} has shape {tuple(value.shape)}, "
                               f"expected {tuple(own[key].shape)}); the checkpoint comes from another configuration",
-                              weights_file)
+                              weights_path)
     model.load_state_dict(state)
     model.to(device).eval()
-    return model, config, tokenizer, file_hash(weights_file)
+    return model, config, tokenizer, file_hash(weights_path)
