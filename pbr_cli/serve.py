@@ -89,10 +89,10 @@ class Ranker:
         available = len(candidates) if candidates is not None else len(self)
         top = data.get("top", min(10, available))
         if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= available:
-            raise RequestError(f"'top' must be an integer from 1 to {available}, got {json.dumps(top)}")
+            raise RequestError(f"'top' must be an integer from 1 to {available}, got {top!r}")
         score = data.get("score", "itm")
         if score not in ("itm", "itc"):
-            raise RequestError(f"'score' must be \"itm\" or \"itc\", got {json.dumps(score)}")
+            raise RequestError(f"'score' must be \"itm\" or \"itc\", got {score!r}")
         return RankRequest(context, top, candidates, score)
 
     def rank(self, request: RankRequest) -> dict[str, Any]:

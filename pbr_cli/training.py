@@ -194,11 +194,10 @@ def default_run_dir(config: RunConfig) -> Path:
 
 def write_run_info(run_dir: Path, options: TrainOptions, settings) -> None:
     """run.json: where the data came from and how the run was started (read by evaluate as its default)."""
-    import json
-
     from . import __version__
     from .features import command_line
     from .io import write_text_atomic
+    from .strict_json import dumps
 
     def absolute(path):
         return str(Path(path).resolve()) if path else None
@@ -211,7 +210,7 @@ def write_run_info(run_dir: Path, options: TrainOptions, settings) -> None:
             "teacher": absolute(options.teacher), "teacher_features": absolute(options.teacher_features),
             "anchors": absolute(options.anchors), "sentiment": absolute(options.sentiment),
             "pbr_version": __version__, "command": command_line()}
-    write_text_atomic(run_dir / "run.json", json.dumps(info, indent=2, ensure_ascii=False) + "\n")
+    write_text_atomic(run_dir / "run.json", dumps(info, "run.json", run_dir / "run.json", indent=2) + "\n")
 
 
 def resume_options(run_dir: Path) -> tuple[TrainOptions, RunConfig, int]:
