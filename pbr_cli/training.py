@@ -269,7 +269,7 @@ def run_training(options: TrainOptions, settings, resume: str | None = None) -> 
     device = settings.torch_device()
     seed_everything(settings.seed)
 
-    dataset = load_dataset(options.data)
+    dataset = load_dataset(options.data, splits=("train", "val"))   # the test split is read by `evaluate` alone
     train_dialogues = dataset.split("train")
     if resume:
         tokenizer = run_tokenizer(run_dir, config)

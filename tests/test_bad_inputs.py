@@ -212,8 +212,8 @@ def symlink_out(data):
 
 
 def empty_dialogue(data):
-    edit_record(data / "test.jsonl", 5, context=["", "  "])
-    return "test.jsonl", "line 5", "empty context"
+    edit_record(data / "val.jsonl", 5, context=["", "  "])     # train reads train and val, never test
+    return "val.jsonl", "line 5", "empty context"
 
 
 def non_utf8_text(data):

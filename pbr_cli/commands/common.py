@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 
-def load_dataset(data: str | None):
-    """The dataset at `data`, or the built-in demo dataset (built on first use)."""
+def load_dataset(data: str | None, splits: tuple[str, ...] | None = None):
+    """The dataset at `data`, or the built-in demo dataset (built on first use); `splits`: read only those."""
     from ..data import open_dataset
 
     if data is None:
@@ -18,8 +18,8 @@ def load_dataset(data: str | None):
 
         root = ensure_demo(seed=0)
         console.info(f"using the demo dataset at {root}")
-        return open_dataset(root)
-    return open_dataset(Path(data))
+        return open_dataset(root, splits)
+    return open_dataset(Path(data), splits)
 
 
 def positive_int(ctx, param, value):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Collection
 
 from ..errors import DataError
 from .types import EmotionImageSet, Sticker, StickerDataset
@@ -45,20 +46,23 @@ def detect_dataset_format(path: str | os.PathLike) -> tuple[str, Path]:
     raise DataError("not a dataset; expected " + "; or ".join(DATASET_LAYOUTS), path)
 
 
-def open_dataset(path: str | os.PathLike) -> StickerDataset:
-    """Read a sticker-response-selection dataset in any supported layout; every sample has its candidates."""
+def open_dataset(path: str | os.PathLike, splits: Collection[str] | None = None) -> StickerDataset:
+    """Read a sticker-response-selection dataset in any supported layout; every sample has its candidates.
+
+    `splits` (e.g. ("train", "val") for training) reads only those splits' files; the others are not opened.
+    """
     format_name, target = detect_dataset_format(path)
     if format_name == "pbr":
         from .pbrfolder import read_pbr_dataset
 
-        return read_pbr_dataset(target)
+        return read_pbr_dataset(target, splits)
     if format_name == "stickerchat":
         from .stickerchat import read_stickerchat
 
-        return read_stickerchat(target)
+        return read_stickerchat(target, splits)
     from .mod import read_mod
 
-    return read_mod(target)
+    return read_mod(target, splits)
 
 
 def open_emotion_images(path: str | os.PathLike) -> EmotionImageSet:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection
 
 from ..errors import DataError
 from .images import ContainedFolder, find_images
@@ -195,15 +195,17 @@ def _is_dialogue_document(document: Any) -> bool:
     return isinstance(document, dict) and any(str(key).startswith("dialogue") for key in document)
 
 
-def read_mod(path: str | os.PathLike) -> StickerDataset:
+def read_mod(path: str | os.PathLike, only: Collection[str] | None = None) -> StickerDataset:
     """A MOD folder (every dialogue/task .json in it is a split named after its file) or one such file.
 
     Task files win over a dialogue file that gives the same split name. JSON files that are neither
-    (a label map, a text-response or emotion task file) are skipped.
+    (a label map, a text-response or emotion task file) are skipped, and so are the files of splits not
+    in `only` when it is given (a single file is always read).
     """
     path = Path(path)
     root = path.parent if path.is_file() else path
-    files = [path] if path.is_file() else sorted(p for p in root.glob("*.json") if p.name not in _NOT_DIALOGUE_FILES)
+    files = [path] if path.is_file() else sorted(p for p in root.glob("*.json") if p.name not in _NOT_DIALOGUE_FILES
+                                                 and (only is None or split_name(p.name) in only))
     memes = _MemeIds(read_mod_library(root))
     sources: dict[tuple[str, str], Path] = {}  # (split, "task" | "dialogue") -> file
     documents: dict[Path, Any] = {}

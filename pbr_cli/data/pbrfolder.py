@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Collection
 
 from ..errors import DataError
 from .images import ContainedFolder
@@ -74,16 +75,14 @@ def _read_split(source: Path, stickers: dict[str, Sticker], seen_ids: dict[str, 
     return dialogues
 
 
-def read_pbr_dataset(root: str | os.PathLike) -> StickerDataset:
-    """Read a pbr dataset folder: the library and whichever of train/val/test.jsonl exist."""
+def read_pbr_dataset(root: str | os.PathLike, only: Collection[str] | None = None) -> StickerDataset:
+    """Read a pbr dataset folder: the library and whichever of train/val/test.jsonl exist (of `only`, if given)."""
     root = Path(root)
     stickers = read_pbr_stickers(root)
-    seen_ids: dict[str, str] = {}
-    splits = {
-        name: _read_split(root / f"{name}.jsonl", stickers, seen_ids)
-        for name in SPLIT_NAMES
-        if (root / f"{name}.jsonl").is_file()
-    }
-    if not splits:
+    present = [name for name in SPLIT_NAMES if (root / f"{name}.jsonl").is_file()]
+    if not present:
         raise DataError(f"no split files: expected train.jsonl, val.jsonl or test.jsonl beside {STICKERS_FILE}", root)
+    seen_ids: dict[str, str] = {}
+    splits = {name: _read_split(root / f"{name}.jsonl", stickers, seen_ids)
+              for name in present if only is None or name in only}
     return build_dataset(root, FORMAT, stickers, splits, {name: root / f"{name}.jsonl" for name in splits})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection
 
 from ..errors import DataError
 from .images import is_hidden
@@ -116,10 +116,11 @@ def _read_release(source: Path, split: str, stickers: dict[str, Sticker]) -> lis
     return dialogues
 
 
-def read_stickerchat(root: str | os.PathLike) -> StickerDataset:
+def read_stickerchat(root: str | os.PathLike, only: Collection[str] | None = None) -> StickerDataset:
     """Read a StickerChat folder; candidate sets are the truth plus 9 stickers of its set, drawn per record.
 
-    Sample ids are '<split>-<line number>'. The per-set emoji_mapping.txt files are not needed and not read.
+    Sample ids are '<split>-<line number>'. The per-set emoji_mapping.txt files are not needed and not read;
+    with `only`, neither are the release files of other splits.
     """
     root = Path(root)
     stickers = read_stickerchat_library(root)
@@ -132,5 +133,5 @@ def read_stickerchat(root: str | os.PathLike) -> StickerDataset:
     if not sources:
         raise DataError("no release_{train,val,test}.json files", root)
     ordered = sorted(sources, key=lambda name: (_SPLIT_ORDER.index(name) if name in _SPLIT_ORDER else 3, name))
-    splits = {name: _read_release(sources[name], name, stickers) for name in ordered}
+    splits = {name: _read_release(sources[name], name, stickers) for name in ordered if only is None or name in only}
     return build_dataset(root, FORMAT, stickers, splits, {name: sources[name] for name in splits})
