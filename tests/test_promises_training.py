@@ -67,3 +67,80 @@ def test_other_layouts_open_only_the_splits_asked_for(tmp_path, writer, broken):
     assert set(dataset.splits) == {"train", "val"} and all(dataset.splits.values())
     with pytest.raises(Exception, match=broken):
         open_dataset(root)
+
+
+# ---- a stopped training keeps its last checkpoint ----------------------------------------------------------
+
+STOPPING = ["--steps", "8", "-K", "4", "--img-size", "32", "--save-every", "2", "--val-every", "8"]
+
+
+def at_step(monkeypatch, step: int, action):
+    """Run `action(terms)` inside the objective of training step `step` (1-based): a step counter, no timing."""
+    from pbr_cli.losses.objective import Objective
+
+    original, calls = Objective.__call__, []
+
+    def counted(self, model, batch):
+        terms = original(self, model, batch)
+        calls.append(1)
+        if len(calls) == step:
+            action(terms)
+        return terms
+
+    monkeypatch.setattr(Objective, "__call__", counted)
+    return calls
+
+
+def saved_state(run) -> tuple[int, dict]:
+    import torch
+
+    state = torch.load(run / "train_state.pt", map_location="cpu", weights_only=True)
+    return int(state["step"]), state["model"]
+
+
+def assert_resumable(run, step: int) -> None:
+    """The checkpoint of `step` loads (evaluate --which last) and the run continues from it to its end."""
+    import torch
+    from safetensors.torch import load_file
+
+    saved, model = saved_state(run)
+    assert saved == step
+    last = load_file(str(run / "last.safetensors"))
+    assert last.keys() == model.keys() and all(torch.equal(last[name], model[name]) for name in last)
+    evaluated = run_cli("evaluate", run, "--which", "last", "--split", "val", "--json")
+    assert evaluated.exit_code == 0, evaluated.output
+    resumed = run_cli("train", "--resume", run, "--json")
+    assert resumed.exit_code == 0, resumed.output
+    summary = json.loads(resumed.stdout)
+    assert summary["resumed_from"] == step and summary["steps"] == 8
+    assert saved_state(run)[0] == 8
+
+
+@pytest.fixture
+def tiny_data(tmp_path):
+    return write_tiny_dataset(tmp_path / "data")
+
+
+def test_nan_loss_keeps_the_last_good_checkpoint_and_names_step_and_term(tiny_data, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    calls = at_step(monkeypatch, 5, lambda terms: terms.update(itm=terms["itm"] * float("nan")))
+    result = run_cli("train", "--data", tiny_data, "-o", run, *STOPPING)
+    assert_refused(result, "loss term 'itm' became nan at step 5",
+                   "last good checkpoint (step 4: last.safetensors, train_state.pt) is kept")
+    assert len(calls) == 5
+    monkeypatch.undo()
+    assert_resumable(run, 4)
+
+
+def test_sigint_saves_the_step_it_stopped_at_and_resumes(tiny_data, tmp_path, monkeypatch):
+    import signal
+
+    run = tmp_path / "run"
+    calls = at_step(monkeypatch, 3, lambda terms: signal.raise_signal(signal.SIGINT))
+    result = run_cli("train", "--data", tiny_data, "-o", run, *STOPPING)
+    assert result.exit_code == 130, result.output
+    assert "Traceback" not in result.output
+    assert f"SIGINT received: checkpoint saved at step 3; continue with `pbr train --resume {run}`" in result.output
+    assert len(calls) == 3                                   # stopped after the step that saw the signal
+    monkeypatch.undo()
+    assert_resumable(run, 3)
