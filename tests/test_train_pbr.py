@@ -78,10 +78,13 @@ def test_configuration_trains(inputs, tmp_path, name, extra):
     if "--anchors" in extra or "--ekd" in extra:
         expected_terms.add("ekd")
     expected_terms |= {flag[2:] for flag in ("--intra", "--inter") if flag in extra}
-    assert expected_terms <= set(record), record
+    terms = set(record) - {"step", "epoch", "lr", "loss", "dialogues_per_s"}
+    assert terms == expected_terms, record                     # each asked-for component runs, no other
     assert all(np.isfinite(record[term]) for term in expected_terms)
-    if "--sentiment" in extra:
-        assert config["negatives"] == "phsm"
+    # eq. 10: L = I2T + T2I + SDM + 0.5 EKD + 0.5 Intra + 0.5 Inter (the paper's alpha, beta, gamma)
+    weights = {"ekd": 0.5, "intra": 0.5, "inter": 0.5}
+    assert record["loss"] == pytest.approx(sum(weights.get(t, 1.0) * record[t] for t in terms), abs=5e-5)
+    assert config["negatives"] == ("phsm" if "--sentiment" in extra else "random" if "random" in name else "semantic")
 
 
 @pytest.mark.parametrize("anchors,message", [("other_anchors.h5", "another teacher"), ("wide_anchors.h5", "dimension")])
