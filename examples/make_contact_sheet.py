@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from pbr_cli.data.types import EMOTIONS
+from pbr_cli.emotions import EMOTIONS
 from pbr_cli.demo.build import ensure_demo
 
 CELL = 128

@@ -16,7 +16,7 @@ from .data.types import StickerDataset
 from .errors import ConfigError, PbrError, TrainingError
 from .losses.objective import Batch, Objective
 from .metrics import NonFiniteScores, rank_metrics
-from .model.checkpoint import save_weights
+from .model.weights import save_weights
 from .model.config import RunConfig
 from .strict_json import dumps
 
@@ -273,7 +273,7 @@ class Trainer:
         import random
 
         from .errors import FormatError
-        from .model.checkpoint import safe_torch_load
+        from .model.weights import safe_torch_load
 
         path = self.run_dir / "train_state.pt"
         if not path.is_file():

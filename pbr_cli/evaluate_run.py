@@ -31,11 +31,11 @@ def evaluate_run(run: str | None, data: str | None, split: str, score: str, whic
     With `plots_dir`, also draw Fig. 5, 1b and 4 there (dialogue polarity from `sentiment_file` or scored
     here; sticker polarity from emotion labels or `teacher_features`); the result lists them under "plots".
     """
-    from .commands.common import load_dataset
     from .data.batches import build_table, split_source
     from .data.cache import sticker_image_cache
+    from .datasets import load_dataset
     from .evaluation import score_table
-    from .model.checkpoint import load_run, resolve_run, weights_file
+    from .model.run import load_run, resolve_run, weights_file
 
     run_dir = resolve_run(run)
     if scores_out:

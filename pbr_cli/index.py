@@ -98,6 +98,32 @@ def build_index(model, stickers: Sequence, img_size: int, device, model_hash: st
             "tokens": bool(store_tokens), "processes": world_size}
 
 
+def index_folder(images: Path, run: Path, which: str, store_tokens: bool, output: Path, batch_size: int,
+                 skip_bad_images: bool, device) -> dict | None:
+    """`pbr embed --model`: the sticker index of every image under `images`, written to `output`; its summary.
+
+    Under torchrun only process 0 writes the file and gets the summary (the others get None).
+    """
+    import time
+
+    from . import console
+    from .model.run import load_run
+
+    started = time.perf_counter()
+    model, config, _, model_hash = load_run(run, which, device)
+    stickers = library_from_folder(images)
+    with console.progress(total=len(stickers), desc="indexing", unit="img") as bar:
+        summary = build_index(model, stickers, config.model.img_size, device, model_hash, output, store_tokens,
+                              skip_bad_images, bar.update, batch_size, source=images)
+    if summary.get("rank") == -1:
+        return None
+    if summary["skipped"]:
+        console.warn(f"skipped {summary['skipped']} unreadable image(s)")
+    summary.update({"input": str(images), "model": str(run), "model_hash": model_hash,
+                    "seconds": round(time.perf_counter() - started, 3)})
+    return summary
+
+
 def load_index(path: str | Path, model_hash: str, dim: int, device) -> StickerSet:
     """The stickers of a `sticker_index` file built by this model; FormatError when it is another's or empty."""
     index = read_h5(path, "sticker_index", dim=dim)

@@ -10,9 +10,9 @@ from typing import Sequence
 import numpy as np
 
 from . import console
-from .data.types import EMOTIONS
-from .errors import ConfigError, DataError, FormatError
-from .features import H5Data, read_h5
+from .emotions import EMOTIONS
+from .errors import ConfigError, DataError, FormatError, OutputError
+from .features import H5Data, read_h5, validated_h5
 
 
 @dataclass
@@ -25,6 +25,56 @@ class EmotionKnowledge:
     m: int                                 # anchors per emotion (0 without anchors)
 
 
+@dataclass
+class CachedFeatures:
+    """Teacher features of some images, from the feature cache or computed (and cached) now."""
+
+    data: H5Data             # kind teacher_features, rows in the order of the records asked for
+    path: Path | None        # the cache file (None when the cache folder could not be written)
+    hit: bool                # read from the cache, not computed
+
+
+def cached_teacher_features(teacher, records: Sequence, batch_size: int = 64, skip_bad_images: bool = False,
+                            desc: str = "teacher features", source: str = "") -> CachedFeatures:
+    """The teacher's features of `records` (teacher.ImageRecord), computed once and cached under $PBR_CACHE_DIR.
+
+    The cache file is named by the teacher's hash and a key of the images (ids, paths, sizes, modification
+    times, labels), so a changed image or label is embedded again; a damaged entry is computed again, and
+    a cache folder that cannot be written costs only the time to compute. Every image must be readable
+    (with `skip_bad_images` the unreadable ones are counted first): a feature file has no holes.
+    """
+    import hashlib
+
+    from .data.cache import cache_root, fingerprint
+    from .teacher import embed_records, teacher_feature_contents, write_teacher_features
+
+    labels = ",".join(str(record.label) for record in records)
+    data_key = hashlib.sha256(f"{fingerprint(records, teacher.config.img_size)}:{labels}".encode()).hexdigest()[:20]
+    path = cache_root() / "teacher_features" / f"{teacher.hash}-{data_key}.h5"
+    if path.is_file():
+        try:
+            cached = read_h5(path, "teacher_features", dim=teacher.dim)
+            if cached.attrs.get("teacher_hash") == teacher.hash and len(cached) == len(records):
+                return CachedFeatures(cached, path, True)
+        except FormatError:
+            pass  # a damaged cache entry is simply computed again
+    with console.progress(total=len(records), desc=desc, unit="img") as bar:
+        embedding = embed_records(teacher, records, batch_size, skip_bad_images, on_progress=bar.update)
+    if embedding.skipped:
+        raise DataError(f"{len(embedding.skipped)} sticker image(s) could not be read by the teacher, e.g. "
+                        f"{embedding.skipped[0].path or embedding.skipped[0].id}; without their features EKD cannot "
+                        "train on them — fix or remove them", embedding.skipped[0].path or None)
+    attrs = {"source": source, "data_key": data_key}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_teacher_features(path, embedding, teacher, attrs)
+        return CachedFeatures(read_h5(path, "teacher_features"), path, False)
+    except (OSError, OutputError) as exc:
+        console.warn(f"teacher features not cached ({exc})")
+        return CachedFeatures(validated_h5(path, "teacher_features", *teacher_feature_contents(
+            path, embedding, teacher, attrs)), None, False)
+
+
 def teacher_features_for(stickers: Sequence, features_file: str | None, teacher_file: str | None,
                          settings, skip_bad_images: bool = False) -> H5Data:
     """The library's teacher features: from `--teacher-features`, or computed once with `--teacher` and cached."""
@@ -32,32 +82,15 @@ def teacher_features_for(stickers: Sequence, features_file: str | None, teacher_
         return read_h5(features_file, "teacher_features")
     if not teacher_file:
         raise ConfigError("EKD and teacher-based PHSM need --teacher-features FILE or --teacher FILE")
-    import hashlib
-
-    from .data.cache import cache_root
-    from .teacher import embed_records, load_teacher, records_from_stickers, write_teacher_features
+    from .teacher import load_teacher, records_from_stickers
 
     teacher = load_teacher(teacher_file, settings.torch_device())
-    digest = hashlib.sha256(teacher.hash.encode())
-    for sticker in stickers:
-        digest.update(f"{sticker.id}\0{sticker.path}\0".encode("utf-8"))
-    cached = cache_root() / "teacher_features" / f"{digest.hexdigest()[:20]}.h5"
-    if cached.is_file():
-        try:
-            return read_h5(cached, "teacher_features")
-        except FormatError:
-            pass
-    cached.parent.mkdir(parents=True, exist_ok=True)
     records = records_from_stickers(stickers)
-    with console.progress(total=len(records), desc="teacher features", unit="img") as bar:
-        embedding = embed_records(teacher, records, skip_bad_images=skip_bad_images, on_progress=bar.update)
-    if embedding.skipped:
-        raise DataError(f"{len(embedding.skipped)} sticker image(s) could not be read by the teacher, e.g. "
-                        f"{embedding.skipped[0].path or embedding.skipped[0].id}; without their features EKD cannot "
-                        "train on them — fix or remove them", embedding.skipped[0].path or None)
-    write_teacher_features(cached, embedding, teacher, {"source": "pbr train --teacher"})
-    console.info(f"teacher features of {len(records)} stickers cached at {cached}")
-    return read_h5(cached, "teacher_features")
+    cached = cached_teacher_features(teacher, records, skip_bad_images=skip_bad_images,
+                                     source="pbr train --teacher")
+    if not cached.hit and cached.path is not None:
+        console.info(f"teacher features of {len(records)} stickers cached at {cached.path}")
+    return cached.data
 
 
 def align_rows(features: H5Data, sticker_ids: Sequence[str]) -> np.ndarray:

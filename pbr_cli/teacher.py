@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data.types import EMOTIONS, EmotionImageSet, LabelledImage, Sticker
+from .data.types import EmotionImageSet, LabelledImage, Sticker
+from .emotions import EMOTIONS
 from .errors import ConfigError, DataError, FormatError, TrainingError
 from .io import write_bytes_atomic
 from .runtime import autocast
@@ -108,7 +109,7 @@ def load_init_weights(model: nn.Module, path: str | os.PathLike) -> dict[str, An
 
     Reads safetensors, or a torch file restricted to tensors (pickled code is refused, never run).
     """
-    from .model.checkpoint import read_state_dict
+    from .model.weights import read_state_dict
 
     state = read_state_dict(path)
     classifier = model.pretrained_cfg.get("classifier") or ()
@@ -253,7 +254,7 @@ def load_teacher(path: str | os.PathLike, device: str | torch.device = "cpu") ->
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise FormatError(f"not a pbr teacher checkpoint (expected safetensors written by teacher-train; {detail})",
                           path) from None
-    from .model.checkpoint import check_finite_weights
+    from .model.weights import check_finite_weights
 
     check_finite_weights(tensors, path)
     if metadata.get("format_version") != str(CHECKPOINT_VERSION):
@@ -370,6 +371,12 @@ def write_teacher_features(path: str | os.PathLike, embedding: TeacherEmbedding,
     """Write a `teacher_features` .h5: ids, V^e, probs, and labels / topics / paths where the input has them."""
     from .features import write_h5
 
+    return write_h5(path, "teacher_features", *teacher_feature_contents(path, embedding, teacher, attrs))
+
+
+def teacher_feature_contents(path: str | os.PathLike, embedding: TeacherEmbedding, teacher: Teacher,
+                             attrs: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(datasets, attributes) of the `teacher_features` file of `embedding`."""
     records = embedding.records
     arrays: dict[str, Any] = {"ids": [r.id for r in records], "features": embedding.features, "probs": embedding.probs}
     if any(r.label >= 0 for r in records):
@@ -383,7 +390,69 @@ def write_teacher_features(path: str | os.PathLike, embedding: TeacherEmbedding,
                  "teacher_arch": teacher.config.arch, "img_size": teacher.config.img_size,
                  "skipped_images": len(embedding.skipped),
                  "split_rows": dumps(split_rows, "the split rows", path) if split_rows else "", **(attrs or {})}
-    return write_h5(path, "teacher_features", arrays, all_attrs)
+    return arrays, all_attrs
+
+
+TEACHER_OUTPUTS = {True: "ser_teacher.h5", False: "stickers_teacher.h5"}  # emotion-labelled set? -> default name
+
+
+def is_emotion_image_set(path: Path) -> bool:
+    """True for a SER30K folder or an ImageFolder of emotions (root/<emotion>/*, root/{train,val,test}/<emotion>/*)."""
+    from .data.pbrfolder import is_pbr_folder
+    from .data.records import normalise_split_name
+    from .data.ser30k import is_ser30k_folder
+
+    if is_ser30k_folder(path):
+        return True
+    if is_pbr_folder(path):
+        return False
+    names = {normalise_split_name(p.name) for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    return bool(names) and (names <= set(EMOTIONS) or names <= {"train", "val", "test"})
+
+
+def image_records(path: Path) -> tuple[list[ImageRecord], bool]:
+    """(records, emotion-labelled?) for IMAGES: an emotion set keeps its splits, anything else is a sticker library."""
+    from .data import open_emotion_images, open_sticker_library
+
+    if is_emotion_image_set(path):
+        return records_from_emotion_set(open_emotion_images(path)), True
+    return records_from_stickers(open_sticker_library(path)), False
+
+
+def embed_folder(images: Path, teacher_path: Path, output: Path | None, batch_size: int, skip_bad_images: bool,
+                 device) -> dict[str, Any]:
+    """`pbr embed --teacher`: the teacher features file of every image under `images`; returns its summary.
+
+    `output` defaults to ser_teacher.h5 for an emotion-labelled set and stickers_teacher.h5 otherwise.
+    """
+    from . import console
+    from .io import check_output_path
+
+    started = time.perf_counter()
+    teacher = load_teacher(teacher_path, device)
+    records, labelled_set = image_records(images)
+    output = output if output is not None else Path(TEACHER_OUTPUTS[labelled_set])
+    check_output_path(output)
+    with console.progress(total=len(records), desc="embedding", unit="img") as bar:
+        embedding = embed_records(teacher, records, batch_size, skip_bad_images, on_progress=bar.update)
+    if not embedding.records:
+        raise DataError(f"none of the {len(records)} images could be read; nothing was written", images)
+    write_teacher_features(output, embedding, teacher, {"source": str(images), "teacher": str(teacher_path)})
+    if embedding.skipped:
+        first = embedding.skipped[0]
+        console.warn(f"skipped {len(embedding.skipped)} unreadable image(s), e.g. {first.path or first.id}")
+    return {
+        "output": str(output),
+        "input": str(images),
+        "teacher": str(teacher_path),
+        "teacher_hash": teacher.hash,
+        "images": len(embedding.records),
+        "skipped": len(embedding.skipped),
+        "labelled": sum(record.label >= 0 for record in embedding.records),
+        "dim": teacher.dim,
+        "splits": embedding.split_rows(),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
 
 
 def train_rows(split_rows_attr: str, n_rows: int) -> slice:

@@ -218,7 +218,7 @@ def resume_options(run_dir: Path) -> tuple[TrainOptions, RunConfig, int]:
     import json
 
     from .errors import FormatError
-    from .model.checkpoint import resolve_run
+    from .model.run import resolve_run
     from .model.config import run_config_from_dict
 
     run_dir = resolve_run(run_dir)
@@ -241,12 +241,11 @@ def run_training(options: TrainOptions, settings, resume: str | None = None) -> 
     """Train according to `options` (or continue the run `resume`); returns a summary of the run."""
     import dataclasses as dc
 
-    from .commands.common import load_dataset
     from .data.cache import sticker_image_cache
+    from .datasets import load_dataset
     from .data.tokenize import make_tokenizer
     from .engine import MetricsLog, Trainer, prepare_data
-    from .model.checkpoint import run_tokenizer, save_run_files
-    from .model.pbr import PBRModel
+    from .model.run import create_model, run_tokenizer, save_run_files
     from .runfolder import check_new_run_dir, existing_run_dir, new_run_dir
     from .runtime import seed_everything
 
@@ -295,7 +294,7 @@ def run_training(options: TrainOptions, settings, resume: str | None = None) -> 
     if data.val is None:
         console.notice("the val split is empty: no validation; best.safetensors will be the last step's weights")
 
-    model = PBRModel(config.model)
+    model = create_model(config.model)
     if not resume:
         for notice in model.load_pretrained(config.model.img_weights, config.model.txt_model):
             console.notice(notice)

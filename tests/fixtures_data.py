@@ -14,7 +14,7 @@ from typing import Any, Iterable
 import numpy as np
 from PIL import Image
 
-from pbr_cli.data.types import EMOTIONS
+from pbr_cli.emotions import EMOTIONS
 
 MOD_DEBUG_FILE = Path(__file__).parent / "fixtures" / "dstc10-mod" / "debug.json"  # one real MOD dialogue
 MOD_DEBUG_MEMES = ("030", "107", "121", "196")  # the img_ids it uses

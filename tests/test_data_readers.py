@@ -28,7 +28,8 @@ from fixtures_data import (
 from pbr_cli.data import detect_dataset_format, open_dataset, open_emotion_images, open_sticker_library
 from pbr_cli.data.imagefolder import read_folder_stickers
 from pbr_cli.data.stickerchat import join_segmented
-from pbr_cli.data.types import EMOTIONS, N_CANDIDATES
+from pbr_cli.data.types import N_CANDIDATES
+from pbr_cli.emotions import EMOTIONS
 from pbr_cli.errors import DataError
 
 

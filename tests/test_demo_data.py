@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pbr_cli.data.types import EMOTIONS, NEGATIVE_EMOTIONS, POSITIVE_EMOTIONS
+from pbr_cli.emotions import EMOTIONS, NEGATIVE_EMOTIONS, POSITIVE_EMOTIONS
 from pbr_cli.demo.build import SIZES, build_demo, default_demo_dir, demo_is_current, ensure_demo
 from pbr_cli.demo.stickers import LIBRARY_CHARACTERS, TEACHER_CHARACTERS, VARIANTS
 from pbr_cli.errors import OutputError

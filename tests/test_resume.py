@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from pbr_cli.model.checkpoint import safe_torch_load
+from pbr_cli.model.weights import safe_torch_load
 from synthetic import write_tiny_dataset
 
 STEPS = 60

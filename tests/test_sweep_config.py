@@ -23,7 +23,8 @@ from pbr_cli.commands.train import train as train_command
 from pbr_cli.data.tokenize import CharTokenizer, WordPieceTokenizer
 from pbr_cli.errors import ConfigError, FormatError
 from pbr_cli.model.bert import HF_BERT_KEYS, hf_bert_shapes, read_hf_bert
-from pbr_cli.model.checkpoint import load_run, save_run_files, save_weights
+from pbr_cli.model.run import load_run, save_run_files
+from pbr_cli.model.weights import save_weights
 from pbr_cli.model.config import (INT_MAX, RELATIONS, RULES, TINY_IMAGE_KWARGS, ModelConfig, Rule, TrainConfig,
                                   load_run_config, run_config_from_dict, validate)
 from pbr_cli.model.pbr import PBRModel, config_from_hf_bert

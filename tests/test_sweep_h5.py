@@ -319,7 +319,7 @@ def test_sentiment_polarity_comes_from_a_checked_file(tmp_path):
 
 
 def test_weight_loaders_refuse_non_finite_tensors(tmp_path):
-    from pbr_cli.model.checkpoint import read_state_dict, read_weights, safe_torch_load
+    from pbr_cli.model.weights import read_state_dict, read_weights, safe_torch_load
     from safetensors.torch import save_file
 
     good = {"layer.weight": torch.ones(2, 3), "layer.bias": torch.zeros(2), "steps": torch.tensor(3)}
@@ -432,7 +432,7 @@ def save_run(folder: Path, change: Callable[[str, torch.Tensor], torch.Tensor] |
     from safetensors.torch import save_file
 
     from pbr_cli.data.tokenize import make_tokenizer
-    from pbr_cli.model.checkpoint import save_run_files
+    from pbr_cli.model.run import save_run_files
     from pbr_cli.model.pbr import PBRModel
     from pbr_cli.training import TrainOptions, resolve_config
 

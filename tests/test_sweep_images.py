@@ -434,7 +434,7 @@ def test_cli_skips_a_bomb_and_ranks_a_strip_in_bounded_memory(invoke, cli_inputs
 
 
 def test_rank_refuses_an_empty_index(invoke, cli_inputs, tmp_path):
-    from pbr_cli.model.checkpoint import file_hash
+    from pbr_cli.model.weights import file_hash
 
     run = cli_inputs / "run"
     dim = json.loads((run / "config.json").read_text())["model"]["embed_dim"]

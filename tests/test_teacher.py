@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from PIL import Image, ImageDraw
 
 from pbr_cli.cli import cli
-from pbr_cli.data.types import EMOTIONS
+from pbr_cli.emotions import EMOTIONS
 from pbr_cli.errors import FormatError
 from pbr_cli.features import read_h5
 from pbr_cli.teacher import Teacher, build_classifier, load_init_weights, load_teacher

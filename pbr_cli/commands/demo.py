@@ -85,7 +85,7 @@ def _percent(part: int, whole: int) -> str:
 def print_summary(summary: "DemoSummary") -> None:
     """Tables of the dataset's splits, topics and emotions, and two example dialogues, on stdout."""
     from ..console import out, print_table
-    from ..data.types import EMOTIONS
+    from ..emotions import EMOTIONS
 
     total = summary.dialogues
     out.print(f"Demo dataset {summary.root}  (size {summary.size}, seed {summary.seed}, "

@@ -45,7 +45,7 @@ def rank(settings, dialogue, stickers, run, top, rerank, score, which, skip_bad_
     from ..index import load_sticker_set, rank_stickers, read_dialogue
     from ..io import check_output_path
     from ..metrics import NonFiniteScores
-    from ..model.checkpoint import load_run, resolve_run, weights_file
+    from ..model.run import load_run, resolve_run, weights_file
     from ..report.polarity import read_teacher_probs
 
     for name, value in (("--top", top), ("--rerank", rerank), ("--batch-size", batch_size)):

@@ -8,7 +8,8 @@ from pathlib import Path
 from ..errors import DataError
 from .images import IMAGE_SUFFIXES, find_images, is_hidden
 from .records import claim_id, normalise_split_name
-from .types import EMOTIONS, EmotionImageSet, LabelledImage, Sticker
+from ..emotions import EMOTIONS
+from .types import EmotionImageSet, LabelledImage, Sticker
 
 FORMAT = "imagefolder"
 _SPLIT_FOLDERS = ("train", "val", "test")

@@ -18,7 +18,8 @@ from .records import (
     json_type,
     require,
 )
-from .types import EMOTIONS, Dialogue, Sticker, StickerDataset
+from ..emotions import EMOTIONS
+from .types import Dialogue, Sticker, StickerDataset
 
 FORMAT = "pbr"
 STICKERS_FILE = "stickers.jsonl"

@@ -8,7 +8,8 @@ from pathlib import Path, PurePosixPath
 from ..errors import DataError
 from .images import ContainedFolder
 from .records import as_id, as_object, claim_id, json_type, read_json, require
-from .types import EMOTIONS, EmotionImageSet, LabelledImage, Sticker
+from ..emotions import EMOTIONS
+from .types import EmotionImageSet, LabelledImage, Sticker
 
 FORMAT = "ser30k"
 ANNOTATION_FOLDER = Path("Annotations") / "image-level"

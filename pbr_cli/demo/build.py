@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from ..data.types import EMOTIONS
+from ..emotions import EMOTIONS
 from ..errors import ConfigError, DataError, OutputError
 from ..strict_json import dumps
 

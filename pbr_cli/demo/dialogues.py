@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from ..data.types import EMOTIONS, NEGATIVE_EMOTIONS, POSITIVE_EMOTIONS
+from ..emotions import EMOTIONS
+from ..emotions import NEGATIVE_NAMES as NEGATIVE  # disgust, fear, sadness, anger
+from ..emotions import POSITIVE_NAMES as POSITIVE  # surprise, happiness
 from ..errors import DataError
 
-POSITIVE = tuple(EMOTIONS[i] for i in POSITIVE_EMOTIONS)  # surprise, happiness
-NEGATIVE = tuple(EMOTIONS[i] for i in NEGATIVE_EMOTIONS)  # disgust, fear, sadness, anger
 
 # How a dialogue's text relates to the sticker sent after it (the paper's Fig. 1b: consistent in most samples).
 CONSISTENT, MIXED, CONTRADICTED = "consistent", "mixed", "contradicted"

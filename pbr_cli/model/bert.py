@@ -198,7 +198,7 @@ def check_hf_bert_weights(folder: str | Path, config: dict) -> None:
 def read_hf_bert(folder: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     """config.json and weights (safetensors, else a weights-only torch file) of a Hugging Face BERT folder,
     every tensor pbr takes present with the shape config.json gives it."""
-    from .checkpoint import read_state_dict
+    from .weights import read_state_dict
 
     config = read_hf_bert_config(folder)
     weights_file = hf_weights_file(folder)

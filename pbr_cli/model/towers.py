@@ -58,7 +58,7 @@ class ImageTower(nn.Module):
 
 def load_image_weights(tower: ImageTower, path: str | Path, img_size: int) -> None:
     """Load a timm checkpoint, or the visual encoder of an ALBEF checkpoint, resizing position embeddings."""
-    from .checkpoint import read_state_dict
+    from .weights import read_state_dict
 
     state = read_state_dict(path)
     if any(k.startswith("visual_encoder.") for k in state):
