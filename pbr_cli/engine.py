@@ -13,7 +13,7 @@ import torch
 
 from .data.batches import SplitTable, build_table, pad_tokens, split_source
 from .data.types import StickerDataset
-from .errors import ConfigError, PbrError, TrainingError
+from .errors import ConfigError, NonFiniteLoss, TrainingError, TrainingInterrupted
 from .losses.objective import Batch, Objective
 from .metrics import NonFiniteScores, rank_metrics
 from .model.weights import save_weights
@@ -321,18 +321,6 @@ class Trainer:
         return autocast(self.device)
 
 
-class TrainingInterrupted(PbrError):
-    """SIGINT / SIGTERM during training: a checkpoint was saved and the run can be resumed."""
-
-    exit_code = 130
-    is_failure = False
-
-    def __init__(self, step: int, run_dir: Path, signal_name: str):
-        self.step, self.run_dir = step, run_dir
-        super().__init__(f"{signal_name} received: checkpoint saved at step {step}; "
-                         f"continue with `pbr train --resume {run_dir}`")
-
-
 class StopSignals:
     """Turn SIGINT / SIGTERM into a flag the loop checks after each step (main thread only)."""
 
@@ -360,10 +348,6 @@ class StopSignals:
         for sig, handler in self.previous.items():
             signal.signal(sig, handler)
         return False
-
-
-class NonFiniteLoss(TrainingError):
-    """A loss term became NaN or infinite; the last good checkpoint is kept."""
 
 
 def check_finite(step: int, terms: dict, window: int = 1, saved_step: int = 0) -> None:

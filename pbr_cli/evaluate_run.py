@@ -25,11 +25,12 @@ def run_info(run_dir: Path) -> dict:
 
 def evaluate_run(run: str | None, data: str | None, split: str, score: str, which: str, settings,
                  scores_out: str | None = None, batch_size: int = 32, plots_dir: str | None = None,
-                 sentiment_file: str | None = None, teacher_features: str | None = None) -> dict:
+                 sentiment_file: str | None = None, teacher_features: str | None = None) -> dict | None:
     """Score every candidate of `split` with the run's model and return the metrics (fractions).
 
     With `plots_dir`, also draw Fig. 5, 1b and 4 there (dialogue polarity from `sentiment_file` or scored
     here; sticker polarity from emotion labels or `teacher_features`); the result lists them under "plots".
+    Under torchrun only process 0 gets the result (the others get None).
     """
     from .data.batches import build_table, split_source
     from .data.cache import sticker_image_cache
@@ -65,7 +66,7 @@ def evaluate_run(run: str | None, data: str | None, split: str, score: str, whic
         images = sticker_image_cache(stickers, config.model.img_size, progress=bar.update)
     scores = score_sharded(model, tokenizer, table, images, device, score, batch_size, split)
     if scores is None:
-        return {"rank": -1}            # under torchrun, process 0 merges the shards and reports
+        return None                    # under torchrun, process 0 merges the shards and reports
     try:
         metrics = rank_metrics(scores, table.label)
     except NonFiniteScores as exc:

@@ -51,11 +51,11 @@ def library_from_folder(folder: str | Path, skip_bad: bool = False):
 def build_index(model, stickers: Sequence, img_size: int, device, model_hash: str, out: str | Path,
                 store_tokens: bool = True, skip_bad: bool = False,
                 progress: Callable[[int], None] | None = None, batch_size: int = 256,
-                source: str | Path | None = None) -> dict:
+                source: str | Path | None = None) -> dict | None:
     """Encode every sticker once and write a `sticker_index` file (fp16 embeddings, optional image tokens).
 
     Under torchrun each process encodes every world-th sticker and process 0 merges them into one file
-    (the other processes return {"rank": -1}). DataError naming `source` (the folder) when no image
+    (the other processes return None). DataError naming `source` (the folder) when no image
     could be read.
     """
     from .data.cache import decode_stickers
@@ -78,7 +78,7 @@ def build_index(model, stickers: Sequence, img_size: int, device, model_hash: st
         pieces = [None] * world_size
         dist.all_gather_object(pieces, piece)
         if rank != 0:
-            return {"rank": -1}
+            return None
     else:
         pieces = [piece]
     bad_rows = [row for p in pieces for row in p["bad"]]
@@ -115,7 +115,7 @@ def index_folder(images: Path, run: Path, which: str, store_tokens: bool, output
     with console.progress(total=len(stickers), desc="indexing", unit="img") as bar:
         summary = build_index(model, stickers, config.model.img_size, device, model_hash, output, store_tokens,
                               skip_bad_images, bar.update, batch_size, source=images)
-    if summary.get("rank") == -1:
+    if summary is None:
         return None
     if summary["skipped"]:
         console.warn(f"skipped {summary['skipped']} unreadable image(s)")

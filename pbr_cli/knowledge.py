@@ -117,7 +117,8 @@ def load_emotion_knowledge(sticker_ids: Sequence[str], features: H5Data, anchors
     """EKD targets and teacher sticker polarity for the library, checking the files belong together."""
     import torch
 
-    from .losses.ekd import anchor_targets
+    from .anchors import pseudo_labels
+    from .emotions import fold_emotions
     from .losses.phsm import sticker_polarity
 
     require_emotions(features)
@@ -142,11 +143,13 @@ def load_emotion_knowledge(sticker_ids: Sequence[str], features: H5Data, anchors
         raise ConfigError("--ekd anchors needs --anchors FILE (from `pbr build-anchors`)")
     pseudo = None
     if anchors is not None:
-        pseudo = anchor_targets(torch.from_numpy(teacher_features), torch.from_numpy(anchors["anchors"]), tau)
+        pseudo = pseudo_labels(torch.from_numpy(teacher_features).float(), torch.from_numpy(anchors["anchors"]), tau)
     target = {"anchors": pseudo.numpy() if pseudo is not None else None, "logits": teacher_probs,
               "features": teacher_features, "off": None}[mode]
     if pseudo is not None:
-        per_emotion = pseudo.view(len(rows), -1, m).sum(-1)                   # (S, 7) pseudo-label mass per emotion
+        # (S, 7) pseudo-label mass per emotion: Algorithm 1's mean fold times M, since the pseudo-labels are
+        # probabilities over the 7·M anchors (their mean over M would leave every polarity near 0.5)
+        per_emotion = fold_emotions(pseudo, m) * m
     else:
         per_emotion = torch.from_numpy(teacher_probs)
     polarity = sticker_polarity(per_emotion).numpy()

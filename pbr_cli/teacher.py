@@ -536,11 +536,6 @@ def _class_weights(labels: np.ndarray, n_classes: int) -> torch.Tensor:
     return torch.tensor(weights, dtype=torch.float32)
 
 
-def _cosine_with_warmup(total_steps: int) -> Callable[[int], float]:
-    warmup = max(1, min(100, total_steps // 10))
-    return lambda step: min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(step, total_steps) / total_steps))
-
-
 MIN_TEACHER_STEPS = 1500   # with --epochs left at its default, small sets get at least this many optimiser steps
 
 
@@ -574,6 +569,7 @@ def train_teacher(
     balanced accuracy, per-class accuracy, confusion matrix and majority-class baseline per eval split.
     """
     from .data.augment import train_view
+    from .engine import cosine_lr
     from .runtime import seed_everything
 
     started = time.perf_counter()
@@ -608,7 +604,9 @@ def train_teacher(
     if epochs is None:
         epochs = default_epochs(n_train, batch_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _cosine_with_warmup(epochs * steps_per_epoch))
+    total_steps = epochs * steps_per_epoch
+    warmup = max(1, min(100, total_steps // 10))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: cosine_lr(step, total_steps, 1.0, 0.0, warmup))
     generator = torch.Generator(device=device).manual_seed(seed)
     order_generator = torch.Generator().manual_seed(seed)
 

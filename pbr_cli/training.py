@@ -237,8 +237,11 @@ def resume_options(run_dir: Path) -> tuple[TrainOptions, RunConfig, int]:
     return options, config, seed
 
 
-def run_training(options: TrainOptions, settings, resume: str | None = None) -> dict:
-    """Train according to `options` (or continue the run `resume`); returns a summary of the run."""
+def run_training(options: TrainOptions, settings, resume: str | None = None) -> dict | None:
+    """Train according to `options` (or continue the run `resume`); returns a summary of the run.
+
+    Under torchrun only process 0 gets the summary (the others get None).
+    """
     import dataclasses as dc
 
     from .data.cache import sticker_image_cache
@@ -344,7 +347,9 @@ def run_training(options: TrainOptions, settings, resume: str | None = None) -> 
                 bar.set_postfix(loss=record["loss"], dlg_s=record["dialogues_per_s"], refresh=False)
                 bar.refresh()
             summary = trainer.run(on_log)
-    curves = write_learning_curves(run_dir) if rank == 0 else None
+    if rank != 0:
+        return None                    # under torchrun, process 0 reports
+    curves = write_learning_curves(run_dir)
     return {"run": str(run_dir), **summary, "config": config.name, "processes": world_size, "rank": rank,
             "curves": curves}
 

@@ -11,8 +11,9 @@ import torch
 from click.testing import CliRunner
 
 from fixtures_data import write_ser30k
-from pbr_cli.anchors import build_anchors, fold_emotions, pseudo_labels
+from pbr_cli.anchors import build_anchors, pseudo_labels
 from pbr_cli.cli import cli
+from pbr_cli.emotions import fold_emotions
 from pbr_cli.errors import DataError
 from pbr_cli.features import read_h5
 from pbr_cli.teacher import Teacher, build_classifier

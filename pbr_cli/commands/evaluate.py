@@ -53,13 +53,13 @@ def evaluate(settings, run, data, split, score, which, scores_file, scores_out, 
     else:
         result = evaluate_run(run, data, split, score, which, settings, scores_out, batch_size, plots_dir,
                               sentiment_file, teacher_features)
+    if result is None:
+        return                         # under torchrun, process 0 reports
     plots = result.get("plots")
     if plots:
         for skipped in plots["skipped"]:
             console.notice(f"skipped {skipped}")
         console.info(f"plots in {plots['folder']}: " + ", ".join(Path(p["path"]).name for p in plots["written"]))
-    if result.get("rank") == -1:
-        return                         # under torchrun, process 0 reports
     if as_json:
         console.print_json(result)
         return

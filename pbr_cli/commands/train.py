@@ -94,8 +94,8 @@ def train(settings, data, config_spec, img, txt, out, loss, batch_size, steps, e
     result = run_training(options, settings, resume)
     from .. import console
 
-    if result.get("rank", 0) != 0:
-        return                         # under torchrun, rank 0 reports
+    if result is None:
+        return                         # under torchrun, process 0 reports
 
     if as_json:
         console.print_json(result)

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .ekd import feature_distillation_loss, fold_emotions, kl_distillation_loss
+from ..emotions import fold_emotions
+from .ekd import feature_distillation_loss, kl_distillation_loss
 from .itc import i2t_loss, t2i_loss
 from .itm import has_negative, itm_loss, sample_negatives
 from .phsm import phsm_scores, polarity_similarity, sticker_polarity

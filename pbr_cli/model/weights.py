@@ -47,15 +47,63 @@ def safe_torch_load(path: str | Path) -> dict:
 
     Every floating-point tensor in it must be finite.
     """
+    import pickle
+
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle.UnpicklingError, RuntimeError, EOFError, zipfile errors...
-        reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-        if "weights_only" in str(exc) or "Unsupported global" in str(exc) or "GLOBAL" in str(exc):
+        if pickled_objects(path):
             reason = "it contains pickled code or objects, which pbr never executes"
+        elif isinstance(exc, pickle.UnpicklingError) or not str(exc):
+            reason = f"not a readable torch file of tensors ({exc.__class__.__name__})"
+        else:
+            reason = str(exc).splitlines()[0]
         raise FormatError(f"refused to load: {reason}", path) from None
     check_finite_weights(state, path)
     return state
+
+
+# What torch.save writes for tensors and state dicts; any other global a pickle names is code or an object.
+_TENSOR_GLOBAL_MODULES = frozenset({"torch", "torch._utils", "torch._tensor", "collections"})
+
+
+def pickled_objects(path: str | Path) -> list[str]:
+    """The functions and classes other than torch's tensor rebuilding that a torch file's pickle would import.
+
+    A static read of the pickle opcodes (data.pkl of a zip checkpoint, else the file's pickles in turn): nothing
+    is unpickled, and a stream that stops being a pickle ends the list.
+    """
+    import io
+    import pickletools
+    import zipfile
+
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                names = [name for name in archive.namelist() if name.rsplit("/", 1)[-1] == "data.pkl"]
+                stream = io.BytesIO(archive.read(names[0]) if names else b"")
+        else:
+            stream = io.BytesIO(Path(path).read_bytes())
+    except (OSError, zipfile.BadZipFile, KeyError):
+        return []
+    found: list[str] = []
+    strings: list[str] = []
+    try:
+        while stream.tell() < len(stream.getbuffer()):
+            for opcode, arg, _ in pickletools.genops(stream):
+                if opcode.name in ("GLOBAL", "INST"):
+                    module, _, name = str(arg).partition(" ")
+                elif opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
+                    module, name = strings[-2], strings[-1]
+                else:
+                    if isinstance(arg, str):
+                        strings.append(arg)
+                    continue
+                if module not in _TENSOR_GLOBAL_MODULES:
+                    found.append(f"{module}.{name}")
+    except Exception:  # not (or no more) a pickle: what was read is what counts
+        pass
+    return found
 
 
 def read_weights(path: str | Path) -> dict:
