@@ -1,11 +1,12 @@
-"""Emotion and sentiment inputs of PBR training: teacher features and anchors -> EKD targets and sticker
-polarity per library sticker; the sentiment file -> dialogue polarity per training dialogue."""
+"""Emotion and sentiment inputs of PBR training: the teacher feature cache, the anchors file of `build-anchors`,
+teacher features and anchors -> EKD targets and sticker polarity per library sticker, and the sentiment file ->
+dialogue polarity per training dialogue."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -13,6 +14,9 @@ from . import console
 from .emotions import EMOTIONS
 from .errors import ConfigError, DataError, FormatError, OutputError
 from .features import H5Data, read_h5, validated_h5
+
+if TYPE_CHECKING:
+    from .anchors import EmotionAnchors
 
 
 @dataclass
@@ -91,6 +95,87 @@ def teacher_features_for(stickers: Sequence, features_file: str | None, teacher_
     if not cached.hit and cached.path is not None:
         console.info(f"teacher features of {len(records)} stickers cached at {cached.path}")
     return cached.data
+
+
+def training_data_of(teacher) -> Path | None:
+    """The folder the teacher was trained on, when its checkpoint records one (None: use the demo's)."""
+    recorded = teacher.info.get("data")
+    if not recorded:
+        return None
+    if not Path(recorded).is_dir():
+        raise ConfigError(f"the teacher was trained on {recorded}, which is not there any more; pass --data")
+    return Path(recorded)
+
+
+def labelled_train_features(features_path: Path) -> tuple[np.ndarray, np.ndarray, str, int]:
+    """(features, labels, teacher hash, dim) of the labelled train rows of a teacher features file."""
+    from .features import read_h5
+    from .teacher import train_rows
+
+    data = read_h5(features_path, "teacher_features")
+    if "labels" not in data:
+        raise DataError("has no emotion labels; embed a SER30K or root/<emotion>/* folder with --teacher",
+                        features_path)
+    rows = train_rows(str(data.attrs.get("split_rows", "")), len(data))
+    return data["features"][rows], data["labels"][rows], str(data.attrs["teacher_hash"]), int(data.attrs["dim"])
+
+
+def anchors_file(output: Path, M: int, on_small_class: str, seed: int, teacher_path: Path | None = None,
+                 data: Path | None = None, features_path: Path | None = None, batch_size: int = 64,
+                 device="cpu") -> tuple[EmotionAnchors, dict[str, Any]]:
+    """Cluster a teacher's features of emotion-labelled train images into the anchors file `output`.
+
+    The features come from `features_path` (a teacher features file; `teacher_path`, when given, must be
+    the teacher that made it) or are embedded by the teacher at `teacher_path` from `data` (default: the
+    teacher's own training data, else the demo's), through the teacher feature cache. Returns the anchors
+    and the summary `pbr build-anchors` reports.
+    """
+    import time
+
+    from .anchors import build_anchors, write_anchors
+    from .teacher import load_teacher
+
+    started = time.perf_counter()
+    cached = None
+    if features_path is not None:
+        features, labels, teacher_hash, dim = labelled_train_features(features_path)
+        if teacher_path is not None:
+            teacher = load_teacher(teacher_path)
+            if teacher.hash != teacher_hash:
+                raise FormatError(f"made by teacher {teacher_hash}, but {teacher_path} is teacher {teacher.hash}; "
+                                  f"embed again with --teacher {teacher_path}, or leave --teacher out", features_path)
+        source = features_path
+    else:
+        from .datasets import open_teacher_data
+        from .teacher import records_from_emotion_set
+
+        teacher = load_teacher(teacher_path, device)
+        image_set = open_teacher_data(data if data is not None else training_data_of(teacher))
+        records = records_from_emotion_set(image_set, splits=("train",))
+        if not records:
+            raise DataError("has no images in its train split", image_set.root)
+        cached = cached_teacher_features(teacher, records, batch_size, desc="embedding train images",
+                                         source=str(image_set.root))
+        features, labels = cached.data["features"], cached.data["labels"]
+        teacher_hash, dim, source = teacher.hash, teacher.dim, image_set.root
+    anchors = build_anchors(features, labels, M=M, on_small_class=on_small_class, seed=seed, source=source)
+    write_anchors(output, anchors, teacher_hash, {"teacher": "" if teacher_path is None else str(teacher_path),
+                                                  "source": str(source), "on_small_class": on_small_class})
+    summary = {
+        "output": str(output),
+        "teacher_hash": teacher_hash,
+        "M": M,
+        "dim": dim,
+        "anchors": len(anchors.anchors),
+        "source": str(source),
+        "features_cache": None if cached is None or cached.path is None else str(cached.path),
+        "cached": bool(cached is not None and cached.hit),
+        "images_per_emotion": dict(zip(anchors.class_names, anchors.images_per_emotion)),
+        "clusters_per_emotion": dict(zip(anchors.class_names, anchors.clusters_per_emotion)),
+        "on_small_class": on_small_class,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    return anchors, summary
 
 
 def align_rows(features: H5Data, sticker_ids: Sequence[str]) -> np.ndarray:

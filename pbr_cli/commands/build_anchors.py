@@ -46,7 +46,7 @@ def build_anchors(settings, teacher_path: Path | None, clusters: int, data: Path
     teacher's hash and the images.
     """
     from .. import console
-    from ..anchors import anchors_file
+    from ..knowledge import anchors_file
     from ..io import check_output_path
 
     if data is not None and features_path is not None:
