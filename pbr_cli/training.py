@@ -9,7 +9,7 @@ from pathlib import Path
 
 from . import console
 from .errors import ConfigError, OutputError
-from .model.config import TINY_IMAGE_KWARGS, RunConfig, load_run_config, validate
+from .model.config import RunConfig, load_run_config, tiny_image_kwargs, validate
 
 
 @dataclass
@@ -94,7 +94,6 @@ def resolve_components(config: RunConfig, options: TrainOptions) -> None:
         if train.loss != "itm":
             raise ConfigError("--negatives phsm mines ITM negatives; it needs --loss itm")
     model = config.model
-    model.ekd_mode = train.ekd
     model.tscl_dim = 128 if (train.intra_weight or train.inter_weight) else 0
 
 
@@ -104,7 +103,7 @@ def resolve_config(options: TrainOptions) -> RunConfig:
     model, train = config.model, config.train
     if options.img and options.img != model.img:
         model.img = options.img
-        model.img_kwargs = dict(TINY_IMAGE_KWARGS.get(options.img, {})) if config.name == "tiny" else {}
+        model.img_kwargs = tiny_image_kwargs(options.img) if config.name == "tiny" else {}
     if options.img_size:
         model.img_size = options.img_size
     if model.img in ("inception", "inception_v3") and model.img_size < 75:
@@ -143,7 +142,7 @@ def resolve_config(options: TrainOptions) -> RunConfig:
 
 
 def attach_knowledge(data, config: RunConfig, options: TrainOptions, stickers, settings) -> None:
-    """Load EKD targets, teacher sticker polarity and dialogue polarity into `data.extras` as needed."""
+    """Load EKD targets, teacher sticker polarity and dialogue polarity into `data` as needed."""
     from .knowledge import load_dialogue_polarity, load_emotion_knowledge, teacher_features_for
 
     train = config.train
@@ -153,12 +152,11 @@ def attach_knowledge(data, config: RunConfig, options: TrainOptions, stickers, s
                                         options.skip_bad_images)
         knowledge = load_emotion_knowledge(data.sticker_ids, features, options.anchors, train.ekd, train.ekd_tau)
         if knowledge.ekd_target is not None:
-            data.extras["ekd_target"] = knowledge.ekd_target
+            data.ekd_target = knowledge.ekd_target
             config.model.ekd_dim = int(knowledge.ekd_target.shape[1])
-        data.extras["sticker_polarity"] = knowledge.sticker_polarity
-        data.extras["ekd_m"] = knowledge.m
+        data.sticker_polarity = knowledge.sticker_polarity
     if train.negatives == "phsm":
-        data.extras["dialogue_polarity"] = load_dialogue_polarity(options.sentiment, data.train.ids, "train")
+        data.dialogue_polarity = load_dialogue_polarity(options.sentiment, data.train.ids, "train")
 
 
 def objective_for(config: RunConfig):

@@ -133,3 +133,15 @@ def test_config_file_overrides_and_rejects_unknown_keys(tmp_path):
     bad.write_text("model:\n  embed_dimm: 32\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="embed_dimm"):
         load_run_config(str(bad))
+
+
+def test_config_json_of_an_older_run_with_retired_keys_still_loads():
+    from pbr_cli.model.config import run_config_from_dict
+
+    written = load_run_config("tiny").to_dict()
+    written["model"]["ekd_mode"] = "anchors"     # a copy of train.ekd, written by pbr 0.1 runs
+    written["train"]["workers"] = 0              # never used
+    config = run_config_from_dict(written, "config.json")
+    assert config.to_dict() == load_run_config("tiny").to_dict()
+    with pytest.raises(ConfigError, match="unknown key"):
+        run_config_from_dict({**written, "train": {**written["train"], "wrokers": 0}}, "config.json")

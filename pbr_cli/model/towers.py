@@ -9,7 +9,7 @@ from torch import nn
 
 from ..errors import ConfigError, FormatError
 from .bert import Embeddings, Layer, load_hf_embeddings, load_hf_layers
-from .config import TINY_IMAGE_KWARGS, ModelConfig
+from .config import ModelConfig
 
 
 class ImageTower(nn.Module):
@@ -166,8 +166,3 @@ def load_word_vectors(embedding: nn.Embedding, vocab: list[str], path: str | Pat
     except OSError as exc:
         raise FormatError(f"cannot read word vectors ({exc.strerror})", path) from None
     return found
-
-
-def tiny_image_kwargs(img: str) -> dict:
-    """Small sizes for the named towers, used by the tiny configuration."""
-    return dict(TINY_IMAGE_KWARGS.get(img, {}))
