@@ -298,7 +298,7 @@ class Trainer:
         self.best_map = float(state["best_map"])
 
     def validate(self, step: int) -> dict:
-        from .evaluation import score_tables
+        from .scoring import score_tables
 
         score = "itm" if self.config.train.loss == "itm" else "itc"
         # an ITM model is also ranked by ITC, for the learning curves; selection stays on its own score

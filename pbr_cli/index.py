@@ -59,7 +59,7 @@ def build_index(model, stickers: Sequence, img_size: int, device, model_hash: st
     could be read.
     """
     from .data.cache import decode_stickers
-    from .evaluation import encode_library
+    from .scoring import encode_library
     from .runtime import init_distributed
 
     rank, world_size = init_distributed(device)
@@ -188,7 +188,7 @@ def rank_stickers(model, tokenizer, context: list[str], stickers: StickerSet, de
 def folder_sticker_set(model, folder: str | Path, img_size: int, device, skip_bad: bool = False):
     """Encode a folder of stickers: (StickerSet with ITC embeddings, pixels (N, 3, R, R) for re-ranking)."""
     from .data.cache import decode_stickers
-    from .evaluation import encode_library
+    from .scoring import encode_library
 
     stickers = library_from_folder(folder)
     pixels, bad = decode_stickers(stickers, img_size, skip_bad=skip_bad)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from pbr_cli.cli import cli
+from pbr_cli.data.contexts import read_contexts
 from pbr_cli.features import read_h5
 from pbr_cli.sentiment import (
     SentimentScorer,
@@ -16,7 +17,6 @@ from pbr_cli.sentiment import (
     dialogue_polarity,
     load_lexicon,
     normalise,
-    read_contexts,
     score_dialogues,
     score_utterances,
     write_sentiment_file,

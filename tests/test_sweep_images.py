@@ -285,7 +285,7 @@ def test_square_resize_centres_the_image_on_white(shape, block):
 
 def test_teacher_inputs_and_thumbnails_of_a_strip_are_bounded(tmp_path):
     from pbr_cli.report.ranked import thumbnail
-    from pbr_cli.teacher import _to_pixels
+    from pbr_cli.teacher.model import _to_pixels
 
     path = tmp_path / "strip.png"
     path.write_bytes(encode("png", np.full((1, 60_000, 3), 9, np.uint8)))

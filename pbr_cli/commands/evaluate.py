@@ -40,7 +40,7 @@ def evaluate(settings, run, data, split, score, which, scores_file, scores_out, 
     from pathlib import Path
 
     from .. import console
-    from ..evaluate_run import evaluate_run, evaluate_scores_file
+    from ..run_evaluation import evaluate_run, evaluate_scores_file
 
     if batch_size < 1:
         raise click.BadParameter("must be at least 1", param_hint="--batch-size")

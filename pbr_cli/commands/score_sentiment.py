@@ -42,7 +42,8 @@ def score_sentiment(input_path: Path | None, output: Path, workers: int, lexicon
     from .. import console
     from ..datasets import dataset_path
     from ..io import check_output_path
-    from ..sentiment import read_contexts, score_dialogues, write_sentiment_file
+    from ..data.contexts import read_contexts
+    from ..sentiment import score_dialogues, write_sentiment_file
 
     if workers < 0:
         raise ConfigError(f"--workers must be 0 (auto) or a positive number, got {workers}")

@@ -1,4 +1,5 @@
-"""Evaluate a run on a split (or any system's scores file): metrics, and the scores file of DESIGN.md."""
+"""The run-level evaluation driver: a run scored on a split (or any system's scores file), its metrics, and the
+scores file of DESIGN.md."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def evaluate_run(run: str | None, data: str | None, split: str, score: str, whic
     from .data.batches import build_table, split_source
     from .data.cache import sticker_image_cache
     from .datasets import load_dataset
-    from .evaluation import score_table
+    from .scoring import score_table
     from .model.run import load_run, resolve_run, weights_file
 
     run_dir = resolve_run(run)
@@ -85,7 +86,7 @@ def evaluate_run(run: str | None, data: str | None, split: str, score: str, whic
 def score_sharded(model, tokenizer, table, images, device, score: str, batch_size: int, split: str):
     """(D, n) scores; under torchrun each process scores every world-th dialogue and process 0 merges them
     (other processes get None)."""
-    from .evaluation import score_table
+    from .scoring import score_table
     from .runtime import init_distributed
 
     rank, world_size = init_distributed(device)
