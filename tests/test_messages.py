@@ -8,7 +8,7 @@ import pytest
 
 from fixtures_data import edit_record
 from synthetic import write_tiny_dataset
-from test_bad_inputs import TRAIN, assert_refused
+from helpers import TRAIN, assert_refused
 
 
 @pytest.fixture

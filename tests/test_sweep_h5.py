@@ -24,7 +24,7 @@ import torch
 from pbr_cli.errors import FormatError, OutputError
 from pbr_cli.features import KINDS, STR, read_h5, write_h5
 from synthetic import EMOTIONS, write_tiny_dataset
-from test_bad_inputs import assert_refused, run_cli
+from helpers import assert_refused, run_pbr
 
 PACKAGE = Path(__file__).resolve().parents[1] / "pbr_cli"
 
@@ -351,15 +351,15 @@ def test_teacher_checkpoint_with_nan_weights_is_refused(tmp_path):
     assert file_hash(path) == before
 
 
-def test_teacher_training_stops_on_a_nan_loss(tmp_path, monkeypatch):
+def test_teacher_training_stops_on_a_nan_loss(invoke, tmp_path, monkeypatch):
     import torch.nn.functional as F
 
-    from test_teacher import write_emotion_images
+    from synthetic import write_emotion_images
 
     data = write_emotion_images(tmp_path / "emotions", per_class=2, size=16)
     monkeypatch.setattr(F, "cross_entropy", lambda logits, *args, **kwargs: logits.sum() * math.nan)
     output = tmp_path / "teacher.pt"
-    result = run_cli("teacher-train", data, "--arch", "tiny", "--img-size", "16", "--batch-size", "6", "--epochs", "1",
+    result = invoke("teacher-train", data, "--arch", "tiny", "--img-size", "16", "--batch-size", "6", "--epochs", "1",
                      "-o", output, "--json")
     assert_refused(result, "the teacher's loss became nan in epoch 1", "no teacher was written", not_written=(output,))
 
@@ -486,7 +486,7 @@ def cli_inputs(tmp_path_factory) -> dict[str, Path]:
 
 def refused_leaving_inputs(inputs: list[Path], *args, needles: tuple[str, ...]) -> str:
     before = {path: file_hash(path) for path in inputs}
-    line = assert_refused(run_cli(*args), *needles)
+    line = assert_refused(run_pbr(*args), *needles)
     assert {path: file_hash(path) for path in inputs} == before
     return line
 
@@ -527,7 +527,7 @@ def test_finite_weights_that_overflow_are_refused(cli_inputs, command):
                            needles=(str(run / "best.safetensors"), "scores are NaN or infinite", what, "overflow"))
 
 
-def test_json_of_every_cheap_command_parses_strictly(cli_inputs, tmp_path):
+def test_json_of_every_cheap_command_parses_strictly(invoke, cli_inputs, tmp_path):
     root, data, run = cli_inputs["root"], cli_inputs["data"], cli_inputs["run"]
     commands = [
         ["evaluate", run, "--data", data, "--scores-out", tmp_path / "scores.h5", "--json"],
@@ -539,7 +539,7 @@ def test_json_of_every_cheap_command_parses_strictly(cli_inputs, tmp_path):
         ["build-anchors", "--features", root / "feats.h5", "--M", "1", "-o", tmp_path / "anchors.h5", "--json"],
     ]
     for args in commands:
-        result = run_cli(*args)
+        result = invoke(*args)
         assert result.exit_code == 0, (args, result.output)
         parsed = strict_loads(result.stdout.strip().splitlines()[-1])
         assert isinstance(parsed, dict) and parsed, args

@@ -30,8 +30,8 @@ from pbr_cli.data.images import MAX_SIDE, load_image
 from pbr_cli.data.pbrfolder import read_pbr_dataset
 from pbr_cli.errors import DataError
 from pbr_cli.features import write_h5
-from synthetic import write_tiny_dataset
-from test_bad_inputs import assert_refused, png_claiming, temp_files
+from synthetic import png_claiming, write_tiny_dataset
+from helpers import assert_refused, temp_files
 
 PICTURES = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP", "gif": "GIF", "bmp": "BMP"}  # suffix -> Pillow format
 SIGNATURE_END = {"png": 8, "jpg": 3, "webp": 12, "gif": 6, "bmp": 2}  # bytes a truncated file needs to say its format
@@ -372,11 +372,11 @@ def folder_hash(folder: Path) -> str:
 @pytest.fixture(scope="module")
 def cli_inputs(dataset, tmp_path_factory):
     """A run of the tiny model, a dialogue, and sticker folders holding a strip, a bomb and unreadable images."""
-    from test_bad_inputs import cache_folder, run_cli
+    from helpers import module_cache, run_pbr
 
     root = tmp_path_factory.mktemp("sweep-cli")
-    with cache_folder(root / "cache"):
-        result = run_cli("train", "--data", dataset, "-o", root / "run", *TRAIN)
+    with module_cache(root / "cache"):
+        result = run_pbr("train", "--data", dataset, "-o", root / "run", *TRAIN)
         assert result.exit_code == 0, result.output
     good = (dataset / "stickers/t0/t0s0.png").read_bytes()
     folders = {

@@ -345,7 +345,7 @@ def test_mod_library_without_img2id_uses_file_stems(tmp_path):
     root = tmp_path / "mod"
     for index, meme_id in enumerate(MOD_MEMES):
         save_image(root / "meme_set" / f"{meme_id}.png", index)
-    (root / "c_validation.json").write_bytes((Path(__file__).parent / "fixtures/dstc10-mod/debug.json").read_bytes())
+    (root / "c_validation.json").write_bytes((Path(__file__).parents[1] / "fixtures/dstc10-mod/debug.json").read_bytes())
     dataset = open_dataset(root)
     assert [d.sticker for d in dataset.split("val")] == ["030", "107", "196", "121"]
 

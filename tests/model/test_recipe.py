@@ -9,7 +9,7 @@ import torch
 from pbr_cli.model.config import load_run_config
 from pbr_cli.model.pbr import PBRModel
 from pbr_cli.teacher import MIN_TEACHER_STEPS, default_epochs
-from test_model import random_batch, tiny_model_config
+from helpers import random_batch, tiny_model_config
 
 
 def test_text_embeddings_start_at_bert_scale():

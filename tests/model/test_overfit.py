@@ -1,6 +1,5 @@
 """The tiny model can memorise a handful of dialogues: ITC + ITM reach R@1 = 1.0 on them."""
 
-import shutil
 
 import pytest
 
