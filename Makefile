@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(BIN)/pbr demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist worksteal
 
 readme-images: $(STAMP)
 	$(BIN)/pbr demo --report pbr-demo

@@ -284,8 +284,13 @@ class Trainer:
         if not path.is_file():
             raise FormatError("no train_state.pt to resume from (the run saved no checkpoint yet)", self.run_dir)
         state = safe_torch_load(path)
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise FormatError(f"the checkpoint does not fit the run's config.json (was config.json edited?): "
+                              f"{first}", path) from None
         self.generator.set_state(state["generator"])
         self.sampling_generator.set_state(state["sampling_generator"])
         torch.set_rng_state(state["torch_rng"])

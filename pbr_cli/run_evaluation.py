@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from . import console
-from .errors import ConfigError, FormatError
+from .errors import ConfigError, DataError, FormatError
 from .features import read_h5, write_h5
 from .metrics import NonFiniteScores, rank_metrics
 
@@ -108,7 +108,24 @@ def score_sharded(model, tokenizer, table, images, device, score: str, batch_siz
     return merged
 
 
-def evaluate_scores_file(path: str) -> dict:
-    """Metrics of any system's scores file (kind `scores`; its reader refuses NaN scores and labels out of range)."""
-    scores = read_h5(path, "scores")
-    return {"scores": str(path), **rank_metrics(scores["scores"], scores["label"])}
+def evaluate_scores_file(path: str, data: str | None = None, split: str = "test") -> dict:
+    """Metrics of any system's scores file (pbr or plain HDF5, or JSON lines; see `scores.read_scores`).
+
+    With `data`, each row is matched to that dataset's dialogue of the split (candidate order and truth).
+    """
+    from .datasets import load_dataset
+    from .scores import align_to_split, read_scores
+
+    table = read_scores(path)
+    if data is not None:
+        table = align_to_split(table, load_dataset(data), split)
+    elif table.label is None:
+        raise DataError("the scores carry no 'label': give the dataset they score with --data DATASET "
+                        "(and --split)", path)
+    if not table.provenance:
+        console.notice(f"{path} has no pbr provenance (no kind, schema version or command line); "
+                       "evaluating its scores as they are")
+    result = {"scores": str(path), **rank_metrics(table.scores, table.label)}
+    if data is not None:
+        result["split"] = split
+    return result

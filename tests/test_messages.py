@@ -41,3 +41,13 @@ def test_train_refuses_when_every_sticker_is_unreadable(invoke, data, tmp_path):
     assert_refused(invoke("train", "--data", data, "-o", tmp_path / "run", *TRAIN, "--skip-bad-images"),
                    "no readable sticker images", "all 20 were skipped")
     assert not (tmp_path / "run").exists()
+
+
+def test_resume_with_an_edited_config_names_the_checkpoint(invoke, data, tmp_path):
+    run = tmp_path / "run"
+    result = invoke("train", "--data", data, "-o", run, *TRAIN)
+    assert result.exit_code == 0, result.output
+    config = json.loads((run / "config.json").read_text())
+    config["model"]["intermediate"] //= 2            # valid on its own, but not what the checkpoint holds
+    (run / "config.json").write_text(json.dumps(config))
+    assert_refused(invoke("train", "--resume", run), str(run / "train_state.pt"), "does not fit the run's config.json")

@@ -16,7 +16,8 @@ from .common import guard_outputs
 @click.option("--which", type=click.Choice(["best", "last"]), default="best", show_default=True,
               help="Checkpoint: best on val MAP, or the last step.")
 @click.option("--scores", "scores_file", type=click.Path(), default=None,
-              help="Evaluate a scores .h5 from any system instead of a run.")
+              help="Evaluate any system's scores instead of a run: HDF5 (ids, scores, label) or JSON lines "
+                   "({\"id\", \"scores\": [...], \"label\"}; without label, with --data and --split).")
 @click.option("--scores-out", type=click.Path(), default=None, help="Also write the scores file (.h5).")
 @click.option("--batch-size", type=int, default=32, show_default=True)
 @click.option("--plots", "plots_dir", type=click.Path(), default=None, metavar="DIR",
@@ -49,7 +50,7 @@ def evaluate(settings, run, data, split, score, which, scores_file, scores_out, 
     if scores_file:
         if run or scores_out or plots_dir:
             raise click.UsageError("--scores evaluates a file on its own; give no RUN, --scores-out or --plots with it")
-        result = evaluate_scores_file(scores_file)
+        result = evaluate_scores_file(scores_file, data, split)
     else:
         result = evaluate_run(run, data, split, score, which, settings, scores_out, batch_size, plots_dir,
                               sentiment_file, teacher_features)

@@ -65,10 +65,19 @@ def check_report_folder(report: Path) -> None:
         return
     if not report.is_dir():
         raise OutputError("exists and is not a folder; choose another --report; nothing was written", report)
-    if any(report.iterdir()) and not (report / REPORT_MARKER).is_file():
+    if any(report.iterdir()) and not (report / REPORT_MARKER).is_file() and not _earlier_report(report):
         raise OutputError(f"folder exists and is not a pbr demo report (no {REPORT_MARKER} in it); the demo "
                           "replaces the files in its report folder, so choose another --report; nothing was written",
                           report)
+
+
+def _earlier_report(report: Path) -> bool:
+    """A report folder of a pbr from before the marker: its results.json is the demo's summary."""
+    try:
+        summary = json.loads((report / "results.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(summary, dict) and {"data", "report", "results", "sheets"} <= set(summary)
 
 
 def claim_report_folder(report: Path) -> None:

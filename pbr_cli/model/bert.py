@@ -55,8 +55,19 @@ class Layer(nn.Module):
         self.norm = nn.LayerNorm(hidden, eps=1e-12)
         self.dropout = dropout
 
-    def forward(self, x, mask, image=None, image_mask=None):
-        x = self.self_attn(x, mask)
+    def forward(self, x, mask, image=None, image_mask=None, first_only: bool = False, same_rows: bool = False):
+        """(B, T, C) -> (B, T, C); or (B, 1, C) with `first_only`: only position 0's output, from its query alone
+        (the same numbers, for a layer whose other positions nobody reads). `same_rows`: every row of `x` is the
+        same sequence (one dialogue against many stickers), so the self-attention runs once and is broadcast."""
+        rows = x.shape[0]
+        if same_rows:
+            x, mask = x[:1], None if mask is None else mask[:1]
+        if first_only:
+            x = self.self_attn(x[:, :1], None, context=x, context_mask=mask)
+        else:
+            x = self.self_attn(x, mask)
+        if same_rows:
+            x = x.expand(rows, -1, -1)
         if self.cross_attn is not None:
             x = self.cross_attn(x, mask, context=image, context_mask=image_mask)
         hidden = self.output(F.gelu(self.intermediate(x)))

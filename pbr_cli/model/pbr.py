@@ -57,8 +57,12 @@ class FusionEncoder(nn.Module):
     def forward(self, text_tokens, text_mask, image_tokens, pair_feature=None) -> torch.Tensor:  # -> (B, 2)
         """ITM logits from the fusion [CLS] (and, with itm_input fusion+itc, the pair's ITC product (B, C))."""
         x = text_tokens
-        for layer in self.layers:
-            x = layer(x, text_mask, image=image_tokens)
+        # rows that are one text expanded (ranking one dialogue) share the first self-attention; only the [CLS]
+        # position of the last layer is read, so that layer runs for it alone
+        same_rows = x.shape[0] > 1 and x.stride(0) == 0 and text_mask.stride(0) == 0
+        for index, layer in enumerate(self.layers):
+            x = layer(x, text_mask, image=image_tokens, first_only=index == len(self.layers) - 1,
+                      same_rows=same_rows and index == 0)
         cls = x[:, 0]
         if pair_feature is not None:
             cls = torch.cat([cls, pair_feature.to(cls.dtype)], dim=-1)

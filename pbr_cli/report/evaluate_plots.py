@@ -96,8 +96,9 @@ class EvaluationPlots:
                                   per_row[f"r{n_candidates}@1"], truth, n_candidates, sticker_source=source)]
         skipped: list[str] = []
         if not np.isfinite(truth).any():
-            skipped.append(f"{CONSISTENCY_FILE}, {TSNE_FILE} and the sticker panel of {INTENSITY_FILE}: no sticker "
-                           "polarity (the dataset has no emotion labels; pass --teacher-features FILE)")
+            needs = "needs sticker polarity: the dataset has no emotion labels, so pass --teacher-features FILE"
+            skipped += [f"the sticker panel of {INTENSITY_FILE}: {needs}", f"{CONSISTENCY_FILE}: {needs}",
+                        f"{TSNE_FILE}: {needs}"]
             return self._summary(written, skipped)
         written.append(plot_consistency(self.folder / CONSISTENCY_FILE, self.dialogue_polarity, truth,
                                         sticker_source=source))

@@ -242,15 +242,21 @@ def test_nonsensical_option_is_refused(invoke, shared, out, args, needles):
 @pytest.mark.parametrize("problem", ["missing-folder", "read-only-folder"])
 def test_unwritable_output_folder_is_refused(invoke, shared, tmp_path, problem):
     folder = tmp_path / "out"
+    immutable = False
     if problem == "read-only-folder":
         folder.mkdir()
         folder.chmod(0o555)
-        if os.access(folder, os.W_OK):
-            folder.chmod(0o755)
-            pytest.skip("this user can write into a read-only folder (root)")
+        if os.access(folder, os.W_OK):   # root writes into a 0555 folder; an immutable one stops root too
+            immutable = shutil.which("chattr") is not None and subprocess.run(
+                ["chattr", "+i", str(folder)], capture_output=True).returncode == 0
+            if not immutable:
+                folder.chmod(0o755)
+                pytest.skip("this user can write into a read-only folder and chattr +i is not available")
     try:
         result = invoke("score-sentiment", shared["data"], "-o", folder / "sentiment.h5")
     finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
         if folder.exists():
             folder.chmod(0o755)
     what = "does not exist" if problem == "missing-folder" else "is not writable"

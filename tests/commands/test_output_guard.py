@@ -317,3 +317,18 @@ def test_evaluate_without_runs_names_its_own_argument(invoke, tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     message = assert_refused(invoke("evaluate"), "no trained run found")
     assert "pbr evaluate RUN" in message
+
+
+def test_demo_report_of_an_earlier_version_is_recognised(tmp_path):
+    from pbr_cli.demo.pipeline import REPORT_MARKER, check_report_folder, claim_report_folder
+
+    report = tmp_path / "pbr-demo"
+    report.mkdir()
+    (report / "results.json").write_text(json.dumps({"data": "d", "report": str(report), "results": {}, "sheets": []}))
+    check_report_folder(report)
+    claim_report_folder(report)
+    assert (report / REPORT_MARKER).is_file()
+    (report / "results.json").write_text(json.dumps({"something": "else"}))
+    (report / REPORT_MARKER).unlink()
+    with pytest.raises(OutputError, match="not a pbr demo report"):
+        check_report_folder(report)

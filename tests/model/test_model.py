@@ -122,3 +122,34 @@ def test_config_json_of_an_older_run_with_retired_keys_still_loads():
     assert config.to_dict() == load_run_config("tiny").to_dict()
     with pytest.raises(ConfigError, match="unknown key"):
         run_config_from_dict({**written, "train": {**written["train"], "wrokers": 0}}, "config.json")
+
+
+def test_fusion_shortcuts_give_the_full_computation():
+    """One dialogue against many stickers shares the first self-attention, and the last layer runs for [CLS]
+    alone; both must give the numbers of every layer run in full on materialised rows."""
+    import torch
+
+    from pbr_cli.data.tokenize import CharTokenizer
+    from pbr_cli.model.config import load_run_config
+    from pbr_cli.model.pbr import PBRModel
+
+    torch.manual_seed(0)
+    config = load_run_config("tiny").model
+    config.vocab_size = len(CharTokenizer())
+    model = PBRModel(config).eval()
+    rows, length = 12, 20
+    tokens = torch.randn(1, length, config.hidden)
+    mask = torch.ones(1, length, dtype=torch.bool)
+    mask[0, 15:] = False
+    image = torch.randn(rows, 5, model.fusion.layers[0].cross_attn.key.in_features)
+    with torch.no_grad():
+        full_tokens, full_mask = tokens.expand(rows, -1, -1).contiguous(), mask.expand(rows, -1).contiguous()
+        x = full_tokens
+        for layer in model.fusion.layers:
+            x = layer(x, full_mask, image=image)
+        pair = model.text_embedding(full_tokens, full_mask) * model.image_embedding(image) / model.temperature
+        reference = model.fusion.itm_head(torch.cat([x[:, 0], pair], dim=-1))
+        shared = model.match((tokens.expand(rows, -1, -1), mask.expand(rows, -1)), image)
+        materialised = model.match((full_tokens, full_mask), image)
+    assert torch.allclose(shared, reference, atol=1e-5) and torch.allclose(materialised, reference, atol=1e-5)
+    assert not torch.allclose(reference[:1], reference[1:2], atol=1e-4)   # the rows differ: a real check

@@ -118,7 +118,10 @@ def test_without_sticker_polarity_the_sticker_plots_are_skipped(invoke, trained,
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)["plots"]
     assert [(os.path.basename(p["path"]), p["panels"]) for p in summary["written"]] == [("fig5_intensity.png", 1)]
-    assert "--teacher-features" in summary["skipped"][0] and "--teacher-features" in result.stderr
+    assert [line.split(":")[0] for line in summary["skipped"]] == [
+        "the sticker panel of fig5_intensity.png", "fig1b_consistency.png", "fig4_tsne.png"]   # one line per figure
+    assert all("--teacher-features" in line for line in summary["skipped"])
+    assert all(f"skipped {line}" in " ".join(result.stderr.split()) for line in summary["skipped"])
     assert sorted(os.listdir(tmp_path / "p")) == ["fig5_intensity.png"]
     with Image.open(tmp_path / "p" / "fig5_intensity.png") as image:
         assert image.size == (572, 473)
