@@ -16,8 +16,8 @@ from .data.types import StickerDataset
 from .errors import ConfigError, NonFiniteLoss, TrainingError, TrainingInterrupted
 from .losses.objective import Batch, Objective
 from .metrics import NonFiniteScores, rank_metrics
-from .model.weights import save_weights
 from .model.config import RunConfig
+from .model.weights import save_weights
 from .strict_json import dumps
 
 
@@ -217,7 +217,8 @@ class Trainer:
                     running, window_start, window_steps = {}, now, 0
                     if progress:
                         progress(done, record)
-                if self.rank == 0 and self.data.val is not None and (done % config.val_every == 0 or done == self.steps):
+                validation_due = done % config.val_every == 0 or done == self.steps
+                if self.rank == 0 and self.data.val is not None and validation_due:
                     last_val = self.validate(done)
                 if self.rank == 0 and done % save_every == 0 and done < self.steps:
                     self.save_state(done)
@@ -240,7 +241,8 @@ class Trainer:
         import torch.distributed as dist
 
         names = list(running)
-        values = torch.stack([torch.as_tensor(running[name], dtype=torch.float32, device=self.device) for name in names])
+        values = torch.stack([torch.as_tensor(running[name], dtype=torch.float32, device=self.device)
+                              for name in names])
         dist.all_reduce(values)
         return dict(zip(names, values / self.world_size))
 

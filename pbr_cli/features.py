@@ -399,7 +399,8 @@ def validated_h5(path: str | os.PathLike, kind: str, arrays: Mapping[str, Any],
     return data
 
 
-def write_h5(path: str | os.PathLike, kind: str, arrays: Mapping[str, Any], attrs: Mapping[str, Any] | None = None) -> Path:
+def write_h5(path: str | os.PathLike, kind: str, arrays: Mapping[str, Any],
+             attrs: Mapping[str, Any] | None = None) -> Path:
     """Validate `arrays` and `attrs` as `read_h5` would read them back, and write them atomically to `path`."""
     import h5py
 

@@ -59,8 +59,8 @@ def build_index(model, stickers: Sequence, img_size: int, device, model_hash: st
     could be read.
     """
     from .data.cache import decode_stickers
-    from .scoring import encode_library
     from .runtime import init_distributed
+    from .scoring import encode_library
 
     rank, world_size = init_distributed(device)
     shard = list(range(len(stickers)))[rank::world_size]
@@ -290,8 +290,8 @@ def read_dialogue_requests(path: str | Path, sticker_rows: dict[str, int]) -> li
         where = f"line {number}"
         dialogue_id = as_id(require(record, "id", path, where), "id", path, where)
         claim_id(seen, dialogue_id, where, "dialogue", path, where)
-        context = [turn.strip() for turn in as_utterances(require(record, "context", path, where), "context", path, where)
-                   if turn.strip()]
+        turns = as_utterances(require(record, "context", path, where), "context", path, where)
+        context = [turn.strip() for turn in turns if turn.strip()]
         if not context:
             raise DataError(f"{where}: empty context (the dialogue has no utterance text)", path)
         candidates = None

@@ -10,7 +10,7 @@ import numpy as np
 
 from . import console
 from .errors import ConfigError, DataError, FormatError
-from .features import read_h5, write_h5
+from .features import write_h5
 from .metrics import NonFiniteScores, rank_metrics
 
 
@@ -36,7 +36,6 @@ def evaluate_run(run: str | None, data: str | None, split: str, score: str, whic
     from .data.batches import build_table, split_source
     from .data.cache import sticker_image_cache
     from .datasets import load_dataset
-    from .scoring import score_table
     from .model.run import load_run, resolve_run, weights_file
 
     run_dir = resolve_run(run)
@@ -86,8 +85,8 @@ def evaluate_run(run: str | None, data: str | None, split: str, score: str, whic
 def score_sharded(model, tokenizer, table, images, device, score: str, batch_size: int, split: str):
     """(D, n) scores; under torchrun each process scores every world-th dialogue and process 0 merges them
     (other processes get None)."""
-    from .scoring import score_table
     from .runtime import init_distributed
+    from .scoring import score_table
 
     rank, world_size = init_distributed(device)
     rows = np.arange(len(table))[rank::world_size]

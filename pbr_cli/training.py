@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import console
-from .errors import ConfigError, OutputError
+from .errors import ConfigError
 from .model.config import RunConfig, load_run_config, tiny_image_kwargs, validate
 
 
@@ -86,7 +86,8 @@ def resolve_components(config: RunConfig, options: TrainOptions) -> None:
         raise ConfigError("--ekd anchors needs --anchors FILE (from `pbr build-anchors`)")
     if train.negatives == "phsm":
         if not options.sentiment:
-            raise ConfigError("--negatives phsm needs dialogue sentiment: give --sentiment FILE (from `pbr score-sentiment`)")
+            raise ConfigError("--negatives phsm needs dialogue sentiment: give --sentiment FILE "
+                              "(from `pbr score-sentiment`)")
         if train.phsm_emotion == "student" and train.ekd != "anchors":
             raise ConfigError("--phsm-emotion student reads the EKD head: it needs --ekd anchors")
         if train.phsm_emotion == "teacher" and not options.has_teacher:
@@ -216,8 +217,8 @@ def resume_options(run_dir: Path) -> tuple[TrainOptions, RunConfig, int]:
     import json
 
     from .errors import FormatError
-    from .model.run import resolve_run
     from .model.config import run_config_from_dict
+    from .model.run import resolve_run
 
     run_dir = resolve_run(run_dir)
     try:
@@ -230,7 +231,8 @@ def resume_options(run_dir: Path) -> tuple[TrainOptions, RunConfig, int]:
         if type(seed) is not int or not 0 <= seed < 2**31:    # the range of `pbr --seed`
             raise ValueError(seed)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        raise FormatError("cannot resume: run.json / config.json are missing or not from `pbr train`", run_dir) from None
+        raise FormatError("cannot resume: run.json / config.json are missing or not from `pbr train`",
+                          run_dir) from None
     options.out = str(run_dir)
     return options, config, seed
 
@@ -243,14 +245,12 @@ def run_training(options: TrainOptions, settings, resume: str | None = None) -> 
     import dataclasses as dc
 
     from .data.cache import sticker_image_cache
-    from .datasets import load_dataset
     from .data.tokenize import make_tokenizer
+    from .datasets import load_dataset
     from .engine import MetricsLog, Trainer, prepare_data
     from .model.run import create_model, run_tokenizer, save_run_files
     from .runfolder import check_new_run_dir, existing_run_dir, new_run_dir
-    from .runtime import seed_everything
-
-    from .runtime import init_distributed
+    from .runtime import init_distributed, seed_everything
 
     rank, world_size = init_distributed(settings.torch_device())
     if rank != 0:

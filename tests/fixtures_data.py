@@ -102,7 +102,8 @@ def write_pbr_dataset(
             sticker_id = f"{topic}-s{k}"
             relative = f"{topic}/{sticker_id}.png"
             save_image(root / relative, len(stickers))
-            stickers.append({"id": sticker_id, "path": relative, "topic": topic, "emotion": EMOTIONS[k % len(EMOTIONS)]})
+            stickers.append({"id": sticker_id, "path": relative, "topic": topic,
+                             "emotion": EMOTIONS[k % len(EMOTIONS)]})
     write_jsonl(root / "stickers.jsonl", stickers)
     ids = [s["id"] for s in stickers]
     offset = 0

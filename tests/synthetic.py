@@ -68,7 +68,8 @@ def random_images(n: int, size: int = 32, seed: int = 0) -> np.ndarray:
 
 
 # One colour per emotion, far apart in hue, so a tiny network separates the classes in a few epochs.
-CLASS_COLOURS = [(230, 30, 30), (30, 190, 30), (30, 30, 230), (240, 200, 0), (190, 30, 190), (0, 190, 190), (20, 20, 20)]
+CLASS_COLOURS = [(230, 30, 30), (30, 190, 30), (30, 30, 230), (240, 200, 0), (190, 30, 190), (0, 190, 190),
+                 (20, 20, 20)]
 
 
 def write_emotion_images(root: Path, per_class: int, seed: int = 0, size: int = 40) -> Path:

@@ -18,7 +18,6 @@ from pbr_cli.teacher import Teacher, build_classifier
 from synthetic import write_emotion_images
 
 
-
 def blobs(per_emotion: list[int], dim: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Features near 100·e_c for emotion c (three tight sub-clusters each) and their labels."""
     rng = np.random.default_rng(seed)
@@ -134,7 +133,7 @@ def test_build_anchors_from_features_checks_the_teacher(invoke, anchor_setup, tm
 
 def test_build_anchors_uses_the_train_split_of_a_features_file(invoke, anchor_setup, tmp_path):
     root, _, _ = anchor_setup
-    ser30k = write_ser30k(tmp_path)                       # train holds emotions 0..4 only; anger in val, neutral in test
+    ser30k = write_ser30k(tmp_path)        # train holds emotions 0..4 only; anger in val, neutral in test
     features = tmp_path / "ser.h5"
     embedded = invoke("embed", ser30k, "--teacher", root / "teacher.pt", "-o", features, "--json")
     assert embedded.exit_code == 0, embedded.output

@@ -32,6 +32,29 @@ def _is_type_checking(node: ast.AST) -> bool:
         or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"))
 
 
+def _targets(node: ast.Import | ast.ImportFrom, package: list[str]) -> list[str]:
+    """The dotted names an import statement in a module of `package` may import (X, and X.name for `from X`)."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    base = package[:len(package) - node.level + 1] if node.level else []
+    stem = ".".join(base + (node.module.split(".") if node.module else []))
+    return [stem] + [f"{stem}.{alias.name}" for alias in node.names]
+
+
+def _record_imports(node: ast.AST, module: Module, package: list[str], known: set[str], top_level: bool) -> None:
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) or _is_type_checking(child):
+            _record_imports(child, module, package, known, False)
+        elif isinstance(child, (ast.Import, ast.ImportFrom)):
+            for target in _targets(child, package):
+                if target in known and target != module.name:
+                    module.anywhere.add(target)
+                    if top_level:
+                        module.top_level.add(target)
+        else:
+            _record_imports(child, module, package, known, top_level)
+
+
 def read_modules() -> dict[str, Module]:
     """Every module of pbr_cli and the pbr_cli modules it imports (a `from X import name` counts X and X.name)."""
     found = {}
@@ -40,30 +63,9 @@ def read_modules() -> dict[str, Module]:
         found[name] = (path, is_package)
     modules = {name: Module(name, path) for name, (path, _) in found.items()}
     for name, (path, is_package) in found.items():
-        module = modules[name]
         package = name.split(".") if is_package else name.split(".")[:-1]
-
-        def targets(node: ast.Import | ast.ImportFrom) -> list[str]:
-            if isinstance(node, ast.Import):
-                return [alias.name for alias in node.names]
-            base = package[:len(package) - node.level + 1] if node.level else []
-            stem = ".".join(base + (node.module.split(".") if node.module else []))
-            return [stem] + [f"{stem}.{alias.name}" for alias in node.names]
-
-        def visit(node: ast.AST, top_level: bool) -> None:
-            for child in ast.iter_child_nodes(node):
-                if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) or _is_type_checking(child):
-                    visit(child, False)
-                elif isinstance(child, (ast.Import, ast.ImportFrom)):
-                    for target in targets(child):
-                        if target in modules and target != name:
-                            module.anywhere.add(target)
-                            if top_level:
-                                module.top_level.add(target)
-                else:
-                    visit(child, top_level)
-
-        visit(ast.parse(path.read_text(encoding="utf-8"), str(path)), True)
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        _record_imports(tree, modules[name], package, set(modules), True)
     return modules
 
 

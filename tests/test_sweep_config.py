@@ -17,20 +17,30 @@ import pytest
 import torch
 import yaml
 
+from helpers import assert_refused
 from pbr_cli.cli import SEED_MAX
 from pbr_cli.commands.common import non_negative_float, positive_float, positive_int
 from pbr_cli.commands.train import train as train_command
 from pbr_cli.data.tokenize import CharTokenizer, WordPieceTokenizer
 from pbr_cli.errors import ConfigError, FormatError
 from pbr_cli.model.bert import HF_BERT_KEYS, hf_bert_shapes, read_hf_bert
-from pbr_cli.model.run import load_run, save_run_files
-from pbr_cli.model.weights import save_weights
-from pbr_cli.model.config import (INT_MAX, RELATIONS, RULES, TINY_IMAGE_KWARGS, ModelConfig, Rule, TrainConfig,
-                                  load_run_config, run_config_from_dict, validate)
+from pbr_cli.model.config import (
+    INT_MAX,
+    RELATIONS,
+    RULES,
+    TINY_IMAGE_KWARGS,
+    ModelConfig,
+    Rule,
+    TrainConfig,
+    load_run_config,
+    run_config_from_dict,
+    validate,
+)
 from pbr_cli.model.pbr import PBRModel, config_from_hf_bert
+from pbr_cli.model.run import load_run, save_run_files
 from pbr_cli.model.towers import ImageTower, load_image_weights
+from pbr_cli.model.weights import save_weights
 from synthetic import write_tiny_dataset
-from helpers import assert_refused
 
 TRAIN = ["--steps", "2", "-K", "4", "--img-size", "32"]
 
@@ -503,15 +513,17 @@ HF_FILE_CASES = {
                         "lacks the special token [PAD]"),
     "weights-missing": (lambda f: (replace("model.safetensors", None)(f), f)[1], "config",
                         "no model.safetensors or pytorch_model.bin"),
-    "weights-garbage": (replace("model.safetensors", b"\x00" * 64), "config weights", "not a readable safetensors file"),
+    "weights-garbage": (replace("model.safetensors", b"\x00" * 64), "config weights",
+                        "not a readable safetensors file"),
     "bin-garbage": (lambda f: (replace("model.safetensors", None)(f), replace("pytorch_model.bin", b"junk")(f))[1],
                     "weights", "refused to load"),
     "tensor-missing": (edit_weights(lambda s: s.pop("encoder.layer.3.output.dense.weight")), "config weights",
                        "lacks encoder.layer.3.output.dense.weight"),
     "tensor-shape": (edit_weights(lambda s: s.update({"embeddings.word_embeddings.weight": torch.zeros(3, 32)})),
                      "config weights", "embeddings.word_embeddings.weight has shape (3, 32), but config.json gives"),
-    "config-says-wider": (lambda f: (edit_config(intermediate_size=48)(f), f / "model.safetensors")[1], "config weights",
-                          "encoder.layer.0.intermediate.dense.weight has shape (64, 32), but config.json gives (48, 32)"),
+    "config-says-wider": (lambda f: (edit_config(intermediate_size=48)(f), f / "model.safetensors")[1],
+                          "config weights", "encoder.layer.0.intermediate.dense.weight has shape (64, 32), "
+                                            "but config.json gives (48, 32)"),
 }
 
 

@@ -21,10 +21,10 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import assert_refused, run_pbr
 from pbr_cli.errors import FormatError, OutputError
 from pbr_cli.features import KINDS, STR, read_h5, write_h5
 from synthetic import EMOTIONS, write_tiny_dataset
-from helpers import assert_refused, run_pbr
 
 PACKAGE = Path(__file__).resolve().parents[1] / "pbr_cli"
 
@@ -274,7 +274,8 @@ NON_FINITE_WRITES = [(kind, name, label, value) for kind, spec in KINDS.items() 
                      if label != "too-large" or ds.dtype != "float64"]
 
 
-@pytest.mark.parametrize("kind,name,label,value", NON_FINITE_WRITES, ids=[f"{k}-{n}-{v}" for k, n, v, _ in NON_FINITE_WRITES])
+@pytest.mark.parametrize("kind,name,label,value", NON_FINITE_WRITES,
+                         ids=[f"{k}-{n}-{v}" for k, n, v, _ in NON_FINITE_WRITES])
 def test_writer_refuses_non_finite_values_and_writes_nothing(tmp_path, kind, name, label, value):
     arrays, attrs = VALID[kind]()
     corrupted = np.array(arrays[name], dtype=np.float64)
@@ -319,8 +320,9 @@ def test_sentiment_polarity_comes_from_a_checked_file(tmp_path):
 
 
 def test_weight_loaders_refuse_non_finite_tensors(tmp_path):
-    from pbr_cli.model.weights import read_state_dict, read_weights, safe_torch_load
     from safetensors.torch import save_file
+
+    from pbr_cli.model.weights import read_state_dict, read_weights, safe_torch_load
 
     good = {"layer.weight": torch.ones(2, 3), "layer.bias": torch.zeros(2), "steps": torch.tensor(3)}
     save_file(good, str(tmp_path / "good.safetensors"))
@@ -417,7 +419,8 @@ def test_no_module_writes_json_but_through_the_strict_encoder():
     direct = []
     for path in sorted(PACKAGE.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("dump", "dumps")
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("dump", "dumps")
                     and isinstance(node.func.value, ast.Name) and node.func.value.id == "json"):
                 direct.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
     assert [place for place in direct if Path(place.split(":")[0]).name not in allowed] == []
@@ -432,8 +435,8 @@ def save_run(folder: Path, change: Callable[[str, torch.Tensor], torch.Tensor] |
     from safetensors.torch import save_file
 
     from pbr_cli.data.tokenize import make_tokenizer
-    from pbr_cli.model.run import save_run_files
     from pbr_cli.model.pbr import PBRModel
+    from pbr_cli.model.run import save_run_files
     from pbr_cli.training import TrainOptions, resolve_config
 
     config = resolve_config(TrainOptions(img_size=32, batch_size=4, steps=2))

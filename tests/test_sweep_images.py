@@ -25,13 +25,13 @@ import pytest
 from PIL import Image
 
 from fixtures_data import set_line
+from helpers import assert_refused, temp_files
 from pbr_cli.data.cache import square_resize
 from pbr_cli.data.images import MAX_SIDE, load_image
 from pbr_cli.data.pbrfolder import read_pbr_dataset
 from pbr_cli.errors import DataError
 from pbr_cli.features import write_h5
 from synthetic import png_claiming, write_tiny_dataset
-from helpers import assert_refused, temp_files
 
 PICTURES = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP", "gif": "GIF", "bmp": "BMP"}  # suffix -> Pillow format
 SIGNATURE_END = {"png": 8, "jpg": 3, "webp": 12, "gif": 6, "bmp": 2}  # bytes a truncated file needs to say its format

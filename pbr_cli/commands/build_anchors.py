@@ -46,8 +46,8 @@ def build_anchors(settings, teacher_path: Path | None, clusters: int, data: Path
     teacher's hash and the images.
     """
     from .. import console
-    from ..knowledge import anchors_file
     from ..io import check_output_path
+    from ..knowledge import anchors_file
 
     if data is not None and features_path is not None:
         raise click.UsageError("--data and --features exclude each other: give one")
@@ -62,7 +62,8 @@ def build_anchors(settings, teacher_path: Path | None, clusters: int, data: Path
     source, dim, teacher_hash, seconds = summary["source"], summary["dim"], summary["teacher_hash"], summary["seconds"]
     if anchors.shrunk:
         listed = ", ".join(f"{name} {count}" for name, count in anchors.shrunk.items())
-        console.warn(f"fewer than M={clusters} images ({listed}): those emotions' anchors repeat their distinct centroids")
+        console.warn(f"fewer than M={clusters} images ({listed}): those emotions' anchors repeat their distinct "
+                     "centroids")
     if as_json:
         console.print_json(summary)
         return
@@ -70,4 +71,5 @@ def build_anchors(settings, teacher_path: Path | None, clusters: int, data: Path
                         [[name, images, f"{distinct}/{clusters}"] for name, images, distinct in
                          zip(anchors.class_names, anchors.images_per_emotion, anchors.clusters_per_emotion)])
     console.out.print(f"wrote {output}: {len(anchors.anchors)} anchors x {dim} (M={clusters}, teacher {teacher_hash}), "
-                      f"{seconds:.1f} s{' (cached teacher features)' if summary['cached'] else ''}", markup=False, highlight=False)
+                      f"{seconds:.1f} s{' (cached teacher features)' if summary['cached'] else ''}", markup=False,
+                      highlight=False)

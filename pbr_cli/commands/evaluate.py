@@ -9,7 +9,8 @@ from .common import guard_outputs
 
 @click.command()
 @click.argument("run", required=False, type=click.Path())
-@click.option("--data", type=click.Path(), default=None, help="Dataset folder. Default: the one the run was trained on.")
+@click.option("--data", type=click.Path(), default=None,
+              help="Dataset folder. Default: the one the run was trained on.")
 @click.option("--split", default="test", show_default=True, help="Split to score.")
 @click.option("--score", type=click.Choice(["itm", "itc"]), default="itm", show_default=True,
               help="Ranking score: ITM match probability (the paper) or ITC cosine similarity.")

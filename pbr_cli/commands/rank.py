@@ -10,7 +10,8 @@ from .common import guard_outputs
 @click.command()
 @click.argument("dialogue", type=click.Path(allow_dash=True))
 @click.argument("stickers", type=click.Path())
-@click.option("--model", "run", type=click.Path(), default=None, help="Run folder. Default: the most recent under runs/.")
+@click.option("--model", "run", type=click.Path(), default=None,
+              help="Run folder. Default: the most recent under runs/.")
 @click.option("--top", type=int, default=10, show_default=True, help="How many stickers to show.")
 @click.option("--rerank", type=int, default=128, show_default=True,
               help="ITM re-ranks the ITC top K (ALBEF's retrieval scheme).")
@@ -25,7 +26,8 @@ from .common import guard_outputs
               help="Sentiment bars from this teacher features .h5 for stickers without an emotion label.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="With a .jsonl DIALOGUE: write the rankings here, one JSON line per dialogue.")
-@click.option("--batch-size", type=int, default=32, show_default=True, help="With a .jsonl DIALOGUE: dialogues per batch.")
+@click.option("--batch-size", type=int, default=32, show_default=True,
+              help="With a .jsonl DIALOGUE: dialogues per batch.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (with a .jsonl DIALOGUE: one line per dialogue).")
 @click.pass_obj
 @guard_outputs("sheet", "html_out", "output")

@@ -40,9 +40,9 @@ def score_sentiment(input_path: Path | None, output: Path, workers: int, lexicon
     "split/id" (the file's id_format attribute says which).
     """
     from .. import console
+    from ..data.contexts import read_contexts
     from ..datasets import dataset_path
     from ..io import check_output_path
-    from ..data.contexts import read_contexts
     from ..sentiment import score_dialogues, write_sentiment_file
 
     if workers < 0:

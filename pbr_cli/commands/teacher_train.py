@@ -13,7 +13,8 @@ DEFAULT_OUTPUT = "teacher.pt"
 
 
 class StageBars:
-    """Progress bars for a library's `on_progress(stage, done, total)`: one bar per stage, closed when the next starts."""
+    """Progress bars for a library's `on_progress(stage, done, total)`: one bar per stage, closed when the next
+    starts."""
 
     def __init__(self) -> None:
         self.stage: str | None = None

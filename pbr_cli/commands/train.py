@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from ..model.config import choices
@@ -11,11 +9,13 @@ from .common import guard_outputs, non_negative_float, non_negative_int, positiv
 
 
 @click.command()
-@click.option("--data", type=click.Path(), default=None, help="Dataset folder (any supported format). Default: the demo dataset.")
+@click.option("--data", type=click.Path(), default=None,
+              help="Dataset folder (any supported format). Default: the demo dataset.")
 @click.option("--config", default="tiny", show_default=True, help="tiny, paper, or a YAML/JSON file.")
 @click.option("--img", default=None, help="Image tower: vit, resnet, inception or any timm model name.")
 @click.option("--txt", type=click.Choice(choices("model.txt")), default=None, help="Text tower.")
-@click.option("-o", "--out", type=click.Path(), default=None, help="Run folder to create (absent or empty; it appears once the first checkpoint is saved, and "
+@click.option("-o", "--out", type=click.Path(), default=None,
+              help="Run folder to create (absent or empty; it appears once the first checkpoint is saved, and "
                    "one process at a time writes it). Default: runs/<config>-<loss>[-N].")
 @click.option("--loss", type=click.Choice(choices("train.loss")), default=None,
               help="itm: ITC + ITM with hard negatives (ALBEF / PBR Base); itc: CLIP-style dual encoder.")
@@ -27,7 +27,8 @@ from .common import guard_outputs, non_negative_float, non_negative_int, positiv
 @click.option("--weight-decay", type=float, default=None, callback=non_negative_float)
 @click.option("--img-size", type=int, default=None, callback=positive_int, help="Input resolution.")
 @click.option("--val-every", type=int, default=None, callback=positive_int, help="Validate every N steps.")
-@click.option("--val-limit", type=int, default=None, callback=non_negative_int, help="Validate on at most N val dialogues (0 = all).")
+@click.option("--val-limit", type=int, default=None, callback=non_negative_int,
+              help="Validate on at most N val dialogues (0 = all).")
 @click.option("--temp", type=float, default=None, callback=positive_float, help="ITC temperature (initial value).")
 @click.option("--fixed-temp", is_flag=True, help="Keep the ITC temperature fixed instead of learning it.")
 @click.option("--img-weights", type=click.Path(), default=None, help="timm or ALBEF checkpoint for the image tower.")
@@ -53,7 +54,8 @@ from .common import guard_outputs, non_negative_float, non_negative_int, positiv
 @click.option("--intra-weight", type=float, default=None, callback=non_negative_float, help="beta (default 0.5).")
 @click.option("--inter-weight", type=float, default=None, callback=non_negative_float, help="gamma (default 0.5).")
 @click.option("--tscl-temp", type=float, default=None, callback=positive_float, help="TSCL temperature (default 0.1).")
-@click.option("--skip-bad-images", is_flag=True, help="Continue past unreadable stickers (reported), instead of stopping.")
+@click.option("--skip-bad-images", is_flag=True,
+              help="Continue past unreadable stickers (reported), instead of stopping.")
 @click.option("--compile/--no-compile", "compile", default=None,
               help="torch.compile the towers and fusion (default: on with CUDA, off on the CPU).")
 @click.option("--log-every", type=int, default=None, callback=positive_int,

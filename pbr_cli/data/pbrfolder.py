@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..emotions import EMOTIONS
 from ..errors import DataError
 from .images import ContainedFolder
 from .records import (
@@ -18,7 +19,6 @@ from .records import (
     json_type,
     require,
 )
-from ..emotions import EMOTIONS
 from .types import Dialogue, Sticker, StickerDataset
 
 FORMAT = "pbr"
@@ -51,7 +51,8 @@ def read_pbr_stickers(root: str | os.PathLike) -> dict[str, Sticker]:
         if emotion is not None:
             emotion = as_id(emotion, "emotion", source, where).lower()
             if emotion not in EMOTIONS:
-                raise DataError(f"{where}: unknown emotion '{record['emotion']}' (expected one of {', '.join(EMOTIONS)})", source)
+                raise DataError(f"{where}: unknown emotion '{record['emotion']}' (expected one of "
+                                f"{', '.join(EMOTIONS)})", source)
         path = folder.join(relative, f"{where}: path", must_exist=True)
         stickers[sticker_id] = Sticker(id=sticker_id, topic=topic, path=path, emotion=emotion)
     if not stickers:

@@ -44,7 +44,8 @@ def resolve_run(path: str | Path | None, base: str | Path = "runs") -> Path:
             raise FormatError("not a pbr run folder (no config.json)", run)
         return run
     base = Path(base)
-    runs = [p for p in base.glob("*") if (p / "config.json").is_file() and any((p / w).is_file() for w in WEIGHTS.values())]
+    runs = [p for p in base.glob("*")
+            if (p / "config.json").is_file() and any((p / w).is_file() for w in WEIGHTS.values())]
     if not runs:
         raise FormatError("no trained run found here; train one with `pbr train`, or name the run folder "
                           "(`pbr evaluate RUN`, `pbr rank ... --model RUN`)", base.resolve())

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, FormatError
-from .bert import Embeddings, Layer, load_hf_embeddings, load_hf_layers
+from .bert import Embeddings, Layer
 from .config import ModelConfig
 
 
@@ -81,7 +81,8 @@ def load_image_weights(tower: ImageTower, path: str | Path, img_size: int) -> No
     mismatched = [k for k, v in state.items() if v.shape != own[k].shape]
     if mismatched:
         raise FormatError(f"image weights do not fit the {tower.body.__class__.__name__} tower: {mismatched[0]} "
-                          f"has shape {tuple(state[mismatched[0]].shape)}, expected {tuple(own[mismatched[0]].shape)}", path)
+                          f"has shape {tuple(state[mismatched[0]].shape)}, expected "
+                          f"{tuple(own[mismatched[0]].shape)}", path)
     missing = [k for k in own if k not in state]
     if len(missing) == len(own):
         raise FormatError("no image-tower weights found in the checkpoint", path)
@@ -155,8 +156,8 @@ def load_word_vectors(embedding: nn.Embedding, vocab: list[str], path: str | Pat
                 if parts[0] not in index:
                     continue
                 if len(parts) - 1 != weight.shape[1]:
-                    raise FormatError(f"line {line_number}: vector of size {len(parts) - 1}, expected {weight.shape[1]} "
-                                      f"(set model.word_dim)", path)
+                    raise FormatError(f"line {line_number}: vector of size {len(parts) - 1}, expected "
+                                      f"{weight.shape[1]} (set model.word_dim)", path)
                 weight[index[parts[0]]] = torch.tensor([float(v) for v in parts[1:]])
                 found += 1
     except UnicodeDecodeError:

@@ -75,8 +75,10 @@ def resolve_arch(arch: str) -> str:
     return name
 
 
-def build_classifier(arch: str, img_size: int, class_names: Sequence[str] = EMOTIONS) -> tuple[nn.Module, TeacherConfig]:
-    """A randomly initialised timm classifier over `class_names` and the config describing it (nothing is downloaded)."""
+def build_classifier(arch: str, img_size: int,
+                     class_names: Sequence[str] = EMOTIONS) -> tuple[nn.Module, TeacherConfig]:
+    """A randomly initialised timm classifier over `class_names` and the config describing it (nothing is
+    downloaded)."""
     import timm
 
     name = resolve_arch(arch)

@@ -57,7 +57,8 @@ def _split_holdout(items: Sequence[LabelledImage], fraction: float, seed: int) -
         if len(indices) >= 2:
             count = max(1, round(len(indices) * fraction))
             held.update(rng.permutation(indices)[:count].tolist())
-    return ([item for i, item in enumerate(items) if i not in held], [item for i, item in enumerate(items) if i in held])
+    return ([item for i, item in enumerate(items) if i not in held],
+            [item for i, item in enumerate(items) if i in held])
 
 
 def _decode_labelled(items: Sequence[LabelledImage], size: int, stage: str,

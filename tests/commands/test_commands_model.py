@@ -7,8 +7,8 @@ import h5py
 import numpy as np
 import pytest
 
-from synthetic import write_tiny_dataset
 from helpers import module_cache, run_pbr
+from synthetic import write_tiny_dataset
 
 TRAIN_ARGS = ["--steps", "4", "-K", "4", "--val-every", "2", "--img-size", "32"]
 
@@ -146,7 +146,8 @@ def test_embed_index_then_rank_from_it(invoke, trained, tmp_path):
     assert [s["id"] for s in from_index["stickers"]][:3] == [s["id"] for s in from_folder["stickers"]][:3]
     # an index without image tokens re-decodes the top k and gives the same order
     slim = tmp_path / "slim.h5"
-    assert invoke("embed", trained["data"] / "stickers", "--model", trained["run"], "-o", slim, "--no-tokens").exit_code == 0
+    assert invoke("embed", trained["data"] / "stickers", "--model", trained["run"], "-o", slim,
+                  "--no-tokens").exit_code == 0
     from_slim = json.loads(invoke("rank", dialogue, slim, "--model", trained["run"], "--json").stdout)
     assert [s["id"] for s in from_slim["stickers"]][:3] == [s["id"] for s in from_index["stickers"]][:3]
 
@@ -169,8 +170,8 @@ def test_embed_needs_exactly_one_model(invoke, trained, tmp_path):
                                      ("inception", "lstm"), ("vit", "bert")])
 def test_table1_backbone_pairs_train_and_evaluate(invoke, trained, tmp_path, img, txt):
     run = tmp_path / f"{img}-{txt}"
-    result = invoke("train", "--data", trained["data"], "-o", run, "--img", img, "--txt", txt, "--steps", "2", "-K", "2",
-                     "--val-every", "2", "--val-limit", "4", "--json")
+    result = invoke("train", "--data", trained["data"], "-o", run, "--img", img, "--txt", txt, "--steps", "2",
+                    "-K", "2", "--val-every", "2", "--val-limit", "4", "--json")
     assert result.exit_code == 0, result.output
     config = json.loads((run / "config.json").read_text())["model"]
     assert config["img"] == img and config["txt"] == txt

@@ -18,11 +18,11 @@ import h5py
 import numpy as np
 import pytest
 
+from helpers import TRAIN, assert_refused, module_cache, run_pbr
 from pbr_cli.errors import OutputError
 from pbr_cli.io import Busy, exclusive_lock, refuse_overwriting_inputs
 from pbr_cli.runfolder import new_run_dir
 from synthetic import EMOTIONS, write_tiny_dataset
-from helpers import TRAIN, assert_refused, module_cache, run_pbr
 
 
 def tree_hashes(root: Path) -> dict[str, str]:
@@ -66,7 +66,8 @@ def _targets(root: Path) -> dict[str, Path]:
     return {"split": data / "train.jsonl", "stickers": data / "stickers.jsonl",
             "image": next((data / "stickers").rglob("*.png")), "teacher": root / "teacher.pt",
             "features": root / "features.h5", "sentiment": root / "sentiment.h5", "index": root / "index.h5",
-            "dialogue": root / "dialogue.txt", "emotion_image": root / "emotion" / EMOTIONS[0] / "0.png", "weights": root / "run" / "best.safetensors"}
+            "dialogue": root / "dialogue.txt", "emotion_image": root / "emotion" / EMOTIONS[0] / "0.png",
+            "weights": root / "run" / "best.safetensors"}
 
 
 # command -> (arguments before the output, output option, the inputs it may be pointed at)
@@ -264,7 +265,8 @@ def test_unfinished_start_of_an_older_version_is_replaced(invoke, world, tmp_pat
 @pytest.mark.parametrize("problem", ["existing-file", "non-empty-folder", "existing-run", "under-a-file", "proc"])
 def test_run_folder_that_cannot_be_created_is_refused(invoke, world, tmp_path, problem):
     out = {"existing-file": tmp_path / "file", "non-empty-folder": tmp_path / "folder",
-           "existing-run": world / "run", "under-a-file": tmp_path / "file" / "run", "proc": Path("/proc/pbr-run")}[problem]
+           "existing-run": world / "run", "under-a-file": tmp_path / "file" / "run",
+           "proc": Path("/proc/pbr-run")}[problem]
     (tmp_path / "file").write_text("the user's file")
     (tmp_path / "folder").mkdir()
     (tmp_path / "folder" / "keep.txt").write_text("the user's file")

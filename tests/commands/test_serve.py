@@ -15,8 +15,8 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-from synthetic import write_tiny_dataset  # noqa: E402
 from helpers import TRAIN, assert_refused, module_cache, run_pbr  # noqa: E402
+from synthetic import write_tiny_dataset  # noqa: E402
 
 DIALOGUE = ["你好", "今天好开心"]
 

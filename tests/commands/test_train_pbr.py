@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
+from helpers import run_pbr
 from pbr_cli.data.pbrfolder import read_pbr_dataset
 from pbr_cli.features import write_h5
 from synthetic import write_tiny_dataset
-from helpers import run_pbr
 
 EMOTIONS = ["surprise", "happiness", "disgust", "fear", "sadness", "anger", "neutral"]
 BASE = ["--steps", "2", "-K", "4", "--val-every", "2", "--img-size", "32", "--json"]

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pbr_cli.emotions import EMOTIONS, NEGATIVE_EMOTIONS, POSITIVE_EMOTIONS
 from pbr_cli.demo.build import SIZES, build_demo, default_demo_dir, demo_is_current, ensure_demo
 from pbr_cli.demo.draw import LIBRARY_CHARACTERS, TEACHER_CHARACTERS, VARIANTS
+from pbr_cli.emotions import EMOTIONS, NEGATIVE_EMOTIONS, POSITIVE_EMOTIONS
 from pbr_cli.errors import OutputError
 
 

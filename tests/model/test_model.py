@@ -3,12 +3,12 @@
 import pytest
 import torch
 
+from helpers import random_batch, tiny_model_config
 from pbr_cli.data.tokenize import CharTokenizer, WordTokenizer
 from pbr_cli.errors import ConfigError
 from pbr_cli.losses.objective import Objective
 from pbr_cli.model.config import load_run_config, validate
 from pbr_cli.model.pbr import PBRModel
-from helpers import random_batch, tiny_model_config
 
 # The five backbone pairs of the paper's Table 1.
 PAIRS = [("resnet", "transformer"), ("inception", "transformer"), ("inception", "gru"), ("inception", "lstm"),

@@ -1,4 +1,5 @@
-"""Pictures through the CLI: `evaluate --plots` (Fig. 5, 1b, 4) and `rank --sheet / --html` (Fig. 6), opened and checked."""
+"""Pictures through the CLI: `evaluate --plots` (Fig. 5, 1b, 4) and `rank --sheet / --html` (Fig. 6), opened and
+checked."""
 
 import json
 import os
@@ -11,10 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from helpers import run_pbr
 from pbr_cli.features import write_h5
 from pbr_cli.metrics import per_row_metrics, rank_metrics
 from synthetic import write_tiny_dataset
-from helpers import run_pbr
 
 EMOTIONS = ["surprise", "happiness", "disgust", "fear", "sadness", "anger", "neutral"]
 TRAIN_ARGS = ["--steps", "2", "-K", "4", "--val-every", "2", "--img-size", "32"]

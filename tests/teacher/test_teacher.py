@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import run_pbr
 from pbr_cli.emotions import EMOTIONS
 from pbr_cli.errors import FormatError
 from pbr_cli.features import read_h5
 from pbr_cli.teacher import Teacher, build_classifier, load_init_weights, load_teacher
-from helpers import run_pbr
 from synthetic import write_emotion_images
 
 TEACHER_ARGS = ["--arch", "tiny", "--img-size", "32", "--batch-size", "14"]

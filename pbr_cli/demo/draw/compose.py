@@ -9,12 +9,11 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from .characters import Character
-from .pen import hex_rgba, Pen, RGBA, SUPERSAMPLE
-from .silhouettes import _BODIES, _EARS, _SILHOUETTE_DETAILS
 from .details import _AFTER_FACE_DETAILS, _CLIPPED_DETAILS, _DETAILS, _inner_ears
-from .faces import Face, _FACES, _TINTS
-from .props import _rest_hands, _VARIANTS
-
+from .faces import _FACES, _TINTS, Face
+from .pen import RGBA, SUPERSAMPLE, Pen, hex_rgba
+from .props import _VARIANTS, _rest_hands
+from .silhouettes import _BODIES, _EARS, _SILHOUETTE_DETAILS
 
 # Blurred alpha -> outline alpha: a steep ramp just outside the silhouette gives an even, smooth outline.
 _OUTLINE_RAMP = [0 if v < 6 else (255 if v > 22 else (v - 6) * 255 // 16) for v in range(256)]

@@ -6,8 +6,8 @@ import math
 from typing import Callable
 
 from .characters import Character
-from .pen import chaikin, _ellipse_points, _mix, Pen, _rotated
-from .silhouettes import _pair, _POINTED_EARS, _ROUND_EARS
+from .pen import Pen, _ellipse_points, _mix, _rotated, chaikin
+from .silhouettes import _POINTED_EARS, _ROUND_EARS, _pair
 
 
 def _inner_ears(pen: Pen, c: Character) -> None:
@@ -241,7 +241,8 @@ _DETAILS: dict[str, Callable[[Pen, Character], None]] = {
     "belly": _detail_belly, "muzzle": _detail_muzzle, "snout": _detail_snout, "beak": _detail_beak,
     "bill": _detail_bill, "wings": _detail_wings, "stripes": _detail_stripes, "tiger_stripes": _detail_tiger_stripes,
     "whiskers": _detail_whiskers, "muzzle_dots": _detail_muzzle_dots, "patches": _detail_patches,
-    "face_patch": _detail_face_patch, "eye_discs": _detail_eye_discs, "cheek_fur": _detail_cheek_fur, "fox_cheeks": _detail_fox_cheeks,
+    "face_patch": _detail_face_patch, "eye_discs": _detail_eye_discs, "cheek_fur": _detail_cheek_fur,
+    "fox_cheeks": _detail_fox_cheeks,
     "pouches": _detail_pouches, "spots": _detail_spots, "nori": _detail_nori, "shell": _detail_shell,
     "pleats": _detail_pleats, "sheen": _detail_sheen, "belly_feathers": _detail_belly_feathers,
     "spines": _detail_spines, "flower_top": _detail_flower_top, "leaf": _detail_leaf, "cleft": _detail_cleft,
@@ -249,6 +250,6 @@ _DETAILS: dict[str, Callable[[Pen, Character], None]] = {
     "bolts": _detail_bolts, "spout": _detail_spout, "bee_stripes": _detail_bee_stripes, "big_nose": _detail_big_nose,
     "hat": _detail_hat, "carrot": _detail_carrot,
 }
-_CLIPPED_DETAILS = {"eye_discs", "nori", "caramel", "bee_stripes", "belly", "face_patch", "cheek_fur", "fox_cheeks", "pouches",
-                    "spots", "belly_feathers", "tiger_stripes"}
+_CLIPPED_DETAILS = {"eye_discs", "nori", "caramel", "bee_stripes", "belly", "face_patch", "cheek_fur", "fox_cheeks",
+                    "pouches", "spots", "belly_feathers", "tiger_stripes"}
 _AFTER_FACE_DETAILS = {"shell"}  # drawn after the face, because they cover the lower body

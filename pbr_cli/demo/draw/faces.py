@@ -7,7 +7,7 @@ import random
 from dataclasses import dataclass
 from typing import Callable
 
-from .pen import _ellipse_points, Pen, RGBA, _rotated
+from .pen import RGBA, Pen, _ellipse_points, _rotated
 
 
 @dataclass
@@ -41,8 +41,9 @@ def _drop(pen: Pen, x: float, y: float, r: float, colour: str = "#7fc8f8", angle
 
 
 def _exclamation(pen: Pen, x: float, y: float, size: float, colour: str) -> None:
-    pen.polygon([(x - 0.09 * size, y - 0.5 * size), (x + 0.09 * size, y - 0.5 * size), (x + 0.035 * size, y + 0.12 * size),
-                 (x - 0.035 * size, y + 0.12 * size)], fill=colour, outline="ink", width=0.7)
+    pen.polygon([(x - 0.09 * size, y - 0.5 * size), (x + 0.09 * size, y - 0.5 * size),
+                 (x + 0.035 * size, y + 0.12 * size), (x - 0.035 * size, y + 0.12 * size)],
+                fill=colour, outline="ink", width=0.7)
     pen.ellipse(x, y + 0.3 * size, 0.07 * size, 0.07 * size, fill=colour, outline="ink", width=0.7)
 
 

@@ -8,7 +8,6 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-
 Point = tuple[float, float]
 RGBA = tuple[int, int, int, int]
 

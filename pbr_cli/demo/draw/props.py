@@ -7,9 +7,9 @@ import random
 from typing import Callable, Sequence
 
 from .characters import Character
-from .pen import chaikin, _ellipse_points, Pen, _rotated
 from .details import _flower
 from .faces import _sparkle
+from .pen import Pen, _ellipse_points, _rotated, chaikin
 
 
 def _hand(pen: Pen, c: Character, x: float, y: float, r: float = 0.17) -> None:

@@ -7,7 +7,7 @@ import math
 from typing import Callable, Sequence
 
 from .characters import Character
-from .pen import chaikin, _ellipse_points, Pen, Point, _rotated
+from .pen import Pen, Point, _ellipse_points, _rotated, chaikin
 
 
 def _body_round(pen: Pen, c: Character) -> None:
