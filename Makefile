@@ -17,6 +17,7 @@ demo: $(STAMP)
 	$(BIN)/pbr demo
 
 test: $(STAMP)
+	$(BIN)/ruff check pbr_cli tests benchmarks examples
 	$(BIN)/python -m pytest -q -n auto --dist worksteal
 
 readme-images: $(STAMP)

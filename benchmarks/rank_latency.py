@@ -41,7 +41,8 @@ def main() -> None:
     model = PBRModel(config).to(device).eval()
     dtype = torch.float16 if device.type == "cuda" else torch.float32
     with torch.no_grad():
-        tokens_per_sticker = model.encode_image(torch.zeros(1, 3, config.img_size, config.img_size, device=device)).tokens
+        probe = torch.zeros(1, 3, config.img_size, config.img_size, device=device)
+        tokens_per_sticker = model.encode_image(probe).tokens
     length, width = tokens_per_sticker.shape[1:]
     dialogue = ["今天考试终于过了！", "真的吗？太好了", "晚上一起去吃火锅庆祝一下吧", "好呀好呀"]
     results = []
@@ -65,7 +66,8 @@ def main() -> None:
                         "median_ms": round(statistics.median(timings), 2),
                         "p90_ms": round(timings[int(0.9 * (len(timings) - 1))], 2)})
     print(json.dumps({"benchmark": "rank_latency", "config": args.config, "device": str(device),
-                      "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
+                      "device_name": (torch.cuda.get_device_name(device) if device.type == "cuda"
+                                      else platform.processor()),
                       "threads": torch.get_num_threads(), "cpus": os.cpu_count(), "results": results}))
 
 

@@ -40,9 +40,10 @@ def make_run(folder: Path, config_name: str, stickers: int) -> tuple[Path, Path]
 
     from pbr_cli.data.tokenize import CharTokenizer
     from pbr_cli.features import write_h5
-    from pbr_cli.model.checkpoint import save_run_files, save_weights
     from pbr_cli.model.config import load_run_config
     from pbr_cli.model.pbr import PBRModel
+    from pbr_cli.model.run import save_run_files
+    from pbr_cli.model.weights import save_weights
 
     config = load_run_config(config_name)
     tokenizer = CharTokenizer()

@@ -35,7 +35,7 @@ def synthetic_trainer(config_name: str, k: int, device, seed: int = 0, dtype_bf1
     config = load_run_config(config_name)
     config.train.batch_size = k
     m = 60
-    config.model.ekd_dim, config.model.ekd_mode, config.model.tscl_dim = 7 * m, "anchors", 128
+    config.model.ekd_dim, config.model.tscl_dim = 7 * m, 128
     tokenizer = CharTokenizer()
     config.model.vocab_size = len(tokenizer)
     rng = np.random.default_rng(seed)
@@ -47,7 +47,7 @@ def synthetic_trainer(config_name: str, k: int, device, seed: int = 0, dtype_bf1
     table = SplitTable([str(i) for i in range(n_dialogues)], tokens,
                        rng.integers(0, n_stickers, (n_dialogues, n)), rng.integers(0, n, n_dialogues))
     targets = rng.dirichlet(np.ones(7 * m), n_stickers).astype(np.float32)
-    data = TrainData([str(i) for i in range(n_stickers)], images, table, None, {"ekd_target": targets})
+    data = TrainData([str(i) for i in range(n_stickers)], images, table, None, ekd_target=targets)
     torch.manual_seed(seed)
     model = PBRModel(config.model).to(device)
     objective = Objective("itm", ekd="anchors", ekd_m=m, inter_weight=0.5)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from pbr_cli.data.types import EMOTIONS
 from pbr_cli.demo.build import ensure_demo
+from pbr_cli.emotions import EMOTIONS
 
 CELL = 128
 LABEL_WIDTH = 96

@@ -10,7 +10,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .data.types import EMOTIONS
+from .emotions import EMOTIONS
 from .errors import ConfigError, DataError
 
 SMALL_CLASS_POLICIES: tuple[str, ...] = ("error", "shrink")
@@ -136,9 +136,3 @@ def pseudo_labels(teacher_features: Any, anchors: Any, tau: float = 1.0) -> Any:
     weights = np.exp(logits)
     return (weights / weights.sum(axis=-1, keepdims=True)).astype(np.float32)
 
-
-def fold_emotions(anchor_logits: Any, M: int) -> Any:
-    """(N, 7*M) per-anchor values -> (N, 7): the mean over each emotion's M anchors (numpy or torch)."""
-    if anchor_logits.shape[-1] % M:
-        raise ValueError(f"last dimension {anchor_logits.shape[-1]} is not a multiple of M={M}")
-    return anchor_logits.reshape(*anchor_logits.shape[:-1], -1, M).mean(-1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -13,11 +13,11 @@ import torch
 
 from .data.batches import SplitTable, build_table, pad_tokens, split_source
 from .data.types import StickerDataset
-from .errors import ConfigError, PbrError, TrainingError
+from .errors import ConfigError, NonFiniteLoss, TrainingError, TrainingInterrupted
 from .losses.objective import Batch, Objective
 from .metrics import NonFiniteScores, rank_metrics
-from .model.checkpoint import save_weights
 from .model.config import RunConfig
+from .model.weights import save_weights
 from .strict_json import dumps
 
 
@@ -29,7 +29,10 @@ class TrainData:
     images: np.ndarray                    # (S, 3, R, R) uint8
     train: SplitTable
     val: SplitTable | None
-    extras: dict = field(default_factory=dict)   # per-sticker / per-dialogue arrays for PBR components
+    # arrays of the PBR components, None when their component is off
+    ekd_target: np.ndarray | None = None          # (S, D) EKD target of each library sticker
+    sticker_polarity: np.ndarray | None = None    # (S, 2) teacher [P^I, N^I] of each library sticker
+    dialogue_polarity: np.ndarray | None = None   # (D_train, 2) [pos, neg] of each training dialogue
 
 
 def prepare_data(dataset: StickerDataset, tokenizer, config: RunConfig, images: np.ndarray) -> TrainData:
@@ -109,8 +112,9 @@ class Trainer:
         self.saved_step = 0
         self.after_save: Callable[[], None] = lambda: None   # e.g. move a new run folder into place
         # per-sticker and per-dialogue arrays of the PBR components, on the device once
-        self.extras = {name: torch.as_tensor(np.asarray(value), dtype=torch.float32, device=device)
-                       for name, value in data.extras.items() if isinstance(value, np.ndarray)}
+        self.ekd_target, self.sticker_polarity, self.dialogue_polarity = (
+            None if array is None else torch.as_tensor(np.asarray(array), dtype=torch.float32, device=device)
+            for array in (data.ekd_target, data.sticker_polarity, data.dialogue_polarity))
 
     # -- data --------------------------------------------------------------------------------------
     def batch_order(self, epoch: int) -> np.ndarray:
@@ -131,18 +135,19 @@ class Trainer:
         local = rows[share]
         flat = table.candidates[local].reshape(-1)                                    # (K*n,) library indices
         ids, mask = pad_tokens([table.token_ids[r] for r in local], self.tokenizer.pad_id)
-        extras = {}
-        for name in ("ekd_target", "sticker_polarity"):
-            if name in self.extras:
-                extras[name] = self.extras[name][torch.from_numpy(flat).to(self.device)]
-        if "dialogue_polarity" in self.extras:
-            extras["dialogue_polarity"] = self.extras["dialogue_polarity"][torch.from_numpy(local).to(self.device)]
+        candidates = torch.from_numpy(flat).to(self.device)
+        view2 = None
         if self.objective.intra_weight or self.objective.inter_weight:
             view2 = train_view(pixels, size, generator=self.generator, jitter=True, scale=crop_scale)
-            extras["view2"] = view2.view(k_global, n, 3, size, size)[share].flatten(0, 1)
+            view2 = view2.view(k_global, n, 3, size, size)[share].flatten(0, 1)
         return Batch(images=images.flatten(0, 1), input_ids=ids.to(self.device), mask=mask.to(self.device),
                      label=torch.from_numpy(table.label[local]).to(self.device),
-                     candidate_ids=torch.from_numpy(table.candidates[local]).to(self.device), extras=extras)
+                     candidate_ids=torch.from_numpy(table.candidates[local]).to(self.device),
+                     ekd_target=None if self.ekd_target is None else self.ekd_target[candidates],
+                     view2=view2,
+                     dialogue_polarity=None if self.dialogue_polarity is None else
+                     self.dialogue_polarity[torch.from_numpy(local).to(self.device)],
+                     sticker_polarity=None if self.sticker_polarity is None else self.sticker_polarity[candidates])
 
     def step(self, rows: np.ndarray, lr: float, check: int = 0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """One optimiser step on the global batch `rows`; returns the loss and its terms (still on the device).
@@ -212,7 +217,8 @@ class Trainer:
                     running, window_start, window_steps = {}, now, 0
                     if progress:
                         progress(done, record)
-                if self.rank == 0 and self.data.val is not None and (done % config.val_every == 0 or done == self.steps):
+                validation_due = done % config.val_every == 0 or done == self.steps
+                if self.rank == 0 and self.data.val is not None and validation_due:
                     last_val = self.validate(done)
                 if self.rank == 0 and done % save_every == 0 and done < self.steps:
                     self.save_state(done)
@@ -235,7 +241,8 @@ class Trainer:
         import torch.distributed as dist
 
         names = list(running)
-        values = torch.stack([torch.as_tensor(running[name], dtype=torch.float32, device=self.device) for name in names])
+        values = torch.stack([torch.as_tensor(running[name], dtype=torch.float32, device=self.device)
+                              for name in names])
         dist.all_reduce(values)
         return dict(zip(names, values / self.world_size))
 
@@ -273,7 +280,7 @@ class Trainer:
         import random
 
         from .errors import FormatError
-        from .model.checkpoint import safe_torch_load
+        from .model.weights import safe_torch_load
 
         path = self.run_dir / "train_state.pt"
         if not path.is_file():
@@ -298,7 +305,7 @@ class Trainer:
         self.best_map = float(state["best_map"])
 
     def validate(self, step: int) -> dict:
-        from .evaluation import score_tables
+        from .scoring import score_tables
 
         score = "itm" if self.config.train.loss == "itm" else "itc"
         # an ITM model is also ranked by ITC, for the learning curves; selection stays on its own score
@@ -324,18 +331,6 @@ class Trainer:
         from .runtime import autocast
 
         return autocast(self.device)
-
-
-class TrainingInterrupted(PbrError):
-    """SIGINT / SIGTERM during training: a checkpoint was saved and the run can be resumed."""
-
-    exit_code = 130
-    is_failure = False
-
-    def __init__(self, step: int, run_dir: Path, signal_name: str):
-        self.step, self.run_dir = step, run_dir
-        super().__init__(f"{signal_name} received: checkpoint saved at step {step}; "
-                         f"continue with `pbr train --resume {run_dir}`")
 
 
 class StopSignals:
@@ -365,10 +360,6 @@ class StopSignals:
         for sig, handler in self.previous.items():
             signal.signal(sig, handler)
         return False
-
-
-class NonFiniteLoss(TrainingError):
-    """A loss term became NaN or infinite; the last good checkpoint is kept."""
 
 
 def check_finite(step: int, terms: dict, window: int = 1, saved_step: int = 0) -> None:

@@ -35,3 +35,19 @@ class OutputError(PbrError):
 
 class TrainingError(PbrError):
     """Training cannot go on (a loss became NaN or infinite); the last good checkpoint is kept."""
+
+
+class TrainingInterrupted(PbrError):
+    """SIGINT / SIGTERM during training: a checkpoint was saved and the run can be resumed."""
+
+    exit_code = 130
+    is_failure = False
+
+    def __init__(self, step: int, run_dir: str | os.PathLike, signal_name: str):
+        self.step, self.run_dir = step, run_dir
+        super().__init__(f"{signal_name} received: checkpoint saved at step {step}; "
+                         f"continue with `pbr train --resume {run_dir}`")
+
+
+class NonFiniteLoss(TrainingError):
+    """A loss term became NaN or infinite; the last good checkpoint is kept."""

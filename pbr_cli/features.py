@@ -380,10 +380,9 @@ def _validate(data: H5Data) -> None:
         spec.check(data)
 
 
-def write_h5(path: str | os.PathLike, kind: str, arrays: Mapping[str, Any], attrs: Mapping[str, Any] | None = None) -> Path:
-    """Validate `arrays` and `attrs` as `read_h5` would read them back, and write them atomically to `path`."""
-    import h5py
-
+def validated_h5(path: str | os.PathLike, kind: str, arrays: Mapping[str, Any],
+                 attrs: Mapping[str, Any] | None = None) -> H5Data:
+    """`arrays` and `attrs` as `read_h5` would read them back from `path` once written, validated the same way."""
     path = Path(path)
     spec = KINDS[kind]
     unknown = set(arrays) - set(spec.datasets)
@@ -395,8 +394,20 @@ def write_h5(path: str | os.PathLike, kind: str, arrays: Mapping[str, Any], attr
             coerced[name] = _coerce(name, ds, arrays[name], path)
         elif ds.required:
             raise FormatError(f"dataset '{name}' is required for kind '{kind}'", path)
+    data = H5Data(path, kind, coerced, {key: _readback(value) for key, value in (attrs or {}).items()})
+    _validate(data)
+    return data
+
+
+def write_h5(path: str | os.PathLike, kind: str, arrays: Mapping[str, Any],
+             attrs: Mapping[str, Any] | None = None) -> Path:
+    """Validate `arrays` and `attrs` as `read_h5` would read them back, and write them atomically to `path`."""
+    import h5py
+
+    path = Path(path)
+    spec = KINDS[kind]
+    coerced = validated_h5(path, kind, arrays, attrs).arrays
     attrs = dict(attrs or {})
-    _validate(H5Data(path, kind, coerced, {key: _readback(value) for key, value in attrs.items()}))
     with atomic_path(path, suffix=".h5") as tmp:
         with h5py.File(tmp, "w") as handle:
             handle.attrs["kind"] = kind

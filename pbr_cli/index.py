@@ -51,16 +51,16 @@ def library_from_folder(folder: str | Path, skip_bad: bool = False):
 def build_index(model, stickers: Sequence, img_size: int, device, model_hash: str, out: str | Path,
                 store_tokens: bool = True, skip_bad: bool = False,
                 progress: Callable[[int], None] | None = None, batch_size: int = 256,
-                source: str | Path | None = None) -> dict:
+                source: str | Path | None = None) -> dict | None:
     """Encode every sticker once and write a `sticker_index` file (fp16 embeddings, optional image tokens).
 
     Under torchrun each process encodes every world-th sticker and process 0 merges them into one file
-    (the other processes return {"rank": -1}). DataError naming `source` (the folder) when no image
+    (the other processes return None). DataError naming `source` (the folder) when no image
     could be read.
     """
     from .data.cache import decode_stickers
-    from .evaluation import encode_library
     from .runtime import init_distributed
+    from .scoring import encode_library
 
     rank, world_size = init_distributed(device)
     shard = list(range(len(stickers)))[rank::world_size]
@@ -78,7 +78,7 @@ def build_index(model, stickers: Sequence, img_size: int, device, model_hash: st
         pieces = [None] * world_size
         dist.all_gather_object(pieces, piece)
         if rank != 0:
-            return {"rank": -1}
+            return None
     else:
         pieces = [piece]
     bad_rows = [row for p in pieces for row in p["bad"]]
@@ -96,6 +96,32 @@ def build_index(model, stickers: Sequence, img_size: int, device, model_hash: st
     write_h5(out, "sticker_index", arrays, {"model_hash": model_hash, "dim": dim, "img_size": img_size})
     return {"output": str(out), "stickers": int(len(rows)), "skipped": len(bad_rows), "dim": dim,
             "tokens": bool(store_tokens), "processes": world_size}
+
+
+def index_folder(images: Path, run: Path, which: str, store_tokens: bool, output: Path, batch_size: int,
+                 skip_bad_images: bool, device) -> dict | None:
+    """`pbr embed --model`: the sticker index of every image under `images`, written to `output`; its summary.
+
+    Under torchrun only process 0 writes the file and gets the summary (the others get None).
+    """
+    import time
+
+    from . import console
+    from .model.run import load_run
+
+    started = time.perf_counter()
+    model, config, _, model_hash = load_run(run, which, device)
+    stickers = library_from_folder(images)
+    with console.progress(total=len(stickers), desc="indexing", unit="img") as bar:
+        summary = build_index(model, stickers, config.model.img_size, device, model_hash, output, store_tokens,
+                              skip_bad_images, bar.update, batch_size, source=images)
+    if summary is None:
+        return None
+    if summary["skipped"]:
+        console.warn(f"skipped {summary['skipped']} unreadable image(s)")
+    summary.update({"input": str(images), "model": str(run), "model_hash": model_hash,
+                    "seconds": round(time.perf_counter() - started, 3)})
+    return summary
 
 
 def load_index(path: str | Path, model_hash: str, dim: int, device) -> StickerSet:
@@ -162,7 +188,7 @@ def rank_stickers(model, tokenizer, context: list[str], stickers: StickerSet, de
 def folder_sticker_set(model, folder: str | Path, img_size: int, device, skip_bad: bool = False):
     """Encode a folder of stickers: (StickerSet with ITC embeddings, pixels (N, 3, R, R) for re-ranking)."""
     from .data.cache import decode_stickers
-    from .evaluation import encode_library
+    from .scoring import encode_library
 
     stickers = library_from_folder(folder)
     pixels, bad = decode_stickers(stickers, img_size, skip_bad=skip_bad)
@@ -264,8 +290,8 @@ def read_dialogue_requests(path: str | Path, sticker_rows: dict[str, int]) -> li
         where = f"line {number}"
         dialogue_id = as_id(require(record, "id", path, where), "id", path, where)
         claim_id(seen, dialogue_id, where, "dialogue", path, where)
-        context = [turn.strip() for turn in as_utterances(require(record, "context", path, where), "context", path, where)
-                   if turn.strip()]
+        turns = as_utterances(require(record, "context", path, where), "context", path, where)
+        context = [turn.strip() for turn in turns if turn.strip()]
         if not context:
             raise DataError(f"{where}: empty context (the dialogue has no utterance text)", path)
         candidates = None

@@ -176,7 +176,8 @@ def exclusive_lock(path: str | os.PathLike, what: str) -> Iterator[None]:
             finally:
                 os.close(fd)
             raise Busy(f"another pbr process (pid {holder}) is writing this {what}; wait for it to end or "
-                       "choose another output", path.parent / path.name.removeprefix(".").removesuffix(".lock")) from None
+                       "choose another output",
+                       path.parent / path.name.removeprefix(".").removesuffix(".lock")) from None
         same = _identity(path) == (os.fstat(fd).st_dev, os.fstat(fd).st_ino)
         if same:
             break

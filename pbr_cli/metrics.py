@@ -45,56 +45,48 @@ def truth_positions(scores: np.ndarray, label: np.ndarray) -> tuple[np.ndarray, 
     return higher, tied
 
 
+def _check_shapes(scores: np.ndarray, label: np.ndarray) -> None:
+    if scores.ndim != 2 or len(scores) != len(label):
+        raise ValueError(f"scores must be (N, n) and label (N,), got {scores.shape} and {label.shape}")
+
+
+def per_row_metrics(scores: np.ndarray, label: np.ndarray, ks: tuple[int, ...] = (1,)) -> dict[str, np.ndarray]:
+    """Each row's average precision ("ap", its reciprocal rank) and hit at k ("r{n}@{k}") as (N,) arrays.
+
+    Ties count by their expectation over all orderings of the tied candidates: with t other candidates tied
+    with the truth, its rank is uniform over higher+1 .. higher+t+1. `rank_metrics` is the mean of these arrays.
+    """
+    scores = np.asarray(scores)
+    label = np.asarray(label, dtype=np.int64)
+    _check_shapes(scores, label)
+    n = scores.shape[1]
+    higher, tied = truth_positions(scores, label)
+    max_tie = int(tied.max()) + 1 if len(tied) else 1
+    offsets = np.arange(max_tie)[None, :]                                  # (1, T)
+    valid = offsets <= tied[:, None]                                       # (N, T)
+    ranks = higher[:, None] + 1 + offsets                                  # (N, T)
+    result = {"ap": np.where(valid, 1.0 / ranks, 0.0).sum(1) / (tied + 1)}
+    for k in ks:
+        if k <= n:
+            result[f"r{n}@{k}"] = np.clip((k - higher) / (tied + 1), 0.0, 1.0)
+    return result
+
+
 def rank_metrics(scores: np.ndarray, label: np.ndarray, ks: tuple[int, ...] = (1, 2, 5)) -> dict[str, float]:
-    """MAP, MRR and R_n@k as fractions; ties are the expectation over all orderings of the tied candidates.
+    """MAP, MRR and R_n@k as fractions: the means of `per_row_metrics`, ties counted by their expectation.
 
     With one relevant candidate per row, average precision equals the reciprocal rank, so MAP == MRR.
     A scorer that gives every candidate the same score gets R_n@1 = 1/n and MAP = mean(1/1 .. 1/n).
     """
     scores = np.asarray(scores)
     label = np.asarray(label, dtype=np.int64)
-    if scores.ndim != 2 or len(scores) != len(label):
-        raise ValueError(f"scores must be (N, n) and label (N,), got {scores.shape} and {label.shape}")
+    _check_shapes(scores, label)
     if len(scores) == 0:
         raise ValueError("no rows to score")
-    n = scores.shape[1]
-    higher, tied = truth_positions(scores, label)
-    # the truth's rank is uniform over higher+1 .. higher+tied+1
-    max_tie = int(tied.max()) + 1
-    offsets = np.arange(max_tie)[None, :]                                  # (1, T)
-    valid = offsets <= tied[:, None]                                       # (N, T)
-    ranks = higher[:, None] + 1 + offsets                                  # (N, T)
-    reciprocal = np.where(valid, 1.0 / ranks, 0.0).sum(1) / (tied + 1)
+    rows = per_row_metrics(scores, label, ks)
+    reciprocal = rows.pop("ap")
     result = {"map": float(reciprocal.mean()), "mrr": float(reciprocal.mean())}
-    for k in ks:
-        if k <= n:
-            hit = np.clip((k - higher) / (tied + 1), 0.0, 1.0)
-            result[f"r{n}@{k}"] = float(hit.mean())
+    result.update({name: float(values.mean()) for name, values in rows.items()})
     result["n"] = int(len(scores))
-    result["candidates"] = int(n)
-    return result
-
-
-def metric_names(result: dict) -> list[str]:
-    return [k for k in result if k not in ("n", "candidates")]
-
-
-def per_row_metrics(scores: np.ndarray, label: np.ndarray, ks: tuple[int, ...] = (1,)) -> dict[str, np.ndarray]:
-    """Each row's average precision ("ap", its reciprocal rank) and hit at k ("r{n}@{k}") as (N,) arrays.
-
-    Ties count by their expectation, as in `rank_metrics`, whose values are the means of these arrays.
-    """
-    scores = np.asarray(scores)
-    label = np.asarray(label, dtype=np.int64)
-    if scores.ndim != 2 or len(scores) != len(label):
-        raise ValueError(f"scores must be (N, n) and label (N,), got {scores.shape} and {label.shape}")
-    n = scores.shape[1]
-    higher, tied = truth_positions(scores, label)
-    # with t ties the truth's rank is uniform over higher+1 .. higher+t+1: average 1/rank over those
-    harmonic = np.concatenate([[0.0], np.cumsum(1.0 / np.arange(1, n + 1))])   # harmonic[m] = 1/1 + .. + 1/m
-    average_precision = (harmonic[higher + tied + 1] - harmonic[higher]) / (tied + 1)
-    result = {"ap": average_precision}
-    for k in ks:
-        if k <= n:
-            result[f"r{n}@{k}"] = np.clip((k - higher) / (tied + 1), 0.0, 1.0)
+    result["candidates"] = int(scores.shape[1])
     return result

@@ -208,7 +208,7 @@ def load_ranker(run: str | None, stickers: str, which: str, device, rerank: int 
                 on_folder: Callable[[int], None] | None = None) -> Ranker:
     """A Ranker for a run folder and a sticker index .h5 (or a folder of stickers, embedded now)."""
     from .index import load_sticker_set
-    from .model.checkpoint import load_run, resolve_run
+    from .model.run import load_run, resolve_run
 
     run_dir = resolve_run(run)
     model, config, tokenizer, model_hash = load_run(run_dir, which, device)

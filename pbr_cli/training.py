@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import console
-from .errors import ConfigError, OutputError
-from .model.config import TINY_IMAGE_KWARGS, RunConfig, load_run_config, validate
+from .errors import ConfigError
+from .model.config import RunConfig, load_run_config, tiny_image_kwargs, validate
 
 
 @dataclass
@@ -86,7 +86,8 @@ def resolve_components(config: RunConfig, options: TrainOptions) -> None:
         raise ConfigError("--ekd anchors needs --anchors FILE (from `pbr build-anchors`)")
     if train.negatives == "phsm":
         if not options.sentiment:
-            raise ConfigError("--negatives phsm needs dialogue sentiment: give --sentiment FILE (from `pbr score-sentiment`)")
+            raise ConfigError("--negatives phsm needs dialogue sentiment: give --sentiment FILE "
+                              "(from `pbr score-sentiment`)")
         if train.phsm_emotion == "student" and train.ekd != "anchors":
             raise ConfigError("--phsm-emotion student reads the EKD head: it needs --ekd anchors")
         if train.phsm_emotion == "teacher" and not options.has_teacher:
@@ -94,7 +95,6 @@ def resolve_components(config: RunConfig, options: TrainOptions) -> None:
         if train.loss != "itm":
             raise ConfigError("--negatives phsm mines ITM negatives; it needs --loss itm")
     model = config.model
-    model.ekd_mode = train.ekd
     model.tscl_dim = 128 if (train.intra_weight or train.inter_weight) else 0
 
 
@@ -104,7 +104,7 @@ def resolve_config(options: TrainOptions) -> RunConfig:
     model, train = config.model, config.train
     if options.img and options.img != model.img:
         model.img = options.img
-        model.img_kwargs = dict(TINY_IMAGE_KWARGS.get(options.img, {})) if config.name == "tiny" else {}
+        model.img_kwargs = tiny_image_kwargs(options.img) if config.name == "tiny" else {}
     if options.img_size:
         model.img_size = options.img_size
     if model.img in ("inception", "inception_v3") and model.img_size < 75:
@@ -143,7 +143,7 @@ def resolve_config(options: TrainOptions) -> RunConfig:
 
 
 def attach_knowledge(data, config: RunConfig, options: TrainOptions, stickers, settings) -> None:
-    """Load EKD targets, teacher sticker polarity and dialogue polarity into `data.extras` as needed."""
+    """Load EKD targets, teacher sticker polarity and dialogue polarity into `data` as needed."""
     from .knowledge import load_dialogue_polarity, load_emotion_knowledge, teacher_features_for
 
     train = config.train
@@ -153,12 +153,11 @@ def attach_knowledge(data, config: RunConfig, options: TrainOptions, stickers, s
                                         options.skip_bad_images)
         knowledge = load_emotion_knowledge(data.sticker_ids, features, options.anchors, train.ekd, train.ekd_tau)
         if knowledge.ekd_target is not None:
-            data.extras["ekd_target"] = knowledge.ekd_target
+            data.ekd_target = knowledge.ekd_target
             config.model.ekd_dim = int(knowledge.ekd_target.shape[1])
-        data.extras["sticker_polarity"] = knowledge.sticker_polarity
-        data.extras["ekd_m"] = knowledge.m
+        data.sticker_polarity = knowledge.sticker_polarity
     if train.negatives == "phsm":
-        data.extras["dialogue_polarity"] = load_dialogue_polarity(options.sentiment, data.train.ids, "train")
+        data.dialogue_polarity = load_dialogue_polarity(options.sentiment, data.train.ids, "train")
 
 
 def objective_for(config: RunConfig):
@@ -218,8 +217,8 @@ def resume_options(run_dir: Path) -> tuple[TrainOptions, RunConfig, int]:
     import json
 
     from .errors import FormatError
-    from .model.checkpoint import resolve_run
     from .model.config import run_config_from_dict
+    from .model.run import resolve_run
 
     run_dir = resolve_run(run_dir)
     try:
@@ -232,25 +231,26 @@ def resume_options(run_dir: Path) -> tuple[TrainOptions, RunConfig, int]:
         if type(seed) is not int or not 0 <= seed < 2**31:    # the range of `pbr --seed`
             raise ValueError(seed)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        raise FormatError("cannot resume: run.json / config.json are missing or not from `pbr train`", run_dir) from None
+        raise FormatError("cannot resume: run.json / config.json are missing or not from `pbr train`",
+                          run_dir) from None
     options.out = str(run_dir)
     return options, config, seed
 
 
-def run_training(options: TrainOptions, settings, resume: str | None = None) -> dict:
-    """Train according to `options` (or continue the run `resume`); returns a summary of the run."""
+def run_training(options: TrainOptions, settings, resume: str | None = None) -> dict | None:
+    """Train according to `options` (or continue the run `resume`); returns a summary of the run.
+
+    Under torchrun only process 0 gets the summary (the others get None).
+    """
     import dataclasses as dc
 
-    from .commands.common import load_dataset
     from .data.cache import sticker_image_cache
     from .data.tokenize import make_tokenizer
+    from .datasets import load_dataset
     from .engine import MetricsLog, Trainer, prepare_data
-    from .model.checkpoint import run_tokenizer, save_run_files
-    from .model.pbr import PBRModel
+    from .model.run import create_model, run_tokenizer, save_run_files
     from .runfolder import check_new_run_dir, existing_run_dir, new_run_dir
-    from .runtime import seed_everything
-
-    from .runtime import init_distributed
+    from .runtime import init_distributed, seed_everything
 
     rank, world_size = init_distributed(settings.torch_device())
     if rank != 0:
@@ -295,7 +295,7 @@ def run_training(options: TrainOptions, settings, resume: str | None = None) -> 
     if data.val is None:
         console.notice("the val split is empty: no validation; best.safetensors will be the last step's weights")
 
-    model = PBRModel(config.model)
+    model = create_model(config.model)
     if not resume:
         for notice in model.load_pretrained(config.model.img_weights, config.model.txt_model):
             console.notice(notice)
@@ -345,7 +345,9 @@ def run_training(options: TrainOptions, settings, resume: str | None = None) -> 
                 bar.set_postfix(loss=record["loss"], dlg_s=record["dialogues_per_s"], refresh=False)
                 bar.refresh()
             summary = trainer.run(on_log)
-    curves = write_learning_curves(run_dir) if rank == 0 else None
+    if rank != 0:
+        return None                    # under torchrun, process 0 reports
+    curves = write_learning_curves(run_dir)
     return {"run": str(run_dir), **summary, "config": config.name, "processes": world_size, "rank": rank,
             "curves": curves}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 from pathlib import Path
@@ -76,10 +77,7 @@ def runner():
 
 @pytest.fixture
 def invoke(runner):
-    """Run the `pbr` CLI in-process; returns click's Result."""
-    from pbr_cli.cli import cli
+    """Run the `pbr` CLI in-process; returns click's Result (module-scoped fixtures call helpers.run_pbr)."""
+    from helpers import run_pbr
 
-    def _invoke(*args, **kwargs):
-        return runner.invoke(cli, [str(a) for a in args], catch_exceptions=kwargs.pop("catch_exceptions", True), **kwargs)
-
-    return _invoke
+    return functools.partial(run_pbr, runner=runner)

@@ -14,7 +14,7 @@ from typing import Any, Iterable
 import numpy as np
 from PIL import Image
 
-from pbr_cli.data.types import EMOTIONS
+from pbr_cli.emotions import EMOTIONS
 
 MOD_DEBUG_FILE = Path(__file__).parent / "fixtures" / "dstc10-mod" / "debug.json"  # one real MOD dialogue
 MOD_DEBUG_MEMES = ("030", "107", "121", "196")  # the img_ids it uses
@@ -102,7 +102,8 @@ def write_pbr_dataset(
             sticker_id = f"{topic}-s{k}"
             relative = f"{topic}/{sticker_id}.png"
             save_image(root / relative, len(stickers))
-            stickers.append({"id": sticker_id, "path": relative, "topic": topic, "emotion": EMOTIONS[k % len(EMOTIONS)]})
+            stickers.append({"id": sticker_id, "path": relative, "topic": topic,
+                             "emotion": EMOTIONS[k % len(EMOTIONS)]})
     write_jsonl(root / "stickers.jsonl", stickers)
     ids = [s["id"] for s in stickers]
     offset = 0

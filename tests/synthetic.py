@@ -1,9 +1,12 @@
-"""A small learnable dataset in pbr's folder format, for model, training and command tests."""
+"""Synthetic test data: a small learnable dataset in pbr's folder format, emotion-labelled images, and PNG bytes
+that claim any size."""
 
 from __future__ import annotations
 
 import json
 import random
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -62,3 +65,33 @@ def write_tiny_dataset(root: Path, n_topics: int = 2, per_topic: int = 10, n_tra
 
 def random_images(n: int, size: int = 32, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 255, (n, 3, size, size), dtype=np.uint8)
+
+
+# One colour per emotion, far apart in hue, so a tiny network separates the classes in a few epochs.
+CLASS_COLOURS = [(230, 30, 30), (30, 190, 30), (30, 30, 230), (240, 200, 0), (190, 30, 190), (0, 190, 190),
+                 (20, 20, 20)]
+
+
+def write_emotion_images(root: Path, per_class: int, seed: int = 0, size: int = 40) -> Path:
+    """root/<emotion>/<i>.png: a disc of the emotion's colour at a random place and scale on white."""
+    rng = np.random.default_rng(seed)
+    for label, emotion in enumerate(EMOTIONS):
+        (root / emotion).mkdir(parents=True, exist_ok=True)
+        for index in range(per_class):
+            image = Image.new("RGB", (size, size), (255, 255, 255))
+            radius = int(rng.integers(size // 4, size // 2 - 2))
+            x, y = rng.integers(radius, size - radius, 2)
+            ImageDraw.Draw(image).ellipse([x - radius, y - radius, x + radius, y + radius], fill=CLASS_COLOURS[label])
+            image.save(root / emotion / f"{seed}_{index}.png")
+    return root
+
+
+def png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A PNG of a few dozen bytes whose header claims width x height pixels (a decompression bomb's shape)."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", zlib.compress(b"\0" * 64))
+            + png_chunk(b"IEND", b""))

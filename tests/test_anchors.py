@@ -8,19 +8,14 @@ import math
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 
 from fixtures_data import write_ser30k
-from pbr_cli.anchors import build_anchors, fold_emotions, pseudo_labels
-from pbr_cli.cli import cli
+from pbr_cli.anchors import build_anchors, pseudo_labels
+from pbr_cli.emotions import fold_emotions
 from pbr_cli.errors import DataError
 from pbr_cli.features import read_h5
 from pbr_cli.teacher import Teacher, build_classifier
-from test_teacher import write_emotion_images
-
-
-def run_cli(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
+from synthetic import write_emotion_images
 
 
 def blobs(per_emotion: list[int], dim: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -109,11 +104,11 @@ def test_fold_emotions_averages_each_emotions_anchors():
     assert fold_emotions(torch.from_numpy(logits), 2).tolist() == [[0.5, 2.5, 4.5, 6.5, 8.5, 10.5, 12.5]]
 
 
-def test_build_anchors_embeds_the_teachers_data_and_caches(anchor_setup, tmp_path, isolated_cache):
+def test_build_anchors_embeds_the_teachers_data_and_caches(invoke, anchor_setup, tmp_path, isolated_cache):
     root, teacher, data = anchor_setup
     output = tmp_path / "anchors.h5"
     args = ["build-anchors", "--teacher", root / "teacher.pt", "--data", data, "--M", "2", "-o", output, "--json"]
-    first = run_cli(*args)
+    first = invoke(*args)
     assert first.exit_code == 0, first.output
     summary = json.loads(first.stdout)
     assert summary["anchors"] == 14 and summary["dim"] == 96 and summary["cached"] is False
@@ -123,36 +118,36 @@ def test_build_anchors_embeds_the_teachers_data_and_caches(anchor_setup, tmp_pat
     assert anchors["anchors"].shape == (14, 96)
     np.testing.assert_array_equal(anchors["emotion"], np.repeat(np.arange(7), 2))
     assert anchors.attrs["teacher_hash"] == teacher.hash and anchors.attrs["M"] == 2
-    again = run_cli(*args)
+    again = invoke(*args)
     assert again.exit_code == 0 and json.loads(again.stdout)["cached"] is True
     np.testing.assert_array_equal(read_h5(output, "anchors")["anchors"], anchors["anchors"])
 
 
-def test_build_anchors_from_features_checks_the_teacher(anchor_setup, tmp_path):
+def test_build_anchors_from_features_checks_the_teacher(invoke, anchor_setup, tmp_path):
     root, _, data = anchor_setup
     features = tmp_path / "feats.h5"
-    assert run_cli("embed", data, "--teacher", root / "teacher.pt", "-o", features).exit_code == 0
-    refused = run_cli("build-anchors", "--features", features, "--teacher", root / "other.pt", "--M", "2",
+    assert invoke("embed", data, "--teacher", root / "teacher.pt", "-o", features).exit_code == 0
+    refused = invoke("build-anchors", "--features", features, "--teacher", root / "other.pt", "--M", "2",
                       "-o", tmp_path / "a.h5")
     assert refused.exit_code == 1 and "feats.h5" in refused.output and "other.pt" in refused.output
     assert not (tmp_path / "a.h5").exists()
-    small = run_cli("build-anchors", "--features", features, "--M", "5", "-o", tmp_path / "a.h5")
+    small = invoke("build-anchors", "--features", features, "--M", "5", "-o", tmp_path / "a.h5")
     assert small.exit_code == 1 and "has 4 image(s), fewer than M=5" in small.output
-    shrunk = run_cli("build-anchors", "--features", features, "--M", "5", "--on-small-class", "shrink",
+    shrunk = invoke("build-anchors", "--features", features, "--M", "5", "--on-small-class", "shrink",
                      "-o", tmp_path / "a.h5", "--json")
     assert shrunk.exit_code == 0, shrunk.output
     assert json.loads(shrunk.stdout)["clusters_per_emotion"]["anger"] == 4
     assert read_h5(tmp_path / "a.h5", "anchors")["anchors"].shape == (35, 96)
-    both = run_cli("build-anchors", "--features", features, "--data", data)
+    both = invoke("build-anchors", "--features", features, "--data", data)
     assert both.exit_code == 2
 
 
-def test_build_anchors_uses_the_train_split_of_a_features_file(anchor_setup, tmp_path):
+def test_build_anchors_uses_the_train_split_of_a_features_file(invoke, anchor_setup, tmp_path):
     root, _, _ = anchor_setup
-    ser30k = write_ser30k(tmp_path)                       # train holds emotions 0..4 only; anger in val, neutral in test
+    ser30k = write_ser30k(tmp_path)        # train holds emotions 0..4 only; anger in val, neutral in test
     features = tmp_path / "ser.h5"
-    embedded = run_cli("embed", ser30k, "--teacher", root / "teacher.pt", "-o", features, "--json")
+    embedded = invoke("embed", ser30k, "--teacher", root / "teacher.pt", "-o", features, "--json")
     assert embedded.exit_code == 0, embedded.output
     assert json.loads(embedded.stdout)["splits"] == {"train": [0, 10], "val": [10, 12], "test": [12, 14]}
-    result = run_cli("build-anchors", "--features", features, "--M", "1", "-o", tmp_path / "a.h5")
+    result = invoke("build-anchors", "--features", features, "--M", "1", "-o", tmp_path / "a.h5")
     assert result.exit_code == 1 and "'anger' has no labelled image" in result.output

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from fixtures_data import edit_record
+from helpers import TRAIN, assert_refused
 from synthetic import write_tiny_dataset
-from test_bad_inputs import TRAIN, assert_refused
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ import struct
 import pytest
 import torch
 
+from helpers import TRAIN, assert_refused, module_cache, run_pbr
 from synthetic import write_tiny_dataset
-from test_bad_inputs import TRAIN, assert_refused, cache_folder, run_cli
 
 
 class CreatesMarker:
@@ -45,9 +45,9 @@ def test_the_payload_runs_when_unpickled_naively(tmp_path):
 def run(tmp_path_factory):
     """A dataset and a run of the tiny model trained on it (2 steps, validated once)."""
     root = tmp_path_factory.mktemp("loaders")
-    with cache_folder(root / "cache"):
+    with module_cache(root / "cache"):
         data = write_tiny_dataset(root / "data")
-        result = run_cli("train", "--data", data, "-o", root / "run", *TRAIN)
+        result = run_pbr("train", "--data", data, "-o", root / "run", *TRAIN)
         assert result.exit_code == 0, result.output
     return root, data, root / "run"
 
@@ -60,7 +60,7 @@ def test_resume_refuses_a_pickled_train_state(run, tmp_path):
     state = torch.load(folder / "train_state.pt", weights_only=True)
     evil_torch_file(folder / "train_state.pt", marker, {"step": state["step"], "model": state["model"]})
     last = (folder / "last.safetensors").read_bytes()
-    result = run_cli("train", "--resume", folder)
+    result = run_pbr("train", "--resume", folder)
     assert_refused(result, "train_state.pt", "pickled code", folder=tmp_path)
     assert not marker.exists()
     assert (folder / "last.safetensors").read_bytes() == last           # the run is left as it was
@@ -85,7 +85,7 @@ def test_txt_model_refuses_a_pickled_pytorch_model_bin(run, tmp_path):
     evil_torch_file(bert / "pytorch_model.bin", marker, {"embeddings.word_embeddings.weight": torch.zeros(22, 16)})
     out = tmp_path / "out"
     out.mkdir()
-    result = run_cli("train", "--data", data, "-o", out / "run", *TRAIN, "--txt-model", bert)
+    result = run_pbr("train", "--data", data, "-o", out / "run", *TRAIN, "--txt-model", bert)
     assert_refused(result, "pytorch_model.bin", "pickled code", not_written=(out / "run",), folder=out)
     assert not marker.exists()
 
@@ -133,6 +133,6 @@ def test_a_tampered_run_safetensors_is_refused(run, tmp_path, tamper):
     marker = tmp_path / "marker"
     (folder / "best.safetensors").write_bytes(tamper(marker))
     scores = tmp_path / "scores.h5"
-    result = run_cli("evaluate", folder, "--scores-out", scores)
+    result = run_pbr("evaluate", folder, "--scores-out", scores)
     assert_refused(result, "best.safetensors", not_written=(scores,), folder=tmp_path)
     assert not marker.exists()

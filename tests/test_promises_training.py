@@ -8,9 +8,9 @@ import json
 import pytest
 
 from fixtures_data import set_line, write_mod, write_stickerchat
+from helpers import assert_refused, module_cache, run_pbr
 from pbr_cli.data import open_dataset
 from synthetic import write_tiny_dataset
-from test_bad_inputs import TRAIN, assert_refused, cache_folder, run_cli
 
 BROKEN_LINE = '{"id": "test2", "context": ["你好"'      # malformed JSON on line 3 of test.jsonl
 
@@ -24,10 +24,10 @@ def validated(tmp_path_factory):
     """A run validated at steps 2, 4 and 6, trained on a dataset whose test.jsonl has a malformed line, and an
     intact copy of that dataset (which `evaluate --split val` reads: it opens every split)."""
     root = tmp_path_factory.mktemp("best")
-    with cache_folder(root / "cache"):
+    with module_cache(root / "cache"):
         data = write_tiny_dataset(root / "data")
         set_line(data / "test.jsonl", 3, BROKEN_LINE)
-        result = run_cli("train", "--data", data, "-o", root / "run", "--steps", "6", "-K", "4", "--img-size", "32",
+        result = run_pbr("train", "--data", data, "-o", root / "run", "--steps", "6", "-K", "4", "--img-size", "32",
                          "--val-every", "2", "--json")
         yield write_tiny_dataset(root / "intact"), root / "run", result
 
@@ -37,7 +37,7 @@ def test_train_never_reads_the_test_split(validated):
     assert result.exit_code == 0, result.output
     assert "test.jsonl" not in result.output
     # the test split is broken indeed: evaluate, which reads it, refuses it
-    refused = run_cli("evaluate", run, "--split", "test")
+    refused = run_pbr("evaluate", run, "--split", "test")
     assert_refused(refused, "test.jsonl", "line 3", "malformed JSON")
 
 
@@ -53,7 +53,7 @@ def test_best_checkpoint_holds_the_step_with_the_highest_val_map(validated):
     assert [r.get("best", False) for r in records] == [m > max(maps[:i], default=-1) for i, m in enumerate(maps)]
     # evaluated on val afresh, best.safetensors scores the best step's MAP and last.safetensors the last step's
     for which, expected in (("best", max(maps)), ("last", maps[-1])):
-        evaluated = run_cli("evaluate", run, "--data", intact, "--split", "val", "--which", which, "--json")
+        evaluated = run_pbr("evaluate", run, "--data", intact, "--split", "val", "--which", which, "--json")
         assert evaluated.exit_code == 0, evaluated.output
         assert json.loads(evaluated.stdout)["map"] == pytest.approx(expected, abs=1e-9), which
 
@@ -107,9 +107,9 @@ def assert_resumable(run, step: int) -> None:
     assert saved == step
     last = load_file(str(run / "last.safetensors"))
     assert last.keys() == model.keys() and all(torch.equal(last[name], model[name]) for name in last)
-    evaluated = run_cli("evaluate", run, "--which", "last", "--split", "val", "--json")
+    evaluated = run_pbr("evaluate", run, "--which", "last", "--split", "val", "--json")
     assert evaluated.exit_code == 0, evaluated.output
-    resumed = run_cli("train", "--resume", run, "--json")
+    resumed = run_pbr("train", "--resume", run, "--json")
     assert resumed.exit_code == 0, resumed.output
     summary = json.loads(resumed.stdout)
     assert summary["resumed_from"] == step and summary["steps"] == 8
@@ -124,7 +124,7 @@ def tiny_data(tmp_path):
 def test_nan_loss_keeps_the_last_good_checkpoint_and_names_step_and_term(tiny_data, tmp_path, monkeypatch):
     run = tmp_path / "run"
     calls = at_step(monkeypatch, 5, lambda terms: terms.update(itm=terms["itm"] * float("nan")))
-    result = run_cli("train", "--data", tiny_data, "-o", run, *STOPPING)
+    result = run_pbr("train", "--data", tiny_data, "-o", run, *STOPPING)
     assert_refused(result, "loss term 'itm' became nan at step 5",
                    "last good checkpoint (step 4: last.safetensors, train_state.pt) is kept")
     assert len(calls) == 5
@@ -137,7 +137,7 @@ def test_sigint_saves_the_step_it_stopped_at_and_resumes(tiny_data, tmp_path, mo
 
     run = tmp_path / "run"
     calls = at_step(monkeypatch, 3, lambda terms: signal.raise_signal(signal.SIGINT))
-    result = run_cli("train", "--data", tiny_data, "-o", run, *STOPPING)
+    result = run_pbr("train", "--data", tiny_data, "-o", run, *STOPPING)
     assert result.exit_code == 130, result.output
     assert "Traceback" not in result.output
     assert f"SIGINT received: checkpoint saved at step 3; continue with `pbr train --resume {run}`" in result.output

@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from pbr_cli.model.checkpoint import safe_torch_load
+from pbr_cli.model.weights import safe_torch_load
 from synthetic import write_tiny_dataset
 
 STEPS = 60
@@ -51,7 +51,8 @@ at = int(at)
 saving = {"step": None}
 def die():
     os.kill(os.getpid(), signal.SIGKILL)
-save_state, save_weights, torch_save, step = engine.Trainer.save_state, engine.save_weights, torch.save, engine.Trainer.step
+save_state, save_weights, torch_save = engine.Trainer.save_state, engine.save_weights, torch.save
+step = engine.Trainer.step
 def counted_save_state(self, number):
     saving["step"] = number
     save_state(self, number)
@@ -86,8 +87,8 @@ def test_sigkill_at_three_points_resumes_to_identical_weights(setup):
 
     run = tmp_path / "interrupted"
     start = ["--seed", "5", "train", "--data", data, *TRAIN, "-o", run]
-    # (how it dies, at which step, the step it resumes from)
-    for number, (mode, step, resumes_from) in enumerate([("between", 10, 10), ("mid-write", 26, 24), ("after", 42, 42)]):
+    kills = [("between", 10, 10), ("mid-write", 26, 24), ("after", 42, 42)]   # how, at which step, resumed from
+    for number, (mode, step, resumes_from) in enumerate(kills):
         args = start if number == 0 else ["train", "--resume", run]
         killed = subprocess.run([sys.executable, "-c", SELF_KILLING, *map(str, args)], cwd=tmp_path,
                                 env={**env, "PBR_TEST_KILL": f"{mode}:{step}"}, capture_output=True, text=True,

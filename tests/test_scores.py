@@ -8,11 +8,11 @@ import h5py
 import numpy as np
 import pytest
 
+from helpers import assert_refused
 from pbr_cli.data import open_dataset
 from pbr_cli.features import write_h5
 from pbr_cli.metrics import rank_metrics
 from synthetic import write_tiny_dataset
-from test_bad_inputs import assert_refused
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,8 @@ def _break(kind, ids, scores, label, dataset):
     if kind == "nan":
         return [json.dumps(rows[0]), json.dumps(rows[1]).replace(str(rows[1]["scores"][0]), "NaN", 1)], "line 2", False
     if kind == "short-row":
-        return [json.dumps(rows[0]), json.dumps({**rows[1], "scores": rows[1]["scores"][:-1]})], "9 scores where line 1 has 10", False
+        return ([json.dumps(rows[0]), json.dumps({**rows[1], "scores": rows[1]["scores"][:-1]})],
+                "9 scores where line 1 has 10", False)
     if kind == "label-range":
         return [json.dumps({**rows[0], "label": 10})], "'label' must be the index", False
     if kind == "duplicate-id":

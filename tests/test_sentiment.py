@@ -10,6 +10,7 @@ import pytest
 
 import fixtures_data
 from pbr_cli.cli import cli
+from pbr_cli.data.contexts import read_contexts
 from pbr_cli.features import read_h5
 from pbr_cli.sentiment import (
     SentimentScorer,
@@ -17,7 +18,6 @@ from pbr_cli.sentiment import (
     dialogue_polarity,
     load_lexicon,
     normalise,
-    read_contexts,
     score_dialogues,
     score_utterances,
     write_sentiment_file,
@@ -208,7 +208,8 @@ def _fake_dataset(monkeypatch, tmp_path, dataset_format: str, splits: dict[str, 
 
 
 def test_dataset_ids_get_the_split_only_when_they_repeat(monkeypatch, tmp_path):
-    _fake_dataset(monkeypatch, tmp_path, "pbr", {"train": [("d1", ["开心"]), ("d2", ["难过"])], "val": [("d3", ["好"])]})
+    _fake_dataset(monkeypatch, tmp_path, "pbr",
+                  {"train": [("d1", ["开心"]), ("d2", ["难过"])], "val": [("d3", ["好"])]})
     loaded = read_contexts(tmp_path)
     assert (loaded.ids, loaded.id_format) == (["d1", "d2", "d3"], "id")
     assert read_contexts(tmp_path, "val").ids == ["d3"]

@@ -17,19 +17,30 @@ import pytest
 import torch
 import yaml
 
-from pbr_cli.cli import SEED_MAX, cli
+from helpers import assert_refused
+from pbr_cli.cli import SEED_MAX
 from pbr_cli.commands.common import non_negative_float, positive_float, positive_int
 from pbr_cli.commands.train import train as train_command
 from pbr_cli.data.tokenize import CharTokenizer, WordPieceTokenizer
 from pbr_cli.errors import ConfigError, FormatError
 from pbr_cli.model.bert import HF_BERT_KEYS, hf_bert_shapes, read_hf_bert
-from pbr_cli.model.checkpoint import load_run, save_run_files, save_weights
-from pbr_cli.model.config import (INT_MAX, RELATIONS, RULES, TINY_IMAGE_KWARGS, ModelConfig, Rule, TrainConfig,
-                                  load_run_config, run_config_from_dict, validate)
+from pbr_cli.model.config import (
+    INT_MAX,
+    RELATIONS,
+    RULES,
+    TINY_IMAGE_KWARGS,
+    ModelConfig,
+    Rule,
+    TrainConfig,
+    load_run_config,
+    run_config_from_dict,
+    validate,
+)
 from pbr_cli.model.pbr import PBRModel, config_from_hf_bert
+from pbr_cli.model.run import load_run, save_run_files
 from pbr_cli.model.towers import ImageTower, load_image_weights
+from pbr_cli.model.weights import save_weights
 from synthetic import write_tiny_dataset
-from test_bad_inputs import assert_refused, run_cli
 
 TRAIN = ["--steps", "2", "-K", "4", "--img-size", "32"]
 
@@ -263,7 +274,7 @@ RUN_CLI_CASES = {
 
 @pytest.mark.parametrize("command", ["evaluate", "embed", "resume"])
 @pytest.mark.parametrize("case", sorted(RUN_CLI_CASES))
-def test_edited_run_config_is_refused_by_the_commands(fake_run, tmp_path, command, case):
+def test_edited_run_config_is_refused_by_the_commands(invoke, fake_run, tmp_path, command, case):
     edit, needle = RUN_CLI_CASES[case]
     if command == "resume" and case in ("vocab-size", "unknown-tower"):
         pytest.skip("train --resume reads these after the dataset (covered by evaluate and embed)")
@@ -273,7 +284,7 @@ def test_edited_run_config_is_refused_by_the_commands(fake_run, tmp_path, comman
     args = {"evaluate": ["evaluate", run, "--data", fake_run["data"], "--scores-out", output],
             "embed": ["embed", fake_run["data"], "--model", run, "-o", output],
             "resume": ["train", "--resume", run]}[command]
-    result = run_cli(*args)
+    result = invoke(*args)
     assert_refused(result, str(run / "config.json"), needle, not_written=(output,), folder=tmp_path)
     assert tree_hash(run, fake_run["data"]) == before
     assert sorted(p.name for p in run.iterdir()) == sorted(p.name for p in fake_run["run"].iterdir())
@@ -293,10 +304,10 @@ def test_malformed_run_tokenizer_is_refused(tmp_path, content, needle):
 
 
 @pytest.mark.parametrize("seed", [-1, 2**31, "x", [1]])
-def test_resume_refuses_a_run_json_seed_out_of_range(fake_run, tmp_path, seed):
+def test_resume_refuses_a_run_json_seed_out_of_range(invoke, fake_run, tmp_path, seed):
     run = edited_run(fake_run, tmp_path, lambda data: data)
     (run / "run.json").write_text(json.dumps({"options": {"data": None}, "seed": seed}), encoding="utf-8")
-    assert_refused(run_cli("train", "--resume", run), str(run), "cannot resume")
+    assert_refused(invoke("train", "--resume", run), str(run), "cannot resume")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -319,12 +330,12 @@ def dataset(tmp_path_factory):
 
 
 @pytest.mark.parametrize("case", sorted(CLI_CONFIG_CASES))
-def test_bad_config_file_through_pbr_train(dataset, tmp_path, monkeypatch, case):
+def test_bad_config_file_through_pbr_train(invoke, dataset, tmp_path, monkeypatch, case):
     name, data, needle = CLI_CONFIG_CASES[case]
     path = write_config(tmp_path / name, data)
     monkeypatch.chdir(tmp_path)
     before = tree_hash(path, dataset)
-    result = run_cli("train", "--data", dataset, "--config", path, *TRAIN)
+    result = invoke("train", "--data", dataset, "--config", path, *TRAIN)
     assert_refused(result, f"{path}: ", needle, not_written=(tmp_path / "runs",), folder=tmp_path)
     assert tree_hash(path, dataset) == before
     assert not (tmp_path.parent / "escaped").exists()
@@ -358,31 +369,31 @@ def test_option_cases_cover_the_checked_options():
 
 
 @pytest.mark.parametrize("option,value", OPTION_CASES, ids=[f"{o}={v}" for o, v in OPTION_CASES])
-def test_bad_option_value_is_refused(dataset, tmp_path, option, value):
+def test_bad_option_value_is_refused(invoke, dataset, tmp_path, option, value):
     out = tmp_path / "run"
-    result = run_cli("train", "--data", dataset, *TRAIN, "-o", out, option, value)
+    result = invoke("train", "--data", dataset, *TRAIN, "-o", out, option, value)
     assert_refused(result, option, "got", not_written=(out,), folder=tmp_path)
 
 
 @pytest.mark.parametrize("args,needle", MERGED_CASES, ids=[" ".join(a) for a, _ in MERGED_CASES])
-def test_options_that_break_the_configuration_rules_are_refused(dataset, tmp_path, args, needle):
+def test_options_that_break_the_configuration_rules_are_refused(invoke, dataset, tmp_path, args, needle):
     out = tmp_path / "run"
-    result = run_cli("train", "--data", dataset, *TRAIN, "-o", out, *args)
+    result = invoke("train", "--data", dataset, *TRAIN, "-o", out, *args)
     assert_refused(result, needle, not_written=(out,), folder=tmp_path)
 
 
 @pytest.mark.parametrize("seed", ["99999999999999999999999", "-1", str(SEED_MAX + 1), "1.5"])
-def test_seed_out_of_range_is_refused(tmp_path, seed):
+def test_seed_out_of_range_is_refused(invoke, tmp_path, seed):
     out = tmp_path / "run"
-    assert_refused(run_cli("--seed", seed, "train", "-o", out), "--seed", not_written=(out,))
+    assert_refused(invoke("--seed", seed, "train", "-o", out), "--seed", not_written=(out,))
 
 
-def test_seed_range_is_in_the_help_and_works_everywhere_the_seed_goes():
+def test_seed_range_is_in_the_help_and_works_everywhere_the_seed_goes(invoke):
     import numpy as np
 
     from pbr_cli.runtime import seed_everything
 
-    assert f"0<=x<={SEED_MAX}" in run_cli("--help").output
+    assert f"0<=x<={SEED_MAX}" in invoke("--help").output
     seed_everything(SEED_MAX)
     torch.Generator().manual_seed(SEED_MAX + 7919 * 8)               # the engine's sampling generator, rank 7
     np.random.default_rng([SEED_MAX, 10**6])
@@ -502,15 +513,17 @@ HF_FILE_CASES = {
                         "lacks the special token [PAD]"),
     "weights-missing": (lambda f: (replace("model.safetensors", None)(f), f)[1], "config",
                         "no model.safetensors or pytorch_model.bin"),
-    "weights-garbage": (replace("model.safetensors", b"\x00" * 64), "config weights", "not a readable safetensors file"),
+    "weights-garbage": (replace("model.safetensors", b"\x00" * 64), "config weights",
+                        "not a readable safetensors file"),
     "bin-garbage": (lambda f: (replace("model.safetensors", None)(f), replace("pytorch_model.bin", b"junk")(f))[1],
                     "weights", "refused to load"),
     "tensor-missing": (edit_weights(lambda s: s.pop("encoder.layer.3.output.dense.weight")), "config weights",
                        "lacks encoder.layer.3.output.dense.weight"),
     "tensor-shape": (edit_weights(lambda s: s.update({"embeddings.word_embeddings.weight": torch.zeros(3, 32)})),
                      "config weights", "embeddings.word_embeddings.weight has shape (3, 32), but config.json gives"),
-    "config-says-wider": (lambda f: (edit_config(intermediate_size=48)(f), f / "model.safetensors")[1], "config weights",
-                          "encoder.layer.0.intermediate.dense.weight has shape (64, 32), but config.json gives (48, 32)"),
+    "config-says-wider": (lambda f: (edit_config(intermediate_size=48)(f), f / "model.safetensors")[1],
+                          "config weights", "encoder.layer.0.intermediate.dense.weight has shape (64, 32), "
+                                            "but config.json gives (48, 32)"),
 }
 
 
@@ -529,13 +542,13 @@ def test_broken_bert_folder_is_refused(bert_folder, tmp_path, case):
 
 
 @pytest.mark.parametrize("case", ["config-list", "weights-garbage"])
-def test_broken_bert_folder_through_pbr_train(bert_folder, dataset, tmp_path, case):
+def test_broken_bert_folder_through_pbr_train(invoke, bert_folder, dataset, tmp_path, case):
     edit, _, needle = HF_FILE_CASES[case]
     folder = copy_folder(bert_folder, tmp_path)
     named = edit(folder)
     before = tree_hash(folder, dataset)
     out = tmp_path / "run"
-    result = run_cli("train", "--data", dataset, *TRAIN, "--txt-model", folder, "-o", out)
+    result = invoke("train", "--data", dataset, *TRAIN, "--txt-model", folder, "-o", out)
     assert_refused(result, str(named), needle, not_written=(out,), folder=tmp_path)
     assert tree_hash(folder, dataset) == before
 

@@ -21,10 +21,10 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import assert_refused, run_pbr
 from pbr_cli.errors import FormatError, OutputError
 from pbr_cli.features import KINDS, STR, read_h5, write_h5
 from synthetic import EMOTIONS, write_tiny_dataset
-from test_bad_inputs import assert_refused, run_cli
 
 PACKAGE = Path(__file__).resolve().parents[1] / "pbr_cli"
 
@@ -274,7 +274,8 @@ NON_FINITE_WRITES = [(kind, name, label, value) for kind, spec in KINDS.items() 
                      if label != "too-large" or ds.dtype != "float64"]
 
 
-@pytest.mark.parametrize("kind,name,label,value", NON_FINITE_WRITES, ids=[f"{k}-{n}-{v}" for k, n, v, _ in NON_FINITE_WRITES])
+@pytest.mark.parametrize("kind,name,label,value", NON_FINITE_WRITES,
+                         ids=[f"{k}-{n}-{v}" for k, n, v, _ in NON_FINITE_WRITES])
 def test_writer_refuses_non_finite_values_and_writes_nothing(tmp_path, kind, name, label, value):
     arrays, attrs = VALID[kind]()
     corrupted = np.array(arrays[name], dtype=np.float64)
@@ -319,8 +320,9 @@ def test_sentiment_polarity_comes_from_a_checked_file(tmp_path):
 
 
 def test_weight_loaders_refuse_non_finite_tensors(tmp_path):
-    from pbr_cli.model.checkpoint import read_state_dict, read_weights, safe_torch_load
     from safetensors.torch import save_file
+
+    from pbr_cli.model.weights import read_state_dict, read_weights, safe_torch_load
 
     good = {"layer.weight": torch.ones(2, 3), "layer.bias": torch.zeros(2), "steps": torch.tensor(3)}
     save_file(good, str(tmp_path / "good.safetensors"))
@@ -351,15 +353,15 @@ def test_teacher_checkpoint_with_nan_weights_is_refused(tmp_path):
     assert file_hash(path) == before
 
 
-def test_teacher_training_stops_on_a_nan_loss(tmp_path, monkeypatch):
+def test_teacher_training_stops_on_a_nan_loss(invoke, tmp_path, monkeypatch):
     import torch.nn.functional as F
 
-    from test_teacher import write_emotion_images
+    from synthetic import write_emotion_images
 
     data = write_emotion_images(tmp_path / "emotions", per_class=2, size=16)
     monkeypatch.setattr(F, "cross_entropy", lambda logits, *args, **kwargs: logits.sum() * math.nan)
     output = tmp_path / "teacher.pt"
-    result = run_cli("teacher-train", data, "--arch", "tiny", "--img-size", "16", "--batch-size", "6", "--epochs", "1",
+    result = invoke("teacher-train", data, "--arch", "tiny", "--img-size", "16", "--batch-size", "6", "--epochs", "1",
                      "-o", output, "--json")
     assert_refused(result, "the teacher's loss became nan in epoch 1", "no teacher was written", not_written=(output,))
 
@@ -417,7 +419,8 @@ def test_no_module_writes_json_but_through_the_strict_encoder():
     direct = []
     for path in sorted(PACKAGE.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("dump", "dumps")
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("dump", "dumps")
                     and isinstance(node.func.value, ast.Name) and node.func.value.id == "json"):
                 direct.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
     assert [place for place in direct if Path(place.split(":")[0]).name not in allowed] == []
@@ -432,8 +435,8 @@ def save_run(folder: Path, change: Callable[[str, torch.Tensor], torch.Tensor] |
     from safetensors.torch import save_file
 
     from pbr_cli.data.tokenize import make_tokenizer
-    from pbr_cli.model.checkpoint import save_run_files
     from pbr_cli.model.pbr import PBRModel
+    from pbr_cli.model.run import save_run_files
     from pbr_cli.training import TrainOptions, resolve_config
 
     config = resolve_config(TrainOptions(img_size=32, batch_size=4, steps=2))
@@ -486,7 +489,7 @@ def cli_inputs(tmp_path_factory) -> dict[str, Path]:
 
 def refused_leaving_inputs(inputs: list[Path], *args, needles: tuple[str, ...]) -> str:
     before = {path: file_hash(path) for path in inputs}
-    line = assert_refused(run_cli(*args), *needles)
+    line = assert_refused(run_pbr(*args), *needles)
     assert {path: file_hash(path) for path in inputs} == before
     return line
 
@@ -527,7 +530,7 @@ def test_finite_weights_that_overflow_are_refused(cli_inputs, command):
                            needles=(str(run / "best.safetensors"), "scores are NaN or infinite", what, "overflow"))
 
 
-def test_json_of_every_cheap_command_parses_strictly(cli_inputs, tmp_path):
+def test_json_of_every_cheap_command_parses_strictly(invoke, cli_inputs, tmp_path):
     root, data, run = cli_inputs["root"], cli_inputs["data"], cli_inputs["run"]
     commands = [
         ["evaluate", run, "--data", data, "--scores-out", tmp_path / "scores.h5", "--json"],
@@ -539,7 +542,7 @@ def test_json_of_every_cheap_command_parses_strictly(cli_inputs, tmp_path):
         ["build-anchors", "--features", root / "feats.h5", "--M", "1", "-o", tmp_path / "anchors.h5", "--json"],
     ]
     for args in commands:
-        result = run_cli(*args)
+        result = invoke(*args)
         assert result.exit_code == 0, (args, result.output)
         parsed = strict_loads(result.stdout.strip().splitlines()[-1])
         assert isinstance(parsed, dict) and parsed, args

@@ -25,13 +25,13 @@ import pytest
 from PIL import Image
 
 from fixtures_data import set_line
+from helpers import assert_refused, temp_files
 from pbr_cli.data.cache import square_resize
 from pbr_cli.data.images import MAX_SIDE, load_image
 from pbr_cli.data.pbrfolder import read_pbr_dataset
 from pbr_cli.errors import DataError
 from pbr_cli.features import write_h5
-from synthetic import write_tiny_dataset
-from test_bad_inputs import assert_refused, png_claiming, temp_files
+from synthetic import png_claiming, write_tiny_dataset
 
 PICTURES = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP", "gif": "GIF", "bmp": "BMP"}  # suffix -> Pillow format
 SIGNATURE_END = {"png": 8, "jpg": 3, "webp": 12, "gif": 6, "bmp": 2}  # bytes a truncated file needs to say its format
@@ -285,7 +285,7 @@ def test_square_resize_centres_the_image_on_white(shape, block):
 
 def test_teacher_inputs_and_thumbnails_of_a_strip_are_bounded(tmp_path):
     from pbr_cli.report.ranked import thumbnail
-    from pbr_cli.teacher import _to_pixels
+    from pbr_cli.teacher.model import _to_pixels
 
     path = tmp_path / "strip.png"
     path.write_bytes(encode("png", np.full((1, 60_000, 3), 9, np.uint8)))
@@ -372,11 +372,11 @@ def folder_hash(folder: Path) -> str:
 @pytest.fixture(scope="module")
 def cli_inputs(dataset, tmp_path_factory):
     """A run of the tiny model, a dialogue, and sticker folders holding a strip, a bomb and unreadable images."""
-    from test_bad_inputs import cache_folder, run_cli
+    from helpers import module_cache, run_pbr
 
     root = tmp_path_factory.mktemp("sweep-cli")
-    with cache_folder(root / "cache"):
-        result = run_cli("train", "--data", dataset, "-o", root / "run", *TRAIN)
+    with module_cache(root / "cache"):
+        result = run_pbr("train", "--data", dataset, "-o", root / "run", *TRAIN)
         assert result.exit_code == 0, result.output
     good = (dataset / "stickers/t0/t0s0.png").read_bytes()
     folders = {
@@ -434,7 +434,7 @@ def test_cli_skips_a_bomb_and_ranks_a_strip_in_bounded_memory(invoke, cli_inputs
 
 
 def test_rank_refuses_an_empty_index(invoke, cli_inputs, tmp_path):
-    from pbr_cli.model.checkpoint import file_hash
+    from pbr_cli.model.weights import file_hash
 
     run = cli_inputs / "run"
     dim = json.loads((run / "config.json").read_text())["model"]["embed_dim"]

@@ -1,25 +1,10 @@
-"""Option helpers shared by several commands: dataset resolution, run-config overrides, output checks."""
+"""Option helpers shared by several commands: number checks and the output guard."""
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import click
-
-
-def load_dataset(data: str | None, splits: tuple[str, ...] | None = None):
-    """The dataset at `data`, or the built-in demo dataset (built on first use); `splits`: read only those."""
-    from ..data import open_dataset
-
-    if data is None:
-        from .. import console
-        from ..demo.build import ensure_demo
-
-        root = ensure_demo(seed=0)
-        console.info(f"using the demo dataset at {root}")
-        return open_dataset(root, splits)
-    return open_dataset(Path(data), splits)
 
 
 def positive_int(ctx, param, value):

@@ -20,8 +20,8 @@ SIZE_NAMES = ("tiny", "small", "medium")
               help="tiny: 4 topics, 200 dialogues (tests); small: 24 topics, 4000 dialogues; medium: 28 topics, "
                    "20000 dialogues.")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("pbr-demo"),
-              show_default=True, help="Folder for the pipeline's files: teacher, anchors, runs, results, plots, sheets. "
-                                       "It must be new, empty or an earlier demo report (marked by a "
+              show_default=True, help="Folder for the pipeline's files: teacher, anchors, runs, results, plots, "
+                                       "sheets. It must be new, empty or an earlier demo report (marked by a "
                                        ".pbr-demo-report file): the demo replaces the files in it.")
 @click.option("--steps", type=click.IntRange(min=1), default=600, show_default=True,
               help="Training steps of each model (Base and PBR).")
@@ -85,7 +85,7 @@ def _percent(part: int, whole: int) -> str:
 def print_summary(summary: "DemoSummary") -> None:
     """Tables of the dataset's splits, topics and emotions, and two example dialogues, on stdout."""
     from ..console import out, print_table
-    from ..data.types import EMOTIONS
+    from ..emotions import EMOTIONS
 
     total = summary.dialogues
     out.print(f"Demo dataset {summary.root}  (size {summary.size}, seed {summary.seed}, "

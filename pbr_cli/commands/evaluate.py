@@ -9,7 +9,8 @@ from .common import guard_outputs
 
 @click.command()
 @click.argument("run", required=False, type=click.Path())
-@click.option("--data", type=click.Path(), default=None, help="Dataset folder. Default: the one the run was trained on.")
+@click.option("--data", type=click.Path(), default=None,
+              help="Dataset folder. Default: the one the run was trained on.")
 @click.option("--split", default="test", show_default=True, help="Split to score.")
 @click.option("--score", type=click.Choice(["itm", "itc"]), default="itm", show_default=True,
               help="Ranking score: ITM match probability (the paper) or ITC cosine similarity.")
@@ -41,7 +42,7 @@ def evaluate(settings, run, data, split, score, which, scores_file, scores_out, 
     from pathlib import Path
 
     from .. import console
-    from ..evaluate_run import evaluate_run, evaluate_scores_file
+    from ..run_evaluation import evaluate_run, evaluate_scores_file
 
     if batch_size < 1:
         raise click.BadParameter("must be at least 1", param_hint="--batch-size")
@@ -54,13 +55,13 @@ def evaluate(settings, run, data, split, score, which, scores_file, scores_out, 
     else:
         result = evaluate_run(run, data, split, score, which, settings, scores_out, batch_size, plots_dir,
                               sentiment_file, teacher_features)
+    if result is None:
+        return                         # under torchrun, process 0 reports
     plots = result.get("plots")
     if plots:
         for skipped in plots["skipped"]:
             console.notice(f"skipped {skipped}")
         console.info(f"plots in {plots['folder']}: " + ", ".join(Path(p["path"]).name for p in plots["written"]))
-    if result.get("rank") == -1:
-        return                         # under torchrun, process 0 reports
     if as_json:
         console.print_json(result)
         return

@@ -10,7 +10,8 @@ from .common import guard_outputs
 @click.command()
 @click.argument("dialogue", type=click.Path(allow_dash=True))
 @click.argument("stickers", type=click.Path())
-@click.option("--model", "run", type=click.Path(), default=None, help="Run folder. Default: the most recent under runs/.")
+@click.option("--model", "run", type=click.Path(), default=None,
+              help="Run folder. Default: the most recent under runs/.")
 @click.option("--top", type=int, default=10, show_default=True, help="How many stickers to show.")
 @click.option("--rerank", type=int, default=128, show_default=True,
               help="ITM re-ranks the ITC top K (ALBEF's retrieval scheme).")
@@ -25,7 +26,8 @@ from .common import guard_outputs
               help="Sentiment bars from this teacher features .h5 for stickers without an emotion label.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="With a .jsonl DIALOGUE: write the rankings here, one JSON line per dialogue.")
-@click.option("--batch-size", type=int, default=32, show_default=True, help="With a .jsonl DIALOGUE: dialogues per batch.")
+@click.option("--batch-size", type=int, default=32, show_default=True,
+              help="With a .jsonl DIALOGUE: dialogues per batch.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (with a .jsonl DIALOGUE: one line per dialogue).")
 @click.pass_obj
 @guard_outputs("sheet", "html_out", "output")
@@ -45,7 +47,7 @@ def rank(settings, dialogue, stickers, run, top, rerank, score, which, skip_bad_
     from ..index import load_sticker_set, rank_stickers, read_dialogue
     from ..io import check_output_path
     from ..metrics import NonFiniteScores
-    from ..model.checkpoint import load_run, resolve_run, weights_file
+    from ..model.run import load_run, resolve_run, weights_file
     from ..report.polarity import read_teacher_probs
 
     for name, value in (("--top", top), ("--rerank", rerank), ("--batch-size", batch_size)):

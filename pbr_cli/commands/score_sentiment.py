@@ -40,12 +40,14 @@ def score_sentiment(input_path: Path | None, output: Path, workers: int, lexicon
     "split/id" (the file's id_format attribute says which).
     """
     from .. import console
+    from ..data.contexts import read_contexts
+    from ..datasets import dataset_path
     from ..io import check_output_path
-    from ..sentiment import read_contexts, score_dialogues, write_sentiment_file
+    from ..sentiment import score_dialogues, write_sentiment_file
 
     if workers < 0:
         raise ConfigError(f"--workers must be 0 (auto) or a positive number, got {workers}")
-    source = input_path if input_path is not None else _demo_dataset()
+    source = dataset_path(input_path)
     check_output_path(output)
     started = time.perf_counter()
     loaded = read_contexts(source, split)
@@ -84,11 +86,3 @@ def score_sentiment(input_path: Path | None, output: Path, workers: int, lexicon
         f"{100 * scores.with_sentiment:.1f}% with sentiment, {seconds:.2f} s ({rate:,.0f} dialogues/s)",
         markup=False, highlight=False)
 
-
-def _demo_dataset() -> Path:
-    from .. import console
-    from ..demo.build import ensure_demo
-
-    root = ensure_demo(seed=0)
-    console.info(f"using the demo dataset at {root}")
-    return root

@@ -10,7 +10,8 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 @click.command()
-@click.option("--model", "run", type=click.Path(), default=None, help="Run folder. Default: the most recent under runs/.")
+@click.option("--model", "run", type=click.Path(), default=None,
+              help="Run folder. Default: the most recent under runs/.")
 @click.option("--index", "stickers", type=click.Path(), required=True,
               help="Sticker index .h5 from `pbr embed --model`, or a folder of stickers (embedded at start-up).")
 @click.option("--host", default="127.0.0.1", show_default=True,

@@ -7,30 +7,14 @@ from typing import Any
 
 import click
 
-from ..errors import ConfigError
 from .common import guard_outputs
 
 DEFAULT_OUTPUT = "teacher.pt"
 
 
-def open_teacher_data(data: Path | None):
-    """The emotion-labelled images at `data` (SER30K or root/<emotion>/*), or the demo's (built on first use)."""
-    from .. import console
-    from ..data import open_emotion_images
-
-    if data is None:
-        try:
-            from ..demo.build import ensure_demo
-        except ImportError:
-            raise ConfigError("no DATA given and the demo dataset is not available; "
-                              "name a SER30K folder or a root/<emotion>/* folder") from None
-        data = Path(ensure_demo()) / "emotion"
-        console.info(f"using the demo's emotion-labelled images at {data}")
-    return open_emotion_images(data)
-
-
 class StageBars:
-    """Progress bars for a library's `on_progress(stage, done, total)`: one bar per stage, closed when the next starts."""
+    """Progress bars for a library's `on_progress(stage, done, total)`: one bar per stage, closed when the next
+    starts."""
 
     def __init__(self) -> None:
         self.stage: str | None = None
@@ -113,6 +97,7 @@ def teacher_train(settings, data: Path | None, arch: str, img_size: int, epochs:
     baseline on val and test.
     """
     from .. import console
+    from ..datasets import open_teacher_data
     from ..io import check_output_path
     from ..teacher import train_teacher
 

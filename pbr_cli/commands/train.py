@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
+from ..model.config import choices
 from .common import guard_outputs, non_negative_float, non_negative_int, positive_float, positive_int
 
 
 @click.command()
-@click.option("--data", type=click.Path(), default=None, help="Dataset folder (any supported format). Default: the demo dataset.")
-@click.option("--config", "config_spec", default="tiny", show_default=True, help="tiny, paper, or a YAML/JSON file.")
+@click.option("--data", type=click.Path(), default=None,
+              help="Dataset folder (any supported format). Default: the demo dataset.")
+@click.option("--config", default="tiny", show_default=True, help="tiny, paper, or a YAML/JSON file.")
 @click.option("--img", default=None, help="Image tower: vit, resnet, inception or any timm model name.")
-@click.option("--txt", type=click.Choice(["bert", "lstm", "gru", "transformer"]), default=None, help="Text tower.")
-@click.option("-o", "--out", type=click.Path(), default=None, help="Run folder to create (absent or empty; it appears once the first checkpoint is saved, and "
+@click.option("--txt", type=click.Choice(choices("model.txt")), default=None, help="Text tower.")
+@click.option("-o", "--out", type=click.Path(), default=None,
+              help="Run folder to create (absent or empty; it appears once the first checkpoint is saved, and "
                    "one process at a time writes it). Default: runs/<config>-<loss>[-N].")
-@click.option("--loss", type=click.Choice(["itm", "itc"]), default=None,
+@click.option("--loss", type=click.Choice(choices("train.loss")), default=None,
               help="itm: ITC + ITM with hard negatives (ALBEF / PBR Base); itc: CLIP-style dual encoder.")
 @click.option("--batch-size", "-K", type=int, default=None, callback=positive_int, help="Dialogues per step.")
 @click.option("--steps", type=int, default=None, callback=positive_int, help="Optimiser steps.")
@@ -26,7 +27,8 @@ from .common import guard_outputs, non_negative_float, non_negative_int, positiv
 @click.option("--weight-decay", type=float, default=None, callback=non_negative_float)
 @click.option("--img-size", type=int, default=None, callback=positive_int, help="Input resolution.")
 @click.option("--val-every", type=int, default=None, callback=positive_int, help="Validate every N steps.")
-@click.option("--val-limit", type=int, default=None, callback=non_negative_int, help="Validate on at most N val dialogues (0 = all).")
+@click.option("--val-limit", type=int, default=None, callback=non_negative_int,
+              help="Validate on at most N val dialogues (0 = all).")
 @click.option("--temp", type=float, default=None, callback=positive_float, help="ITC temperature (initial value).")
 @click.option("--fixed-temp", is_flag=True, help="Keep the ITC temperature fixed instead of learning it.")
 @click.option("--img-weights", type=click.Path(), default=None, help="timm or ALBEF checkpoint for the image tower.")
@@ -37,23 +39,24 @@ from .common import guard_outputs, non_negative_float, non_negative_int, positiv
 @click.option("--teacher-features", type=click.Path(), default=None,
               help="Teacher features of the sticker library (`pbr embed DATA --teacher T`).")
 @click.option("--anchors", type=click.Path(), default=None, help="Emotion anchors (`pbr build-anchors`).")
-@click.option("--ekd", type=click.Choice(["anchors", "logits", "features", "off"]), default=None,
+@click.option("--ekd", type=click.Choice(choices("train.ekd")), default=None,
               help="Emotion knowledge distillation (default: anchors when --anchors is given, else off).")
 @click.option("--ekd-weight", type=float, default=None, callback=non_negative_float, help="alpha (default 0.5).")
 @click.option("--ekd-tau", type=float, default=None, callback=positive_float,
               help="Temperature of the pseudo-labels softmax(V^e E / tau) (default 1, the paper).")
 @click.option("--sentiment", type=click.Path(), default=None, help="Dialogue sentiment (`pbr score-sentiment`).")
-@click.option("--negatives", type=click.Choice(["phsm", "semantic", "random"]), default=None,
+@click.option("--negatives", type=click.Choice(choices("train.negatives")), default=None,
               help="ITM negatives (default: phsm when --sentiment and teacher emotion are given, else semantic).")
-@click.option("--phsm-emotion", type=click.Choice(["teacher", "student"]), default=None,
+@click.option("--phsm-emotion", type=click.Choice(choices("train.phsm_emotion")), default=None,
               help="Sticker polarity for PHSM: teacher pseudo-labels or the student's EKD head (default teacher).")
 @click.option("--intra/--no-intra", default=None, help="Intra-topic contrastive learning (TSCL, eq. 7).")
 @click.option("--inter/--no-inter", default=None, help="Inter-topic contrastive learning (TSCL, eq. 8).")
 @click.option("--intra-weight", type=float, default=None, callback=non_negative_float, help="beta (default 0.5).")
 @click.option("--inter-weight", type=float, default=None, callback=non_negative_float, help="gamma (default 0.5).")
 @click.option("--tscl-temp", type=float, default=None, callback=positive_float, help="TSCL temperature (default 0.1).")
-@click.option("--skip-bad-images", is_flag=True, help="Continue past unreadable stickers (reported), instead of stopping.")
-@click.option("--compile/--no-compile", "compile_", default=None,
+@click.option("--skip-bad-images", is_flag=True,
+              help="Continue past unreadable stickers (reported), instead of stopping.")
+@click.option("--compile/--no-compile", "compile", default=None,
               help="torch.compile the towers and fusion (default: on with CUDA, off on the CPU).")
 @click.option("--log-every", type=int, default=None, callback=positive_int,
               help="Log the losses every N steps.")
@@ -64,10 +67,7 @@ from .common import guard_outputs, non_negative_float, non_negative_int, positiv
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @click.pass_obj
 @guard_outputs(folders=("out",))
-def train(settings, data, config_spec, img, txt, out, loss, batch_size, steps, epochs, lr, min_lr, weight_decay,
-          img_size, val_every, val_limit, temp, fixed_temp, img_weights, txt_model, word_vectors, teacher,
-          teacher_features, anchors, ekd, ekd_weight, ekd_tau, sentiment, negatives, phsm_emotion, intra, inter,
-          intra_weight, inter_weight, tscl_temp, skip_bad_images, compile_, log_every, save_every, resume, as_json):
+def train(settings, resume, as_json, **options):
     """Train a sticker ranker on a dataset and write a run folder.
 
     The run folder holds config.json (the resolved configuration), tokenizer.json, best.safetensors
@@ -81,22 +81,14 @@ def train(settings, data, config_spec, img, txt, out, loss, batch_size, steps, e
                 --sentiment sentiment.h5 --intra --inter -o runs/pbr   # full PBR
       pbr train --data stickerchat/ --config paper --img-weights albef.pth --txt-model bert-base-chinese/
     """
+    from .. import console
     from ..training import TrainOptions, run_training
 
-    options = TrainOptions(
-        data=data, config=config_spec, img=img, txt=txt, out=out, loss=loss, batch_size=batch_size, steps=steps,
-        epochs=epochs, lr=lr, min_lr=min_lr, weight_decay=weight_decay, img_size=img_size, val_every=val_every,
-        val_limit=val_limit, compile=None if compile_ is None else ("on" if compile_ else "off"), log_every=log_every, save_every=save_every, temp=temp, fixed_temp=fixed_temp, img_weights=img_weights, txt_model=txt_model,
-        word_vectors=word_vectors, skip_bad_images=skip_bad_images, teacher=teacher,
-        teacher_features=teacher_features, anchors=anchors, ekd=ekd, ekd_weight=ekd_weight, ekd_tau=ekd_tau,
-        sentiment=sentiment, negatives=negatives, phsm_emotion=phsm_emotion, intra=intra, inter=inter,
-        intra_weight=intra_weight, inter_weight=inter_weight, tscl_temp=tscl_temp)
+    compile_mode = options.pop("compile")        # the flag's True / False / None is the config's on / off / auto
+    options = TrainOptions(**options, compile=None if compile_mode is None else ("on" if compile_mode else "off"))
     result = run_training(options, settings, resume)
-    from .. import console
-
-    if result.get("rank", 0) != 0:
-        return                         # under torchrun, rank 0 reports
-
+    if result is None:
+        return                         # under torchrun, process 0 reports
     if as_json:
         console.print_json(result)
     else:

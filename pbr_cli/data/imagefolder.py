@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..emotions import EMOTIONS
 from ..errors import DataError
 from .images import IMAGE_SUFFIXES, find_images, is_hidden
 from .records import claim_id, normalise_split_name
-from .types import EMOTIONS, EmotionImageSet, LabelledImage, Sticker
+from .types import EmotionImageSet, LabelledImage, Sticker
 
 FORMAT = "imagefolder"
 _SPLIT_FOLDERS = ("train", "val", "test")
@@ -19,7 +20,8 @@ def _subfolders(folder: Path) -> list[Path]:
 
 
 def _read_classes(folder: Path, root: Path) -> list[LabelledImage]:
-    loose = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not is_hidden(p.name)]
+    loose = [p for p in folder.iterdir()
+             if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not is_hidden(p.name)]
     if loose:
         raise DataError(
             f"image '{loose[0].name}' lies outside a class folder; expected <folder>/<emotion>/<image>", folder
@@ -28,10 +30,12 @@ def _read_classes(folder: Path, root: Path) -> list[LabelledImage]:
     for class_folder in _subfolders(folder):
         emotion = class_folder.name.lower()
         if emotion not in EMOTIONS:
-            raise DataError(f"class folder '{class_folder.name}' is not an emotion (expected {', '.join(EMOTIONS)})", folder)
+            raise DataError(f"class folder '{class_folder.name}' is not an emotion (expected {', '.join(EMOTIONS)})",
+                            folder)
         for path in find_images(class_folder):
             image_id = path.relative_to(root).with_suffix("").as_posix()
-            labelled.append(LabelledImage(id=image_id, path=path, label=EMOTIONS.index(emotion), topic=class_folder.name))
+            labelled.append(LabelledImage(id=image_id, path=path, label=EMOTIONS.index(emotion),
+                                          topic=class_folder.name))
     return labelled
 
 
@@ -47,7 +51,8 @@ def read_emotion_folder(root: str | os.PathLike) -> EmotionImageSet:
     else:
         splits = {"train": _read_classes(root, root)}
     if not any(splits.values()):
-        raise DataError(f"no images found; expected <folder>/<emotion>/*.png|jpg|webp|gif with emotion one of {', '.join(EMOTIONS)}", root)
+        raise DataError("no images found; expected <folder>/<emotion>/*.png|jpg|webp|gif with emotion one of "
+                        f"{', '.join(EMOTIONS)}", root)
     return EmotionImageSet(root=root, format=FORMAT, splits=splits)
 
 

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Collection
 
+from ..emotions import EMOTIONS
 from ..errors import DataError
 from .images import ContainedFolder
 from .records import (
@@ -19,7 +20,7 @@ from .records import (
     json_type,
     require,
 )
-from .types import EMOTIONS, Dialogue, Sticker, StickerDataset
+from .types import Dialogue, Sticker, StickerDataset
 
 FORMAT = "pbr"
 STICKERS_FILE = "stickers.jsonl"
@@ -51,7 +52,8 @@ def read_pbr_stickers(root: str | os.PathLike) -> dict[str, Sticker]:
         if emotion is not None:
             emotion = as_id(emotion, "emotion", source, where).lower()
             if emotion not in EMOTIONS:
-                raise DataError(f"{where}: unknown emotion '{record['emotion']}' (expected one of {', '.join(EMOTIONS)})", source)
+                raise DataError(f"{where}: unknown emotion '{record['emotion']}' (expected one of "
+                                f"{', '.join(EMOTIONS)})", source)
         path = folder.join(relative, f"{where}: path", must_exist=True)
         stickers[sticker_id] = Sticker(id=sticker_id, topic=topic, path=path, emotion=emotion)
     if not stickers:

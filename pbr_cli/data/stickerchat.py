@@ -65,7 +65,8 @@ def read_stickerchat_library(root: str | os.PathLike) -> dict[str, Sticker]:
     """Every .npy under npy_stickers/, topic = its sticker set; ids are '<set>/<sticker>'."""
     folder = Path(root).absolute() / STICKER_FOLDER
     if not folder.is_dir():
-        raise DataError(f"no {STICKER_FOLDER}/ folder: expected {STICKER_FOLDER}/<sticker_set_id>/<sticker_id>.npy", root)
+        raise DataError(f"no {STICKER_FOLDER}/ folder: expected {STICKER_FOLDER}/<sticker_set_id>/<sticker_id>.npy",
+                        root)
     stickers: dict[str, Sticker] = {}
     set_entries = sorted((e for e in os.scandir(folder) if e.is_dir() and not is_hidden(e.name)), key=lambda e: e.name)
     for set_entry in set_entries:

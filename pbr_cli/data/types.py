@@ -8,16 +8,9 @@ from typing import Callable
 
 import numpy as np
 
-# SER30K class order; every emotion index in pbr refers to this tuple.
-EMOTIONS: tuple[str, ...] = ("surprise", "happiness", "disgust", "fear", "sadness", "anger", "neutral")
-POSITIVE_EMOTIONS: tuple[int, ...] = (0, 1)        # surprise, happiness (Algorithm 1)
-NEGATIVE_EMOTIONS: tuple[int, ...] = (2, 3, 4, 5)  # disgust, fear, sadness, anger; neutral is left out
+from ..emotions import EMOTIONS
+
 N_CANDIDATES = 10
-
-
-def emotion_index(name: str) -> int:
-    return EMOTIONS.index(name)
-
 
 ImageLoader = Callable[[], np.ndarray]
 

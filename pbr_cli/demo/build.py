@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from ..data.types import EMOTIONS
+from ..emotions import EMOTIONS
 from ..errors import ConfigError, DataError, OutputError
 from ..strict_json import dumps
 
@@ -179,7 +179,7 @@ def _save_png(image: "Image.Image", path: Path) -> None:
 
 
 def _write_stickers(folder: Path, seed: int, spec: DemoSize) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
-    from .stickers import LIBRARY_CHARACTERS, VARIANTS, draw_sticker
+    from .draw import LIBRARY_CHARACTERS, VARIANTS, draw_sticker
 
     records: list[dict[str, Any]] = []
     topic_variants: dict[str, list[str]] = {}
@@ -201,7 +201,7 @@ def _write_stickers(folder: Path, seed: int, spec: DemoSize) -> tuple[list[dict[
 
 def _write_emotion_set(folder: Path, seed: int, spec: DemoSize) -> dict[str, Any]:
     """Other characters' stickers with emotion labels, in SER30K's layout under `folder/emotion/`."""
-    from .stickers import TEACHER_CHARACTERS, VARIANTS, draw_sticker
+    from .draw import TEACHER_CHARACTERS, VARIANTS, draw_sticker
 
     root = folder / EMOTION_SET_DIR
     (root / "Annotations" / "image-level").mkdir(parents=True)

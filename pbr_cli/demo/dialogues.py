@@ -9,11 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from ..data.types import EMOTIONS, NEGATIVE_EMOTIONS, POSITIVE_EMOTIONS
+from ..emotions import EMOTIONS
+from ..emotions import NEGATIVE_NAMES as NEGATIVE  # disgust, fear, sadness, anger
+from ..emotions import POSITIVE_NAMES as POSITIVE  # surprise, happiness
 from ..errors import DataError
-
-POSITIVE = tuple(EMOTIONS[i] for i in POSITIVE_EMOTIONS)  # surprise, happiness
-NEGATIVE = tuple(EMOTIONS[i] for i in NEGATIVE_EMOTIONS)  # disgust, fear, sadness, anger
 
 # How a dialogue's text relates to the sticker sent after it (the paper's Fig. 1b: consistent in most samples).
 CONSISTENT, MIXED, CONTRADICTED = "consistent", "mixed", "contradicted"
@@ -119,7 +118,8 @@ SCENES: dict[str, dict[str, tuple[str, ...]]] = {
                   "{task}明明是我做的，{boss}说是别人的功劳"),
         "fear": ("{boss}突然叫我去办公室", "下午要给全公司讲{task}", "明天要面试了", "{task}好像发错人了"),
         "disgust": ("同事在工位上吃榴莲", "会议室里有人脱鞋", "{boss}开会一直挖鼻孔", "茶水间的杯子长毛了"),
-        "surprise": ("{boss}请全组吃大餐", "{task}提前一周完成了", "新来的实习生居然是我高中同学", "{boss}突然给大家发红包"),
+        "surprise": ("{boss}请全组吃大餐", "{task}提前一周完成了", "新来的实习生居然是我高中同学",
+                     "{boss}突然给大家发红包"),
         "neutral": ("{task}发你邮箱了", "明天几点开会", "{task}我看一下", "下午三点会议室见", "{task}周五交"),
     },
     "weather": {

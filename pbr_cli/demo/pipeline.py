@@ -147,7 +147,8 @@ def train_and_evaluate(plan: DemoPlan, name: str, extra: list[str], seed: int, t
     itc = json_step([*evaluate, "--score", "itc"])
     if plots:
         (plan.report / "plots").mkdir(exist_ok=True)
-        evaluate += ["--scores-out", str(plan.report / f"scores_{name}.h5"), "--plots", str(plan.report / "plots" / name),
+        evaluate += ["--scores-out", str(plan.report / f"scores_{name}.h5"),
+                     "--plots", str(plan.report / "plots" / name),
                      "--sentiment", str(paths["sentiment"]), "--teacher-features", str(paths["features"])]
     result = json_step(evaluate)
     result["itc"] = {k: v for k, v in itc.items() if k in ("map", "mrr") or k.startswith("r")}

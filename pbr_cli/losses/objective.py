@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .ekd import feature_distillation_loss, fold_emotions, kl_distillation_loss
+from ..emotions import fold_emotions
+from .ekd import feature_distillation_loss, kl_distillation_loss
 from .itc import i2t_loss, t2i_loss
 from .itm import has_negative, itm_loss, sample_negatives
 from .phsm import phsm_scores, polarity_similarity, sticker_polarity
@@ -25,10 +26,11 @@ class Batch:
     mask: torch.Tensor            # (K, T) bool
     label: torch.Tensor           # (K,) position of the truth in each candidate set
     candidate_ids: torch.Tensor   # (K, n) library indices of the candidates (to mask copies of the truth)
-    # Optional inputs of the PBR components:
-    #   ekd_target (K*n, D): EKD targets per candidate; view2 (K*n, 3, R, R): second TSCL view;
-    #   dialogue_polarity (K, 2); sticker_polarity (K*n, 2) from the teacher
-    extras: dict = field(default_factory=dict)
+    # Inputs of the PBR components, None when their component is off:
+    ekd_target: torch.Tensor | None = None          # (K*n, D) EKD target of each candidate
+    view2: torch.Tensor | None = None               # (K*n, 3, R, R) second augmented view, for TSCL
+    dialogue_polarity: torch.Tensor | None = None   # (K, 2) [pos, neg] of each dialogue (sentiment file)
+    sticker_polarity: torch.Tensor | None = None    # (K*n, 2) [P^I, N^I] of each candidate from the teacher
 
 
 @dataclass
@@ -68,14 +70,14 @@ class Objective:
                  "t2i": t2i_loss(text.embedding, candidates, batch.label, temperature)}
         student_logits = model.ekd_head(image.cls) if model.ekd_head is not None else None   # (K*n, D)
         if self.ekd != "off":
-            target = batch.extras["ekd_target"]
+            target = batch.ekd_target
             if self.ekd == "features":
                 terms["ekd"] = feature_distillation_loss(student_logits, target)
             else:
                 terms["ekd"] = kl_distillation_loss(student_logits, target)
         if self.intra_weight or self.inter_weight:
             view1 = model.tscl_head(image.cls)                                        # (K*n, d)
-            view2 = model.tscl_head(model.encode_image(batch.extras["view2"]).cls)
+            view2 = model.tscl_head(model.encode_image(batch.view2).cls)
             ids = batch.candidate_ids.reshape(-1)
             if self.intra_weight:
                 terms["intra"] = intra_topic_loss(view1.view(k, n, -1), view2.view(k, n, -1),
@@ -96,7 +98,7 @@ class Objective:
         if self.phsm_emotion == "student":
             per_emotion = fold_emotions(student_logits.detach().float(), self.ekd_m)  # (K*n, 7)
             return sticker_polarity(per_emotion)
-        return batch.extras["sticker_polarity"]
+        return batch.sticker_polarity
 
     def mining_scores(self, batch: Batch, text, candidates, positive, temperature, student_logits):
         """Sampling logits and masks: a negative sticker per dialogue, a negative dialogue per sticker.
@@ -113,7 +115,7 @@ class Objective:
             pool_ids = batch.candidate_ids.reshape(-1)                                           # (K*n,)
             sim_t2i = text.embedding @ candidates.reshape(k * n, -1).t() / temperature           # (K, K*n)
             mask_t2i = pool_ids[None, :] == truth_ids[:, None]
-            dialogue_polarity = batch.extras["dialogue_polarity"]                                # (K, 2)
+            dialogue_polarity = batch.dialogue_polarity                                          # (K, 2)
             sticker_pol = self.candidate_polarity(batch, student_logits)                         # (K*n, 2)
             positive_pol = sticker_pol.view(k, n, 2)[rows, batch.label]                          # (K, 2)
             sim_t2i = phsm_scores(sim_t2i, polarity_similarity(dialogue_polarity, sticker_pol), self.phsm_weight)

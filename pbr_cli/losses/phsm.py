@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..data.types import NEGATIVE_EMOTIONS, POSITIVE_EMOTIONS
+from ..emotions import NEGATIVE_EMOTIONS, POSITIVE_EMOTIONS
 
 
 def sticker_polarity(emotion_scores: torch.Tensor) -> torch.Tensor:

@@ -130,7 +130,8 @@ def read_hf_bert_config(folder: str | Path) -> dict:
     except OSError as exc:
         raise FormatError(f"cannot read ({exc.strerror or exc.__class__.__name__})", config_file) from None
     except ValueError as exc:
-        raise FormatError(f"not valid JSON ({exc.__class__.__name__}: {str(exc).splitlines()[0]})", config_file) from None
+        raise FormatError(f"not valid JSON ({exc.__class__.__name__}: {str(exc).splitlines()[0]})",
+                          config_file) from None
     if not isinstance(data, dict):
         raise FormatError(f"expected a JSON object, got {type(data).__name__}", config_file)
     config = {}
@@ -209,7 +210,7 @@ def check_hf_bert_weights(folder: str | Path, config: dict) -> None:
 def read_hf_bert(folder: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     """config.json and weights (safetensors, else a weights-only torch file) of a Hugging Face BERT folder,
     every tensor pbr takes present with the shape config.json gives it."""
-    from .checkpoint import read_state_dict
+    from .weights import read_state_dict
 
     config = read_hf_bert_config(folder)
     weights_file = hf_weights_file(folder)
@@ -227,7 +228,8 @@ def hf_layer_names(hf_index: int, cross: bool = False) -> dict[str, str]:
                          ("norm", "attention.output.LayerNorm")]:
         for param in ("weight", "bias"):
             names[f"self_attn.{ours}.{param}"] = f"{prefix}{theirs}.{param}"
-    for ours, theirs in [("intermediate", "intermediate.dense"), ("output", "output.dense"), ("norm", "output.LayerNorm")]:
+    for ours, theirs in [("intermediate", "intermediate.dense"), ("output", "output.dense"),
+                         ("norm", "output.LayerNorm")]:
         for param in ("weight", "bias"):
             names[f"{ours}.{param}"] = f"{prefix}{theirs}.{param}"
     return names
@@ -239,17 +241,20 @@ def load_hf_layers(layers: nn.ModuleList, state: dict[str, torch.Tensor], first_
         own = layer.state_dict()
         for ours, theirs in hf_layer_names(first_hf_layer + offset).items():
             if theirs not in state:
-                raise FormatError(f"BERT weights lack {theirs} (the model needs {first_hf_layer + len(layers)} layers)", folder)
+                raise FormatError(f"BERT weights lack {theirs} (the model needs {first_hf_layer + len(layers)} "
+                                  "layers)", folder)
             if state[theirs].shape != own[ours].shape:
-                raise FormatError(f"{theirs} has shape {tuple(state[theirs].shape)}, expected {tuple(own[ours].shape)}", folder)
+                raise FormatError(f"{theirs} has shape {tuple(state[theirs].shape)}, expected "
+                                  f"{tuple(own[ours].shape)}", folder)
             own[ours] = state[theirs]
         layer.load_state_dict(own)
 
 
 def load_hf_embeddings(embeddings: Embeddings, state: dict[str, torch.Tensor], folder) -> None:
-    pairs = {"word.weight": "embeddings.word_embeddings.weight", "position.weight": "embeddings.position_embeddings.weight",
-             "token_type.weight": "embeddings.token_type_embeddings.weight", "norm.weight": "embeddings.LayerNorm.weight",
-             "norm.bias": "embeddings.LayerNorm.bias"}
+    pairs = {"word.weight": "embeddings.word_embeddings.weight",
+             "position.weight": "embeddings.position_embeddings.weight",
+             "token_type.weight": "embeddings.token_type_embeddings.weight",
+             "norm.weight": "embeddings.LayerNorm.weight", "norm.bias": "embeddings.LayerNorm.bias"}
     own = embeddings.state_dict()
     for ours, theirs in pairs.items():
         if theirs not in state:

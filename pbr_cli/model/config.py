@@ -46,7 +46,6 @@ class ModelConfig:
                                      # fusion+itc (also the product of the pair's ITC embeddings)
     dropout: float = 0.1             # dropout in text tower and fusion
     ekd_dim: int = 0                 # EKD head outputs: 7*M (anchors), 7 (logits), C_S (features); 0 = no head
-    ekd_mode: str = "off"            # anchors | logits | features | off
     tscl_dim: int = 0                # output size of the TSCL projection psi; 0 = no head
     txt_model: str = ""              # Hugging Face BERT folder the text tower was initialised from ("" = none)
     img_weights: str = ""            # image-tower checkpoint it was initialised from ("" = none)
@@ -74,7 +73,6 @@ class TrainConfig:
     compile: str = "auto"            # torch.compile the towers and fusion: auto (on CUDA) | on | off
     loss: str = "itm"                # itm (ITC + ITM, ALBEF/PBR) | itc (CLIP-style dual encoder)
     grad_clip: float = 0.0           # max gradient norm; 0 = off
-    workers: int = 0                 # data-loader worker processes
     negatives: str = "semantic"      # ITM negatives: semantic (ALBEF) | phsm (Algorithm 1) | random
     ekd: str = "off"                 # Emotion Knowledge Distillation: anchors | logits | features | off
     ekd_weight: float = 0.5          # alpha
@@ -119,12 +117,17 @@ def _paper() -> RunConfig:
 
 NAMED = {"tiny": _tiny, "paper": _paper}
 
-# Small versions of the CNN towers, used when `--img resnet|inception` is combined with the tiny size.
+# Small versions of the named towers, used when `--img vit|resnet|inception` is combined with the tiny size.
 TINY_IMAGE_KWARGS = {
     "vit": {"patch_size": 8, "embed_dim": 96, "depth": 3, "num_heads": 3},
     "resnet": {"layers": [1, 1, 1, 1]},
     "inception": {},
 }
+
+
+def tiny_image_kwargs(img: str) -> dict:
+    """The timm arguments of the tiny size of image tower `img` ({} for a tower without a small version)."""
+    return dict(TINY_IMAGE_KWARGS.get(img, {}))
 
 
 # -- what every key may hold ------------------------------------------------------------------------
@@ -234,7 +237,6 @@ RULES: dict[str, Rule] = {
     "model.itm_input": choice("fusion", "fusion+itc"),
     "model.dropout": number(0, 1, high_open=True),
     "model.ekd_dim": integer(0, 1_000_000),
-    "model.ekd_mode": choice("anchors", "logits", "features", "off"),
     "model.tscl_dim": integer(0, 65536),
     "model.txt_model": TEXT,
     "model.img_weights": TEXT,
@@ -252,8 +254,7 @@ RULES: dict[str, Rule] = {
     "train.compile": choice("auto", "on", "off", option="--compile"),
     "train.loss": choice("itm", "itc", option="--loss"),
     "train.grad_clip": number(0),
-    "train.workers": integer(0, 1024),
-    "train.negatives": choice("semantic", "phsm", "random", option="--negatives"),
+    "train.negatives": choice("phsm", "semantic", "random", option="--negatives"),
     "train.ekd": choice("anchors", "logits", "features", "off", option="--ekd"),
     "train.ekd_weight": number(0, option="--ekd-weight"),
     "train.ekd_tau": number(**POSITIVE, option="--ekd-tau"),
@@ -263,6 +264,11 @@ RULES: dict[str, Rule] = {
     "train.tscl_temp": number(**POSITIVE, option="--tscl-temp"),
     "train.crop_scale": number(0, 1, low_open=True),
 }
+
+
+def choices(key: str) -> list[str]:
+    """The values a choice key of RULES takes, in order: what its `pbr train` option offers too."""
+    return list(RULES[key].choices)
 
 
 @dataclass(frozen=True)
@@ -313,9 +319,17 @@ def validate(config: RunConfig, path: str | os.PathLike | None = None) -> None:
             raise ConfigError(f"{_key_label(relation.key, where)}: {relation.message(config)}", where)
 
 
+# Keys older versions wrote into config.json that no longer mean anything: read and dropped, so their runs load.
+RETIRED_KEYS: dict[str, frozenset[str]] = {
+    "model": frozenset({"ekd_mode"}),   # a copy of train.ekd
+    "train": frozenset({"workers"}),    # data-loader processes, never used
+}
+
+
 def _section(cls, data: Any, section: str, path: str | None):
     if not isinstance(data, dict):
         raise ConfigError(f"{section}: expected a mapping, got {_shown(data)}", path)
+    data = {key: value for key, value in data.items() if key not in RETIRED_KEYS[section]}
     known = [f.name for f in fields(cls)]
     unknown = sorted(str(key) for key in data if key not in known)
     if unknown:

@@ -14,8 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError, FormatError
-from .bert import (Layer, check_hf_bert_weights, load_hf_embeddings, load_hf_layers, read_hf_bert,
-                   read_hf_bert_config)
+from .bert import Layer, check_hf_bert_weights, load_hf_embeddings, load_hf_layers, read_hf_bert, read_hf_bert_config
 from .config import ModelConfig
 from .towers import BertTextTower, ImageTower, build_text_tower, load_image_weights
 

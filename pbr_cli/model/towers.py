@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, FormatError
-from .bert import Embeddings, Layer, load_hf_embeddings, load_hf_layers
-from .config import TINY_IMAGE_KWARGS, ModelConfig
+from .bert import Embeddings, Layer
+from .config import ModelConfig
 
 
 class ImageTower(nn.Module):
@@ -58,7 +58,7 @@ class ImageTower(nn.Module):
 
 def load_image_weights(tower: ImageTower, path: str | Path, img_size: int) -> None:
     """Load a timm checkpoint, or the visual encoder of an ALBEF checkpoint, resizing position embeddings."""
-    from .checkpoint import read_state_dict
+    from .weights import read_state_dict
 
     state = read_state_dict(path)
     if any(k.startswith("visual_encoder.") for k in state):
@@ -81,7 +81,8 @@ def load_image_weights(tower: ImageTower, path: str | Path, img_size: int) -> No
     mismatched = [k for k, v in state.items() if v.shape != own[k].shape]
     if mismatched:
         raise FormatError(f"image weights do not fit the {tower.body.__class__.__name__} tower: {mismatched[0]} "
-                          f"has shape {tuple(state[mismatched[0]].shape)}, expected {tuple(own[mismatched[0]].shape)}", path)
+                          f"has shape {tuple(state[mismatched[0]].shape)}, expected "
+                          f"{tuple(own[mismatched[0]].shape)}", path)
     missing = [k for k in own if k not in state]
     if len(missing) == len(own):
         raise FormatError("no image-tower weights found in the checkpoint", path)
@@ -155,8 +156,8 @@ def load_word_vectors(embedding: nn.Embedding, vocab: list[str], path: str | Pat
                 if parts[0] not in index:
                     continue
                 if len(parts) - 1 != weight.shape[1]:
-                    raise FormatError(f"line {line_number}: vector of size {len(parts) - 1}, expected {weight.shape[1]} "
-                                      f"(set model.word_dim)", path)
+                    raise FormatError(f"line {line_number}: vector of size {len(parts) - 1}, expected "
+                                      f"{weight.shape[1]} (set model.word_dim)", path)
                 weight[index[parts[0]]] = torch.tensor([float(v) for v in parts[1:]])
                 found += 1
     except UnicodeDecodeError:
@@ -166,8 +167,3 @@ def load_word_vectors(embedding: nn.Embedding, vocab: list[str], path: str | Pat
     except OSError as exc:
         raise FormatError(f"cannot read word vectors ({exc.strerror})", path) from None
     return found
-
-
-def tiny_image_kwargs(img: str) -> dict:
-    """Small sizes for the named towers, used by the tiny configuration."""
-    return dict(TINY_IMAGE_KWARGS.get(img, {}))

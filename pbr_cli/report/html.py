@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from ..io import write_text_atomic
-from .ranked import Ranking, RankedSticker, thumbnail
+from .ranked import RankedSticker, Ranking, thumbnail
 
 IMAGE = 160  # sticker thumbnail side in the page, pixels
 

@@ -1,4 +1,5 @@
-"""The paper's analysis plots as PNG files: metrics by sentiment intensity (Fig. 5), consistency (Fig. 1b), t-SNE (Fig. 4)."""
+"""The paper's analysis plots as PNG files: metrics by sentiment intensity (Fig. 5), consistency (Fig. 1b) and
+t-SNE (Fig. 4)."""
 
 from __future__ import annotations
 

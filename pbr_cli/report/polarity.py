@@ -8,14 +8,12 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from ..data.types import EMOTIONS, NEGATIVE_EMOTIONS, POSITIVE_EMOTIONS
+from ..emotions import EMOTIONS, NEGATIVE_NAMES, POSITIVE_NAMES
 from ..errors import DataError, FormatError
 
 if TYPE_CHECKING:
     from ..features import H5Data
 
-POSITIVE_NAMES = frozenset(EMOTIONS[i] for i in POSITIVE_EMOTIONS)   # surprise, happiness
-NEGATIVE_NAMES = frozenset(EMOTIONS[i] for i in NEGATIVE_EMOTIONS)   # disgust, fear, sadness, anger
 NEUTRAL_POLARITY = 0.5
 NEUTRAL_BAND = 0.1  # polarity within 0.5 +- this counts as neutral when stickers are sorted into classes
 
@@ -60,7 +58,7 @@ def read_teacher_probs(path: str | os.PathLike) -> H5Data:
         raise FormatError(f"attribute class_names does not name the {data['probs'].shape[1]} probability columns",
                           data.path)
     names = {str(name).lower() for name in class_names}
-    if not names & POSITIVE_NAMES or not names & NEGATIVE_NAMES:
+    if not names & set(POSITIVE_NAMES) or not names & set(NEGATIVE_NAMES):
         raise FormatError(f"class_names {list(class_names)} hold no positive or no negative emotion; "
                           f"expected names from {', '.join(EMOTIONS)}", data.path)
     return data

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..io import atomic_path
 from .fonts import FONT_ENV, find_cjk_font, load_font, needs_cjk
-from .ranked import Ranking, RankedSticker, thumbnail
+from .ranked import RankedSticker, Ranking, thumbnail
 
 MAX_COLUMNS = 5
 MARGIN = 20

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pbr_cli.data.images import ContainedFolder, IMAGE_SUFFIXES, find_images, load_image, safe_join
+from pbr_cli.data.images import IMAGE_SUFFIXES, ContainedFolder, find_images, load_image, safe_join
 from pbr_cli.errors import DataError
 
 RED = (200, 30, 40)

@@ -6,10 +6,10 @@ import math
 import pytest
 import torch
 
+from helpers import random_batch, tiny_model_config
 from pbr_cli.model.config import load_run_config
 from pbr_cli.model.pbr import PBRModel
 from pbr_cli.teacher import MIN_TEACHER_STEPS, default_epochs
-from test_model import random_batch, tiny_model_config
 
 
 def test_text_embeddings_start_at_bert_scale():
@@ -74,8 +74,8 @@ def test_paper_configuration_keeps_the_authors_choices():
     assert (tiny.img, tiny.txt_pool, tiny.embed_norm, tiny.itm_input) == ("test_resnet", "mean", "batch", "fusion+itc")
 
 
-@pytest.mark.parametrize("n_train, batch, expected", [(558, 32, math.ceil(MIN_TEACHER_STEPS / 17)), (43, 32, MIN_TEACHER_STEPS),
-                                                      (30_000, 32, 10)])
+@pytest.mark.parametrize("n_train, batch, expected", [(558, 32, math.ceil(MIN_TEACHER_STEPS / 17)),
+                                                      (43, 32, MIN_TEACHER_STEPS), (30_000, 32, 10)])
 def test_teacher_epochs_scale_with_the_data(n_train, batch, expected):
     assert default_epochs(n_train, batch) == expected
 

@@ -1,13 +1,12 @@
 """The tiny model can memorise a handful of dialogues: ITC + ITM reach R@1 = 1.0 on them."""
 
-import shutil
 
 import pytest
 
+from pbr_cli.data.cache import sticker_image_cache
 from pbr_cli.data.pbrfolder import read_pbr_dataset
 from pbr_cli.data.tokenize import CharTokenizer
 from pbr_cli.engine import Trainer, prepare_data
-from pbr_cli.data.cache import sticker_image_cache
 from pbr_cli.model.config import load_run_config
 from pbr_cli.model.pbr import PBRModel
 from synthetic import write_tiny_dataset

@@ -23,7 +23,8 @@ def write_bert_folder(folder, layers=3, hidden=32):
 def test_bert_folder_fills_text_tower_and_fusion_by_name(tmp_path):
     bert = write_bert_folder(tmp_path / "bert")
     config = load_run_config("tiny").model
-    config.img, config.img_size, config.img_kwargs = "vit", 32, {"patch_size": 8, "embed_dim": 32, "depth": 1, "num_heads": 2}
+    config.img, config.img_size = "vit", 32
+    config.img_kwargs = {"patch_size": 8, "embed_dim": 32, "depth": 1, "num_heads": 2}
     config.txt_layers, config.fusion_layers = 2, 1
     config_from_hf_bert(config, str(tmp_path / "bert"))
     tokenizer = WordPieceTokenizer.from_folder(tmp_path / "bert")
@@ -33,9 +34,11 @@ def test_bert_folder_fills_text_tower_and_fusion_by_name(tmp_path):
     assert not any("text tower" in n for n in notices)
     state = bert.state_dict()
     assert torch.equal(model.text.embeddings.word.weight, state["embeddings.word_embeddings.weight"])
-    assert torch.equal(model.text.layers[1].self_attn.query.weight, state["encoder.layer.1.attention.self.query.weight"])
+    assert torch.equal(model.text.layers[1].self_attn.query.weight,
+                       state["encoder.layer.1.attention.self.query.weight"])
     # the fusion takes the layers after the text tower's; its cross-attention is new
-    assert torch.equal(model.fusion.layers[0].self_attn.query.weight, state["encoder.layer.2.attention.self.query.weight"])
+    assert torch.equal(model.fusion.layers[0].self_attn.query.weight,
+                       state["encoder.layer.2.attention.self.query.weight"])
     assert torch.equal(model.fusion.layers[0].output.weight, state["encoder.layer.2.output.dense.weight"])
     # the text tower computes what BERT computes for the same layers
     ids = torch.tensor([tokenizer.encode_dialogue(["你好", "今天考试过了"], 32)])
@@ -51,7 +54,8 @@ def test_timm_checkpoint_loads_into_the_image_tower(tmp_path):
     import timm
 
     config = load_run_config("tiny").model
-    config.img, config.img_size, config.img_kwargs = "vit", 32, {"patch_size": 8, "embed_dim": 32, "depth": 1, "num_heads": 2}
+    config.img, config.img_size = "vit", 32
+    config.img_kwargs = {"patch_size": 8, "embed_dim": 32, "depth": 1, "num_heads": 2}
     config.vocab_size = 50
     source = timm.create_model("vit_base_patch16_224", pretrained=False, num_classes=0, img_size=64,
                                patch_size=8, embed_dim=32, depth=1, num_heads=2)

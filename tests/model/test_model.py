@@ -3,39 +3,16 @@
 import pytest
 import torch
 
+from helpers import random_batch, tiny_model_config
 from pbr_cli.data.tokenize import CharTokenizer, WordTokenizer
 from pbr_cli.errors import ConfigError
-from pbr_cli.losses.objective import Batch, Objective
-from pbr_cli.model.config import TINY_IMAGE_KWARGS, load_run_config, validate
+from pbr_cli.losses.objective import Objective
+from pbr_cli.model.config import load_run_config, validate
 from pbr_cli.model.pbr import PBRModel
 
 # The five backbone pairs of the paper's Table 1.
 PAIRS = [("resnet", "transformer"), ("inception", "transformer"), ("inception", "gru"), ("inception", "lstm"),
          ("vit", "bert")]
-
-
-def tiny_model_config(img: str, txt: str, vocab_size: int = 200):
-    config = load_run_config("tiny").model
-    config.img, config.txt = img, txt
-    config.img_kwargs = dict(TINY_IMAGE_KWARGS[img])
-    config.img_size = 80 if img == "inception" else 32
-    config.vocab_size = vocab_size
-    config.hidden, config.heads, config.intermediate, config.word_dim = 32, 2, 64, 16
-    config.txt_layers = config.fusion_layers = 1
-    if img == "vit":
-        config.img_kwargs.update(embed_dim=32, depth=1, num_heads=2)
-    return config
-
-
-def random_batch(config, k=2, n=3, length=7):
-    generator = torch.Generator().manual_seed(0)
-    images = torch.randint(0, 256, (k * n, 3, config.img_size, config.img_size), generator=generator).float()
-    ids = torch.randint(5, config.vocab_size, (k, length), generator=generator)
-    ids[:, 0] = 2
-    mask = torch.ones(k, length, dtype=torch.bool)
-    mask[1, -2:] = False
-    return Batch(images=images, input_ids=ids, mask=mask, label=torch.tensor([0, 2]),
-                 candidate_ids=torch.arange(k * n).view(k, n))
 
 
 @pytest.mark.parametrize("img,txt", PAIRS)
@@ -133,6 +110,18 @@ def test_config_file_overrides_and_rejects_unknown_keys(tmp_path):
     bad.write_text("model:\n  embed_dimm: 32\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="embed_dimm"):
         load_run_config(str(bad))
+
+
+def test_config_json_of_an_older_run_with_retired_keys_still_loads():
+    from pbr_cli.model.config import run_config_from_dict
+
+    written = load_run_config("tiny").to_dict()
+    written["model"]["ekd_mode"] = "anchors"     # a copy of train.ekd, written by pbr 0.1 runs
+    written["train"]["workers"] = 0              # never used
+    config = run_config_from_dict(written, "config.json")
+    assert config.to_dict() == load_run_config("tiny").to_dict()
+    with pytest.raises(ConfigError, match="unknown key"):
+        run_config_from_dict({**written, "train": {**written["train"], "wrokers": 0}}, "config.json")
 
 
 def test_fusion_shortcuts_give_the_full_computation():

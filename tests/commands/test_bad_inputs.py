@@ -3,97 +3,40 @@ problem, a non-zero exit and no output written (no target file, no temporary fil
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import json
 import os
 import random
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import time
-import zlib
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 
 from fixtures_data import edit_record, set_line
-from pbr_cli.cli import cli
+from helpers import TRAIN, assert_refused, module_cache, run_pbr, temp_files
 from pbr_cli.data.pbrfolder import read_pbr_dataset
 from pbr_cli.features import read_h5, write_h5
-from synthetic import EMOTIONS, write_tiny_dataset
+from synthetic import EMOTIONS, png_claiming, write_tiny_dataset
 
-TRAIN = ["--steps", "2", "-K", "4", "--img-size", "32"]
 FIRST_STICKER = "stickers/t0/t0s0.png"  # line 1 of stickers.jsonl in write_tiny_dataset
-
-
-def run_cli(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def temp_files(folder: Path) -> list[Path]:
-    """Temporary files an atomic write leaves if it is not cleaned up (`.<name>.<random>[suffix].tmp`)."""
-    return sorted(folder.rglob(".*.tmp")) if folder.exists() else []
-
-
-def assert_refused(result, *needles: str, not_written: tuple[Path, ...] = (), folder: Path | None = None) -> str:
-    """Non-zero exit, no traceback, exactly one `Error:` line (the last line) holding every needle, nothing written."""
-    output = result.output
-    assert result.exit_code != 0, output
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in output, output
-    lines = [line for line in output.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("Error:")]
-    assert len(errors) == 1 and lines[-1] == errors[0], output
-    for needle in needles:
-        assert needle in errors[0], f"{needle!r} not in {errors[0]!r}"
-    for path in not_written:
-        assert not path.exists(), f"{path} was written"
-    if folder is not None:
-        assert temp_files(folder) == [], temp_files(folder)
-    return errors[0]
-
-
-def png_chunk(kind: bytes, payload: bytes) -> bytes:
-    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
-
-
-def png_claiming(width: int, height: int) -> bytes:
-    """A PNG of a few dozen bytes whose header claims width x height pixels (a decompression bomb's shape)."""
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", zlib.compress(b"\0" * 64))
-            + png_chunk(b"IEND", b""))
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Shared inputs: a dataset, teacher features and anchors for it, a sentiment file, two trained runs
 
 
-@contextlib.contextmanager
-def cache_folder(path: Path):
-    """PBR_CACHE_DIR for a module-scoped fixture (the autouse `isolated_cache` is per test)."""
-    old = os.environ.get("PBR_CACHE_DIR")
-    os.environ["PBR_CACHE_DIR"] = str(path)
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("PBR_CACHE_DIR", None)
-        else:
-            os.environ["PBR_CACHE_DIR"] = old
-
-
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory):
     """A dataset with teacher features of its stickers, anchors good and bad, and its sentiment file."""
     root = tmp_path_factory.mktemp("bad-inputs")
-    with cache_folder(root / "cache"):
+    with module_cache(root / "cache"):
         data = write_tiny_dataset(root / "data")
         ids = list(read_pbr_dataset(data).stickers)
         rng = np.random.default_rng(0)
@@ -116,7 +59,7 @@ def shared(tmp_path_factory):
         shutil.copy(root / "anchors.h5", root / "future_anchors.h5")
         with h5py.File(root / "future_anchors.h5", "a") as handle:
             handle.attrs["schema_version"] = 99
-        result = run_cli("score-sentiment", data, "-o", root / "sentiment.h5")
+        result = run_pbr("score-sentiment", data, "-o", root / "sentiment.h5")
         assert result.exit_code == 0, result.output
     return {"root": root, "data": data}
 
@@ -125,9 +68,9 @@ def shared(tmp_path_factory):
 def runs(shared):
     """Two runs of the tiny model trained on the shared dataset with different seeds: different models."""
     root, data = shared["root"], shared["data"]
-    with cache_folder(root / "cache"):
+    with module_cache(root / "cache"):
         for name, seed in (("a", 0), ("b", 1)):
-            result = run_cli("--seed", seed, "train", "--data", data, "-o", root / "runs" / name, *TRAIN)
+            result = run_pbr("--seed", seed, "train", "--data", data, "-o", root / "runs" / name, *TRAIN)
             assert result.exit_code == 0, result.output
     return root / "runs" / "a", root / "runs" / "b"
 
@@ -424,7 +367,7 @@ def test_killed_writer_leaves_no_half_written_output(invoke, tmp_path, out, exis
     if existing:
         assert invoke("score-sentiment", contexts, "-o", target).exit_code == 0
         before = target.read_bytes()
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     writer = subprocess.Popen([sys.executable, "-c", SLOW_WRITER, "score-sentiment", str(contexts), "-o", str(target),
                                "--workers", "1"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

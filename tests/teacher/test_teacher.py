@@ -9,36 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
-from PIL import Image, ImageDraw
 
-from pbr_cli.cli import cli
-from pbr_cli.data.types import EMOTIONS
+from helpers import run_pbr
+from pbr_cli.emotions import EMOTIONS
 from pbr_cli.errors import FormatError
 from pbr_cli.features import read_h5
 from pbr_cli.teacher import Teacher, build_classifier, load_init_weights, load_teacher
+from synthetic import write_emotion_images
 
-# One colour per emotion, far apart in hue, so a tiny network separates the classes in a few epochs.
-CLASS_COLOURS = [(230, 30, 30), (30, 190, 30), (30, 30, 230), (240, 200, 0), (190, 30, 190), (0, 190, 190), (20, 20, 20)]
 TEACHER_ARGS = ["--arch", "tiny", "--img-size", "32", "--batch-size", "14"]
 
-
-def write_emotion_images(root: Path, per_class: int, seed: int = 0, size: int = 40) -> Path:
-    """root/<emotion>/<i>.png: a disc of the emotion's colour at a random place and scale on white."""
-    rng = np.random.default_rng(seed)
-    for label, emotion in enumerate(EMOTIONS):
-        (root / emotion).mkdir(parents=True, exist_ok=True)
-        for index in range(per_class):
-            image = Image.new("RGB", (size, size), (255, 255, 255))
-            radius = int(rng.integers(size // 4, size // 2 - 2))
-            x, y = rng.integers(radius, size - radius, 2)
-            ImageDraw.Draw(image).ellipse([x - radius, y - radius, x + radius, y + radius], fill=CLASS_COLOURS[label])
-            image.save(root / emotion / f"{seed}_{index}.png")
-    return root
-
-
-def run_cli(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +32,7 @@ def teacher_run(tmp_path_factory):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny convolutions: one thread is as fast, and far faster on a busy machine
     try:
-        result = run_cli("teacher-train", data, *TEACHER_ARGS, "--epochs", "8", "--lr", "3e-3", "-o", checkpoint,
+        result = run_pbr("teacher-train", data, *TEACHER_ARGS, "--epochs", "8", "--lr", "3e-3", "-o", checkpoint,
                          "--json")
     finally:
         torch.set_num_threads(threads)
@@ -99,7 +79,7 @@ def test_checkpoint_round_trip_gives_identical_features(teacher_run, tmp_path):
     assert torch.equal(copy.features(torch.from_numpy(images).permute(0, 3, 1, 2)), features)  # (B, 3, H, W)
 
 
-def test_pickled_files_are_refused_and_never_run(teacher_run, tmp_path):
+def test_pickled_files_are_refused_and_never_run(invoke, teacher_run, tmp_path):
     data, _, _ = teacher_run
     proof = tmp_path / "proof"
     pickle.loads(evil_pickle(proof))
@@ -109,9 +89,9 @@ def test_pickled_files_are_refused_and_never_run(teacher_run, tmp_path):
     evil.write_bytes(evil_pickle(marker))
     with pytest.raises(FormatError, match="evil.pt"):
         load_teacher(evil)
-    result = run_cli("embed", data, "--teacher", evil, "-o", tmp_path / "out.h5")
+    result = invoke("embed", data, "--teacher", evil, "-o", tmp_path / "out.h5")
     assert result.exit_code == 1 and "evil.pt" in result.output
-    result = run_cli("teacher-train", data, *TEACHER_ARGS, "--init", evil, "-o", tmp_path / "t.pt")
+    result = invoke("teacher-train", data, *TEACHER_ARGS, "--init", evil, "-o", tmp_path / "t.pt")
     assert result.exit_code == 1 and "evil.pt" in result.output
     assert not marker.exists() and not (tmp_path / "out.h5").exists() and not (tmp_path / "t.pt").exists()
 
@@ -149,10 +129,10 @@ def test_init_weights_load_everything_but_the_classifier(tmp_path):
     assert model.fc.weight.shape == (7, 96)
 
 
-def test_embed_writes_teacher_features_with_labels_and_splits(teacher_run, tmp_path):
+def test_embed_writes_teacher_features_with_labels_and_splits(invoke, teacher_run, tmp_path):
     data, checkpoint, report = teacher_run
     output = tmp_path / "ser_teacher.h5"
-    result = run_cli("embed", data, "--teacher", checkpoint, "-o", output, "--json")
+    result = invoke("embed", data, "--teacher", checkpoint, "-o", output, "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["images"] == 77 and summary["labelled"] == 77 and summary["skipped"] == 0
@@ -164,7 +144,7 @@ def test_embed_writes_teacher_features_with_labels_and_splits(teacher_run, tmp_p
     assert features.attrs["teacher_hash"] == report["teacher_hash"] and len(features["paths"]) == 77
 
 
-def test_embed_unreadable_images_error_or_skip(teacher_run, tmp_path):
+def test_embed_unreadable_images_error_or_skip(invoke, teacher_run, tmp_path):
     _, checkpoint, _ = teacher_run
     folder = tmp_path / "stickers"                         # a plain folder: topics, no emotion labels
     write_emotion_images(tmp_path / "source", per_class=1)
@@ -173,9 +153,9 @@ def test_embed_unreadable_images_error_or_skip(teacher_run, tmp_path):
         image.rename(folder / "cat" / f"{image.parent.name}.png")
     (folder / "cat" / "broken.png").write_bytes(b"not an image at all")
     output = tmp_path / "stickers.h5"
-    failed = run_cli("embed", folder, "--teacher", checkpoint, "-o", output)
+    failed = invoke("embed", folder, "--teacher", checkpoint, "-o", output)
     assert failed.exit_code == 1 and "broken.png" in failed.output and not output.exists()
-    skipped = run_cli("embed", folder, "--teacher", checkpoint, "-o", output, "--skip-bad-images", "--json")
+    skipped = invoke("embed", folder, "--teacher", checkpoint, "-o", output, "--skip-bad-images", "--json")
     assert skipped.exit_code == 0, skipped.output
     summary = json.loads(skipped.stdout)
     assert summary["images"] == 7 and summary["skipped"] == 1 and summary["labelled"] == 0
@@ -184,10 +164,10 @@ def test_embed_unreadable_images_error_or_skip(teacher_run, tmp_path):
     assert set(written["topics"].tolist()) == {"cat"}
 
 
-def test_embed_needs_a_model_and_teacher_train_a_known_arch(tmp_path):
-    assert run_cli("embed", tmp_path).exit_code == 2
+def test_embed_needs_a_model_and_teacher_train_a_known_arch(invoke, tmp_path):
+    assert invoke("embed", tmp_path).exit_code == 2
     write_emotion_images(tmp_path / "data", per_class=1)
-    result = run_cli("teacher-train", tmp_path / "data", "--arch", "no_such_net", "-o", tmp_path / "t.pt")
+    result = invoke("teacher-train", tmp_path / "data", "--arch", "no_such_net", "-o", tmp_path / "t.pt")
     assert result.exit_code == 1 and "unknown teacher architecture 'no_such_net'" in result.output
 
 

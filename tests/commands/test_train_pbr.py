@@ -4,9 +4,8 @@ import json
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from pbr_cli.cli import cli
+from helpers import run_pbr
 from pbr_cli.data.pbrfolder import read_pbr_dataset
 from pbr_cli.features import write_h5
 from synthetic import write_tiny_dataset
@@ -14,9 +13,6 @@ from synthetic import write_tiny_dataset
 EMOTIONS = ["surprise", "happiness", "disgust", "fear", "sadness", "anger", "neutral"]
 BASE = ["--steps", "2", "-K", "4", "--val-every", "2", "--img-size", "32", "--json"]
 
-
-def run_cli(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +34,7 @@ def inputs(tmp_path_factory):
              {**attrs, "teacher_hash": "teacher-b", "M": m})
     write_h5(root / "wide_anchors.h5", "anchors", {"anchors": rng.random((7 * m, 8)).astype(np.float32),
                                                    "emotion": np.repeat(np.arange(7), m)}, {**attrs, "dim": 8, "M": m})
-    result = run_cli("score-sentiment", data, "-o", root / "sentiment.h5")
+    result = run_pbr("score-sentiment", data, "-o", root / "sentiment.h5")
     assert result.exit_code == 0, result.output
     return root, data
 
@@ -66,11 +62,11 @@ CONFIGURATIONS = [
 
 
 @pytest.mark.parametrize("name,extra", CONFIGURATIONS, ids=[c[0] for c in CONFIGURATIONS])
-def test_configuration_trains(inputs, tmp_path, name, extra):
+def test_configuration_trains(invoke, inputs, tmp_path, name, extra):
     root, data = inputs
     paths = {"anchors": root / "anchors.h5", "feats": root / "feats.h5", "sentiment": root / "sentiment.h5"}
     args = [a.format(**paths) for a in extra]
-    result = run_cli("train", "--data", data, "-o", tmp_path / name, *BASE, *args)
+    result = invoke("train", "--data", data, "-o", tmp_path / name, *BASE, *args)
     assert result.exit_code == 0, result.output
     record = json.loads((tmp_path / name / "metrics.jsonl").read_text().splitlines()[0])
     config = json.loads((tmp_path / name / "config.json").read_text())["train"]
@@ -88,9 +84,9 @@ def test_configuration_trains(inputs, tmp_path, name, extra):
 
 
 @pytest.mark.parametrize("anchors,message", [("other_anchors.h5", "another teacher"), ("wide_anchors.h5", "dimension")])
-def test_mismatched_anchors_are_refused_naming_both_files(inputs, tmp_path, anchors, message):
+def test_mismatched_anchors_are_refused_naming_both_files(invoke, inputs, tmp_path, anchors, message):
     root, data = inputs
-    result = run_cli("train", "--data", data, "-o", tmp_path / "run", *BASE, "--anchors", root / anchors,
+    result = invoke("train", "--data", data, "-o", tmp_path / "run", *BASE, "--anchors", root / anchors,
                      "--teacher-features", root / "feats.h5")
     assert result.exit_code != 0
     assert message in result.output and anchors in result.output and "feats.h5" in result.output
@@ -103,8 +99,8 @@ def test_mismatched_anchors_are_refused_naming_both_files(inputs, tmp_path, anch
     (["--anchors", "{anchors}"], "teacher"),
     (["--phsm-emotion", "student", "--negatives", "phsm", "--sentiment", "{sentiment}"], "--ekd anchors"),
 ])
-def test_missing_component_inputs_are_explained(inputs, tmp_path, extra, message):
+def test_missing_component_inputs_are_explained(invoke, inputs, tmp_path, extra, message):
     root, data = inputs
     args = [a.format(anchors=root / "anchors.h5", sentiment=root / "sentiment.h5") for a in extra]
-    result = run_cli("train", "--data", data, "-o", tmp_path / "run", *BASE, *args)
+    result = invoke("train", "--data", data, "-o", tmp_path / "run", *BASE, *args)
     assert result.exit_code != 0 and message in result.output, result.output

@@ -1,4 +1,5 @@
-"""Evaluate a run on a split (or any system's scores file): metrics, and the scores file of DESIGN.md."""
+"""The run-level evaluation driver: a run scored on a split (or any system's scores file), its metrics, and the
+scores file of DESIGN.md."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from . import console
 from .errors import ConfigError, DataError, FormatError
-from .features import read_h5, write_h5
+from .features import write_h5
 from .metrics import NonFiniteScores, rank_metrics
 
 
@@ -25,17 +26,17 @@ def run_info(run_dir: Path) -> dict:
 
 def evaluate_run(run: str | None, data: str | None, split: str, score: str, which: str, settings,
                  scores_out: str | None = None, batch_size: int = 32, plots_dir: str | None = None,
-                 sentiment_file: str | None = None, teacher_features: str | None = None) -> dict:
+                 sentiment_file: str | None = None, teacher_features: str | None = None) -> dict | None:
     """Score every candidate of `split` with the run's model and return the metrics (fractions).
 
     With `plots_dir`, also draw Fig. 5, 1b and 4 there (dialogue polarity from `sentiment_file` or scored
     here; sticker polarity from emotion labels or `teacher_features`); the result lists them under "plots".
+    Under torchrun only process 0 gets the result (the others get None).
     """
-    from .commands.common import load_dataset
     from .data.batches import build_table, split_source
     from .data.cache import sticker_image_cache
-    from .evaluation import score_table
-    from .model.checkpoint import load_run, resolve_run, weights_file
+    from .datasets import load_dataset
+    from .model.run import load_run, resolve_run, weights_file
 
     run_dir = resolve_run(run)
     if scores_out:
@@ -65,7 +66,7 @@ def evaluate_run(run: str | None, data: str | None, split: str, score: str, whic
         images = sticker_image_cache(stickers, config.model.img_size, progress=bar.update)
     scores = score_sharded(model, tokenizer, table, images, device, score, batch_size, split)
     if scores is None:
-        return {"rank": -1}            # under torchrun, process 0 merges the shards and reports
+        return None                    # under torchrun, process 0 merges the shards and reports
     try:
         metrics = rank_metrics(scores, table.label)
     except NonFiniteScores as exc:
@@ -84,8 +85,8 @@ def evaluate_run(run: str | None, data: str | None, split: str, score: str, whic
 def score_sharded(model, tokenizer, table, images, device, score: str, batch_size: int, split: str):
     """(D, n) scores; under torchrun each process scores every world-th dialogue and process 0 merges them
     (other processes get None)."""
-    from .evaluation import score_table
     from .runtime import init_distributed
+    from .scoring import score_table
 
     rank, world_size = init_distributed(device)
     rows = np.arange(len(table))[rank::world_size]
@@ -111,7 +112,7 @@ def evaluate_scores_file(path: str, data: str | None = None, split: str = "test"
 
     With `data`, each row is matched to that dataset's dialogue of the split (candidate order and truth).
     """
-    from .commands.common import load_dataset
+    from .datasets import load_dataset
     from .scores import align_to_split, read_scores
 
     table = read_scores(path)

@@ -1,4 +1,5 @@
-"""Pictures through the CLI: `evaluate --plots` (Fig. 5, 1b, 4) and `rank --sheet / --html` (Fig. 6), opened and checked."""
+"""Pictures through the CLI: `evaluate --plots` (Fig. 5, 1b, 4) and `rank --sheet / --html` (Fig. 6), opened and
+checked."""
 
 import json
 import os
@@ -9,10 +10,9 @@ from html.parser import HTMLParser
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
-from pbr_cli.cli import cli
+from helpers import run_pbr
 from pbr_cli.features import write_h5
 from pbr_cli.metrics import per_row_metrics
 from synthetic import write_tiny_dataset
@@ -24,9 +24,6 @@ RED = (214, 39, 40)               # positive: t-SNE points and sentiment bars
 BLUE = (31, 95, 191)              # negative
 DIALOGUE = "你好\n今天考试过了，太开心了！\n我想要猫呀\n"
 
-
-def run_cli(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 def pixels(path) -> np.ndarray:
@@ -62,7 +59,7 @@ def prepare_run(root):
     """A tiny trained run, its dataset, a copy of the dataset without emotion labels, and a dialogue file."""
     data = write_tiny_dataset(root / "data")
     run = root / "run"
-    result = run_cli("train", "--data", data, "-o", run, *TRAIN_ARGS, "--json")
+    result = run_pbr("train", "--data", data, "-o", run, *TRAIN_ARGS, "--json")
     assert result.exit_code == 0, result.output
     unlabelled = root / "unlabelled"
     shutil.copytree(data, unlabelled)
@@ -78,7 +75,7 @@ def prepare_run(root):
 # ---- evaluate --plots ---------------------------------------------------------------------------
 
 def evaluate_plots(trained, plots, *extra):
-    result = run_cli("evaluate", trained["run"], "--plots", plots, "--json", *extra)
+    result = run_pbr("evaluate", trained["run"], "--plots", plots, "--json", *extra)
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)["plots"]
 
@@ -106,9 +103,9 @@ def test_evaluate_draws_the_three_figures(trained, tmp_path):
     assert not [name for name in os.listdir(plots) if name.startswith(".")], "no temporary files left"
 
 
-def test_evaluate_plots_from_sentiment_and_teacher_files(trained, tmp_path):
+def test_evaluate_plots_from_sentiment_and_teacher_files(invoke, trained, tmp_path):
     sentiment = tmp_path / "sentiment.h5"
-    assert run_cli("score-sentiment", trained["data"], "-o", sentiment).exit_code == 0
+    assert invoke("score-sentiment", trained["data"], "-o", sentiment).exit_code == 0
     feats = teacher_file(tmp_path / "feats.h5", trained["sticker_ids"])
     summary = evaluate_plots(trained, tmp_path / "plots", "--data", trained["unlabelled"],
                              "--sentiment", sentiment, "--teacher-features", feats)
@@ -117,8 +114,8 @@ def test_evaluate_plots_from_sentiment_and_teacher_files(trained, tmp_path):
     assert [p["panels"] for p in summary["written"]] == [2, 1, 1]
 
 
-def test_without_sticker_polarity_the_sticker_plots_are_skipped(trained, tmp_path):
-    result = run_cli("evaluate", trained["run"], "--data", trained["unlabelled"], "--plots", tmp_path / "p", "--json")
+def test_without_sticker_polarity_the_sticker_plots_are_skipped(invoke, trained, tmp_path):
+    result = invoke("evaluate", trained["run"], "--data", trained["unlabelled"], "--plots", tmp_path / "p", "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)["plots"]
     assert [(os.path.basename(p["path"]), p["panels"]) for p in summary["written"]] == [("fig5_intensity.png", 1)]
@@ -131,7 +128,7 @@ def test_without_sticker_polarity_the_sticker_plots_are_skipped(trained, tmp_pat
         assert image.size == (572, 473)
 
 
-def test_bad_plot_inputs_are_refused_before_anything_is_written(trained, tmp_path):
+def test_bad_plot_inputs_are_refused_before_anything_is_written(invoke, trained, tmp_path):
     scores = tmp_path / "scores.h5"
     write_h5(scores, "scores", {"ids": ["x"], "scores": np.zeros((1, 2), np.float32), "label": [0]})
     other = tmp_path / "other_sentiment.h5"
@@ -151,7 +148,7 @@ def test_bad_plot_inputs_are_refused_before_anything_is_written(trained, tmp_pat
         (["--sentiment", other], ["add --plots"]),
     ]
     for args, messages in cases:
-        result = run_cli("evaluate", trained["run"], *args)
+        result = invoke("evaluate", trained["run"], *args)
         assert result.exit_code != 0, args
         assert "Traceback" not in result.output
         for message in messages:
@@ -159,9 +156,9 @@ def test_bad_plot_inputs_are_refused_before_anything_is_written(trained, tmp_pat
         assert not plots.exists(), args
 
 
-def test_missing_matplotlib_names_the_extra(trained, tmp_path, monkeypatch):
+def test_missing_matplotlib_names_the_extra(invoke, trained, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    result = run_cli("evaluate", trained["run"], "--plots", tmp_path / "plots")
+    result = invoke("evaluate", trained["run"], "--plots", tmp_path / "plots")
     assert result.exit_code != 0 and "pip install 'pbr-cli[plot]'" in result.output
     assert not (tmp_path / "plots").exists()
 
@@ -197,7 +194,7 @@ class PageImages(HTMLParser):
 
 def rank_pictures(trained, tmp_path, library, top, *extra):
     sheet, page = tmp_path / "sheet.png", tmp_path / "page.html"
-    result = run_cli("rank", trained["dialogue"], library, "--model", trained["run"], "--top", top,
+    result = run_pbr("rank", trained["dialogue"], library, "--model", trained["run"], "--top", top,
                      "--sheet", sheet, "--html", page, "--json", *extra)
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout), sheet, page
@@ -243,7 +240,7 @@ def test_rank_sheet_of_a_plain_folder_with_and_without_teacher_features(trained,
     assert count_colour(pixels(sheet), RED, 10) + count_colour(pixels(sheet), BLUE, 10) > 300
 
 
-def test_rank_picture_errors(trained, tmp_path):
+def test_rank_picture_errors(invoke, trained, tmp_path):
     partial = teacher_file(tmp_path / "partial.h5", ["t0/t0s0"])
     missing_folder = tmp_path / "nowhere" / "sheet.png"
     cases = [
@@ -253,7 +250,7 @@ def test_rank_picture_errors(trained, tmp_path):
         (["--teacher-features", partial], ["add --sheet"]),
     ]
     for args, messages in cases:
-        result = run_cli("rank", trained["dialogue"], trained["data"] / "stickers", "--model", trained["run"], *args)
+        result = invoke("rank", trained["dialogue"], trained["data"] / "stickers", "--model", trained["run"], *args)
         assert result.exit_code != 0, args
         assert "Traceback" not in result.output
         for message in messages:
@@ -261,11 +258,11 @@ def test_rank_picture_errors(trained, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["partial.h5"], "nothing written"
 
 
-def test_sheet_without_a_cjk_font_says_so_once(trained, tmp_path, monkeypatch):
+def test_sheet_without_a_cjk_font_says_so_once(invoke, trained, tmp_path, monkeypatch):
     from pbr_cli.report import sheet
 
     monkeypatch.setattr(sheet, "find_cjk_font", lambda: None)
-    result = run_cli("rank", trained["dialogue"], trained["data"], "--model", trained["run"], "--top", 2,
+    result = invoke("rank", trained["dialogue"], trained["data"], "--model", trained["run"], "--top", 2,
                      "--sheet", tmp_path / "s.png", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["sheet"]["text_as_boxes"] is True

@@ -15,8 +15,8 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
+from helpers import TRAIN, assert_refused, module_cache, run_pbr  # noqa: E402
 from synthetic import write_tiny_dataset  # noqa: E402
-from test_bad_inputs import TRAIN, assert_refused, cache_folder, run_cli  # noqa: E402
 
 DIALOGUE = ["你好", "今天好开心"]
 
@@ -25,11 +25,11 @@ DIALOGUE = ["你好", "今天好开心"]
 def built(tmp_path_factory):
     """A trained run and its sticker index."""
     root = tmp_path_factory.mktemp("serve")
-    with cache_folder(root / "cache"):
+    with module_cache(root / "cache"):
         data = write_tiny_dataset(root / "data")
         for args in (["train", "--data", data, "-o", root / "run", *TRAIN],
                      ["embed", data, "--model", root / "run", "-o", root / "index.h5"]):
-            result = run_cli(*args)
+            result = run_pbr(*args)
             assert result.exit_code == 0, result.output
     (root / "dialogue.txt").write_text("\n".join(DIALOGUE) + "\n", encoding="utf-8")
     return {"root": root, "data": data}
@@ -78,7 +78,7 @@ def post_rank(port: int, request: dict) -> tuple[int, dict]:
 
 def cli_ranking(served, score: str, top: int) -> list[dict]:
     root = served["root"]
-    result = run_cli("rank", root / "dialogue.txt", root / "index.h5", "--model", root / "run", "--score", score,
+    result = run_pbr("rank", root / "dialogue.txt", root / "index.h5", "--model", root / "run", "--score", score,
                      "--top", top, "--json")
     assert result.exit_code == 0, result.output
     return json.loads(result.output.strip().splitlines()[-1])["stickers"]
@@ -201,7 +201,7 @@ BATCH = [{"id": f"q{i}", "context": context} for i, context in
 
 def single_ranking(root, context, tmp_path, score="itm", top=5):
     (tmp_path / "one.txt").write_text("\n".join(context) + "\n", encoding="utf-8")
-    result = run_cli("rank", tmp_path / "one.txt", root / "index.h5", "--model", root / "run", "--top", top,
+    result = run_pbr("rank", tmp_path / "one.txt", root / "index.h5", "--model", root / "run", "--top", top,
                      "--score", score, "--json")
     assert result.exit_code == 0, result.output
     return json.loads(result.output.strip().splitlines()[-1])["stickers"]
@@ -213,11 +213,11 @@ def write_jsonl(path, records):
 
 
 @pytest.mark.parametrize("score", ["itm", "itc"])
-def test_batch_ranking_equals_one_dialogue_at_a_time(built, tmp_path, score):
+def test_batch_ranking_equals_one_dialogue_at_a_time(invoke, built, tmp_path, score):
     root = built["root"]
     dialogues = write_jsonl(tmp_path / "dialogues.jsonl", BATCH)
     out = tmp_path / "ranked.jsonl"
-    result = run_cli("rank", dialogues, root / "index.h5", "--model", root / "run", "--top", 5, "--score", score,
+    result = invoke("rank", dialogues, root / "index.h5", "--model", root / "run", "--top", 5, "--score", score,
                      "--batch-size", 2, "-o", out)
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
@@ -228,11 +228,11 @@ def test_batch_ranking_equals_one_dialogue_at_a_time(built, tmp_path, score):
         assert [s["score"] for s in line["stickers"]] == pytest.approx([s["score"] for s in expected], abs=1e-5)
 
 
-def test_batch_candidates_rank_only_those(built, tmp_path):
+def test_batch_candidates_rank_only_those(invoke, built, tmp_path):
     root = built["root"]
     chosen = ["t0s1", "t1s2", "t1s5"]
     dialogues = write_jsonl(tmp_path / "dialogues.jsonl", [{**BATCH[0], "candidates": chosen}, BATCH[1]])
-    result = run_cli("rank", dialogues, root / "index.h5", "--model", root / "run", "--json")
+    result = invoke("rank", dialogues, root / "index.h5", "--model", root / "run", "--json")
     assert result.exit_code == 0, result.output
     first, second = [json.loads(line) for line in result.output.strip().splitlines()[-2:]]
     assert sorted(s["id"] for s in first["stickers"]) == chosen
@@ -248,21 +248,21 @@ def test_batch_candidates_rank_only_those(built, tmp_path):
     ('{"id": "q0", "context": ["x"]}', "duplicate dialogue id 'q0'"),
     ('{"id": "a", "context": ["x"]', "malformed JSON"),
 ])
-def test_bad_batch_line_names_file_and_line(built, tmp_path, line, needle):
+def test_bad_batch_line_names_file_and_line(invoke, built, tmp_path, line, needle):
     root = built["root"]
     dialogues = tmp_path / "dialogues.jsonl"
     dialogues.write_text(json.dumps(BATCH[0], ensure_ascii=False) + "\n" + line + "\n", encoding="utf-8")
     out = tmp_path / "ranked.jsonl"
-    assert_refused(run_cli("rank", dialogues, root / "index.h5", "--model", root / "run", "-o", out),
+    assert_refused(invoke("rank", dialogues, root / "index.h5", "--model", root / "run", "-o", out),
                    f"{dialogues}: line 2", needle, not_written=(out,), folder=tmp_path)
 
 
-def test_batch_options_that_need_one_dialogue_are_refused(built, tmp_path):
+def test_batch_options_that_need_one_dialogue_are_refused(invoke, built, tmp_path):
     root = built["root"]
     dialogues = write_jsonl(tmp_path / "dialogues.jsonl", BATCH)
-    assert_refused(run_cli("rank", dialogues, root / "index.h5", "--model", root / "run", "--sheet", tmp_path / "s.png"),
+    assert_refused(invoke("rank", dialogues, root / "index.h5", "--model", root / "run", "--sheet", tmp_path / "s.png"),
                    "--sheet and --html draw one dialogue")
-    assert_refused(run_cli("rank", root / "dialogue.txt", root / "index.h5", "--model", root / "run", "-o",
+    assert_refused(invoke("rank", root / "dialogue.txt", root / "index.h5", "--model", root / "run", "-o",
                            tmp_path / "r.jsonl"), "-o writes the rankings of a .jsonl file")
-    assert_refused(run_cli("rank", dialogues, root / "index.h5", "--model", root / "run", "-o", dialogues),
+    assert_refused(invoke("rank", dialogues, root / "index.h5", "--model", root / "run", "-o", dialogues),
                    "names the input")

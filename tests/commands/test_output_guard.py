@@ -18,11 +18,11 @@ import h5py
 import numpy as np
 import pytest
 
+from helpers import TRAIN, assert_refused, module_cache, run_pbr
 from pbr_cli.errors import OutputError
 from pbr_cli.io import Busy, exclusive_lock, refuse_overwriting_inputs
 from pbr_cli.runfolder import new_run_dir
 from synthetic import EMOTIONS, write_tiny_dataset
-from test_bad_inputs import TRAIN, assert_refused, cache_folder, run_cli
 
 
 def tree_hashes(root: Path) -> dict[str, str]:
@@ -43,14 +43,14 @@ def world(tmp_path_factory):
     from pbr_cli.teacher import Teacher, build_classifier
 
     root = tmp_path_factory.mktemp("guard")
-    with cache_folder(root / "cache"):
+    with module_cache(root / "cache"):
         data = write_tiny_dataset(root / "data")
         teacher = Teacher(*build_classifier("tiny", 32)).save(root / "teacher.pt")
         for args in (["embed", data, "--teacher", teacher, "-o", root / "features.h5"],
                      ["score-sentiment", data, "-o", root / "sentiment.h5"],
                      ["train", "--data", data, "-o", root / "run", *TRAIN],
                      ["embed", data / "stickers", "--model", root / "run", "-o", root / "index.h5"]):
-            result = run_cli(*args)
+            result = run_pbr(*args)
             assert result.exit_code == 0, result.output
         (root / "dialogue.txt").write_text("你好\n今天好开心\n", encoding="utf-8")
         pictures = sorted((data / "stickers").rglob("*.png"))
@@ -66,7 +66,8 @@ def _targets(root: Path) -> dict[str, Path]:
     return {"split": data / "train.jsonl", "stickers": data / "stickers.jsonl",
             "image": next((data / "stickers").rglob("*.png")), "teacher": root / "teacher.pt",
             "features": root / "features.h5", "sentiment": root / "sentiment.h5", "index": root / "index.h5",
-            "dialogue": root / "dialogue.txt", "emotion_image": root / "emotion" / EMOTIONS[0] / "0.png", "weights": root / "run" / "best.safetensors"}
+            "dialogue": root / "dialogue.txt", "emotion_image": root / "emotion" / EMOTIONS[0] / "0.png",
+            "weights": root / "run" / "best.safetensors"}
 
 
 # command -> (arguments before the output, output option, the inputs it may be pointed at)
@@ -88,7 +89,7 @@ CASES = [(command, target, how) for command, (_, _, targets) in COMMANDS.items()
 
 
 @pytest.mark.parametrize("command,target,how", CASES, ids=[f"{c}-{t}-{h}" for c, t, h in CASES])
-def test_output_onto_an_input_is_refused_before_any_work(world, tmp_path, command, target, how):
+def test_output_onto_an_input_is_refused_before_any_work(invoke, world, tmp_path, command, target, how):
     name = command.split()[0]
     before, option, _ = COMMANDS[command]
     arguments = before(world)
@@ -102,16 +103,16 @@ def test_output_onto_an_input_is_refused_before_any_work(world, tmp_path, comman
         (os.symlink if how == "symlink" else os.link)(victim, output)
     snapshot = tree_hashes(world)
     started = time.perf_counter()
-    result = run_cli(name, *arguments, option, output)
+    result = invoke(name, *arguments, option, output)
     assert_refused(result, str(output), "nothing was written")
     assert tree_hashes(world) == snapshot
     assert time.perf_counter() - started < 10   # refused before loading any model or data worth the name
 
 
-def test_guard_allows_replacing_an_earlier_output_inside_the_dataset(tmp_path):
+def test_guard_allows_replacing_an_earlier_output_inside_the_dataset(invoke, tmp_path):
     data = write_tiny_dataset(tmp_path / "data")
     for _ in range(2):
-        result = run_cli("score-sentiment", data, "-o", data / "sentiment.h5")
+        result = invoke("score-sentiment", data, "-o", data / "sentiment.h5")
         assert result.exit_code == 0, result.output
     with h5py.File(data / "sentiment.h5", "r") as handle:
         assert handle.attrs["kind"] == "sentiment"
@@ -264,7 +265,8 @@ def test_unfinished_start_of_an_older_version_is_replaced(invoke, world, tmp_pat
 @pytest.mark.parametrize("problem", ["existing-file", "non-empty-folder", "existing-run", "under-a-file", "proc"])
 def test_run_folder_that_cannot_be_created_is_refused(invoke, world, tmp_path, problem):
     out = {"existing-file": tmp_path / "file", "non-empty-folder": tmp_path / "folder",
-           "existing-run": world / "run", "under-a-file": tmp_path / "file" / "run", "proc": Path("/proc/pbr-run")}[problem]
+           "existing-run": world / "run", "under-a-file": tmp_path / "file" / "run",
+           "proc": Path("/proc/pbr-run")}[problem]
     (tmp_path / "file").write_text("the user's file")
     (tmp_path / "folder").mkdir()
     (tmp_path / "folder" / "keep.txt").write_text("the user's file")

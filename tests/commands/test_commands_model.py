@@ -1,41 +1,31 @@
 """train -> evaluate -> rank end to end through the CLI on the tiny model and a small generated dataset."""
 
 import json
-import os
 import shutil
 
 import h5py
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from pbr_cli.cli import cli
+from helpers import module_cache, run_pbr
 from synthetic import write_tiny_dataset
 
 TRAIN_ARGS = ["--steps", "4", "-K", "4", "--val-every", "2", "--img-size", "32"]
 
 
-def run_cli(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
-    old = os.environ.get("PBR_CACHE_DIR")
-    os.environ["PBR_CACHE_DIR"] = str(root / "cache")
-    data = write_tiny_dataset(root / "data")
-    run = root / "runs" / "base"
-    result = run_cli("--seed", "3", "train", "--data", data, "-o", run, *TRAIN_ARGS, "--json")
-    assert result.exit_code == 0, result.output
-    clip = root / "runs" / "clip"
-    result_clip = run_cli("train", "--data", data, "-o", clip, "--loss", "itc", *TRAIN_ARGS, "--json")
-    assert result_clip.exit_code == 0, result_clip.output
-    yield {"root": root, "data": data, "run": run, "clip": clip, "summary": json.loads(result.stdout)}
-    if old is None:
-        os.environ.pop("PBR_CACHE_DIR", None)
-    else:
-        os.environ["PBR_CACHE_DIR"] = old
+    with module_cache(root / "cache"):
+        data = write_tiny_dataset(root / "data")
+        run = root / "runs" / "base"
+        result = run_pbr("--seed", "3", "train", "--data", data, "-o", run, *TRAIN_ARGS, "--json")
+        assert result.exit_code == 0, result.output
+        clip = root / "runs" / "clip"
+        result_clip = run_pbr("train", "--data", data, "-o", clip, "--loss", "itc", *TRAIN_ARGS, "--json")
+        assert result_clip.exit_code == 0, result_clip.output
+        yield {"root": root, "data": data, "run": run, "clip": clip, "summary": json.loads(result.stdout)}
 
 
 def test_run_folder_is_self_describing(trained):
@@ -49,9 +39,9 @@ def test_run_folder_is_self_describing(trained):
     assert len(val_maps) == 2 and trained["summary"]["best_val_map"] == max(val_maps)
 
 
-def test_evaluate_writes_scores_and_reads_them_back(trained, tmp_path):
+def test_evaluate_writes_scores_and_reads_them_back(invoke, trained, tmp_path):
     scores_file = tmp_path / "scores.h5"
-    result = run_cli("evaluate", trained["run"], "--json", "--scores-out", scores_file)
+    result = invoke("evaluate", trained["run"], "--json", "--scores-out", scores_file)
     assert result.exit_code == 0, result.output
     metrics = json.loads(result.stdout)
     assert metrics["n"] == 12 and metrics["candidates"] == 10
@@ -66,13 +56,14 @@ def test_evaluate_writes_scores_and_reads_them_back(trained, tmp_path):
     assert metrics["map"] == pytest.approx(np.mean(average_precision)) and metrics["mrr"] == metrics["map"]
     for k in (1, 2, 5):
         assert metrics[f"r10@{k}"] == pytest.approx(np.mean([min(max(k - a, 0), t) / t for a, t in zip(above, tied)]))
-    again = json.loads(run_cli("evaluate", "--scores", scores_file, "--json").stdout)
+    again = json.loads(invoke("evaluate", "--scores", scores_file, "--json").stdout)
     assert again["map"] == pytest.approx(metrics["map"])
 
 
-def test_checkpoint_round_trip_gives_identical_scores(trained, tmp_path, monkeypatch):
+def test_checkpoint_round_trip_gives_identical_scores(invoke, trained, tmp_path, monkeypatch):
     """The val scores the training process computed with its in-memory model at its last step are the scores a
     new process computes from the saved checkpoint."""
+    import os
     import subprocess
     import sys
 
@@ -86,8 +77,8 @@ def test_checkpoint_round_trip_gives_identical_scores(trained, tmp_path, monkeyp
 
     monkeypatch.setattr(pbr_cli.engine, "rank_metrics", keep_scores)      # validation ranks with it: ITM, then ITC
     run = tmp_path / "run"
-    result = run_cli("train", "--data", trained["data"], "-o", run, "--steps", "2", "-K", "4", "--img-size", "32",
-                     "--val-every", "2")
+    result = invoke("train", "--data", trained["data"], "-o", run, "--steps", "2", "-K", "4", "--img-size", "32",
+                    "--val-every", "2")
     assert result.exit_code == 0, result.output
     monkeypatch.undo()
     assert len(in_memory) == 2 and in_memory[0].shape == (12, 10)
@@ -100,31 +91,31 @@ def test_checkpoint_round_trip_gives_identical_scores(trained, tmp_path, monkeyp
         np.testing.assert_allclose(reloaded["scores"][()], in_memory[0], rtol=1e-5, atol=1e-6)
 
 
-def test_clip_baseline_ranks_by_cosine(trained):
-    result = run_cli("evaluate", trained["clip"], "--score", "itc", "--json")
+def test_clip_baseline_ranks_by_cosine(invoke, trained):
+    result = invoke("evaluate", trained["clip"], "--score", "itc", "--json")
     assert result.exit_code == 0, result.output
-    refused = run_cli("evaluate", trained["clip"], "--score", "itm")
+    refused = invoke("evaluate", trained["clip"], "--score", "itm")
     assert refused.exit_code != 0 and "itc" in refused.output
 
 
-def test_rank_a_folder(trained, tmp_path):
+def test_rank_a_folder(invoke, trained, tmp_path):
     dialogue = tmp_path / "dialogue.txt"
     dialogue.write_text("你好\n我想要猫呀\n", encoding="utf-8")
-    result = run_cli("rank", dialogue, trained["data"] / "stickers", "--model", trained["run"], "--top", "5", "--json")
+    result = invoke("rank", dialogue, trained["data"] / "stickers", "--model", trained["run"], "--top", "5", "--json")
     assert result.exit_code == 0, result.output
     ranked = json.loads(result.stdout)["stickers"]
     assert [r["rank"] for r in ranked] == [1, 2, 3, 4, 5]
     scores = [r["score"] for r in ranked]
     assert scores == sorted(scores, reverse=True)
-    table = run_cli("rank", dialogue, trained["data"] / "stickers", "--model", trained["run"])
+    table = invoke("rank", dialogue, trained["data"] / "stickers", "--model", trained["run"])
     assert table.exit_code == 0 and "stickers ranked" in table.output
 
 
-def test_checkpoint_from_another_configuration_is_refused(trained, tmp_path):
+def test_checkpoint_from_another_configuration_is_refused(invoke, trained, tmp_path):
     mixed = tmp_path / "mixed"
     shutil.copytree(trained["run"], mixed)
     shutil.copy(trained["clip"] / "best.safetensors", mixed / "best.safetensors")
-    result = run_cli("evaluate", mixed)
+    result = invoke("evaluate", mixed)
     assert result.exit_code != 0
     assert "another configuration" in result.output and "best.safetensors" in result.output
     assert "Traceback" not in result.output
@@ -136,37 +127,37 @@ def test_checkpoint_from_another_configuration_is_refused(trained, tmp_path):
     (["-K", "0"], "at least 1"),
     (["--img", "no_such_tower_xyz", "--steps", "1"], "unknown image tower"),
 ])
-def test_bad_training_options(trained, tmp_path, args, message):
+def test_bad_training_options(invoke, trained, tmp_path, args, message):
     out = tmp_path / "run"
-    result = run_cli("train", "--data", trained["data"], "-o", out, *args)
+    result = invoke("train", "--data", trained["data"], "-o", out, *args)
     assert result.exit_code != 0
     assert message in result.output
     assert not (out / "config.json").exists()
 
 
-def test_existing_run_is_not_overwritten(trained):
-    result = run_cli("train", "--data", trained["data"], "-o", trained["run"], *TRAIN_ARGS)
+def test_existing_run_is_not_overwritten(invoke, trained):
+    result = invoke("train", "--data", trained["data"], "-o", trained["run"], *TRAIN_ARGS)
     assert result.exit_code != 0 and "already exists" in result.output
 
 
-def test_rank_errors(trained, tmp_path):
+def test_rank_errors(invoke, trained, tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text("\n\n", encoding="utf-8")
-    result = run_cli("rank", empty, trained["data"] / "stickers", "--model", trained["run"])
+    result = invoke("rank", empty, trained["data"] / "stickers", "--model", trained["run"])
     assert result.exit_code != 0 and "empty" in result.output and str(empty) in result.output
     latin = tmp_path / "latin1.txt"
     latin.write_bytes("caf\xe9".encode("latin-1"))
-    result = run_cli("rank", latin, trained["data"] / "stickers", "--model", trained["run"])
+    result = invoke("rank", latin, trained["data"] / "stickers", "--model", trained["run"])
     assert result.exit_code != 0 and "UTF-8" in result.output
     dialogue = tmp_path / "ok.txt"
     dialogue.write_text("你好\n", encoding="utf-8")
-    result = run_cli("rank", dialogue, trained["data"] / "stickers", "--model", tmp_path / "nope")
+    result = invoke("rank", dialogue, trained["data"] / "stickers", "--model", tmp_path / "nope")
     assert result.exit_code != 0 and "run folder" in result.output
 
 
-def test_embed_index_then_rank_from_it(trained, tmp_path):
+def test_embed_index_then_rank_from_it(invoke, trained, tmp_path):
     index = tmp_path / "index.h5"
-    result = run_cli("embed", trained["data"] / "stickers", "--model", trained["run"], "-o", index, "--json")
+    result = invoke("embed", trained["data"] / "stickers", "--model", trained["run"], "-o", index, "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["stickers"] == 20 and summary["tokens"] is True
@@ -177,37 +168,38 @@ def test_embed_index_then_rank_from_it(trained, tmp_path):
         np.testing.assert_allclose(norms, 1.0, atol=1e-2)
     dialogue = tmp_path / "dialogue.txt"
     dialogue.write_text("你好\n我想要猫呀\n", encoding="utf-8")
-    from_index = json.loads(run_cli("rank", dialogue, index, "--model", trained["run"], "--json").stdout)
-    from_folder = json.loads(run_cli("rank", dialogue, trained["data"] / "stickers", "--model", trained["run"],
+    from_index = json.loads(invoke("rank", dialogue, index, "--model", trained["run"], "--json").stdout)
+    from_folder = json.loads(invoke("rank", dialogue, trained["data"] / "stickers", "--model", trained["run"],
                                      "--json").stdout)
     assert [s["id"] for s in from_index["stickers"]][:3] == [s["id"] for s in from_folder["stickers"]][:3]
     # an index without image tokens re-decodes the top k and gives the same order
     slim = tmp_path / "slim.h5"
-    assert run_cli("embed", trained["data"] / "stickers", "--model", trained["run"], "-o", slim, "--no-tokens").exit_code == 0
-    from_slim = json.loads(run_cli("rank", dialogue, slim, "--model", trained["run"], "--json").stdout)
+    assert invoke("embed", trained["data"] / "stickers", "--model", trained["run"], "-o", slim,
+                  "--no-tokens").exit_code == 0
+    from_slim = json.loads(invoke("rank", dialogue, slim, "--model", trained["run"], "--json").stdout)
     assert [s["id"] for s in from_slim["stickers"]][:3] == [s["id"] for s in from_index["stickers"]][:3]
 
 
-def test_index_from_another_model_is_refused(trained, tmp_path):
+def test_index_from_another_model_is_refused(invoke, trained, tmp_path):
     index = tmp_path / "index.h5"
-    assert run_cli("embed", trained["data"] / "stickers", "--model", trained["clip"], "-o", index).exit_code == 0
+    assert invoke("embed", trained["data"] / "stickers", "--model", trained["clip"], "-o", index).exit_code == 0
     dialogue = tmp_path / "dialogue.txt"
     dialogue.write_text("你好\n", encoding="utf-8")
-    result = run_cli("rank", dialogue, index, "--model", trained["run"])
+    result = invoke("rank", dialogue, index, "--model", trained["run"])
     assert result.exit_code != 0 and "another model" in result.output and "index.h5" in result.output
 
 
-def test_embed_needs_exactly_one_model(trained, tmp_path):
-    result = run_cli("embed", trained["data"] / "stickers")
+def test_embed_needs_exactly_one_model(invoke, trained, tmp_path):
+    result = invoke("embed", trained["data"] / "stickers")
     assert result.exit_code != 0 and "--teacher FILE or --model RUN" in result.output
 
 
 @pytest.mark.parametrize("img,txt", [("resnet", "transformer"), ("inception", "transformer"), ("inception", "gru"),
                                      ("inception", "lstm"), ("vit", "bert")])
-def test_table1_backbone_pairs_train_and_evaluate(trained, tmp_path, img, txt):
+def test_table1_backbone_pairs_train_and_evaluate(invoke, trained, tmp_path, img, txt):
     run = tmp_path / f"{img}-{txt}"
-    result = run_cli("train", "--data", trained["data"], "-o", run, "--img", img, "--txt", txt, "--steps", "2", "-K", "2",
-                     "--val-every", "2", "--val-limit", "4", "--json")
+    result = invoke("train", "--data", trained["data"], "-o", run, "--img", img, "--txt", txt, "--steps", "2",
+                    "-K", "2", "--val-every", "2", "--val-limit", "4", "--json")
     assert result.exit_code == 0, result.output
     config = json.loads((run / "config.json").read_text())["model"]
     assert config["img"] == img and config["txt"] == txt
@@ -215,12 +207,12 @@ def test_table1_backbone_pairs_train_and_evaluate(trained, tmp_path, img, txt):
     assert all(np.isfinite(r["loss"]) for r in records if "loss" in r)
 
 
-def test_compile_changes_nothing_but_speed(trained, tmp_path, monkeypatch):
+def test_compile_changes_nothing_but_speed(invoke, trained, tmp_path, monkeypatch):
     monkeypatch.setenv("PBR_COMPILE_BACKEND", "eager")       # the code path of torch.compile, without codegen
     runs = {}
     for name, flag in (("eager", "--no-compile"), ("compiled", "--compile")):
         run = tmp_path / name
-        result = run_cli("--seed", "4", "train", "--data", trained["data"], "-o", run, "--steps", "2", "-K", "4",
+        result = invoke("--seed", "4", "train", "--data", trained["data"], "-o", run, "--steps", "2", "-K", "4",
                          "--img-size", "32", "--log-every", "1", flag, "--json")
         assert result.exit_code == 0, result.output
         runs[name] = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if '"loss"' in line]

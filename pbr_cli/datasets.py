@@ -1,0 +1,50 @@
+"""Which data a step works on: the dataset or emotion-labelled images the user named, else the built-in demo's."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Collection
+
+from . import console
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .data.types import EmotionImageSet, StickerDataset
+
+
+def demo_dataset_root() -> Path:
+    """The demo dataset's folder (seed 0), built on first use."""
+    from .demo.build import ensure_demo
+
+    root = ensure_demo(seed=0)
+    console.info(f"using the demo dataset at {root}")
+    return root
+
+
+def dataset_path(data: str | os.PathLike | None) -> Path:
+    """`data`, or the demo dataset's folder when no dataset is named."""
+    return demo_dataset_root() if data is None else Path(data)
+
+
+def load_dataset(data: str | os.PathLike | None, splits: Collection[str] | None = None) -> StickerDataset:
+    """The dataset at `data` (any layout `open_dataset` reads), or the built-in demo dataset (built on first use);
+    with `splits`, only those splits are read."""
+    from .data import open_dataset
+
+    return open_dataset(dataset_path(data), splits)
+
+
+def open_teacher_data(data: str | os.PathLike | None) -> EmotionImageSet:
+    """The emotion-labelled images at `data` (SER30K or root/<emotion>/*), or the demo's (built on first use)."""
+    from .data import open_emotion_images
+
+    if data is None:
+        try:
+            from .demo.build import ensure_demo
+        except ImportError:
+            raise ConfigError("no DATA given and the demo dataset is not available; "
+                              "name a SER30K folder or a root/<emotion>/* folder") from None
+        data = Path(ensure_demo()) / "emotion"
+        console.info(f"using the demo's emotion-labelled images at {data}")
+    return open_emotion_images(data)
