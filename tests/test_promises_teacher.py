@@ -13,7 +13,7 @@ from PIL import Image
 import pbr_cli.data.augment
 from pbr_cli.data import open_emotion_images
 from pbr_cli.data.augment import train_view
-from pbr_cli.data.types import EMOTIONS
+from pbr_cli.emotions import EMOTIONS
 from pbr_cli.teacher import train_teacher
 
 # train images per emotion (surprise 4, happiness 2, disgust 1, fear and sadness none, anger 1, neutral 0)
