@@ -55,7 +55,7 @@ def serve(settings, run, stickers, host, port, which, rerank, max_body, skip_bad
     console.info(f"loading the model and the stickers from {stickers} ...")
     ranker = load_ranker(run, stickers, which, settings.torch_device(), rerank, skip_bad_images, skipped)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)   # asyncio sets TCP_NODELAY only then
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
