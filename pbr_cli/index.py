@@ -155,35 +155,16 @@ def read_dialogue(path: str | Path) -> list[str]:
     return lines
 
 
-@torch.no_grad()
 def rank_stickers(model, tokenizer, context: list[str], stickers: StickerSet, device, top_k: int = 128,
-                  score: str = "itm", reload_pixels: Callable[[list[int]], np.ndarray] | None = None
-                  ) -> list[tuple[int, float]]:
-    """(sticker row, score) best first: ITC over all stickers, then ITM re-ranking of the top `top_k`.
+                  score: str = "itm", reload_pixels: Callable[[list[int]], np.ndarray] | None = None,
+                  candidates: Sequence[int] | None = None) -> list[tuple[int, float]]:
+    """(sticker row, score) best first: ITC over all stickers (or the `candidates` rows), then ITM re-ranking
+    of the top `top_k`.
 
     Stickers come with ITC embeddings; ITM needs image tokens, taken from the index when stored,
     else computed from `reload_pixels(rows)` for the top k only. A NaN or infinite score is NonFiniteScores.
     """
-    from .data.batches import pad_tokens
-
-    model.eval()
-    ids, mask = pad_tokens([tokenizer.encode_dialogue(context, model.config.max_len)], tokenizer.pad_id)
-    text = model.encode_text(ids.to(device), mask.to(device))
-    similarity = stickers.embeddings @ text.embedding[0].float()              # (N,)
-    require_finite(similarity.cpu().numpy())
-    k = min(top_k, len(similarity))
-    top_scores, top_rows = similarity.topk(k)
-    if score == "itc" or model.fusion is None:
-        return [(int(r), float(s)) for r, s in zip(top_rows.tolist(), top_scores.tolist())]
-    if stickers.image_tokens is not None:
-        image_tokens = stickers.image_tokens[top_rows].float()
-    else:
-        image_tokens = model.encode_image(torch.from_numpy(reload_pixels(top_rows.tolist())).to(device)).tokens
-    probs = model.match_prob((text.tokens.expand(k, -1, -1), text.mask.expand(k, -1)), image_tokens)
-    require_finite(probs.cpu().numpy())
-    order = probs.argsort(descending=True)
-    return [(int(top_rows[i]), float(probs[i])) for i in order.tolist()]
-
+    return rank_dialogues(model, tokenizer, [(context, candidates)], stickers, device, top_k, score, reload_pixels)[0]
 
 def folder_sticker_set(model, folder: str | Path, img_size: int, device, skip_bad: bool = False):
     """Encode a folder of stickers: (StickerSet with ITC embeddings, pixels (N, 3, R, R) for re-ranking)."""
@@ -257,8 +238,12 @@ def rank_dialogues(model, tokenizer, requests: Sequence[tuple[list[str], Sequenc
                 image_tokens = stickers.image_tokens[rows].float()
             else:
                 image_tokens = model.encode_image(torch.from_numpy(reload_pixels(rows.tolist())).to(device)).tokens
-            owner = owner.to(text.tokens.device)
-            probs = model.match_prob((text.tokens[owner], text.mask[owner]), image_tokens)
+            if len(chunk) == 1:   # one dialogue: expanded rows, which the fusion computes once where it can
+                pairs = (text.tokens.expand(len(rows), -1, -1), text.mask.expand(len(rows), -1))
+            else:
+                owner = owner.to(text.tokens.device)
+                pairs = (text.tokens[owner], text.mask[owner])
+            probs = model.match_prob(pairs, image_tokens)
             require_finite(probs.cpu().numpy())
             offset = 0
             for top_rows, _ in tops:

@@ -9,7 +9,6 @@ server: it gets a JSON `{"error": ...}` with status 400 (or 413 for a body over 
 from __future__ import annotations
 
 import json
-import math
 import threading
 import time
 from dataclasses import dataclass
@@ -97,24 +96,19 @@ class Ranker:
 
     def rank(self, request: RankRequest) -> dict[str, Any]:
         """The top stickers for a validated request: [{"id", "path", "score", "rank"}], the model, the time."""
-        from .index import StickerSet, rank_stickers
+        from .index import rank_stickers
+        from .metrics import NonFiniteScores
 
         started = time.perf_counter()
-        stickers, reload, rows = self.stickers, self.reload, None
-        if request.candidates is not None:
-            rows = request.candidates
-            index = np.asarray(rows, dtype=np.int64)
-            stickers = StickerSet([self.stickers.ids[r] for r in rows], [self.stickers.paths[r] for r in rows],
-                                  self.stickers.embeddings[index],
-                                  None if self.stickers.image_tokens is None else self.stickers.image_tokens[index])
-            reload = lambda picked: self.reload([rows[r] for r in picked])  # noqa: E731
-        with self._lock:
-            ranked = rank_stickers(self.model, self.tokenizer, request.context, stickers, self.device, self.rerank,
-                                   request.score, reload)[:request.top]
+        try:
+            with self._lock:
+                ranked = rank_stickers(self.model, self.tokenizer, request.context, self.stickers, self.device,
+                                       self.rerank, request.score, self.reload, request.candidates)[:request.top]
+        except NonFiniteScores:
+            raise RequestError("the model's scores are not finite; its weights are broken", status=500) from None
+        stickers = self.stickers
         results = [{"id": stickers.ids[r], "path": stickers.paths[r], "score": round(s, 6), "rank": i + 1}
                    for i, (r, s) in enumerate(ranked)]
-        if any(not math.isfinite(item["score"]) for item in results):
-            raise RequestError("the model's scores are not finite; its weights are broken", status=500)
         return {"stickers": results, "score": request.score, "model": self.model_hash,
                 "ms": round(1000 * (time.perf_counter() - started), 2)}
 
