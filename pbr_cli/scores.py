@@ -10,7 +10,6 @@ Accepted files:
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,30 +31,14 @@ class ScoresTable:
     lines: list[int] | None = None  # JSON lines: the line of each row, for messages
 
 
-def _no_constant(name: str):
-    raise ValueError(f"{name} is not a JSON number")
-
-
 def read_scores_jsonl(path: Path) -> ScoresTable:
     """A JSON-lines scores file; DataError naming the line of the first bad row."""
-    from .data.records import as_id, claim_id, decode_utf8, json_type
+    from .data.records import as_id, claim_id, iter_json_lines
 
     ids, rows, labels, lines = [], [], [], []
     seen: dict[str, str] = {}
-    try:
-        raw_lines = path.read_bytes().splitlines()
-    except OSError as exc:
-        raise DataError(f"cannot read: {exc.strerror or exc}", path) from None
-    for number, raw in enumerate(raw_lines, 1):
-        if not raw.strip():
-            continue
+    for number, record in iter_json_lines(path):
         where = f"line {number}"
-        try:
-            record = json.loads(decode_utf8(raw, path, where), parse_constant=_no_constant)
-        except ValueError as exc:
-            raise DataError(f"{where}: malformed JSON ({exc})", path) from None
-        if not isinstance(record, dict):
-            raise DataError(f"{where}: expected a JSON object, got {json_type(record)}", path)
         if record.get("id") is None:
             raise DataError(f"{where}: missing required field 'id'", path)
         dialogue_id = as_id(record["id"], "id", path, where)
