@@ -202,6 +202,7 @@ def write_demo_curves(report: Path) -> str | None:
 def write_sheets(plan: DemoPlan, run: Path) -> list[str]:
     """Ranked sticker sheets (PNG and HTML) for the first test dialogues, over their candidate sets."""
     from ..data import open_dataset
+    from ..io import write_bytes_atomic, write_text_atomic
 
     dataset = open_dataset(plan.data)
     written = []
@@ -209,14 +210,14 @@ def write_sheets(plan: DemoPlan, run: Path) -> list[str]:
     sheet_dir.mkdir(parents=True, exist_ok=True)
     for dialogue in dataset.split("test")[: plan.sheets]:
         text_file = sheet_dir / f"{dialogue.id}.txt"
-        text_file.write_text("\n".join(dialogue.context) + "\n", encoding="utf-8")
+        write_text_atomic(text_file, "\n".join(dialogue.context) + "\n")
         candidates = sheet_dir / f"{dialogue.id}_candidates"
         candidates.mkdir(exist_ok=True)
         for sticker_id in dialogue.candidates:
             source = dataset.stickers[sticker_id].path
             target = candidates / Path(source).name
             if not target.exists():
-                target.write_bytes(Path(source).read_bytes())
+                write_bytes_atomic(target, Path(source).read_bytes())   # a later demo keeps what exists
         json_step(["-q", "rank", str(text_file), str(candidates), "--model", str(run), "--top", "6", "--json",
                    "--teacher-features", str(plan.report / "stickers_teacher.h5"),
                    "--sheet", str(sheet_dir / f"{dialogue.id}.png"), "--html", str(sheet_dir / f"{dialogue.id}.html")])

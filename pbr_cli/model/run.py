@@ -35,7 +35,11 @@ def save_run_files(run_dir: Path, config: RunConfig, tokenizer) -> None:
 
 
 def resolve_run(path: str | Path | None, base: str | Path = "runs") -> Path:
-    """A run folder: the given one, or the most recently modified run under `base`."""
+    """A run folder: the given one, or the most recently modified run under `base`.
+
+    Hidden folders are skipped: the staging folder (`.NAME.*.partial`) of a run being created, or of one killed
+    before it was published, is not a run.
+    """
     if path is not None:
         run = Path(path)
         if run.is_file() and run.suffix == ".safetensors":
@@ -44,8 +48,8 @@ def resolve_run(path: str | Path | None, base: str | Path = "runs") -> Path:
             raise FormatError("not a pbr run folder (no config.json)", run)
         return run
     base = Path(base)
-    runs = [p for p in base.glob("*")
-            if (p / "config.json").is_file() and any((p / w).is_file() for w in WEIGHTS.values())]
+    runs = [p for p in base.glob("*") if not p.name.startswith(".")
+            and (p / "config.json").is_file() and any((p / w).is_file() for w in WEIGHTS.values())]
     if not runs:
         raise FormatError("no trained run found here; train one with `pbr train`, or name the run folder "
                           "(`pbr evaluate RUN`, `pbr rank ... --model RUN`)", base.resolve())

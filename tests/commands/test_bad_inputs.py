@@ -340,8 +340,9 @@ def test_skip_bad_images_reports_what_it_skipped(invoke, data, tmp_path, out, re
 # The writer stalls after its first HDF5 dataset, so the kill lands mid-write every time, not by luck of timing.
 
 SLOW_WRITER = """
-import sys, time
+import socket, sys, time
 import h5py
+assert getattr(socket.socket.connect, "_pbr_offline", False), "the child runs without the network guard"
 create_dataset = h5py.Group.create_dataset
 def create_then_stall(self, *args, **kwargs):
     dataset = create_dataset(self, *args, **kwargs)
@@ -367,7 +368,9 @@ def test_killed_writer_leaves_no_half_written_output(invoke, tmp_path, out, exis
     if existing:
         assert invoke("score-sentiment", contexts, "-o", target).exit_code == 0
         before = target.read_bytes()
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    # the repository after the PYTHONPATH of the `offline` fixture, whose network guard goes first
+    path = [os.environ["PYTHONPATH"], str(Path(__file__).resolve().parents[2])]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(path)}
     writer = subprocess.Popen([sys.executable, "-c", SLOW_WRITER, "score-sentiment", str(contexts), "-o", str(target),
                                "--workers", "1"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
