@@ -1,4 +1,5 @@
-"""torchrun with 2 CPU processes (gloo) trains exactly what one process trains on the same global batch."""
+"""torchrun with 2 CPU processes (gloo) trains exactly what one process trains on the same global batch: the ITC
+path with TSCL, and the ITM path with its hard negatives drawn by a layout-free stand-in."""
 
 import json
 import os
@@ -85,3 +86,57 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     with h5py.File(tmp_path / "one.h5") as a, h5py.File(tmp_path / "two.h5") as b:
         assert list(a["ids"].asstr()[()]) == list(b["ids"].asstr()[()])
         assert (a["embeddings"][()] == b["embeddings"][()]).all()
+
+
+# The ITM path: hard negatives are mined within each process, from each process's random generator, so the two
+# layouts draw different negatives by design. The children replace the draw with one that does not depend on the
+# layout (each dialogue's first allowed candidate, the dialogue's batch partner, every pair weighted in), so what
+# is left to compare is everything around it: the ITM pairs of each shard, their loss and the averaged gradients.
+FIXED_NEGATIVES = """
+import sys
+import torch
+from pbr_cli.losses import objective
+calls = [0]
+def layout_free_negatives(similarity, positive_mask, generator=None):
+    calls[0] += 1
+    rows = torch.arange(len(similarity), device=similarity.device)
+    if calls[0] % 2:                                   # a negative sticker among the dialogue's own candidates
+        return (~positive_mask).int().argmax(1)
+    return rows ^ 1                                    # a negative dialogue: the batch partner, on any layout
+objective.sample_negatives = layout_free_negatives
+objective.has_negative = lambda positive_mask: torch.ones(len(positive_mask), dtype=torch.bool,
+                                                          device=positive_mask.device)
+from pbr_cli.cli import main
+sys.argv[0] = "pbr"
+main()
+"""
+ITM_TRAIN = ["--seed", "3", "-q", "train", "--config", str(NO_BATCHNORM), "--loss", "itm", "--steps", "2", "-K", "4",
+             "--img-size", "32", "--log-every", "1", "--json"]
+
+
+def test_two_gloo_processes_match_one_process_on_the_itm_path(tmp_path):
+    data = write_tiny_dataset(tmp_path / "data", n_train=8, n_val=4, n_test=4)
+    script = tmp_path / "fixed_negatives.py"
+    script.write_text(FIXED_NEGATIVES, encoding="utf-8")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PBR_CACHE_DIR": str(tmp_path / "cache"), "PBR_DEVICE": "cpu"}
+    launchers = {"one": [sys.executable, str(script)],
+                 "two": [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                         str(script)]}
+    for processes, (name, launcher) in enumerate(launchers.items(), start=1):
+        done = subprocess.run([*launcher, *ITM_TRAIN, "--data", str(data), "-o", str(tmp_path / name)], env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert json.loads(done.stdout.strip().splitlines()[-1])["processes"] == processes
+    steps_one, steps_two = ([r for r in records(tmp_path / name) if "split" not in r] for name in launchers)
+    assert len(steps_one) == len(steps_two) == 2
+    for a, b in zip(steps_one, steps_two):
+        for term in ("i2t", "t2i", "itm"):
+            assert b[term] == pytest.approx(a[term], rel=1e-4, abs=1e-5), (term, a, b)
+    import torch
+    from safetensors.torch import load_file
+
+    weights_one, weights_two = (load_file(str(tmp_path / name / "last.safetensors")) for name in launchers)
+    assert weights_one.keys() == weights_two.keys()
+    assert any(key.startswith("fusion.") for key in weights_one)          # the ITM head and fusion are compared
+    differences = torch.cat([(weights_two[k] - weights_one[k]).abs().flatten() for k in weights_one])
+    assert (differences > 1e-5).double().mean() < 1e-3 and differences.norm() < 2e-3, differences.norm()
