@@ -91,9 +91,59 @@ def test_checkpoint_round_trip_gives_identical_scores(invoke, trained, tmp_path,
         np.testing.assert_allclose(reloaded["scores"][()], in_memory[0], rtol=1e-5, atol=1e-6)
 
 
-def test_clip_baseline_ranks_by_cosine(invoke, trained):
-    result = invoke("evaluate", trained["clip"], "--score", "itc", "--json")
+def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(A, B) cosine similarities of the rows of a and of b."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return (a @ b.T) / np.linalg.norm(a, axis=1)[:, None] / np.linalg.norm(b, axis=1)[None, :]
+
+
+def test_clip_baseline_ranks_by_cosine(invoke, trained, tmp_path):
+    """The CLIP run's ranking (evaluate's scores, rank's order) is the order of the cosine similarities of the
+    embeddings its model gives for each dialogue and each sticker image, computed here."""
+    import torch
+
+    from pbr_cli.data.cache import decode_stickers
+    from pbr_cli.data.types import Sticker
+    from pbr_cli.model.run import load_run
+
+    data = trained["data"]
+    model, config, tokenizer, _ = load_run(trained["clip"])
+    model.eval()
+    stickers = [json.loads(line) for line in (data / "stickers.jsonl").read_text("utf-8").splitlines()]
+    pixels, _ = decode_stickers([Sticker(s["id"], s["topic"], data / s["path"]) for s in stickers],
+                                config.model.img_size)
+    contexts = {d["id"]: d["context"] for d in map(json.loads, (data / "val.jsonl").read_text("utf-8").splitlines())}
+    with torch.no_grad():
+        images = model.encode_image(torch.from_numpy(pixels)).embedding.numpy()
+
+    @torch.no_grad()
+    def text(context):
+        ids = torch.tensor([tokenizer.encode_dialogue(context, config.model.max_len)])
+        return model.encode_text(ids, torch.ones_like(ids, dtype=torch.bool)).embedding.numpy()
+
+    image_of = {s["id"]: images[i] for i, s in enumerate(stickers)}
+
+    scores_file = tmp_path / "scores.h5"
+    result = invoke("evaluate", trained["clip"], "--split", "val", "--score", "itc", "--scores-out", scores_file)
     assert result.exit_code == 0, result.output
+    with h5py.File(scores_file) as handle:
+        ids, scores = handle["ids"].asstr()[()], handle["scores"][()]
+        candidate_ids = handle["candidate_ids"].asstr()[()]
+    for row, (dialogue, candidates) in enumerate(zip(ids, candidate_ids)):
+        expected = cosine(text(contexts[dialogue]), [image_of[c] for c in candidates])[0]
+        np.testing.assert_allclose(scores[row], expected, atol=1e-5)
+        assert list(np.argsort(-scores[row], kind="stable")) == list(np.argsort(-expected, kind="stable"))
+
+    context = contexts[ids[0]]
+    dialogue_file = tmp_path / "dialogue.txt"
+    dialogue_file.write_text("\n".join(context) + "\n", encoding="utf-8")
+    ranked = invoke("rank", dialogue_file, data / "stickers", "--model", trained["clip"], "--score", "itc",
+                    "--top", str(len(stickers)), "--json")
+    assert ranked.exit_code == 0, ranked.output
+    similarities = cosine(text(context), images)[0]
+    by_cosine = [stickers[i]["id"] for i in np.argsort(-similarities, kind="stable")]
+    assert [row["id"].rsplit("/", 1)[-1] for row in json.loads(ranked.stdout)["stickers"]] == by_cosine
+
     refused = invoke("evaluate", trained["clip"], "--score", "itm")
     assert refused.exit_code != 0 and "itc" in refused.output
 
