@@ -45,6 +45,7 @@ class Objective:
     intra_weight: float = 0.0          # β (0 = off)
     inter_weight: float = 0.0          # γ (0 = off)
     tscl_temperature: float = 0.1
+    tscl_stop_grad: bool = False       # the second view's image-tower pass without gradient
     phsm_emotion: str = "teacher"      # teacher (pseudo-labels) | student (EKD head)
     phsm_weight: float = 1.0           # scale of softmax(SEN) added to SIM
     generator: torch.Generator | None = None
@@ -77,7 +78,9 @@ class Objective:
                 terms["ekd"] = kl_distillation_loss(student_logits, target)
         if self.intra_weight or self.inter_weight:
             view1 = model.tscl_head(image.cls)                                        # (K*n, d)
-            view2 = model.tscl_head(model.encode_image(batch.view2).cls)
+            with torch.set_grad_enabled(torch.is_grad_enabled() and not self.tscl_stop_grad):
+                second = model.image(batch.view2)[:, 0]                                 # (K*n, C_V) v_cls
+            view2 = model.tscl_head(second)
             ids = batch.candidate_ids.reshape(-1)
             if self.intra_weight:
                 terms["intra"] = intra_topic_loss(view1.view(k, n, -1), view2.view(k, n, -1),

@@ -120,3 +120,27 @@ def test_short_training_on_the_demo_learns(invoke, tmp_path):
     n = metrics["n"]
     bar = 0.10 + 4 * math.sqrt(0.1 * 0.9 / n)
     assert metrics["r10@1"] > bar, metrics
+
+
+@pytest.mark.parametrize("stop_grad", [False, True])
+def test_tscl_second_view_gradient(stop_grad):
+    """With train.tscl_stop_grad the image tower's pass over the second view builds no graph: the TSCL loss
+    reaches the tower through the first view only (and the head through both)."""
+    import dataclasses
+
+    from pbr_cli.losses.objective import Objective
+
+    config = tiny_model_config("resnet", "bert")
+    config.tscl_dim = 8
+    torch.manual_seed(0)
+    model = PBRModel(config)
+    batch = random_batch(config)
+    view2 = (batch.images.flip(-1) + 1).requires_grad_(True)
+    images = batch.images.clone().requires_grad_(True)
+    batch = dataclasses.replace(batch, images=images, view2=view2)
+    objective = Objective("itc", intra_weight=0.5, inter_weight=0.5, tscl_stop_grad=stop_grad)
+    terms = objective(model, batch)
+    (terms["intra"] + terms["inter"]).backward()
+    assert images.grad is not None and images.grad.abs().sum() > 0
+    assert (view2.grad is None) is stop_grad
+    assert model.tscl_head[0].weight.grad is not None
