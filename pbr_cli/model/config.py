@@ -78,6 +78,8 @@ class TrainConfig:
     ekd_weight: float = 0.5          # alpha
     ekd_tau: float = 1.0             # temperature of the pseudo-labels softmax(V^e E / tau)
     phsm_emotion: str = "teacher"    # sticker polarity for PHSM: teacher pseudo-labels | student EKD head
+    phsm_pool: str = "batch"         # where PHSM draws a dialogue's negative sticker: batch (all K·n candidates,
+                                     # Algorithm 1) | own (the dialogue's own candidate set)
     intra_weight: float = 0.0        # beta, intra-topic contrastive loss (0 = off; the paper: 0.5)
     inter_weight: float = 0.0        # gamma, inter-topic contrastive loss (0 = off; the paper: 0.5)
     tscl_temp: float = 0.1           # temperature of both TSCL losses
@@ -263,6 +265,7 @@ RULES: dict[str, Rule] = {
     "train.ekd_weight": number(0, option="--ekd-weight"),
     "train.ekd_tau": number(**POSITIVE, option="--ekd-tau"),
     "train.phsm_emotion": choice("teacher", "student", option="--phsm-emotion"),
+    "train.phsm_pool": choice("batch", "own"),
     "train.intra_weight": number(0, option="--intra-weight"),
     "train.inter_weight": number(0, option="--inter-weight"),
     "train.tscl_temp": number(**POSITIVE, option="--tscl-temp"),
