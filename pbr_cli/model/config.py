@@ -106,14 +106,16 @@ def _tiny() -> RunConfig:
     # Chosen by measurement on the demo's val split (from random init, 2 CPU cores): a small BatchNorm CNN
     # learns the stickers far sooner than a tiny ViT; mean-pooled text, BatchNorm before the ITC projections
     # and a fixed temperature keep the embeddings from collapsing; the ITM head starts from the ITC similarity.
+    # 1200 steps: val R10@1 still rises to the last step (600: 42.6, 1200: 53.9 for Base); TSCL's second view
+    # without gradient keeps PBR's steps within ~1.4x Base's at no loss measured (600 steps: 28.9 vs 25.4).
     model = ModelConfig(
         img="test_resnet", img_size=64, img_kwargs={},
         txt="bert", txt_layers=2, fusion_layers=2, hidden=96, heads=3, intermediate=192, max_len=128,
         word_dim=64, embed_dim=64, dropout=0.0, learn_temp=False, txt_pool="mean", embed_norm="batch",
         itm_input="fusion+itc",
     )
-    train = TrainConfig(batch_size=16, steps=600, lr=1e-3, min_lr=1e-4, warmup_steps=30, val_every=100, val_limit=256,
-                        log_every=20)
+    train = TrainConfig(batch_size=16, steps=1200, lr=1e-3, min_lr=1e-4, warmup_steps=30, val_every=100, val_limit=256,
+                        log_every=20, tscl_stop_grad=True)
     return RunConfig("tiny", model, train)
 
 
