@@ -1,6 +1,7 @@
-"""README: teacher-train "augments (random resized crop, flip, colour jitter, hue rotation) and weights the loss by inverse class
-frequency". The weights the loss gets against hand-computed values for a skewed label set, and the augmentation
-the training applies: it changes the pixels, keeps the batch's shape, and is the same for the same seed."""
+"""README: teacher-train "augments (random resized crop, flip, colour jitter, hue rotation) and weights the loss by
+inverse class frequency". The weights the loss gets against hand-computed values for a skewed label set, and the
+augmentation the training applies: it changes the pixels, keeps the batch's shape, and is the same for the same
+seed."""
 
 from __future__ import annotations
 
