@@ -25,7 +25,7 @@ class DemoPlan:
     teacher_epochs: int | None = None     # None: teacher-train's default (enough steps for the small emotion set)
     teacher_img_size: int = 64
     anchors_m: int = 20
-    steps: int = 600
+    steps: int = 1200
     batch_size: int = 16
     sheets: int = 3
     extra_train_args: list[str] = field(default_factory=list)
