@@ -127,8 +127,9 @@ def anchors_file(output: Path, M: int, on_small_class: str, seed: int, teacher_p
 
     The features come from `features_path` (a teacher features file; `teacher_path`, when given, must be
     the teacher that made it) or are embedded by the teacher at `teacher_path` from `data` (default: the
-    teacher's own training data, else the demo's), through the teacher feature cache. Returns the anchors
-    and the summary `pbr build-anchors` reports.
+    teacher's own training data, else the demo's), through the teacher feature cache. Warns when an emotion
+    has fewer than M images (`on_small_class` shrink). Returns the anchors and the summary `pbr build-anchors`
+    reports.
     """
     import time
 
@@ -161,6 +162,9 @@ def anchors_file(output: Path, M: int, on_small_class: str, seed: int, teacher_p
     anchors = build_anchors(features, labels, M=M, on_small_class=on_small_class, seed=seed, source=source)
     write_anchors(output, anchors, teacher_hash, {"teacher": "" if teacher_path is None else str(teacher_path),
                                                   "source": str(source), "on_small_class": on_small_class})
+    if anchors.shrunk:
+        listed = ", ".join(f"{name} {count}" for name, count in anchors.shrunk.items())
+        console.warn(f"fewer than M={M} images ({listed}): those emotions' anchors repeat their distinct centroids")
     summary = {
         "output": str(output),
         "teacher_hash": teacher_hash,

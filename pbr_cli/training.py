@@ -59,6 +59,21 @@ class TrainOptions:
     def has_teacher(self) -> bool:
         return bool(self.teacher or self.teacher_features)
 
+    def command_args(self) -> list[str]:
+        """The `pbr train` options that ask for these options (each field is its option, `--out` last)."""
+        args = []
+        for option in sorted(dataclasses.fields(self), key=lambda option: option.name == "out"):
+            value, flag = getattr(self, option.name), "--" + option.name.replace("_", "-")
+            if value is None or (value is False and option.default is False):
+                continue
+            if option.name == "compile":
+                args += {"on": [flag], "off": ["--no-compile"]}.get(value, [])
+            elif isinstance(value, bool):
+                args.append(flag if value else "--no-" + flag[2:])
+            else:
+                args += [flag, str(value)]
+        return args
+
 
 def resolve_components(config: RunConfig, options: TrainOptions) -> None:
     """Decide EKD / PHSM / TSCL from the options and the inputs given (defaults: on when their inputs are)."""

@@ -70,7 +70,9 @@ def demo(ctx: click.Context, out_dir: Path | None, size: str, report_dir: Path, 
         print_summary(summary)
     from ..demo.pipeline import DemoPlan, print_results, run_pipeline
 
-    plan = DemoPlan(data=Path(root), report=report_dir, seed=seed, steps=steps, teacher_epochs=teacher_epochs)
+    device = ctx.obj.device if ctx.obj is not None else "auto"
+    plan = DemoPlan(data=Path(root), report=report_dir, seed=seed, steps=steps, teacher_epochs=teacher_epochs,
+                    device=device)
     result = run_pipeline(plan)
     if as_json:
         console.print_json(result)

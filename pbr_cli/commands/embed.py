@@ -57,6 +57,7 @@ def embed_with_model(settings, images: Path, run: Path, which: str, store_tokens
     from .. import console
     from ..index import index_folder
     from ..io import check_output_path
+    from ..summaries import print_sticker_index
 
     output = output if output is not None else Path("sticker_index.h5")
     check_output_path(output)
@@ -66,21 +67,18 @@ def embed_with_model(settings, images: Path, run: Path, which: str, store_tokens
         return                         # under torchrun, process 0 merges the shards and reports
     if as_json:
         console.print_json(summary)
-        return
-    console.out.print(f"{output}: {summary['stickers']:,} stickers indexed ({summary['skipped']} skipped), "
-                      f"{summary['dim']}-d embeddings{' + image tokens' if store_tokens else ''}, "
-                      f"{summary['seconds']:.1f} s", markup=False, highlight=False)
+    else:
+        print_sticker_index(summary, store_tokens)
 
 
 def embed_with_teacher(settings, images: Path, teacher_path: Path, output: Path | None, batch_size: int,
                        skip_bad_images: bool, as_json: bool) -> None:
     from .. import console
+    from ..summaries import print_teacher_features
     from ..teacher import embed_folder
 
     summary = embed_folder(images, teacher_path, output, batch_size, skip_bad_images, settings.torch_device())
     if as_json:
         console.print_json(summary)
-        return
-    console.out.print(f"{summary['output']}: {summary['images']:,} images x {summary['dim']} teacher features "
-                      f"({summary['labelled']:,} labelled, {summary['skipped']} skipped), {summary['seconds']:.1f} s",
-                      markup=False, highlight=False)
+    else:
+        print_teacher_features(summary)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import click
@@ -40,49 +39,13 @@ def score_sentiment(input_path: Path | None, output: Path, workers: int, lexicon
     "split/id" (the file's id_format attribute says which).
     """
     from .. import console
-    from ..data.contexts import read_contexts
-    from ..datasets import dataset_path
-    from ..io import check_output_path
-    from ..sentiment import score_dialogues, write_sentiment_file
+    from ..sentiment import score_sentiment_file
+    from ..summaries import print_sentiment
 
     if workers < 0:
         raise ConfigError(f"--workers must be 0 (auto) or a positive number, got {workers}")
-    source = dataset_path(input_path)
-    check_output_path(output)
-    started = time.perf_counter()
-    loaded = read_contexts(source, split)
-    bars = []
-
-    def on_start(total: int) -> None:
-        bars.append(console.progress(total=total, desc="scoring utterances", unit="utt"))
-
-    try:
-        scores = score_dialogues(loaded.contexts, lexicon=lexicon, workers=workers,
-                                 on_progress=lambda n: bars[0].update(n), on_start=on_start)
-    finally:
-        for bar in bars:
-            bar.close()
-    write_sentiment_file(output, loaded.ids, scores.raw_pos, scores.raw_neg, lexicon,
-                         id_format=loaded.id_format, source=str(source))
-    seconds = time.perf_counter() - started
-    summary = {
-        "output": str(output),
-        "input": str(source),
-        "lexicon": lexicon,
-        "dialogues": len(loaded.ids),
-        "utterances": scores.utterances,
-        "distinct_utterances": scores.distinct_utterances,
-        "with_sentiment": round(scores.with_sentiment, 6),
-        "id_format": loaded.id_format,
-        "workers": scores.workers,
-        "seconds": round(seconds, 3),
-    }
+    summary = score_sentiment_file(input_path, output, workers, lexicon, split)
     if as_json:
         console.print_json(summary)
-        return
-    rate = len(loaded.ids) / seconds if seconds > 0 else float("inf")
-    console.out.print(
-        f"{output}: {len(loaded.ids):,} dialogues, {scores.distinct_utterances:,} distinct utterances, "
-        f"{100 * scores.with_sentiment:.1f}% with sentiment, {seconds:.2f} s ({rate:,.0f} dialogues/s)",
-        markup=False, highlight=False)
-
+    else:
+        print_sentiment(summary)

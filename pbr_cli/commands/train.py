@@ -82,6 +82,7 @@ def train(settings, resume, as_json, **options):
       pbr train --data stickerchat/ --config paper --img-weights albef.pth --txt-model bert-base-chinese/
     """
     from .. import console
+    from ..summaries import print_training
     from ..training import TrainOptions, run_training
 
     compile_mode = options.pop("compile")        # the flag's True / False / None is the config's on / off / auto
@@ -92,10 +93,4 @@ def train(settings, resume, as_json, **options):
     if as_json:
         console.print_json(result)
     else:
-        console.out.print(f"run: {result['run']}")
-        console.out.print(f"steps: {result['steps']} in {result['seconds']} s")
-        if result.get("last_val"):
-            val = result["last_val"]
-            n = val["candidates"]
-            console.out.print(f"val: MAP {100 * val['map']:.2f}  R{n}@1 {100 * val[f'r{n}@1']:.2f}  "
-                              f"(best val MAP {100 * result['best_val_map']:.2f})")
+        print_training(result)
