@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import ConfigError
-from .common import guard_outputs
+from .common import guard_outputs, json_option
 
 DEFAULT_TEACHER = "teacher.pt"
 DEFAULT_OUTPUT = "anchors.h5"
@@ -32,7 +32,7 @@ DEFAULT_OUTPUT = "anchors.h5"
                    "cyclically to M rows so the file keeps 7·M anchors; the distinct count is stored).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
               help="Images per teacher forward pass when embedding.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@json_option("Print the summary as one JSON object.")
 @click.pass_obj
 @guard_outputs("output")
 def build_anchors(settings, teacher_path: Path | None, clusters: int, data: Path | None, features_path: Path | None,

