@@ -25,8 +25,6 @@ class EmotionKnowledge:
 
     ekd_target: np.ndarray | None          # (S, D) EKD targets (anchors: 7M probs; logits: 7 probs; features: C_S)
     sticker_polarity: np.ndarray | None    # (S, 2) [P^I, N^I] from the teacher's pseudo-labels
-    ekd_mode: str
-    m: int                                 # anchors per emotion (0 without anchors)
 
 
 @dataclass
@@ -242,7 +240,7 @@ def load_emotion_knowledge(sticker_ids: Sequence[str], features: H5Data, anchors
     else:
         per_emotion = torch.from_numpy(teacher_probs)
     polarity = sticker_polarity(per_emotion).numpy()
-    return EmotionKnowledge(target, polarity, mode, m)
+    return EmotionKnowledge(target, polarity)
 
 
 def load_dialogue_polarity(sentiment_file: str, dialogue_ids: Sequence[str], split: str = "train") -> np.ndarray:
