@@ -77,7 +77,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=None, help="dataset folder (default: the demo dataset)")
     parser.add_argument("--report", type=Path, default=Path("ablation"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--steps", type=int, default=1200)
     parser.add_argument("--teacher-epochs", type=int, default=None)
     parser.add_argument("--m", type=int, nargs="+", default=[10, 20, 30, 40, 50, 60], help="Table 4: values of M")
     parser.add_argument("--size", default="small", help="demo size when --data is not given")

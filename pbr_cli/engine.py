@@ -330,7 +330,7 @@ class Trainer:
     def _autocast(self):
         from .runtime import autocast
 
-        return autocast(self.device)
+        return autocast(self.device, self.config.train.precision)
 
 
 class StopSignals:

@@ -25,14 +25,39 @@ def resolve_device(name: str):
     return torch.device(name)
 
 
-def autocast(device):
-    """bf16 autocast on CUDA; plain float32 elsewhere. The one mixed-precision policy of pbr."""
+def cpu_has_bf16() -> bool:
+    """True when the CPU computes bfloat16 natively (AVX-512 BF16 or AMX); emulated bf16 is slower than fp32."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool({"avx512_bf16", "amx_bf16"} & flags)
+    except OSError:
+        pass
+    return False
+
+
+def uses_bf16(device, precision: str = "auto") -> bool:
+    """Whether `precision` (auto | bf16 | fp32) computes in bf16 on `device`; auto: CUDA, or a CPU with native bf16."""
+    if precision == "fp32":
+        return False
+    if precision == "bf16" or device.type == "cuda":
+        return True
+    return device.type == "cpu" and cpu_has_bf16()
+
+
+def autocast(device, precision: str | None = None):
+    """The one mixed-precision policy of pbr: bf16 autocast on CUDA; on the CPU float32, unless `precision`
+    (training's `train.precision`) is bf16, or auto on a CPU with native bf16."""
     import contextlib
 
     import torch
 
-    if device.type == "cuda":
+    if device.type == "cuda" and precision != "fp32":
         return torch.autocast("cuda", dtype=torch.bfloat16)
+    if device.type == "cpu" and precision is not None and uses_bf16(device, precision):
+        return torch.autocast("cpu", dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 

@@ -169,7 +169,8 @@ def objective_for(config: RunConfig):
     return Objective(loss=t.loss, negatives=t.negatives, ekd=t.ekd, ekd_weight=t.ekd_weight,
                      ekd_m=max(1, config.model.ekd_dim // 7) if t.ekd == "anchors" else 0,
                      intra_weight=t.intra_weight, inter_weight=t.inter_weight, tscl_temperature=t.tscl_temp,
-                     phsm_emotion=t.phsm_emotion)
+                     tscl_stop_grad=t.tscl_stop_grad,
+                     phsm_emotion=t.phsm_emotion, phsm_pool=t.phsm_pool)
 
 
 def describe(config: RunConfig) -> str:

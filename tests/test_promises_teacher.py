@@ -1,6 +1,7 @@
-"""README: teacher-train "augments (random resized crop, flip, colour jitter) and weights the loss by inverse class
-frequency". The weights the loss gets against hand-computed values for a skewed label set, and the augmentation
-the training applies: it changes the pixels, keeps the batch's shape, and is the same for the same seed."""
+"""README: teacher-train "augments (random resized crop, flip, colour jitter, hue rotation) and weights the loss by
+inverse class frequency". The weights the loss gets against hand-computed values for a skewed label set, and the
+augmentation the training applies: it changes the pixels, keeps the batch's shape, and is the same for the same
+seed."""
 
 from __future__ import annotations
 
@@ -70,6 +71,7 @@ def test_training_augments_every_batch(recorded):
     assert len(views) == 2
     for images, result, kwargs in views:
         assert kwargs.get("jitter") is True and kwargs.get("generator") is not None   # crop, flip and colour jitter
+        assert kwargs.get("hue") == 0.5                                              # and the default hue rotation
         assert result.shape == images.shape == (4, 3, 16, 16) and result.dtype == torch.float32
         assert torch.isfinite(result).all() and result.min() >= 0 and result.max() <= 255
         assert not torch.equal(result, images.float())                              # the pixels change

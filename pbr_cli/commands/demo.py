@@ -23,7 +23,7 @@ if TYPE_CHECKING:
               show_default=True, help="Folder for the pipeline's files: teacher, anchors, runs, results, plots, "
                                        "sheets. It must be new, empty or an earlier demo report (marked by a "
                                        ".pbr-demo-report file): the demo replaces the files in it.")
-@click.option("--steps", type=click.IntRange(min=1), default=600, show_default=True,
+@click.option("--steps", type=click.IntRange(min=1), default=1200, show_default=True,
               help="Training steps of each model (Base and PBR).")
 @click.option("--teacher-epochs", type=click.IntRange(min=1), default=None,
               help="Epochs of the emotion teacher (default: teacher-train's, scaled to the emotion set's size).")

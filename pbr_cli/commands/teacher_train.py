@@ -23,6 +23,9 @@ DEFAULT_OUTPUT = "teacher.pt"
 @click.option("--batch-size", type=click.IntRange(min=2), default=32, show_default=True, help="Images per step.")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True,
               help="AdamW learning rate (cosine schedule with warm-up).")
+@click.option("--hue", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Largest random hue rotation of the training views, as a share of 180° (0: none): a "
+                   "sticker's emotion does not depend on its character's colours.")
 @click.option("--init", "init_path", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="timm / ImageNet checkpoint (.safetensors, or a torch file of tensors) to start from; "
                    "its classifier is dropped. Default: random weights. Nothing is ever downloaded.")
@@ -32,12 +35,12 @@ DEFAULT_OUTPUT = "teacher.pt"
 @click.pass_obj
 @guard_outputs("output")
 def teacher_train(settings, data: Path | None, arch: str, img_size: int, epochs: int, batch_size: int, lr: float,
-                  init_path: Path | None, output: Path, as_json: bool) -> None:
+                  hue: float, init_path: Path | None, output: Path, as_json: bool) -> None:
     """Train the emotion teacher: a timm classifier over the 7 SER30K emotions.
 
     DATA is a SER30K folder (Annotations/image-level/{train,val,test}.json + Images/) or an
     ImageFolder root/<emotion>/* (or root/{train,val,test}/<emotion>/*); without DATA the demo's
-    emotion set is used. Training augments (random resized crop, flip, colour jitter) and weights
+    emotion set is used. Training augments (random resized crop, flip, colour jitter, hue rotation) and weights
     the loss by inverse class frequency. The epoch kept is the best on val (a tenth of train when
     the data has no val or test split). Without --epochs it trains 10 epochs, or on a small set as
     many as 1,500 optimiser steps need, so a set of tens of images per class is not left untrained.
@@ -49,7 +52,7 @@ def teacher_train(settings, data: Path | None, arch: str, img_size: int, epochs:
     from ..teacher import train_teacher_file
 
     report = train_teacher_file(output, data, arch=arch, img_size=img_size, epochs=epochs, batch_size=batch_size,
-                                lr=lr, init=init_path, device=settings.torch_device(), seed=settings.seed)
+                                lr=lr, hue=hue, init=init_path, device=settings.torch_device(), seed=settings.seed)
     if as_json:
         console.print_json(report)
     else:

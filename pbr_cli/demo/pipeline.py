@@ -30,7 +30,7 @@ class DemoPlan:
     teacher_epochs: int | None = None     # None: teacher-train's default (enough steps for the small emotion set)
     teacher_img_size: int = 64
     anchors_m: int = 20
-    steps: int = 600
+    steps: int = 1200
     batch_size: int = 16
     sheets: int = 3
     train_options: dict[str, Any] = field(default_factory=dict)   # more TrainOptions fields, for every model

@@ -45,8 +45,10 @@ class Objective:
     intra_weight: float = 0.0          # β (0 = off)
     inter_weight: float = 0.0          # γ (0 = off)
     tscl_temperature: float = 0.1
+    tscl_stop_grad: bool = False       # the second view's image-tower pass without gradient
     phsm_emotion: str = "teacher"      # teacher (pseudo-labels) | student (EKD head)
     phsm_weight: float = 1.0           # scale of softmax(SEN) added to SIM
+    phsm_pool: str = "batch"           # batch (all K·n candidates, Algorithm 1) | own (the dialogue's candidates)
     generator: torch.Generator | None = None
     weights: dict = field(default_factory=dict)
 
@@ -77,7 +79,9 @@ class Objective:
                 terms["ekd"] = kl_distillation_loss(student_logits, target)
         if self.intra_weight or self.inter_weight:
             view1 = model.tscl_head(image.cls)                                        # (K*n, d)
-            view2 = model.tscl_head(model.encode_image(batch.view2).cls)
+            with torch.set_grad_enabled(torch.is_grad_enabled() and not self.tscl_stop_grad):
+                second = model.image(batch.view2)[:, 0]                                 # (K*n, C_V) v_cls
+            view2 = model.tscl_head(second)
             ids = batch.candidate_ids.reshape(-1)
             if self.intra_weight:
                 terms["intra"] = intra_topic_loss(view1.view(k, n, -1), view2.view(k, n, -1),
@@ -104,13 +108,24 @@ class Objective:
         """Sampling logits and masks: a negative sticker per dialogue, a negative dialogue per sticker.
 
         semantic / random: the sticker comes from the dialogue's own candidates; phsm: from all K·n
-        candidates of the batch, with SIM + softmax(SEN) (Algorithm 1). Copies of the truth are masked.
+        candidates of the batch (or, with phsm_pool own, the dialogue's own), with SIM + softmax(SEN)
+        (Algorithm 1). Copies of the truth are masked.
         """
         k, n = batch.candidate_ids.shape
         rows = torch.arange(k, device=batch.label.device)
         truth_ids = batch.candidate_ids[rows, batch.label]                                       # (K,)
         sim_i2t = positive @ text.embedding.t() / temperature                                    # (K, K)
         mask_i2t = truth_ids[:, None] == truth_ids[None, :]
+        if self.negatives == "phsm" and self.phsm_pool == "own":
+            sim_t2i = torch.einsum("kc,knc->kn", text.embedding, candidates) / temperature       # (K, n)
+            mask_t2i = batch.candidate_ids == truth_ids[:, None]
+            sticker_pol = self.candidate_polarity(batch, student_logits).view(k, n, 2)           # (K, n, 2)
+            dialogue_polarity = batch.dialogue_polarity                                          # (K, 2)
+            own = polarity_similarity(dialogue_polarity, sticker_pol.reshape(k * n, 2)).view(k, k, n)[rows, rows]
+            sim_t2i = phsm_scores(sim_t2i, own, self.phsm_weight)
+            positive_pol = sticker_pol[rows, batch.label]                                        # (K, 2)
+            sim_i2t = phsm_scores(sim_i2t, polarity_similarity(positive_pol, dialogue_polarity), self.phsm_weight)
+            return (sim_t2i, mask_t2i, "own"), (sim_i2t, mask_i2t)
         if self.negatives == "phsm":
             pool_ids = batch.candidate_ids.reshape(-1)                                           # (K*n,)
             sim_t2i = text.embedding @ candidates.reshape(k * n, -1).t() / temperature           # (K, K*n)

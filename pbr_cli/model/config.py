@@ -78,10 +78,16 @@ class TrainConfig:
     ekd_weight: float = 0.5          # alpha
     ekd_tau: float = 1.0             # temperature of the pseudo-labels softmax(V^e E / tau)
     phsm_emotion: str = "teacher"    # sticker polarity for PHSM: teacher pseudo-labels | student EKD head
+    phsm_pool: str = "batch"         # where PHSM draws a dialogue's negative sticker: batch (all K·n candidates,
+                                     # Algorithm 1) | own (the dialogue's own candidate set)
     intra_weight: float = 0.0        # beta, intra-topic contrastive loss (0 = off; the paper: 0.5)
     inter_weight: float = 0.0        # gamma, inter-topic contrastive loss (0 = off; the paper: 0.5)
     tscl_temp: float = 0.1           # temperature of both TSCL losses
+    tscl_stop_grad: bool = False     # no gradient through the image tower's pass over TSCL's second view (its
+                                     # backward is skipped: PBR steps ~1.4x cheaper)
     crop_scale: float = 0.5          # smallest area share kept by the random resized crop of training views
+    precision: str = "auto"          # training arithmetic: auto (bf16 on CUDA and on CPUs with native bf16) |
+                                     # bf16 | fp32
 
 
 @dataclass
@@ -100,14 +106,16 @@ def _tiny() -> RunConfig:
     # Chosen by measurement on the demo's val split (from random init, 2 CPU cores): a small BatchNorm CNN
     # learns the stickers far sooner than a tiny ViT; mean-pooled text, BatchNorm before the ITC projections
     # and a fixed temperature keep the embeddings from collapsing; the ITM head starts from the ITC similarity.
+    # 1200 steps: val R10@1 still rises to the last step (600: 42.6, 1200: 53.9 for Base); TSCL's second view
+    # without gradient keeps PBR's steps within ~1.4x Base's at no loss measured (600 steps: 28.9 vs 25.4).
     model = ModelConfig(
         img="test_resnet", img_size=64, img_kwargs={},
         txt="bert", txt_layers=2, fusion_layers=2, hidden=96, heads=3, intermediate=192, max_len=128,
         word_dim=64, embed_dim=64, dropout=0.0, learn_temp=False, txt_pool="mean", embed_norm="batch",
         itm_input="fusion+itc",
     )
-    train = TrainConfig(batch_size=16, steps=600, lr=1e-3, min_lr=1e-4, warmup_steps=30, val_every=100, val_limit=256,
-                        log_every=20)
+    train = TrainConfig(batch_size=16, steps=1200, lr=1e-3, min_lr=1e-4, warmup_steps=30, val_every=100, val_limit=256,
+                        log_every=20, tscl_stop_grad=True)
     return RunConfig("tiny", model, train)
 
 
@@ -259,10 +267,13 @@ RULES: dict[str, Rule] = {
     "train.ekd_weight": number(0, option="--ekd-weight"),
     "train.ekd_tau": number(**POSITIVE, option="--ekd-tau"),
     "train.phsm_emotion": choice("teacher", "student", option="--phsm-emotion"),
+    "train.phsm_pool": choice("batch", "own"),
     "train.intra_weight": number(0, option="--intra-weight"),
     "train.inter_weight": number(0, option="--inter-weight"),
     "train.tscl_temp": number(**POSITIVE, option="--tscl-temp"),
+    "train.tscl_stop_grad": BOOL,
     "train.crop_scale": number(0, 1, low_open=True),
+    "train.precision": choice("auto", "bf16", "fp32"),
 }
 
 

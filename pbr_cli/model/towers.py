@@ -48,7 +48,8 @@ class ImageTower(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) uint8 or float in 0..255 -> (B, 1 + N_V, C_V)."""
-        x = (images.float() - self.mean) / self.std
+        # channels-last pixels: oneDNN / cuDNN convolutions run ~1.4x faster in fp32 and ~2x in bf16 with them
+        x = ((images.float() - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
         features = self.body.forward_features(x)
         if features.ndim == 4:                                                # CNN: (B, C, h, w)
             pooled = features.mean(dim=(2, 3))

@@ -12,7 +12,8 @@ from .training import train_teacher
 
 def train_teacher_file(output: str | os.PathLike, data: str | os.PathLike | None = None, arch: str = "resnet50",
                        img_size: int = 128, epochs: int | None = None, batch_size: int = 32, lr: float = 1e-3,
-                       init: str | os.PathLike | None = None, device="cpu", seed: int = 0) -> dict[str, Any]:
+                       hue: float = 0.5, init: str | os.PathLike | None = None, device="cpu",
+                       seed: int = 0) -> dict[str, Any]:
     """Train the teacher on the images at `data` (default: the demo's emotion set) and save it to `output`.
 
     Progress and each epoch's loss go to the console; returns the report of `train_teacher` with "output" first.
@@ -36,7 +37,7 @@ def train_teacher_file(output: str | os.PathLike, data: str | os.PathLike | None
 
     try:
         teacher, report = train_teacher(image_set, arch=arch, img_size=img_size, epochs=epochs, batch_size=batch_size,
-                                        lr=lr, init=init, device=device, seed=seed, on_progress=bars,
+                                        lr=lr, hue=hue, init=init, device=device, seed=seed, on_progress=bars,
                                         on_epoch=on_epoch)
     finally:
         bars.close()

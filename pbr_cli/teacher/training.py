@@ -18,7 +18,7 @@ from torch import nn
 
 from ..data.types import EmotionImageSet, LabelledImage
 from ..errors import DataError, TrainingError
-from ..runtime import autocast
+from ..runtime import autocast, uses_bf16
 from .model import Teacher, TeacherConfig, _standardise, build_classifier, load_init_weights
 
 EVAL_SPLITS: tuple[str, ...] = ("val", "test")
@@ -85,7 +85,7 @@ def _predict(model: nn.Module, config: TeacherConfig, pixels: torch.Tensor, batc
 
 
 def _class_weights(labels: np.ndarray, n_classes: int) -> torch.Tensor:
-    """Inverse-frequency weights, mean 1 over the classes present (absent classes get 0)."""
+    """Inverse-frequency weights, scaled so that their mean over the training images is 1 (absent classes get 0)."""
     counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
     present = counts > 0
     weights = np.zeros(n_classes)
@@ -114,16 +114,20 @@ def train_teacher(
     device: str | torch.device = "cpu",
     seed: int = 0,
     holdout: float = 0.1,
+    hue: float = 0.5,
+    precision: str = "auto",
     on_progress: StageProgress | None = None,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[Teacher, dict[str, Any]]:
     """Train a timm emotion classifier; return the frozen teacher (best epoch on val) and its report.
 
-    Augmentation: random resized crop, flip, colour jitter (on tensors, on `device`); class balance: an
-    inverse-frequency weighted cross-entropy. A set with neither val nor test split gets a stratified
-    `holdout` of train as val. Without `epochs`, training runs 10 epochs or, on a small set, as many as
-    `MIN_TEACHER_STEPS` optimiser steps need. The best epoch is chosen on val (never on test); the report has accuracy,
-    balanced accuracy, per-class accuracy, confusion matrix and majority-class baseline per eval split.
+    Augmentation: random resized crop, flip, colour jitter and a hue rotation of up to ±`hue`·180° (on
+    tensors, on `device`); `precision` as `train.precision` (auto: bf16 where the device computes it
+    natively); class balance: an inverse-frequency weighted cross-entropy. A set with neither val nor test
+    split gets a stratified `holdout` of train as val. Without `epochs`, training runs 10 epochs or, on a
+    small set, as many as `MIN_TEACHER_STEPS` optimiser steps need. The best epoch is chosen on val (never on
+    test); the report has accuracy, balanced accuracy, per-class accuracy, confusion matrix and majority-class
+    baseline per eval split.
     """
     from ..data.augment import train_view
     from ..engine import cosine_lr
@@ -176,8 +180,9 @@ def train_teacher(
         losses = []
         for rows in batches:
             rows = rows.to(device)
-            views = train_view(train_pixels[rows], img_size, generator=generator, jitter=True)  # (B, 3, S, S)
-            with autocast(device):
+            views = train_view(train_pixels[rows], img_size, generator=generator, jitter=True,
+                               hue=hue)                                                    # (B, 3, S, S)
+            with autocast(device, precision):
                 logits = model(_standardise(views, config))                                  # (B, 7)
             loss = F.cross_entropy(logits.float(), train_labels[rows], weight=loss_weights)
             optimizer.zero_grad(set_to_none=True)
@@ -210,6 +215,8 @@ def train_teacher(
     report: dict[str, Any] = {
         "arch": config.arch,
         "img_size": img_size,
+        "hue": hue,
+        "precision": "bf16" if uses_bf16(device, precision) else "fp32",
         "feature_dim": config.feature_dim,
         "class_names": list(class_names),
         "data": str(Path(image_set.root).resolve()),

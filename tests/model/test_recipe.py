@@ -120,3 +120,57 @@ def test_short_training_on_the_demo_learns(invoke, tmp_path):
     n = metrics["n"]
     bar = 0.10 + 4 * math.sqrt(0.1 * 0.9 / n)
     assert metrics["r10@1"] > bar, metrics
+
+
+@pytest.mark.parametrize("stop_grad", [False, True])
+def test_tscl_second_view_gradient(stop_grad):
+    """With train.tscl_stop_grad the image tower's pass over the second view builds no graph: the TSCL loss
+    reaches the tower through the first view only (and the head through both)."""
+    import dataclasses
+
+    from pbr_cli.losses.objective import Objective
+
+    config = tiny_model_config("resnet", "bert")
+    config.tscl_dim = 8
+    torch.manual_seed(0)
+    model = PBRModel(config)
+    batch = random_batch(config)
+    view2 = (batch.images.flip(-1) + 1).requires_grad_(True)
+    images = batch.images.clone().requires_grad_(True)
+    batch = dataclasses.replace(batch, images=images, view2=view2)
+    objective = Objective("itc", intra_weight=0.5, inter_weight=0.5, tscl_stop_grad=stop_grad)
+    terms = objective(model, batch)
+    (terms["intra"] + terms["inter"]).backward()
+    assert images.grad is not None and images.grad.abs().sum() > 0
+    assert (view2.grad is None) is stop_grad
+    assert model.tscl_head[0].weight.grad is not None
+
+
+def test_phsm_own_pool_draws_from_the_dialogues_candidates():
+    """With train.phsm_pool own, every negative sticker is one of its dialogue's own candidates (never the truth),
+    and its sampling logits are SIM + softmax(SEN) over those candidates only."""
+    import dataclasses
+
+    from pbr_cli.losses.objective import Objective
+    from pbr_cli.losses.phsm import phsm_scores, polarity_similarity
+
+    config = tiny_model_config("resnet", "bert")
+    torch.manual_seed(0)
+    model = PBRModel(config).eval()
+    batch = random_batch(config, k=2, n=3)
+    polarity = torch.tensor([[0.9, 0.1], [0.2, 0.8]])
+    stickers = torch.softmax(torch.randn(6, 2), -1)
+    batch = dataclasses.replace(batch, dialogue_polarity=polarity, sticker_polarity=stickers)
+    objective = Objective("itm", negatives="phsm", phsm_pool="own")
+    with torch.no_grad():
+        image = model.encode_image(batch.images)
+        text = model.encode_text(batch.input_ids, batch.mask)
+        candidates = image.embedding.view(2, 3, -1)
+        positive = candidates[torch.arange(2), batch.label]
+        (scores, mask, pool), _ = objective.mining_scores(batch, text, candidates, positive, model.temperature, None)
+    assert pool == "own" and scores.shape == (2, 3)
+    assert mask.tolist() == [[True, False, False], [False, False, True]]       # the truths (labels 0 and 2)
+    for row in range(2):
+        sim = candidates[row] @ text.embedding[row] / model.temperature
+        sen = polarity_similarity(polarity[row:row + 1], stickers[3 * row:3 * row + 3])
+        assert torch.allclose(scores[row], phsm_scores(sim[None], sen)[0], atol=1e-5)
