@@ -37,25 +37,28 @@ def run_job(job: tuple) -> dict:
     return train_and_evaluate(plan, name, extra, seed, title, paths)
 
 
-TABLE3 = [  # (name, EKD, Intra, Inter, PHSM, extra options)
-    ("base", "", "", "", "", []),
-    ("ekd", "✓", "", "", "", ["--anchors", "{anchors}", "--teacher-features", "{features}"]),
-    ("intra", "", "✓", "", "", ["--intra"]),
-    ("inter", "", "", "✓", "", ["--inter"]),
-    ("tscl", "", "✓", "✓", "", ["--intra", "--inter"]),
-    ("phsm-teacher", "", "", "", "✓", ["--teacher-features", "{features}", "--sentiment", "{sentiment}"]),
-    ("ekd-phsm", "✓", "", "", "✓", ["--anchors", "{anchors}", "--teacher-features", "{features}",
-                                    "--sentiment", "{sentiment}", "--phsm-emotion", "student"]),
-    ("ekd-intra-phsm", "✓", "✓", "", "✓", ["--anchors", "{anchors}", "--teacher-features", "{features}",
-                                           "--sentiment", "{sentiment}", "--phsm-emotion", "student", "--intra"]),
-    ("ekd-inter-phsm", "✓", "", "✓", "✓", ["--anchors", "{anchors}", "--teacher-features", "{features}",
-                                           "--sentiment", "{sentiment}", "--phsm-emotion", "student", "--inter"]),
-    ("full", "✓", "✓", "✓", "✓", ["--anchors", "{anchors}", "--teacher-features", "{features}",
-                                  "--sentiment", "{sentiment}", "--phsm-emotion", "student", "--intra", "--inter"]),
+EKD = {"anchors": "{anchors}", "teacher_features": "{features}"}
+PHSM_STUDENT = {"sentiment": "{sentiment}", "phsm_emotion": "student"}
+TABLE3 = [  # (name, EKD, Intra, Inter, PHSM, the `pbr train` options as TrainOptions fields)
+    ("base", "", "", "", "", {}),
+    ("ekd", "✓", "", "", "", EKD),
+    ("intra", "", "✓", "", "", {"intra": True}),
+    ("inter", "", "", "✓", "", {"inter": True}),
+    ("tscl", "", "✓", "✓", "", {"intra": True, "inter": True}),
+    ("phsm-teacher", "", "", "", "✓", {"teacher_features": "{features}", "sentiment": "{sentiment}"}),
+    ("ekd-phsm", "✓", "", "", "✓", {**EKD, **PHSM_STUDENT}),
+    ("ekd-intra-phsm", "✓", "✓", "", "✓", {**EKD, **PHSM_STUDENT, "intra": True}),
+    ("ekd-inter-phsm", "✓", "", "✓", "✓", {**EKD, **PHSM_STUDENT, "inter": True}),
+    ("full", "✓", "✓", "✓", "✓", {**EKD, **PHSM_STUDENT, "intra": True, "inter": True}),
 ]
-TABLE5 = [("features", ["--teacher-features", "{features}", "--ekd", "features"]),
-          ("logits", ["--teacher-features", "{features}", "--ekd", "logits"]),
-          ("anchors", ["--teacher-features", "{features}", "--anchors", "{anchors}"])]
+TABLE5 = [("features", {"teacher_features": "{features}", "ekd": "features"}),
+          ("logits", {"teacher_features": "{features}", "ekd": "logits"}),
+          ("anchors", {"teacher_features": "{features}", "anchors": "{anchors}"})]
+
+
+def filled(options: dict, files: dict[str, str]) -> dict:
+    """`options` with the report folder's files in place of their {anchors}, {features}, {sentiment} names."""
+    return {key: value.format(**files) if isinstance(value, str) else value for key, value in options.items()}
 
 
 def spread(values: list[float]) -> str:
@@ -67,7 +70,7 @@ def spread(values: list[float]) -> str:
 
 def main() -> None:
     from pbr_cli.demo.build import ensure_demo
-    from pbr_cli.demo.pipeline import DemoPlan, prepare_inputs, run_step, train_and_evaluate
+    from pbr_cli.demo.pipeline import DemoPlan, build_anchors_step, prepare_inputs, train_and_evaluate
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--table", type=int, choices=(3, 4, 5), default=3)
@@ -96,21 +99,19 @@ def main() -> None:
 
     rows: list[tuple[list[str], dict]] = []
     if args.table == 3:
-        configurations = [([name, ekd, intra, inter, phsm], [a.format(**fill) for a in extra])
+        configurations = [([name, ekd, intra, inter, phsm], filled(extra, fill))
                           for name, ekd, intra, inter, phsm, extra in TABLE3]
         header = ["configuration", "EKD", "Intra", "Inter", "PHSM"]
     elif args.table == 5:
-        configurations = [([name], [a.format(**fill) for a in extra]) for name, extra in TABLE5]
+        configurations = [([name], filled(extra, fill)) for name, extra in TABLE5]
         header = ["distillation"]
     else:
         configurations = []
         for m in args.m:
             anchors = args.report / f"anchors_m{m}.h5"
             if not anchors.is_file():
-                run_step(f"anchors with M = {m}", ["build-anchors", "--teacher", str(paths["teacher"]), "--features",
-                                                   str(paths["ser_features"]), "--M", str(m), "--on-small-class",
-                                                   "shrink", "-o", str(anchors)])
-            configurations.append(([str(m)], ["--teacher-features", fill["features"], "--anchors", str(anchors)]))
+                build_anchors_step(plan, paths, f"anchors with M = {m}", m=m, output=anchors)
+            configurations.append(([str(m)], {"teacher_features": fill["features"], "anchors": str(anchors)}))
         header = ["M"]
     if args.only:
         configurations = [(labels, extra) for labels, extra in configurations if labels[0] in args.only]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from rich.console import Console
 from rich.table import Table
@@ -17,6 +18,17 @@ VERBOSITY = {"level": 0}  # -1 quiet, 0 normal, 1+ verbose
 
 def set_verbosity(level: int) -> None:
     VERBOSITY["level"] = level
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Only results and errors inside the block (as under `pbr -q`), the verbosity before it afterwards."""
+    level = VERBOSITY["level"]
+    VERBOSITY["level"] = -1
+    try:
+        yield
+    finally:
+        VERBOSITY["level"] = level
 
 
 def verbose() -> bool:
@@ -71,3 +83,24 @@ def progress(iterable=None, total: int | None = None, desc: str = "", unit: str 
         disable = True if VERBOSITY["level"] < 0 else None
     return tqdm(iterable, total=total, desc=desc, unit=unit, disable=disable, file=sys.stderr, initial=initial,
                 dynamic_ncols=True, mininterval=0.5, leave=False)
+
+
+class StageBars:
+    """Progress bars for a library's `on_progress(stage, done, total)`: one bar per stage, closed when the next
+    starts."""
+
+    def __init__(self) -> None:
+        self.stage: str | None = None
+        self.bar = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != self.stage:
+            self.close()
+            self.stage = stage
+            self.bar = progress(total=total, desc=stage)
+        self.bar.update(done)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        self.stage, self.bar = None, None

@@ -330,7 +330,7 @@ class Trainer:
     def _autocast(self):
         from .runtime import autocast
 
-        return autocast(self.device, self.config.train.precision)
+        return autocast(self.device, self.config.train.precision, self.config.model.img_size)
 
 
 class StopSignals:

@@ -25,8 +25,6 @@ class EmotionKnowledge:
 
     ekd_target: np.ndarray | None          # (S, D) EKD targets (anchors: 7M probs; logits: 7 probs; features: C_S)
     sticker_polarity: np.ndarray | None    # (S, 2) [P^I, N^I] from the teacher's pseudo-labels
-    ekd_mode: str
-    m: int                                 # anchors per emotion (0 without anchors)
 
 
 @dataclass
@@ -127,8 +125,9 @@ def anchors_file(output: Path, M: int, on_small_class: str, seed: int, teacher_p
 
     The features come from `features_path` (a teacher features file; `teacher_path`, when given, must be
     the teacher that made it) or are embedded by the teacher at `teacher_path` from `data` (default: the
-    teacher's own training data, else the demo's), through the teacher feature cache. Returns the anchors
-    and the summary `pbr build-anchors` reports.
+    teacher's own training data, else the demo's), through the teacher feature cache. Warns when an emotion
+    has fewer than M images (`on_small_class` shrink). Returns the anchors and the summary `pbr build-anchors`
+    reports.
     """
     import time
 
@@ -161,6 +160,9 @@ def anchors_file(output: Path, M: int, on_small_class: str, seed: int, teacher_p
     anchors = build_anchors(features, labels, M=M, on_small_class=on_small_class, seed=seed, source=source)
     write_anchors(output, anchors, teacher_hash, {"teacher": "" if teacher_path is None else str(teacher_path),
                                                   "source": str(source), "on_small_class": on_small_class})
+    if anchors.shrunk:
+        listed = ", ".join(f"{name} {count}" for name, count in anchors.shrunk.items())
+        console.warn(f"fewer than M={M} images ({listed}): those emotions' anchors repeat their distinct centroids")
     summary = {
         "output": str(output),
         "teacher_hash": teacher_hash,
@@ -238,7 +240,7 @@ def load_emotion_knowledge(sticker_ids: Sequence[str], features: H5Data, anchors
     else:
         per_emotion = torch.from_numpy(teacher_probs)
     polarity = sticker_polarity(per_emotion).numpy()
-    return EmotionKnowledge(target, polarity, mode, m)
+    return EmotionKnowledge(target, polarity)
 
 
 def load_dialogue_polarity(sentiment_file: str, dialogue_ids: Sequence[str], split: str = "train") -> np.ndarray:

@@ -9,32 +9,27 @@ from pathlib import Path
 
 from . import console
 from .errors import ConfigError
-from .model.config import RunConfig, load_run_config, tiny_image_kwargs, validate
+from .model.config import RULES, RunConfig, load_run_config, tiny_image_kwargs, validate
+
+
+def option_field(option: str) -> str:
+    """The TrainOptions field and `pbr train` parameter of an option: --batch-size -> batch_size."""
+    return option.removeprefix("--").replace("-", "_")
+
+
+# TrainOptions field -> the configuration key it overrides: every key whose rule names its `pbr train` option
+OVERRIDES: dict[str, str] = {option_field(rule.option): key for key, rule in RULES.items() if rule.option}
+_FIELD_TYPES = {"int": int, "float": float, "bool": bool}
 
 
 @dataclass
-class TrainOptions:
-    """What the user asked for; None means 'keep the configuration's value'."""
+class TrainInputs:
+    """The options of `pbr train` that are not configuration keys: data, files, flags; None is 'not given'."""
 
     data: str | None = None
     config: str = "tiny"
     img: str | None = None
-    txt: str | None = None
     out: str | None = None
-    loss: str | None = None
-    batch_size: int | None = None
-    steps: int | None = None
-    epochs: float | None = None
-    lr: float | None = None
-    min_lr: float | None = None
-    weight_decay: float | None = None
-    img_size: int | None = None
-    val_every: int | None = None
-    val_limit: int | None = None
-    save_every: int | None = None
-    log_every: int | None = None
-    compile: str | None = None
-    temp: float | None = None
     fixed_temp: bool = False
     img_weights: str | None = None
     txt_model: str | None = None
@@ -43,42 +38,61 @@ class TrainOptions:
     teacher: str | None = None
     teacher_features: str | None = None
     anchors: str | None = None
-    ekd: str | None = None
-    ekd_weight: float | None = None
-    ekd_tau: float | None = None
     sentiment: str | None = None
-    negatives: str | None = None
-    phsm_emotion: str | None = None
     intra: bool | None = None
     inter: bool | None = None
-    intra_weight: float | None = None
-    inter_weight: float | None = None
-    tscl_temp: float | None = None
 
     @property
     def has_teacher(self) -> bool:
         return bool(self.teacher or self.teacher_features)
 
+    def command_args(self) -> list[str]:
+        """The `pbr train` options that ask for these options (each field is its option, `--out` last)."""
+        args = []
+        for option in sorted(dataclasses.fields(self), key=lambda option: option.name == "out"):
+            value, flag = getattr(self, option.name), "--" + option.name.replace("_", "-")
+            if value is None or (value is False and option.default is False):
+                continue
+            if option.name == "compile":
+                args += {"on": [flag], "off": ["--no-compile"]}.get(value, [])
+            elif isinstance(value, bool):
+                args.append(flag if value else "--no-" + flag[2:])
+            else:
+                args += [flag, str(value)]
+        return args
 
-def resolve_components(config: RunConfig, options: TrainOptions) -> None:
-    """Decide EKD / PHSM / TSCL from the options and the inputs given (defaults: on when their inputs are)."""
-    train = config.train
-    for name in ("ekd_weight", "ekd_tau", "intra_weight", "inter_weight", "tscl_temp", "phsm_emotion"):
+
+TrainOptions = dataclasses.make_dataclass(
+    "TrainOptions",
+    [(name, _FIELD_TYPES.get(RULES[key].kind, str) | None, dataclasses.field(default=None))
+     for name, key in OVERRIDES.items()],
+    bases=(TrainInputs,))
+TrainOptions.__module__ = __name__      # for pickling (make_dataclass's `module` argument needs Python 3.12)
+TrainOptions.__doc__ = """What the user asked for: TrainInputs, and one field per configuration key of OVERRIDES
+(named by its option in RULES, e.g. `batch_size` for train.batch_size); None keeps the configuration's value."""
+
+
+def apply_overrides(config: RunConfig, options: TrainOptions) -> None:
+    """Set every configuration key of OVERRIDES that `options` gives a value."""
+    for name, key in OVERRIDES.items():
         value = getattr(options, name)
         if value is not None:
-            setattr(train, name, value)
-    if options.ekd is not None:
-        train.ekd = options.ekd
-    elif options.anchors:
+            section, attribute = key.split(".")
+            setattr(getattr(config, section), attribute, value)
+
+
+def resolve_components(config: RunConfig, options: TrainOptions) -> None:
+    """Decide EKD / PHSM / TSCL from the options and the inputs given (defaults: on when their inputs are), after
+    `apply_overrides`."""
+    train = config.train
+    if options.ekd is None and options.anchors:
         train.ekd = "anchors"
     if options.intra is not None:
         train.intra_weight = (train.intra_weight or 0.5) if options.intra else 0.0
     if options.inter is not None:
         train.inter_weight = (train.inter_weight or 0.5) if options.inter else 0.0
     emotion_available = options.has_teacher or (train.ekd == "anchors" and train.phsm_emotion == "student")
-    if options.negatives is not None:
-        train.negatives = options.negatives
-    elif options.sentiment and emotion_available and train.loss == "itm":
+    if options.negatives is None and options.sentiment and emotion_available and train.loss == "itm":
         train.negatives = "phsm"
     if train.ekd != "off" and not options.has_teacher:
         raise ConfigError(f"--ekd {train.ekd} needs teacher features: give --teacher-features FILE or --teacher FILE")
@@ -102,31 +116,19 @@ def resolve_config(options: TrainOptions) -> RunConfig:
     """The named or file configuration with the command-line overrides applied, validated."""
     config = load_run_config(options.config)
     model, train = config.model, config.train
+    apply_overrides(config, options)
     if options.img and options.img != model.img:
         model.img = options.img
         model.img_kwargs = tiny_image_kwargs(options.img) if config.name == "tiny" else {}
-    if options.img_size:
-        model.img_size = options.img_size
     if model.img in ("inception", "inception_v3") and model.img_size < 75:
         console.notice(f"Inception-v3 needs at least 75 px; using 80 px instead of {model.img_size}")
         model.img_size = 80
-    if options.txt:
-        model.txt = options.txt
-        if options.txt != "bert" and config.name == "paper":
-            model.max_len = 256   # the paper's N_T for word-level towers
-    for field_name in ("batch_size", "steps", "epochs", "lr", "min_lr", "weight_decay", "val_every", "val_limit",
-                       "save_every", "log_every", "compile"):
-        value = getattr(options, field_name)
-        if value is not None:
-            setattr(train, field_name, value)
+    if options.txt is not None and options.txt != "bert" and config.name == "paper":
+        model.max_len = 256   # the paper's N_T for word-level towers
     if options.epochs is not None and options.steps is None:
         train.steps = 0
-    if options.loss:
-        train.loss = options.loss
     if train.loss == "itc":
         model.fusion_layers = 0
-    if options.temp is not None:
-        model.temp = options.temp
     if options.fixed_temp:
         model.learn_temp = False
     if options.img_weights:

@@ -12,8 +12,8 @@ import pytest
 from synthetic import write_tiny_dataset
 
 # BatchNorm statistics are per process under DDP (no SyncBatchNorm), so the comparison trains a model without
-# BatchNorm: the tiny ViT and no normalisation before the ITC projections. It trains in fp32: bf16 (the default
-# on a CPU with native bf16) rounds the two shards' sums otherwise than the whole batch's.
+# BatchNorm: the tiny ViT and no normalisation before the ITC projections; in fp32 (bf16 sums of a split batch
+# round differently).
 NO_BATCHNORM = Path(__file__).parent / "fixtures" / "no_batchnorm.json"
 TRAIN = ["--seed", "3", "-q", "train", "--config", str(NO_BATCHNORM), "--loss", "itc", "--intra", "--inter",
          "--steps", "4", "-K", "8", "--img-size", "32", "--val-every", "4", "--log-every", "1", "--json"]

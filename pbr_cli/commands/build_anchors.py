@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import ConfigError
-from .common import guard_outputs
+from .common import guard_outputs, json_option
 
 DEFAULT_TEACHER = "teacher.pt"
 DEFAULT_OUTPUT = "anchors.h5"
@@ -32,7 +32,7 @@ DEFAULT_OUTPUT = "anchors.h5"
                    "cyclically to M rows so the file keeps 7·M anchors; the distinct count is stored).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
               help="Images per teacher forward pass when embedding.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@json_option("Print the summary as one JSON object.")
 @click.pass_obj
 @guard_outputs("output")
 def build_anchors(settings, teacher_path: Path | None, clusters: int, data: Path | None, features_path: Path | None,
@@ -48,6 +48,7 @@ def build_anchors(settings, teacher_path: Path | None, clusters: int, data: Path
     from .. import console
     from ..io import check_output_path
     from ..knowledge import anchors_file
+    from ..summaries import print_anchors
 
     if data is not None and features_path is not None:
         raise click.UsageError("--data and --features exclude each other: give one")
@@ -57,19 +58,9 @@ def build_anchors(settings, teacher_path: Path | None, clusters: int, data: Path
         if not teacher_path.exists():
             raise ConfigError(f"no teacher: {teacher_path} not found; pass --teacher FILE or train one with "
                               "`pbr teacher-train`")
-    anchors, summary = anchors_file(output, clusters, on_small_class, settings.seed, teacher_path, data,
-                                    features_path, batch_size, settings.torch_device())
-    source, dim, teacher_hash, seconds = summary["source"], summary["dim"], summary["teacher_hash"], summary["seconds"]
-    if anchors.shrunk:
-        listed = ", ".join(f"{name} {count}" for name, count in anchors.shrunk.items())
-        console.warn(f"fewer than M={clusters} images ({listed}): those emotions' anchors repeat their distinct "
-                     "centroids")
+    _, summary = anchors_file(output, clusters, on_small_class, settings.seed, teacher_path, data, features_path,
+                              batch_size, settings.torch_device())
     if as_json:
         console.print_json(summary)
-        return
-    console.print_table(f"emotion anchors from {source}", ["emotion", "images", "distinct anchors"],
-                        [[name, images, f"{distinct}/{clusters}"] for name, images, distinct in
-                         zip(anchors.class_names, anchors.images_per_emotion, anchors.clusters_per_emotion)])
-    console.out.print(f"wrote {output}: {len(anchors.anchors)} anchors x {dim} (M={clusters}, teacher {teacher_hash}), "
-                      f"{seconds:.1f} s{' (cached teacher features)' if summary['cached'] else ''}", markup=False,
-                      highlight=False)
+    else:
+        print_anchors(summary)

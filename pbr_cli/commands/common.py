@@ -1,10 +1,29 @@
-"""Option helpers shared by several commands: number checks and the output guard."""
+"""Option helpers shared by several commands: the options several commands offer, number checks and the output
+guard."""
 
 from __future__ import annotations
 
 import math
 
 import click
+
+CHECKPOINTS = ("best", "last")   # the weights of a run folder: model.run.WEIGHTS (here, so --help imports no torch)
+SCORES = ("itm", "itc")          # what ranks candidates: the ITM match probability (the paper) or the ITC cosine
+
+
+def which_option(help: str | None = None):
+    """`--which best|last`: which checkpoint of a run folder."""
+    return click.option("--which", type=click.Choice(CHECKPOINTS), default="best", show_default=True, help=help)
+
+
+def score_option(help: str | None = None):
+    """`--score itm|itc`: the ranking score."""
+    return click.option("--score", type=click.Choice(SCORES), default="itm", show_default=True, help=help)
+
+
+def json_option(help: str):
+    """`--json`: print the result as JSON instead of a table (the parameter `as_json`)."""
+    return click.option("--json", "as_json", is_flag=True, help=help)
 
 
 def positive_int(ctx, param, value):

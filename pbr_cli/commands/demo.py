@@ -7,16 +7,16 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..demo.build import SIZES
+from .common import json_option
+
 if TYPE_CHECKING:
     from ..demo.build import DemoSummary
-
-SIZE_NAMES = ("tiny", "small", "medium")
-
 
 @click.command()
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Dataset folder (default: the cache, $PBR_CACHE_DIR or ~/.cache/pbr, under demo/).")
-@click.option("--size", type=click.Choice(SIZE_NAMES), default="small", show_default=True,
+@click.option("--size", type=click.Choice(list(SIZES)), default="small", show_default=True,
               help="tiny: 4 topics, 200 dialogues (tests); small: 24 topics, 4000 dialogues; medium: 28 topics, "
                    "20000 dialogues.")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("pbr-demo"),
@@ -28,7 +28,7 @@ SIZE_NAMES = ("tiny", "small", "medium")
 @click.option("--teacher-epochs", type=click.IntRange(min=1), default=None,
               help="Epochs of the emotion teacher (default: teacher-train's, scaled to the emotion set's size).")
 @click.option("--dataset-only", is_flag=True, help="Only build the dataset and show what it holds.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@json_option("Print the summary as one JSON object.")
 @click.pass_context
 def demo(ctx: click.Context, out_dir: Path | None, size: str, report_dir: Path, steps: int, teacher_epochs: int,
          dataset_only: bool, as_json: bool) -> None:
@@ -70,7 +70,9 @@ def demo(ctx: click.Context, out_dir: Path | None, size: str, report_dir: Path, 
         print_summary(summary)
     from ..demo.pipeline import DemoPlan, print_results, run_pipeline
 
-    plan = DemoPlan(data=Path(root), report=report_dir, seed=seed, steps=steps, teacher_epochs=teacher_epochs)
+    device = ctx.obj.device if ctx.obj is not None else "auto"
+    plan = DemoPlan(data=Path(root), report=report_dir, seed=seed, steps=steps, teacher_epochs=teacher_epochs,
+                    device=device)
     result = run_pipeline(plan)
     if as_json:
         console.print_json(result)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import guard_outputs
+from .common import guard_outputs, json_option, which_option
 
 
 @click.command("embed")
@@ -16,8 +16,7 @@ from .common import guard_outputs
                    "emotion probabilities.")
 @click.option("--model", "run", type=click.Path(path_type=Path),
               help="Run folder from `pbr train`: write a sticker ranking index for `pbr rank`.")
-@click.option("--which", type=click.Choice(["best", "last"]), default="best", show_default=True,
-              help="With --model: which checkpoint of the run.")
+@which_option("With --model: which checkpoint of the run.")
 @click.option("--no-tokens", is_flag=True,
               help="With --model: store only ITC embeddings (smaller index; rank re-decodes the top k images).")
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -27,7 +26,7 @@ from .common import guard_outputs
               help="Images per forward pass.")
 @click.option("--skip-bad-images", is_flag=True,
               help="Leave out unreadable images and report how many; without it the first one is an error.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@json_option("Print the summary as one JSON object.")
 @click.pass_obj
 @guard_outputs("output")
 def embed(settings, images: Path, teacher_path: Path | None, run: Path | None, which: str, no_tokens: bool,
@@ -57,6 +56,7 @@ def embed_with_model(settings, images: Path, run: Path, which: str, store_tokens
     from .. import console
     from ..index import index_folder
     from ..io import check_output_path
+    from ..summaries import print_sticker_index
 
     output = output if output is not None else Path("sticker_index.h5")
     check_output_path(output)
@@ -66,21 +66,18 @@ def embed_with_model(settings, images: Path, run: Path, which: str, store_tokens
         return                         # under torchrun, process 0 merges the shards and reports
     if as_json:
         console.print_json(summary)
-        return
-    console.out.print(f"{output}: {summary['stickers']:,} stickers indexed ({summary['skipped']} skipped), "
-                      f"{summary['dim']}-d embeddings{' + image tokens' if store_tokens else ''}, "
-                      f"{summary['seconds']:.1f} s", markup=False, highlight=False)
+    else:
+        print_sticker_index(summary, store_tokens)
 
 
 def embed_with_teacher(settings, images: Path, teacher_path: Path, output: Path | None, batch_size: int,
                        skip_bad_images: bool, as_json: bool) -> None:
     from .. import console
+    from ..summaries import print_teacher_features
     from ..teacher import embed_folder
 
     summary = embed_folder(images, teacher_path, output, batch_size, skip_bad_images, settings.torch_device())
     if as_json:
         console.print_json(summary)
-        return
-    console.out.print(f"{summary['output']}: {summary['images']:,} images x {summary['dim']} teacher features "
-                      f"({summary['labelled']:,} labelled, {summary['skipped']} skipped), {summary['seconds']:.1f} s",
-                      markup=False, highlight=False)
+    else:
+        print_teacher_features(summary)

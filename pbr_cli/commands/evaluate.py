@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import guard_outputs
+from .common import guard_outputs, json_option, score_option, which_option
 
 
 @click.command()
@@ -12,10 +12,8 @@ from .common import guard_outputs
 @click.option("--data", type=click.Path(), default=None,
               help="Dataset folder. Default: the one the run was trained on.")
 @click.option("--split", default="test", show_default=True, help="Split to score.")
-@click.option("--score", type=click.Choice(["itm", "itc"]), default="itm", show_default=True,
-              help="Ranking score: ITM match probability (the paper) or ITC cosine similarity.")
-@click.option("--which", type=click.Choice(["best", "last"]), default="best", show_default=True,
-              help="Checkpoint: best on val MAP, or the last step.")
+@score_option("Ranking score: ITM match probability (the paper) or ITC cosine similarity.")
+@which_option("Checkpoint: best on val MAP, or the last step.")
 @click.option("--scores", "scores_file", type=click.Path(), default=None,
               help="Evaluate any system's scores instead of a run: HDF5 (ids, scores, label) or JSON lines "
                    "({\"id\", \"scores\": [...], \"label\"}; without label, with --data and --split).")
@@ -29,7 +27,7 @@ from .common import guard_outputs
 @click.option("--teacher-features", type=click.Path(), default=None, metavar="FILE",
               help="With --plots: sticker polarity from this teacher features .h5 for stickers without an "
                    "emotion label.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (metrics as fractions).")
+@json_option("Print one JSON object (metrics as fractions).")
 @click.pass_obj
 @guard_outputs("scores_out", folders=("plots_dir",))
 def evaluate(settings, run, data, split, score, which, scores_file, scores_out, batch_size, plots_dir,

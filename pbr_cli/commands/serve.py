@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import positive_int
+from .common import positive_int, which_option
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -17,7 +17,7 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on. Anything but loopback makes the server reachable from other machines.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port (0: any free one).")
-@click.option("--which", type=click.Choice(["best", "last"]), default="best", show_default=True)
+@which_option()
 @click.option("--rerank", type=int, default=128, show_default=True, callback=positive_int,
               help="ITM re-ranks the ITC top K, as `pbr rank` does.")
 @click.option("--max-body", type=int, default=64 * 1024, show_default=True, callback=positive_int,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..model.config import choices
-from .common import guard_outputs, non_negative_float, non_negative_int, positive_float, positive_int
+from .common import guard_outputs, json_option, non_negative_float, non_negative_int, positive_float, positive_int
 
 
 @click.command()
@@ -64,7 +64,7 @@ from .common import guard_outputs, non_negative_float, non_negative_int, positiv
               help="Save a resumable checkpoint every N steps (default: at every validation).")
 @click.option("--resume", type=click.Path(), default=None,
               help="Continue an interrupted run folder from its last checkpoint (all other options are the run's).")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@json_option("Print the result as one JSON object.")
 @click.pass_obj
 @guard_outputs(folders=("out",))
 def train(settings, resume, as_json, **options):
@@ -82,6 +82,7 @@ def train(settings, resume, as_json, **options):
       pbr train --data stickerchat/ --config paper --img-weights albef.pth --txt-model bert-base-chinese/
     """
     from .. import console
+    from ..summaries import print_training
     from ..training import TrainOptions, run_training
 
     compile_mode = options.pop("compile")        # the flag's True / False / None is the config's on / off / auto
@@ -92,10 +93,4 @@ def train(settings, resume, as_json, **options):
     if as_json:
         console.print_json(result)
     else:
-        console.out.print(f"run: {result['run']}")
-        console.out.print(f"steps: {result['steps']} in {result['seconds']} s")
-        if result.get("last_val"):
-            val = result["last_val"]
-            n = val["candidates"]
-            console.out.print(f"val: MAP {100 * val['map']:.2f}  R{n}@1 {100 * val[f'r{n}@1']:.2f}  "
-                              f"(best val MAP {100 * result['best_val_map']:.2f})")
+        print_training(result)

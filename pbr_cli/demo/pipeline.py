@@ -1,18 +1,23 @@
 """The `pbr demo` pipeline: every step of PBR on the demo dataset, Base against full PBR, and a report folder.
 
-Each step runs the same command a user would type (in-process), so the demo exercises exactly the
-command-line tools and leaves their files in the report folder for inspection.
+Each step calls the library function its command calls and prints the `pbr` command line that does the same,
+so the report folder holds the files the command-line tools make, and a user can rerun any step by hand.
 """
 
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .. import console
 from ..strict_json import dumps
+
+if TYPE_CHECKING:
+    from ..cli import Settings
 
 
 @dataclass
@@ -28,30 +33,22 @@ class DemoPlan:
     steps: int = 1200
     batch_size: int = 16
     sheets: int = 3
-    extra_train_args: list[str] = field(default_factory=list)
+    train_options: dict[str, Any] = field(default_factory=dict)   # more TrainOptions fields, for every model
     reuse: bool = False   # keep teacher, anchors, features and sentiment files already in the report folder
+    device: str = "auto"  # `pbr --device` of every step
+
+    def settings(self, seed: int | None = None) -> Settings:
+        """The global options of a step: this plan's device, and `seed` (default: the plan's)."""
+        from ..cli import Settings
+
+        return Settings(device=self.device, seed=self.seed if seed is None else seed)
 
 
-def run_step(title: str, args: list[str]) -> None:
-    """Run one `pbr` command in-process, announcing it as a user would type it."""
-    from ..cli import cli
-
-    console.err.rule(title, style="cyan")
-    console.info("$ pbr " + " ".join(args))
-    cli.main(args, prog_name="pbr", standalone_mode=False)
-
-
-def json_step(args: list[str]) -> dict:
-    """Run a `pbr ... --json` command in-process and return its JSON result."""
-    import contextlib
-    import io
-
-    from ..cli import cli
-
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
-        cli.main(args, prog_name="pbr", standalone_mode=False)
-    return json.loads(buffer.getvalue().strip().splitlines()[-1])
+def announce(title: str | None, args: Sequence[str]) -> None:
+    """Open a step: its title as a rule (when given) and the `pbr` command line that does the same by hand."""
+    if title is not None:
+        console.err.rule(title, style="cyan")
+    console.info("$ pbr " + shlex.join(args))
 
 
 REPORT_MARKER = ".pbr-demo-report"   # in every folder the demo made; only such a folder is written into again
@@ -94,63 +91,134 @@ def claim_report_folder(report: Path) -> None:
         write_text_atomic(report / REPORT_MARKER, "a report folder of `pbr demo`; it may replace every file here\n")
 
 
+def _seed(seed: int) -> list[str]:
+    return ["--seed", str(seed)]
+
+
+def train_teacher_step(plan: DemoPlan, paths: dict[str, Path], title: str) -> None:
+    """`pbr teacher-train` on the demo's emotion set."""
+    from ..summaries import print_teacher_report
+    from ..teacher import train_teacher_file
+
+    images, output, epochs = plan.data / "emotion", paths["teacher"], plan.teacher_epochs or None
+    announce(title, [*_seed(plan.seed), "teacher-train", str(images), "--arch", "tiny", "--img-size",
+                     str(plan.teacher_img_size), *(["--epochs", str(epochs)] if epochs else []), "-o", str(output)])
+    print_teacher_report(train_teacher_file(output, images, arch="tiny", img_size=plan.teacher_img_size,
+                                            epochs=epochs, device=plan.settings().torch_device(), seed=plan.seed))
+
+
+def _embed_with_teacher(plan: DemoPlan, paths: dict[str, Path], title: str, images: Path, output: Path) -> None:
+    from ..summaries import print_teacher_features
+    from ..teacher import embed_folder
+
+    announce(title, [*_seed(plan.seed), "embed", str(images), "--teacher", str(paths["teacher"]), "-o", str(output)])
+    print_teacher_features(embed_folder(images, paths["teacher"], output, 64, False, plan.settings().torch_device()))
+
+
+def embed_emotion_set_step(plan: DemoPlan, paths: dict[str, Path], title: str) -> None:
+    """`pbr embed --teacher` of the teacher's own emotion set (the anchors' input)."""
+    _embed_with_teacher(plan, paths, title, plan.data / "emotion", paths["ser_features"])
+
+
+def embed_library_step(plan: DemoPlan, paths: dict[str, Path], title: str) -> None:
+    """`pbr embed --teacher` of the sticker library (EKD targets and sticker polarity)."""
+    _embed_with_teacher(plan, paths, title, plan.data, paths["features"])
+
+
+def build_anchors_step(plan: DemoPlan, paths: dict[str, Path], title: str, m: int | None = None,
+                       output: Path | None = None) -> None:
+    """`pbr build-anchors` from the emotion set's teacher features: M anchors per emotion (default the plan's)."""
+    from ..knowledge import anchors_file
+    from ..summaries import print_anchors
+
+    m = plan.anchors_m if m is None else m
+    output = paths["anchors"] if output is None else output
+    announce(title, [*_seed(plan.seed), "build-anchors", "--teacher", str(paths["teacher"]), "--features",
+                     str(paths["ser_features"]), "--M", str(m), "--on-small-class", "shrink", "-o", str(output)])
+    _, summary = anchors_file(output, m, "shrink", plan.seed, paths["teacher"], None, paths["ser_features"], 64,
+                              plan.settings().torch_device())
+    print_anchors(summary)
+
+
+def score_sentiment_step(plan: DemoPlan, paths: dict[str, Path], title: str) -> None:
+    """`pbr score-sentiment` of every dialogue of the demo dataset."""
+    from ..sentiment import score_sentiment_file
+    from ..summaries import print_sentiment
+
+    announce(title, [*_seed(plan.seed), "score-sentiment", str(plan.data), "-o", str(paths["sentiment"])])
+    print_sentiment(score_sentiment_file(plan.data, paths["sentiment"]))
+
+
+INPUT_STEPS: tuple[tuple[str, str, Callable[[DemoPlan, dict[str, Path], str], None]], ...] = (
+    ("teacher", "1/7 emotion teacher", train_teacher_step),
+    ("ser_features", "2/7 emotion anchors: teacher features of its own data", embed_emotion_set_step),
+    ("anchors", "2/7 emotion anchors: per-emotion K-Means", build_anchors_step),
+    ("features", "3/7 teacher features of the sticker library", embed_library_step),
+    ("sentiment", "4/7 dialogue sentiment", score_sentiment_step),
+)
+
+
 def prepare_inputs(plan: DemoPlan, timings: dict | None = None) -> dict[str, Path]:
     """Steps 1–4: teacher, anchors, teacher features of the library, dialogue sentiment (kept when present)."""
-    report, data = plan.report, plan.data
+    report = plan.report
     claim_report_folder(report)
-    seed = ["--seed", str(plan.seed)]
     paths = {"teacher": report / "teacher.pt", "ser_features": report / "ser_teacher.h5",
              "anchors": report / "anchors.h5", "features": report / "stickers_teacher.h5",
              "sentiment": report / "sentiment.h5"}
-    steps = [
-        ("teacher", "1/7 emotion teacher",
-         ["teacher-train", str(data / "emotion"), "--arch", "tiny", "--img-size", str(plan.teacher_img_size),
-          *(["--epochs", str(plan.teacher_epochs)] if plan.teacher_epochs else []), "-o", str(paths["teacher"])]),
-        ("ser_features", "2/7 emotion anchors: teacher features of its own data",
-         ["embed", str(data / "emotion"), "--teacher", str(paths["teacher"]), "-o", str(paths["ser_features"])]),
-        ("anchors", "2/7 emotion anchors: per-emotion K-Means",
-         ["build-anchors", "--teacher", str(paths["teacher"]), "--features", str(paths["ser_features"]), "--M",
-          str(plan.anchors_m), "--on-small-class", "shrink", "-o", str(paths["anchors"])]),
-        ("features", "3/7 teacher features of the sticker library",
-         ["embed", str(data), "--teacher", str(paths["teacher"]), "-o", str(paths["features"])]),
-        ("sentiment", "4/7 dialogue sentiment", ["score-sentiment", str(data), "-o", str(paths["sentiment"])]),
-    ]
-    for key, title, args in steps:
+    for key, title, step in INPUT_STEPS:
         if plan.reuse and paths[key].is_file():
             console.info(f"{title}: reusing {paths[key]}")
             continue
         start = time.perf_counter()
-        run_step(title, [*seed, *args])
+        step(plan, paths, title)
         if timings is not None:
             timings[key] = round(time.perf_counter() - start, 1)
     return paths
 
 
-def pbr_args(paths: dict[str, Path]) -> list[str]:
+def pbr_options(paths: dict[str, Path]) -> dict[str, Any]:
     """The options of the full PBR model: EKD with anchors, PHSM with teacher polarity, TSCL intra + inter."""
-    return ["--teacher-features", str(paths["features"]), "--anchors", str(paths["anchors"]),
-            "--sentiment", str(paths["sentiment"]), "--intra", "--inter"]
+    return {"teacher_features": str(paths["features"]), "anchors": str(paths["anchors"]),
+            "sentiment": str(paths["sentiment"]), "intra": True, "inter": True}
 
 
-def train_and_evaluate(plan: DemoPlan, name: str, extra: list[str], seed: int, title: str, paths: dict[str, Path],
-                       plots: bool = False) -> dict:
-    """Train one variant into report/runs/NAME and return its test metrics."""
+def _evaluate(run: Path, settings: Settings, score: str, **files: str) -> dict:
+    """`pbr evaluate RUN --split test` (with `files`: the scores file and the plots), quietly."""
+    from ..run_evaluation import evaluate_run
+
+    flags = {"scores_out": "--scores-out", "plots_dir": "--plots", "sentiment_file": "--sentiment",
+             "teacher_features": "--teacher-features"}
+    announce(None, [*_seed(settings.seed), "evaluate", str(run), "--split", "test",
+                    *(["--score", score] if score != "itm" else []),
+                    *(arg for name, path in files.items() for arg in (flags[name], path))])
+    with console.quiet():
+        return evaluate_run(str(run), None, "test", score, "best", settings, **files)
+
+
+def train_and_evaluate(plan: DemoPlan, name: str, extra: dict[str, Any], seed: int, title: str,
+                       paths: dict[str, Path], plots: bool = False) -> dict:
+    """Train one variant (TrainOptions fields `extra` over the plan's) into report/runs/NAME; its test metrics."""
+    from ..summaries import print_training
+    from ..training import TrainOptions, run_training
+
     run = plan.report / "runs" / name
     if (run / "config.json").exists():
         import shutil
 
         shutil.rmtree(run)
-    common = ["--data", str(plan.data), "--config", "tiny", "--steps", str(plan.steps), "-K", str(plan.batch_size),
-              *plan.extra_train_args]
-    run_step(title, ["--seed", str(seed), "train", *common, *extra, "-o", str(run)])
-    evaluate = ["--seed", str(seed), "-q", "evaluate", str(run), "--split", "test", "--json"]
-    itc = json_step([*evaluate, "--score", "itc"])
+    options = TrainOptions(**{"data": str(plan.data), "config": "tiny", "steps": plan.steps,
+                              "batch_size": plan.batch_size, **plan.train_options, **extra, "out": str(run)})
+    settings = plan.settings(seed)
+    announce(title, [*_seed(seed), "train", *options.command_args()])
+    print_training(run_training(options, settings))
+    itc = _evaluate(run, settings, "itc")
+    files = {}
     if plots:
         (plan.report / "plots").mkdir(exist_ok=True)
-        evaluate += ["--scores-out", str(plan.report / f"scores_{name}.h5"),
-                     "--plots", str(plan.report / "plots" / name),
-                     "--sentiment", str(paths["sentiment"]), "--teacher-features", str(paths["features"])]
-    result = json_step(evaluate)
+        files = {"scores_out": str(plan.report / f"scores_{name}.h5"),
+                 "plots_dir": str(plan.report / "plots" / name),
+                 "sentiment_file": str(paths["sentiment"]), "teacher_features": str(paths["features"])}
+    result = _evaluate(run, settings, "itm", **files)
     result["itc"] = {k: v for k, v in itc.items() if k in ("map", "mrr") or k.startswith("r")}
     return result
 
@@ -170,8 +238,8 @@ def _run_pipeline(plan: DemoPlan) -> dict:
     timings: dict[str, float] = {}
     paths = prepare_inputs(plan, timings)
     results = {}
-    for name, title, extra in (("base", "5/7 train Base (ITC + ITM, semantic hard negatives)", []),
-                               ("pbr", "6/7 train PBR (EKD + TSCL + PHSM)", pbr_args(paths))):
+    for name, title, extra in (("base", "5/7 train Base (ITC + ITM, semantic hard negatives)", {}),
+                               ("pbr", "6/7 train PBR (EKD + TSCL + PHSM)", pbr_options(paths))):
         start = time.perf_counter()
         results[name] = train_and_evaluate(plan, name, extra, plan.seed, title, paths, plots=True)
         timings[name] = round(time.perf_counter() - start, 1)
@@ -203,8 +271,11 @@ def write_sheets(plan: DemoPlan, run: Path) -> list[str]:
     """Ranked sticker sheets (PNG and HTML) for the first test dialogues, over their candidate sets."""
     from ..data import open_dataset
     from ..io import write_bytes_atomic, write_text_atomic
+    from ..ranking import rank_dialogue
 
     dataset = open_dataset(plan.data)
+    device = plan.settings().torch_device()
+    features = plan.report / "stickers_teacher.h5"
     written = []
     sheet_dir = plan.report / "sheets"
     sheet_dir.mkdir(parents=True, exist_ok=True)
@@ -218,10 +289,13 @@ def write_sheets(plan: DemoPlan, run: Path) -> list[str]:
             target = candidates / Path(source).name
             if not target.exists():
                 write_bytes_atomic(target, Path(source).read_bytes())   # a later demo keeps what exists
-        json_step(["-q", "rank", str(text_file), str(candidates), "--model", str(run), "--top", "6", "--json",
-                   "--teacher-features", str(plan.report / "stickers_teacher.h5"),
-                   "--sheet", str(sheet_dir / f"{dialogue.id}.png"), "--html", str(sheet_dir / f"{dialogue.id}.html")])
-        written.append(str(sheet_dir / f"{dialogue.id}.png"))
+        sheet, page = sheet_dir / f"{dialogue.id}.png", sheet_dir / f"{dialogue.id}.html"
+        announce(None, ["rank", str(text_file), str(candidates), "--model", str(run), "--top", "6",
+                        "--teacher-features", str(features), "--sheet", str(sheet), "--html", str(page)])
+        with console.quiet():
+            rank_dialogue(str(text_file), str(candidates), str(run), top=6, device=device,
+                          teacher_features=str(features), sheet=str(sheet), html_out=str(page))
+        written.append(str(sheet))
     return written
 
 

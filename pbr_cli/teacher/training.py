@@ -182,7 +182,7 @@ def train_teacher(
             rows = rows.to(device)
             views = train_view(train_pixels[rows], img_size, generator=generator, jitter=True,
                                hue=hue)                                                    # (B, 3, S, S)
-            with autocast(device, precision):
+            with autocast(device, precision, img_size):
                 logits = model(_standardise(views, config))                                  # (B, 7)
             loss = F.cross_entropy(logits.float(), train_labels[rows], weight=loss_weights)
             optimizer.zero_grad(set_to_none=True)
@@ -216,7 +216,7 @@ def train_teacher(
         "arch": config.arch,
         "img_size": img_size,
         "hue": hue,
-        "precision": "bf16" if uses_bf16(device, precision) else "fp32",
+        "precision": "bf16" if uses_bf16(device, precision, img_size) else "fp32",
         "feature_dim": config.feature_dim,
         "class_names": list(class_names),
         "data": str(Path(image_set.root).resolve()),

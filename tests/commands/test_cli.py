@@ -21,3 +21,22 @@ def test_help_lists_commands_without_heavy_imports():
          "print(sorted(m for m in ('torch','timm','transformers','h5py','sklearn') if m in sys.modules))"],
         capture_output=True, text=True)
     assert probe.stdout.strip().endswith("[]"), probe.stdout
+
+
+def test_shared_options_offer_the_library_values_everywhere():
+    import click
+
+    from pbr_cli.cli import COMMANDS, cli
+    from pbr_cli.commands.common import CHECKPOINTS, SCORES
+    from pbr_cli.model.run import WEIGHTS
+
+    assert CHECKPOINTS == tuple(WEIGHTS)
+    offered = {"which": [], "score": []}
+    for name in COMMANDS:
+        for param in cli.get_command(click.Context(cli), name).params:
+            if param.name in offered:
+                offered[param.name].append((name, tuple(param.type.choices), param.default))
+    assert {name for name, _, _ in offered["which"]} == {"embed", "evaluate", "rank", "serve"}
+    assert {name for name, _, _ in offered["score"]} == {"evaluate", "rank"}
+    assert {(choices, default) for _, choices, default in offered["which"]} == {(CHECKPOINTS, "best")}
+    assert {(choices, default) for _, choices, default in offered["score"]} == {(SCORES, "itm")}

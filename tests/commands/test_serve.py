@@ -96,8 +96,9 @@ def test_ranking_equals_pbr_rank(served, score):
     status, answer = post_rank(served["port"], {"context": DIALOGUE, "top": 7, "score": score})
     assert status == 200, answer
     expected = cli_ranking(served, score, 7)
-    assert [(s["id"], s["score"], s["rank"]) for s in answer["stickers"]] == \
-        [(s["id"], s["score"], s["rank"]) for s in expected]
+    assert [(s["id"], s["rank"]) for s in answer["stickers"]] == [(s["id"], s["rank"]) for s in expected]
+    # two processes may split the float sums over different thread counts: the last printed digit may differ
+    assert [s["score"] for s in answer["stickers"]] == pytest.approx([s["score"] for s in expected], abs=2e-6)
     assert answer["score"] == score and answer["ms"] >= 0
 
 

@@ -103,3 +103,12 @@ def test_auto_precision_on_the_cpu_follows_native_bf16(monkeypatch, native):
     assert product.dtype == (torch.bfloat16 if native else torch.float32)
     with runtime.autocast(torch.device("cpu")):                                 # inference keeps float32
         assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
+
+
+def test_auto_precision_keeps_small_images_in_fp32(monkeypatch):
+    import pbr_cli.runtime as runtime
+
+    monkeypatch.setattr(runtime, "cpu_has_bf16", lambda: True)
+    cpu = torch.device("cpu")
+    assert not runtime.uses_bf16(cpu, "auto", 16) and runtime.uses_bf16(cpu, "auto", 24)
+    assert runtime.uses_bf16(cpu, "bf16", 16)                                     # asked for explicitly

@@ -1,0 +1,48 @@
+"""`pbr teacher-train` as one library call: emotion-labelled images in, a teacher checkpoint file and its report out."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ..summaries import percent
+from .training import train_teacher
+
+
+def train_teacher_file(output: str | os.PathLike, data: str | os.PathLike | None = None, arch: str = "resnet50",
+                       img_size: int = 128, epochs: int | None = None, batch_size: int = 32, lr: float = 1e-3,
+                       hue: float = 0.5, init: str | os.PathLike | None = None, device="cpu",
+                       seed: int = 0) -> dict[str, Any]:
+    """Train the teacher on the images at `data` (default: the demo's emotion set) and save it to `output`.
+
+    Progress and each epoch's loss go to the console; returns the report of `train_teacher` with "output" first.
+    """
+    from .. import console
+    from ..datasets import open_teacher_data
+    from ..io import check_output_path
+
+    check_output_path(output)
+    image_set = open_teacher_data(data)
+    if init is None:
+        console.notice("no --init: the teacher starts from random weights (nothing is downloaded)")
+    bars = console.StageBars()
+
+    def on_epoch(record: dict[str, Any]) -> None:
+        bars.close()
+        line = f"epoch {record['epoch']}/{record['epochs']}: loss {record['loss']:.4f}"
+        if "val_accuracy" in record:
+            line += f", val accuracy {percent(record['val_accuracy'])}"
+        console.info(line)
+
+    try:
+        teacher, report = train_teacher(image_set, arch=arch, img_size=img_size, epochs=epochs, batch_size=batch_size,
+                                        lr=lr, hue=hue, init=init, device=device, seed=seed, on_progress=bars,
+                                        on_epoch=on_epoch)
+    finally:
+        bars.close()
+    if isinstance(report["init"], dict) and report["init"]["missing"]:
+        console.warn(f"{report['init']['missing']} tensor(s) of {report['arch']} were not in {init} "
+                     "and started from random weights")
+    teacher.save(Path(output))
+    return {"output": str(output), **report}
