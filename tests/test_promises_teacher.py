@@ -88,3 +88,23 @@ def test_augmentation_is_the_same_for_the_same_seed():
     assert not torch.equal(first, other)
     assert first.shape == (6, 3, 24, 24) and first.dtype == torch.float32
     assert images.dtype == torch.uint8 and not torch.equal(first, images.float())
+
+
+def test_non_finite_weights_are_refused_before_anything_is_written(tmp_path, monkeypatch):
+    """A NaN that reaches a weight through its gradient (the loss still finite) stops training with a message."""
+    from pbr_cli.errors import TrainingError
+
+    data = tmp_path / "data"
+    write_images(data / "train", COUNTS, seed=0)
+    step = torch.optim.AdamW.step
+
+    def poisoned(self, *args, **kwargs):
+        result = step(self, *args, **kwargs)
+        with torch.no_grad():
+            self.param_groups[0]["params"][0].view(-1)[0] = float("nan")
+        return result
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", poisoned)
+    with pytest.raises(TrainingError, match="weights became non-finite") as refused:
+        train_teacher(open_emotion_images(data), arch="tiny", img_size=16, epochs=1, batch_size=4, seed=0)
+    assert "no teacher was written" in str(refused.value)

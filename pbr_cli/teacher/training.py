@@ -208,6 +208,10 @@ def train_teacher(
             on_epoch(record)
 
     model.load_state_dict(best[2])
+    broken = [name for name, value in best[2].items() if value.is_floating_point() and not torch.isfinite(value).all()]
+    if broken:
+        raise TrainingError(f"the teacher's weights became non-finite ({broken[0]}, epoch {best[1]}); no teacher was "
+                            "written (try a lower --lr)")
     splits_report = {}
     for name, (pixels, labels) in eval_data.items():
         predictions = _predict(model, config, pixels, batch_size * 2, device)
