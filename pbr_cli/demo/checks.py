@@ -26,3 +26,16 @@ def library_emotion_accuracy(features_path: str | os.PathLike, dataset: StickerD
     if not known.any():
         return None
     return {"accuracy": float((predicted[known] == truth[known]).mean()), "n": int(known.sum())}
+
+
+def teacher_summary(teacher_path: str | os.PathLike, features_path: str | os.PathLike,
+                    dataset: StickerDataset) -> dict:
+    """The demo teacher's accuracy on its emotion test split (from its training report) and on the library."""
+    from ..teacher import load_teacher
+
+    splits = load_teacher(teacher_path).info.get("splits", {})
+    summary = {"test_accuracy": splits.get("test", {}).get("accuracy")}
+    library = library_emotion_accuracy(features_path, dataset)
+    if library is not None:
+        summary.update(library_accuracy=library["accuracy"], library_stickers=library["n"])
+    return summary
