@@ -273,7 +273,8 @@ RUN_CLI_CASES = {
 
 
 # train --resume reads the vocabulary size and the image tower after the dataset (evaluate and embed cover them)
-RUN_CLI_COMMAND_CASES = [(command, case) for command in ("evaluate", "embed", "resume") for case in sorted(RUN_CLI_CASES)
+RUN_CLI_COMMAND_CASES = [(command, case) for command in ("evaluate", "embed", "resume")
+                         for case in sorted(RUN_CLI_CASES)
                          if not (command == "resume" and case in ("vocab-size", "unknown-tower"))]
 
 
