@@ -41,8 +41,10 @@ def demo(ctx: click.Context, out_dir: Path | None, size: str, report_dir: Path, 
 
     Cartoon sticker characters (topics) drawn with 7 emotions and several gestures or props each,
     Chinese dialogues whose last turns usually carry the emotion of the sticker sent after them,
-    and an emotion-labelled set of other characters in SER30K layout for the teacher. Everything
-    follows from the global --seed; an existing dataset of the same seed and size is reused.
+    and an emotion-labelled set of other characters in SER30K layout for the teacher. The data and
+    every random draw follow from the global --seed (an existing dataset of the same seed and size
+    is reused); trained in bf16 (on CUDA, or a CPU with native bf16), runs of one seed still differ
+    by float rounding.
     """
     from .. import console
     from ..demo.build import build_demo, default_demo_dir, demo_is_current, read_demo_summary

@@ -87,7 +87,7 @@ class TrainConfig:
                                      # backward is skipped: PBR steps ~1.4x cheaper)
     crop_scale: float = 0.5          # smallest area share kept by the random resized crop of training views
     precision: str = "auto"          # training arithmetic: auto (bf16 on CUDA and on CPUs with native bf16) |
-                                     # bf16 | fp32
+                                     # bf16 | fp32 (the one bit-reproducible choice)
 
 
 @dataclass
