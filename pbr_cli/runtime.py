@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
@@ -25,8 +26,11 @@ def resolve_device(name: str):
     return torch.device(name)
 
 
+@functools.lru_cache(maxsize=1)
 def cpu_has_bf16() -> bool:
-    """True when the CPU computes bfloat16 natively (AVX-512 BF16 or AMX); emulated bf16 is slower than fp32."""
+    """True when the CPU computes bfloat16 natively (AVX-512 BF16 or AMX); emulated bf16 is slower than fp32.
+
+    Read once per process: training asks at every step."""
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
             for line in handle:

@@ -49,11 +49,6 @@ def crop_boxes(images: torch.Tensor, boxes: torch.Tensor, size: int,
     return F.grid_sample(images.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-def random_flip(images: torch.Tensor, p: float = 0.5, generator: torch.Generator | None = None) -> torch.Tensor:
-    flip = torch.rand(len(images), device=images.device, generator=generator) < p
-    return torch.where(flip[:, None, None, None], images.flip(-1), images)
-
-
 def color_jitter(images: torch.Tensor, strength: float = 0.4, generator: torch.Generator | None = None) -> torch.Tensor:
     """Random brightness, contrast and saturation per image on 0..255 floats."""
     n = len(images)

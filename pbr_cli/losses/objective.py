@@ -116,31 +116,26 @@ class Objective:
         truth_ids = batch.candidate_ids[rows, batch.label]                                       # (K,)
         sim_i2t = positive @ text.embedding.t() / temperature                                    # (K, K)
         mask_i2t = truth_ids[:, None] == truth_ids[None, :]
-        if self.negatives == "phsm" and self.phsm_pool == "own":
-            sim_t2i = torch.einsum("kc,knc->kn", text.embedding, candidates) / temperature       # (K, n)
-            mask_t2i = batch.candidate_ids == truth_ids[:, None]
-            sticker_pol = self.candidate_polarity(batch, student_logits).view(k, n, 2)           # (K, n, 2)
-            dialogue_polarity = batch.dialogue_polarity                                          # (K, 2)
-            own = polarity_similarity(dialogue_polarity, sticker_pol.reshape(k * n, 2)).view(k, k, n)[rows, rows]
-            sim_t2i = phsm_scores(sim_t2i, own, self.phsm_weight)
-            positive_pol = sticker_pol[rows, batch.label]                                        # (K, 2)
-            sim_i2t = phsm_scores(sim_i2t, polarity_similarity(positive_pol, dialogue_polarity), self.phsm_weight)
-            return (sim_t2i, mask_t2i, "own"), (sim_i2t, mask_i2t)
-        if self.negatives == "phsm":
+        pool = "batch" if self.negatives == "phsm" and self.phsm_pool == "batch" else "own"
+        if pool == "batch":
             pool_ids = batch.candidate_ids.reshape(-1)                                           # (K*n,)
             sim_t2i = text.embedding @ candidates.reshape(k * n, -1).t() / temperature           # (K, K*n)
             mask_t2i = pool_ids[None, :] == truth_ids[:, None]
+        else:
+            sim_t2i = torch.einsum("kc,knc->kn", text.embedding, candidates) / temperature       # (K, n)
+            mask_t2i = batch.candidate_ids == truth_ids[:, None]
+        if self.negatives == "phsm":
             dialogue_polarity = batch.dialogue_polarity                                          # (K, 2)
             sticker_pol = self.candidate_polarity(batch, student_logits)                         # (K*n, 2)
+            sentiment = polarity_similarity(dialogue_polarity, sticker_pol)                      # (K, K*n)
+            if pool == "own":
+                sentiment = sentiment.view(k, k, n)[rows, rows]                                  # (K, n)
             positive_pol = sticker_pol.view(k, n, 2)[rows, batch.label]                          # (K, 2)
-            sim_t2i = phsm_scores(sim_t2i, polarity_similarity(dialogue_polarity, sticker_pol), self.phsm_weight)
+            sim_t2i = phsm_scores(sim_t2i, sentiment, self.phsm_weight)
             sim_i2t = phsm_scores(sim_i2t, polarity_similarity(positive_pol, dialogue_polarity), self.phsm_weight)
-            return (sim_t2i, mask_t2i, "batch"), (sim_i2t, mask_i2t)
-        sim_t2i = torch.einsum("kc,knc->kn", text.embedding, candidates) / temperature           # (K, n)
-        mask_t2i = batch.candidate_ids == truth_ids[:, None]
-        if self.negatives == "random":
+        elif self.negatives == "random":
             sim_t2i, sim_i2t = torch.zeros_like(sim_t2i), torch.zeros_like(sim_i2t)
-        return (sim_t2i, mask_t2i, "own"), (sim_i2t, mask_i2t)
+        return (sim_t2i, mask_t2i, pool), (sim_i2t, mask_i2t)
 
     def matching_loss(self, model, batch, image, text, candidates, positive, temperature, student_logits=None):
         """Eq. 5 on K positive pairs, K (dialogue, negative sticker) and K (negative dialogue, sticker) pairs,
