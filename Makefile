@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install bench clean readme-images
+.PHONY: demo test install bench clean readme-images format
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check pbr_cli tests benchmarks examples
+	$(BIN)/ruff format --check pbr_cli tests benchmarks examples
 	$(BIN)/python -m pytest -q -n auto --dist worksteal
+
+format: $(STAMP)
+	$(BIN)/ruff format pbr_cli tests benchmarks examples
+	$(BIN)/ruff check --fix pbr_cli tests benchmarks examples
 
 readme-images: $(STAMP)
 	$(BIN)/pbr demo --report pbr-demo

@@ -18,7 +18,7 @@ def synthetic_features(n: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndar
     """Non-negative, clustered features like a ResNet's pooled output: (n, dim) float32 and (n,) labels."""
     rng = np.random.default_rng(seed)
     labels = rng.choice(len(CLASS_SHARES), size=n, p=CLASS_SHARES / CLASS_SHARES.sum())
-    styles = rng.gamma(2.0, 0.5, size=(len(CLASS_SHARES), 80, dim)).astype(np.float32)   # 80 styles per emotion
+    styles = rng.gamma(2.0, 0.5, size=(len(CLASS_SHARES), 80, dim)).astype(np.float32)  # 80 styles per emotion
     style = rng.integers(0, 80, size=n)
     noise = rng.gamma(1.0, 0.3, size=(n, dim)).astype(np.float32)
     return styles[labels, style] + noise, labels
@@ -40,16 +40,22 @@ def main() -> None:
     started = time.perf_counter()
     anchors = build_anchors(features, labels, M=args.M, seed=args.seed)
     seconds = time.perf_counter() - started
-    print(json.dumps({
-        "benchmark": "build_anchors",
-        "n": args.n, "dim": args.dim, "M": args.M,
-        "anchors_shape": list(anchors.anchors.shape),
-        "seconds": round(seconds, 2),
-        "cpu_count": os.cpu_count(),
-        "machine": platform.machine(),
-        "sklearn": sklearn.__version__,
-        "load_average_1min": round(os.getloadavg()[0], 2),
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "build_anchors",
+                "n": args.n,
+                "dim": args.dim,
+                "M": args.M,
+                "anchors_shape": list(anchors.anchors.shape),
+                "seconds": round(seconds, 2),
+                "cpu_count": os.cpu_count(),
+                "machine": platform.machine(),
+                "sklearn": sklearn.__version__,
+                "load_average_1min": round(os.getloadavg()[0], 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ def main() -> None:
     model, config = build_classifier(args.arch, args.img_size)
     teacher = Teacher(model, config, device)
     images = torch.randint(0, 256, (args.batch_size, 3, args.img_size, args.img_size), dtype=torch.uint8).to(device)
-    teacher.encode(images)                                        # warm-up
+    teacher.encode(images)  # warm-up
     if device.type == "cuda":
         torch.cuda.synchronize()
     start = time.perf_counter()
@@ -39,12 +39,21 @@ def main() -> None:
         features, _ = teacher.encode(images)
     features.sum().item()
     seconds = time.perf_counter() - start
-    print(json.dumps({"benchmark": "embed_throughput", "arch": config.arch, "img_size": args.img_size,
-                      "device": str(device),
-                      "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-                      "images": args.batch_size * args.batches, "seconds": round(seconds, 3),
-                      "images_per_s": round(args.batch_size * args.batches / seconds, 1),
-                      "feature_dim": int(features.shape[1])}))
+    print(
+        json.dumps(
+            {
+                "benchmark": "embed_throughput",
+                "arch": config.arch,
+                "img_size": args.img_size,
+                "device": str(device),
+                "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+                "images": args.batch_size * args.batches,
+                "seconds": round(seconds, 3),
+                "images_per_s": round(args.batch_size * args.batches / seconds, 1),
+                "feature_dim": int(features.shape[1]),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -62,13 +62,27 @@ def main() -> None:
             if repeat >= 5:
                 timings.append(1000 * (time.perf_counter() - start))
         timings.sort()
-        results.append({"stickers": size, "reranked": min(size, args.rerank),
-                        "median_ms": round(statistics.median(timings), 2),
-                        "p90_ms": round(timings[int(0.9 * (len(timings) - 1))], 2)})
-    print(json.dumps({"benchmark": "rank_latency", "config": args.config, "device": str(device),
-                      "device_name": (torch.cuda.get_device_name(device) if device.type == "cuda"
-                                      else platform.processor()),
-                      "threads": torch.get_num_threads(), "cpus": os.cpu_count(), "results": results}))
+        results.append(
+            {
+                "stickers": size,
+                "reranked": min(size, args.rerank),
+                "median_ms": round(statistics.median(timings), 2),
+                "p90_ms": round(timings[int(0.9 * (len(timings) - 1))], 2),
+            }
+        )
+    print(
+        json.dumps(
+            {
+                "benchmark": "rank_latency",
+                "config": args.config,
+                "device": str(device),
+                "device_name": (torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()),
+                "threads": torch.get_num_threads(),
+                "cpus": os.cpu_count(),
+                "results": results,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

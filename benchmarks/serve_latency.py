@@ -27,10 +27,12 @@ import threading
 import time
 from pathlib import Path
 
-DIALOGUES = [["今天考试终于过了！", "真的吗？太好了", "晚上一起去吃火锅庆祝一下吧", "好呀好呀"],
-             ["我的猫又把杯子打碎了", "哈哈哈它是故意的吧"],
-             ["明天要早起开会", "好烦啊", "我也是，一点都不想去"],
-             ["你看到那个新闻了吗？", "太吓人了"]]
+DIALOGUES = [
+    ["今天考试终于过了！", "真的吗？太好了", "晚上一起去吃火锅庆祝一下吧", "好呀好呀"],
+    ["我的猫又把杯子打碎了", "哈哈哈它是故意的吧"],
+    ["明天要早起开会", "好烦啊", "我也是，一点都不想去"],
+    ["你看到那个新闻了吗？", "太吓人了"],
+]
 
 
 def make_run(folder: Path, config_name: str, stickers: int) -> tuple[Path, Path]:
@@ -60,19 +62,44 @@ def make_run(folder: Path, config_name: str, stickers: int) -> tuple[Path, Path]
     embeddings = rng.standard_normal((stickers, config.model.embed_dim)).astype(np.float32)
     embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
     index = folder / "sticker_index.h5"
-    write_h5(index, "sticker_index",
-             {"ids": [f"s{i}" for i in range(stickers)], "paths": [""] * stickers,
-              "embeddings": embeddings.astype(np.float16),
-              "image_tokens": rng.standard_normal((stickers, *tokens.shape[1:])).astype(np.float16)},
-             {"model_hash": model_hash, "dim": config.model.embed_dim, "img_size": config.model.img_size})
+    write_h5(
+        index,
+        "sticker_index",
+        {
+            "ids": [f"s{i}" for i in range(stickers)],
+            "paths": [""] * stickers,
+            "embeddings": embeddings.astype(np.float16),
+            "image_tokens": rng.standard_normal((stickers, *tokens.shape[1:])).astype(np.float16),
+        },
+        {"model_hash": model_hash, "dim": config.model.embed_dim, "img_size": config.model.img_size},
+    )
     return run, index
 
 
 def start_server(run: Path, index: Path, rerank: int, threads: int) -> tuple[subprocess.Popen, int]:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    server = subprocess.Popen([sys.executable, "-m", "pbr_cli.cli", "--device", "cpu", "serve", "--model", str(run),
-                               "--index", str(index), "--port", "0", "--rerank", str(rerank)],
-                              stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pbr_cli.cli",
+            "--device",
+            "cpu",
+            "serve",
+            "--model",
+            str(run),
+            "--index",
+            str(index),
+            "--port",
+            "0",
+            "--rerank",
+            str(rerank),
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
     deadline = time.monotonic() + 120
     lines = []
     while time.monotonic() < deadline:
@@ -82,7 +109,7 @@ def start_server(run: Path, index: Path, rerank: int, threads: int) -> tuple[sub
         lines.append(line)
         found = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
         if found:
-            threading.Thread(target=server.stderr.read, daemon=True).start()   # keep draining
+            threading.Thread(target=server.stderr.read, daemon=True).start()  # keep draining
             return server, int(found.group(1))
     server.kill()
     raise SystemExit("the server did not start:\n" + "".join(lines))
@@ -145,10 +172,18 @@ def load(port: int, requests: int, clients: int, top: int, score: str) -> dict:
     def percentile(q: float) -> float:
         return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))], 2) if latencies else float("nan")
 
-    return {"requests": requests, "ok": len(latencies), "errors": errors[:10], "error_count": len(errors),
-            "seconds": round(seconds, 2), "requests_per_s": round(len(latencies) / seconds, 2),
-            "p50_ms": percentile(0.50), "p90_ms": percentile(0.90), "p99_ms": percentile(0.99),
-            "model_ms_median": round(statistics.median(model_ms), 2) if model_ms else None}
+    return {
+        "requests": requests,
+        "ok": len(latencies),
+        "errors": errors[:10],
+        "error_count": len(errors),
+        "seconds": round(seconds, 2),
+        "requests_per_s": round(len(latencies) / seconds, 2),
+        "p50_ms": percentile(0.50),
+        "p90_ms": percentile(0.90),
+        "p99_ms": percentile(0.99),
+        "model_ms_median": round(statistics.median(model_ms), 2) if model_ms else None,
+    }
 
 
 def main() -> None:
@@ -167,14 +202,28 @@ def main() -> None:
         run, index = make_run(Path(folder), args.config, args.stickers)
         server, port = start_server(run, index, args.rerank, args.threads)
         try:
-            load(port, min(8, args.requests), 1, args.top, args.score)        # warm-up
+            load(port, min(8, args.requests), 1, args.top, args.score)  # warm-up
             result = load(port, args.requests, args.clients, args.top, args.score)
         finally:
             server.terminate()
             server.wait(timeout=30)
-    print(json.dumps({"benchmark": "serve_latency", "config": args.config, "stickers": args.stickers,
-                      "clients": args.clients, "rerank": args.rerank, "score": args.score, "top": args.top,
-                      "threads": args.threads, "cpus": os.cpu_count(), "machine": platform.machine(), **result}))
+    print(
+        json.dumps(
+            {
+                "benchmark": "serve_latency",
+                "config": args.config,
+                "stickers": args.stickers,
+                "clients": args.clients,
+                "rerank": args.rerank,
+                "score": args.score,
+                "top": args.top,
+                "threads": args.threads,
+                "cpus": os.cpu_count(),
+                "machine": platform.machine(),
+                **result,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

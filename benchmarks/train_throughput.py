@@ -44,8 +44,12 @@ def synthetic_trainer(config_name: str, k: int, device, seed: int = 0, dtype_bf1
     images = rng.integers(0, 256, (n_stickers, 3, size, size), dtype=np.uint8)
     length = min(config.model.max_len, 256)
     tokens = [[tokenizer.cls_id] + rng.integers(5, len(tokenizer), length - 1).tolist() for _ in range(n_dialogues)]
-    table = SplitTable([str(i) for i in range(n_dialogues)], tokens,
-                       rng.integers(0, n_stickers, (n_dialogues, n)), rng.integers(0, n, n_dialogues))
+    table = SplitTable(
+        [str(i) for i in range(n_dialogues)],
+        tokens,
+        rng.integers(0, n_stickers, (n_dialogues, n)),
+        rng.integers(0, n, n_dialogues),
+    )
     targets = rng.dirichlet(np.ones(7 * m), n_stickers).astype(np.float32)
     data = TrainData([str(i) for i in range(n_stickers)], images, table, None, ekd_target=targets)
     torch.manual_seed(seed)
@@ -66,7 +70,7 @@ def measure(trainer, n_dialogues: int, k: int, steps: int, warmup: int, teacher=
     rows_for = lambda i: np.arange(i * k, (i + 1) * k) % n_dialogues  # noqa: E731
 
     def one(i):
-        if teacher is not None:   # the reference recomputes teacher features of every candidate each step
+        if teacher is not None:  # the reference recomputes teacher features of every candidate each step
             with torch.no_grad():
                 pixels = torch.from_numpy(trainer.data.images[trainer.data.train.candidates[rows_for(i)].reshape(-1)])
                 teacher(pixels.to(device).float() / 255)
@@ -88,9 +92,14 @@ def measure(trainer, n_dialogues: int, k: int, steps: int, warmup: int, teacher=
     if device.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
-    return {"k": k, "dialogues_per_s": round(k * steps / seconds, 2), "ms_per_step": round(1000 * seconds / steps, 2),
-            "flops_per_step": flops, "tflops_per_s": round(flops * steps / seconds / 1e12, 2),
-            "peak_memory_gb": round(torch.cuda.max_memory_allocated() / 2**30, 2) if device.type == "cuda" else None}
+    return {
+        "k": k,
+        "dialogues_per_s": round(k * steps / seconds, 2),
+        "ms_per_step": round(1000 * seconds / steps, 2),
+        "flops_per_step": flops,
+        "tflops_per_s": round(flops * steps / seconds / 1e12, 2),
+        "peak_memory_gb": round(torch.cuda.max_memory_allocated() / 2**30, 2) if device.type == "cuda" else None,
+    }
 
 
 def main() -> None:
@@ -115,10 +124,20 @@ def main() -> None:
     result_pbr = measure(pbr, n_pbr, args.k, args.steps, args.warmup)
     for result in (result_ref, result_pbr):
         result["mfu"] = round(result["tflops_per_s"] / args.peak_tflops, 4)
-    print(json.dumps({"benchmark": "train_throughput", "config": args.config, "device": str(device),
-                      "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-                      "torch": torch.__version__, "reference": result_ref, "pbr": result_pbr,
-                      "ratio": round(result_pbr["dialogues_per_s"] / result_ref["dialogues_per_s"], 2)}))
+    print(
+        json.dumps(
+            {
+                "benchmark": "train_throughput",
+                "config": args.config,
+                "device": str(device),
+                "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+                "torch": torch.__version__,
+                "reference": result_ref,
+                "pbr": result_pbr,
+                "ratio": round(result_pbr["dialogues_per_s"] / result_ref["dialogues_per_s"], 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -51,9 +51,11 @@ TABLE3 = [  # (name, EKD, Intra, Inter, PHSM, the `pbr train` options as TrainOp
     ("ekd-inter-phsm", "✓", "", "✓", "✓", {**EKD, **PHSM_STUDENT, "inter": True}),
     ("full", "✓", "✓", "✓", "✓", {**EKD, **PHSM_STUDENT, "intra": True, "inter": True}),
 ]
-TABLE5 = [("features", {"teacher_features": "{features}", "ekd": "features"}),
-          ("logits", {"teacher_features": "{features}", "ekd": "logits"}),
-          ("anchors", {"teacher_features": "{features}", "anchors": "{anchors}"})]
+TABLE5 = [
+    ("features", {"teacher_features": "{features}", "ekd": "features"}),
+    ("logits", {"teacher_features": "{features}", "ekd": "logits"}),
+    ("anchors", {"teacher_features": "{features}", "anchors": "{anchors}"}),
+]
 
 
 def filled(options: dict, files: dict[str, str]) -> dict:
@@ -82,8 +84,13 @@ def main() -> None:
     parser.add_argument("--m", type=int, nargs="+", default=[10, 20, 30, 40, 50, 60], help="Table 4: values of M")
     parser.add_argument("--size", default="small", help="demo size when --data is not given")
     parser.add_argument("--jobs", type=int, default=1, help="trainings to run at once (separate processes)")
-    parser.add_argument("--only", nargs="+", default=None, metavar="ROW",
-                        help="train only these rows of the table (names as printed, e.g. base full)")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        default=None,
+        metavar="ROW",
+        help="train only these rows of the table (names as printed, e.g. base full)",
+    )
     args = parser.parse_args()
 
     row_names = {3: [row[0] for row in TABLE3], 5: [row[0] for row in TABLE5]}.get(args.table, [str(m) for m in args.m])
@@ -92,15 +99,17 @@ def main() -> None:
         parser.error(f"--only: no row named {', '.join(unknown)} in table {args.table} (rows: {', '.join(row_names)})")
 
     data = args.data or ensure_demo(size=args.size)
-    plan = DemoPlan(data=Path(data), report=args.report, steps=args.steps, teacher_epochs=args.teacher_epochs,
-                    reuse=True)
+    plan = DemoPlan(
+        data=Path(data), report=args.report, steps=args.steps, teacher_epochs=args.teacher_epochs, reuse=True
+    )
     paths = prepare_inputs(plan)
     fill = {"anchors": str(paths["anchors"]), "features": str(paths["features"]), "sentiment": str(paths["sentiment"])}
 
     rows: list[tuple[list[str], dict]] = []
     if args.table == 3:
-        configurations = [([name, ekd, intra, inter, phsm], filled(extra, fill))
-                          for name, ekd, intra, inter, phsm, extra in TABLE3]
+        configurations = [
+            ([name, ekd, intra, inter, phsm], filled(extra, fill)) for name, ekd, intra, inter, phsm, extra in TABLE3
+        ]
         header = ["configuration", "EKD", "Intra", "Inter", "PHSM"]
     elif args.table == 5:
         configurations = [([name], filled(extra, fill)) for name, extra in TABLE5]
@@ -115,8 +124,18 @@ def main() -> None:
         header = ["M"]
     if args.only:
         configurations = [(labels, extra) for labels, extra in configurations if labels[0] in args.only]
-    jobs = [(plan, f"t{args.table}-{labels[0]}-s{seed}", extra, seed, f"table {args.table}: {labels[0]}, seed {seed}",
-             paths) for labels, extra in configurations for seed in args.seeds]
+    jobs = [
+        (
+            plan,
+            f"t{args.table}-{labels[0]}-s{seed}",
+            extra,
+            seed,
+            f"table {args.table}: {labels[0]}, seed {seed}",
+            paths,
+        )
+        for labels, extra in configurations
+        for seed in args.seeds
+    ]
     if args.jobs > 1:
         import multiprocessing
 
@@ -127,7 +146,7 @@ def main() -> None:
         results = [train_and_evaluate(*job) for job in jobs]
     for index, (labels, _) in enumerate(configurations):
         metrics = {"map": [], "r@1": [], "itc_map": [], "itc_r@1": []}
-        for result in results[index * len(args.seeds):(index + 1) * len(args.seeds)]:
+        for result in results[index * len(args.seeds) : (index + 1) * len(args.seeds)]:
             metrics["map"].append(result["map"])
             metrics["r@1"].append(result[f"r{result['candidates']}@1"])
             metrics["itc_map"].append(result["itc"]["map"])
@@ -137,13 +156,15 @@ def main() -> None:
     columns = ["MAP (ITM)", "R10@1 (ITM)", "MAP (ITC)", "R10@1 (ITC)"]
     lines = ["| " + " | ".join(header + columns) + " |", "|" + "---|" * (len(header) + len(columns))]
     for labels, metrics in rows:
-        lines.append("| " + " | ".join(labels + [spread(metrics[key]) for key in ("map", "r@1", "itc_map", "itc_r@1")])
-                     + " |")
+        lines.append(
+            "| " + " | ".join(labels + [spread(metrics[key]) for key in ("map", "r@1", "itc_map", "itc_r@1")]) + " |"
+        )
     table = "\n".join(lines) + "\n"
     args.report.mkdir(parents=True, exist_ok=True)
     (args.report / f"table{args.table}.md").write_text(table, encoding="utf-8")
-    (args.report / f"table{args.table}.json").write_text(json.dumps(
-        [{"labels": labels, **metrics} for labels, metrics in rows], indent=2), encoding="utf-8")
+    (args.report / f"table{args.table}.json").write_text(
+        json.dumps([{"labels": labels, **metrics} for labels, metrics in rows], indent=2), encoding="utf-8"
+    )
     print(f"Table {args.table} on {data} ({args.steps} steps, seeds {args.seeds}; mean ± std, %):")
     print(table)
 

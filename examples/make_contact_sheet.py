@@ -1,7 +1,7 @@
 """Draw a contact sheet of the demo dataset: library topics x 7 emotions, then emotion-set images per emotion.
 
-    python examples/make_contact_sheet.py                      # examples/demo_stickers.png, small demo, seed 0
-    python examples/make_contact_sheet.py --topics 8 --out sheet.png
+python examples/make_contact_sheet.py                      # examples/demo_stickers.png, small demo, seed 0
+python examples/make_contact_sheet.py --topics 8 --out sheet.png
 """
 
 from __future__ import annotations
@@ -40,8 +40,9 @@ def _emotion_set_rows(root: Path, rows: int) -> list[tuple[str, list[Path | None
         by_emotion[EMOTIONS[item["anno"] - 1]].append(emotion_root / "Images" / item["topic"] / item["file_name"])
     for paths in by_emotion.values():  # alternate characters rather than showing one character's images
         paths.sort(key=lambda path: (int(path.stem.rsplit("_", 1)[1]), path.parent.name))
-    return [(f"set #{r + 1}", [by_emotion[e][r] if r < len(by_emotion[e]) else None for e in EMOTIONS])
-            for r in range(rows)]
+    return [
+        (f"set #{r + 1}", [by_emotion[e][r] if r < len(by_emotion[e]) else None for e in EMOTIONS]) for r in range(rows)
+    ]
 
 
 def make_sheet(root: Path, topics: int, emotion_rows: int) -> Image.Image:

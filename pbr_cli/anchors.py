@@ -20,11 +20,11 @@ SMALL_CLASS_POLICIES: tuple[str, ...] = ("error", "shrink")
 class EmotionAnchors:
     """The anchor matrix E^T, emotion-major: rows [c*M, (c+1)*M) are emotion c's centroids."""
 
-    anchors: np.ndarray                  # (7*M, C_S) float32
-    emotion: np.ndarray                  # (7*M,) int64 emotion index of each row
-    M: int                               # anchors per emotion
-    images_per_emotion: list[int]        # images clustered for each emotion
-    clusters_per_emotion: list[int]      # distinct centroids per emotion (< M only where a class was shrunk)
+    anchors: np.ndarray  # (7*M, C_S) float32
+    emotion: np.ndarray  # (7*M,) int64 emotion index of each row
+    M: int  # anchors per emotion
+    images_per_emotion: list[int]  # images clustered for each emotion
+    clusters_per_emotion: list[int]  # distinct centroids per emotion (< M only where a class was shrunk)
     class_names: tuple[str, ...] = EMOTIONS
 
     @property
@@ -65,28 +65,34 @@ def build_anchors(
         raise ValueError(f"expected features (N, C) and labels (N,), got {features.shape} and {labels.shape}")
     bad = ~np.isfinite(features).all(axis=1)
     if bad.any():
-        raise DataError(f"teacher features are NaN or infinite in {int(bad.sum())} of {len(features)} image(s) "
-                        f"(first: row {int(np.argmax(bad))}); K-Means cannot cluster them", source)
+        raise DataError(
+            f"teacher features are NaN or infinite in {int(bad.sum())} of {len(features)} image(s) "
+            f"(first: row {int(np.argmax(bad))}); K-Means cannot cluster them",
+            source,
+        )
     counts = [int((labels == index).sum()) for index in range(len(class_names))]
     for name, count in zip(class_names, counts):
         if count == 0:
             raise DataError(f"emotion '{name}' has no labelled image; anchors need every emotion", source)
         if count < M and on_small_class == "error":
-            raise DataError(f"emotion '{name}' has {count} image(s), fewer than M={M} clusters; "
-                            "lower --M or pass --on-small-class shrink", source)
+            raise DataError(
+                f"emotion '{name}' has {count} image(s), fewer than M={M} clusters; "
+                "lower --M or pass --on-small-class shrink",
+                source,
+            )
 
     blocks: list[np.ndarray] = []
     distinct: list[int] = []
     for index, count in enumerate(counts):
-        members = features[labels == index]                                    # (n_c, C_S)
+        members = features[labels == index]  # (n_c, C_S)
         k = min(M, count)
         # k-means++ seeding is a chain of thin (n, C_S) x (C_S, few) products that multi-threaded BLAS runs
         # several times slower than one thread on a busy machine; Lloyd's iterations use their own OpenMP threads.
         with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):
             warnings.simplefilter("ignore", ConvergenceWarning)  # duplicate images: fewer distinct points than k
             kmeans = KMeans(n_clusters=k, n_init=1, random_state=seed + index).fit(members)
-        centroids = kmeans.cluster_centers_.astype(np.float32)                 # (k, C_S)
-        blocks.append(centroids[np.arange(M) % k])                             # (M, C_S)
+        centroids = kmeans.cluster_centers_.astype(np.float32)  # (k, C_S)
+        blocks.append(centroids[np.arange(M) % k])  # (M, C_S)
         distinct.append(k)
     return EmotionAnchors(
         anchors=np.concatenate(blocks),
@@ -98,20 +104,26 @@ def build_anchors(
     )
 
 
-def write_anchors(path: str | os.PathLike, anchors: EmotionAnchors, teacher_hash: str,
-                  attrs: Mapping[str, Any] | None = None) -> Path:
+def write_anchors(
+    path: str | os.PathLike, anchors: EmotionAnchors, teacher_hash: str, attrs: Mapping[str, Any] | None = None
+) -> Path:
     """Write an `anchors` .h5 (anchors, emotion; teacher_hash, dim, M, class_names and the per-emotion counts)."""
     from .features import write_h5
 
-    return write_h5(path, "anchors", {"anchors": anchors.anchors, "emotion": anchors.emotion}, {
-        "teacher_hash": teacher_hash,
-        "dim": int(anchors.anchors.shape[1]),
-        "M": anchors.M,
-        "class_names": list(anchors.class_names),
-        "images_per_emotion": list(anchors.images_per_emotion),
-        "clusters_per_emotion": list(anchors.clusters_per_emotion),
-        **(attrs or {}),
-    })
+    return write_h5(
+        path,
+        "anchors",
+        {"anchors": anchors.anchors, "emotion": anchors.emotion},
+        {
+            "teacher_hash": teacher_hash,
+            "dim": int(anchors.anchors.shape[1]),
+            "M": anchors.M,
+            "class_names": list(anchors.class_names),
+            "images_per_emotion": list(anchors.images_per_emotion),
+            "clusters_per_emotion": list(anchors.clusters_per_emotion),
+            **(attrs or {}),
+        },
+    )
 
 
 def _is_torch(value: Any) -> bool:
@@ -135,4 +147,3 @@ def pseudo_labels(teacher_features: Any, anchors: Any, tau: float = 1.0) -> Any:
     logits -= logits.max(axis=-1, keepdims=True)
     weights = np.exp(logits)
     return (weights / weights.sum(axis=-1, keepdims=True)).astype(np.float32)
-

@@ -33,7 +33,7 @@ class Settings:
 
     device: str = "auto"  # auto | cpu | cuda
     seed: int = 0
-    verbosity: int = 0    # -1 quiet, 0 normal, 1+ verbose
+    verbosity: int = 0  # -1 quiet, 0 normal, 1+ verbose
 
     def torch_device(self):
         from .runtime import resolve_device
@@ -78,13 +78,26 @@ def _verbosity(ctx) -> int:
     return obj.verbosity if obj else 0
 
 
-@click.group(cls=PbrGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100,
-                                                "terminal_width": 100})
+@click.group(
+    cls=PbrGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100, "terminal_width": 100},
+)
 @click.version_option(__version__, "--version", prog_name="pbr")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
-              envvar="PBR_DEVICE", help="Where models run: auto picks CUDA when available.")
-@click.option("--seed", type=click.IntRange(0, SEED_MAX), default=0, show_default=True,
-              help="Random seed for everything that draws.")
+@click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    show_default=True,
+    envvar="PBR_DEVICE",
+    help="Where models run: auto picks CUDA when available.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(0, SEED_MAX),
+    default=0,
+    show_default=True,
+    help="Random seed for everything that draws.",
+)
 @click.option("-v", "--verbose", count=True, help="More output; show tracebacks on errors.")
 @click.option("-q", "--quiet", is_flag=True, help="Only results and errors.")
 @click.pass_context

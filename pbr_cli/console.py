@@ -73,16 +73,32 @@ def print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequen
     out.print(table)
 
 
-def progress(iterable=None, total: int | None = None, desc: str = "", unit: str = "it", disable: bool | None = None,
-             initial: int = 0):
+def progress(
+    iterable=None,
+    total: int | None = None,
+    desc: str = "",
+    unit: str = "it",
+    disable: bool | None = None,
+    initial: int = 0,
+):
     """A tqdm progress bar on stderr that shows the rate; hidden when quiet or not a terminal-less pipe."""
     from tqdm.auto import tqdm
 
     if disable is None:
         # None lets tqdm hide the bar when stderr is not a terminal (logs, CI); quiet hides it always
         disable = True if VERBOSITY["level"] < 0 else None
-    return tqdm(iterable, total=total, desc=desc, unit=unit, disable=disable, file=sys.stderr, initial=initial,
-                dynamic_ncols=True, mininterval=0.5, leave=False)
+    return tqdm(
+        iterable,
+        total=total,
+        desc=desc,
+        unit=unit,
+        disable=disable,
+        file=sys.stderr,
+        initial=initial,
+        dynamic_ncols=True,
+        mininterval=0.5,
+        leave=False,
+    )
 
 
 class StageBars:

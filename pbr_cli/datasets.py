@@ -43,8 +43,9 @@ def open_teacher_data(data: str | os.PathLike | None) -> EmotionImageSet:
         try:
             from .demo.build import ensure_demo
         except ImportError:
-            raise ConfigError("no DATA given and the demo dataset is not available; "
-                              "name a SER30K folder or a root/<emotion>/* folder") from None
+            raise ConfigError(
+                "no DATA given and the demo dataset is not available; name a SER30K folder or a root/<emotion>/* folder"
+            ) from None
         data = Path(ensure_demo()) / "emotion"
         console.info(f"using the demo's emotion-labelled images at {data}")
     return open_emotion_images(data)

@@ -6,7 +6,7 @@ from typing import Any
 
 # SER30K class order; every emotion index in pbr (labels, probability columns, anchor blocks) refers to this tuple.
 EMOTIONS: tuple[str, ...] = ("surprise", "happiness", "disgust", "fear", "sadness", "anger", "neutral")
-POSITIVE_EMOTIONS: tuple[int, ...] = (0, 1)        # surprise, happiness (Algorithm 1)
+POSITIVE_EMOTIONS: tuple[int, ...] = (0, 1)  # surprise, happiness (Algorithm 1)
 NEGATIVE_EMOTIONS: tuple[int, ...] = (2, 3, 4, 5)  # disgust, fear, sadness, anger; neutral is left out
 POSITIVE_NAMES: tuple[str, ...] = tuple(EMOTIONS[i] for i in POSITIVE_EMOTIONS)
 NEGATIVE_NAMES: tuple[str, ...] = tuple(EMOTIONS[i] for i in NEGATIVE_EMOTIONS)

@@ -26,13 +26,13 @@ class TrainData:
     """Everything the loop reads: the decoded library, the tokenised splits and the library order."""
 
     sticker_ids: list[str]
-    images: np.ndarray                    # (S, 3, R, R) uint8
+    images: np.ndarray  # (S, 3, R, R) uint8
     train: SplitTable
     val: SplitTable | None
     # arrays of the PBR components, None when their component is off
-    ekd_target: np.ndarray | None = None          # (S, D) EKD target of each library sticker
-    sticker_polarity: np.ndarray | None = None    # (S, 2) teacher [P^I, N^I] of each library sticker
-    dialogue_polarity: np.ndarray | None = None   # (D_train, 2) [pos, neg] of each training dialogue
+    ekd_target: np.ndarray | None = None  # (S, D) EKD target of each library sticker
+    sticker_polarity: np.ndarray | None = None  # (S, 2) teacher [P^I, N^I] of each library sticker
+    dialogue_polarity: np.ndarray | None = None  # (D_train, 2) [pos, neg] of each training dialogue
 
 
 def prepare_data(dataset: StickerDataset, tokenizer, config: RunConfig, images: np.ndarray) -> TrainData:
@@ -59,8 +59,8 @@ def compile_model(model: torch.nn.Module, mode: str, device) -> bool:
     if mode == "off" or (mode == "auto" and device.type != "cuda"):
         return False
     backend = os.environ.get("PBR_COMPILE_BACKEND", "inductor")
-    model.image.compile(backend=backend)                       # fixed image size: static shapes
-    model.text.compile(backend=backend, dynamic=True)          # text length varies from batch to batch
+    model.image.compile(backend=backend)  # fixed image size: static shapes
+    model.text.compile(backend=backend, dynamic=True)  # text length varies from batch to batch
     if model.fusion is not None:
         model.fusion.compile(backend=backend, dynamic=True)
     return True
@@ -90,8 +90,18 @@ def make_optimizer(model: torch.nn.Module, config: RunConfig, device) -> torch.o
 class Trainer:
     """Runs `total_steps` optimiser steps, validating every `val_every` and keeping the best val-MAP weights."""
 
-    def __init__(self, model, config: RunConfig, data: TrainData, tokenizer, run_dir: Path, device,
-                 seed: int = 0, objective: Objective | None = None, log: Callable[[dict], None] | None = None):
+    def __init__(
+        self,
+        model,
+        config: RunConfig,
+        data: TrainData,
+        tokenizer,
+        run_dir: Path,
+        device,
+        seed: int = 0,
+        objective: Objective | None = None,
+        log: Callable[[dict], None] | None = None,
+    ):
         self.model, self.config, self.data, self.tokenizer = model, config, data, tokenizer
         self.run_dir, self.device, self.seed = run_dir, device, seed
         from .runtime import world
@@ -110,11 +120,12 @@ class Trainer:
         self.best_map = -1.0
         self.start_step = 0
         self.saved_step = 0
-        self.after_save: Callable[[], None] = lambda: None   # e.g. move a new run folder into place
+        self.after_save: Callable[[], None] = lambda: None  # e.g. move a new run folder into place
         # per-sticker and per-dialogue arrays of the PBR components, on the device once
         self.ekd_target, self.sticker_polarity, self.dialogue_polarity = (
             None if array is None else torch.as_tensor(np.asarray(array), dtype=torch.float32, device=device)
-            for array in (data.ekd_target, data.sticker_polarity, data.dialogue_polarity))
+            for array in (data.ekd_target, data.sticker_polarity, data.dialogue_polarity)
+        )
 
     # -- data --------------------------------------------------------------------------------------
     def batch_order(self, epoch: int) -> np.ndarray:
@@ -133,21 +144,26 @@ class Trainer:
         images = train_view(pixels, size, generator=self.generator, scale=crop_scale)
         images = images.view(k_global, n, 3, size, size)[share]
         local = rows[share]
-        flat = table.candidates[local].reshape(-1)                                    # (K*n,) library indices
+        flat = table.candidates[local].reshape(-1)  # (K*n,) library indices
         ids, mask = pad_tokens([table.token_ids[r] for r in local], self.tokenizer.pad_id)
         candidates = torch.from_numpy(flat).to(self.device)
         view2 = None
         if self.objective.intra_weight or self.objective.inter_weight:
             view2 = train_view(pixels, size, generator=self.generator, jitter=True, scale=crop_scale)
             view2 = view2.view(k_global, n, 3, size, size)[share].flatten(0, 1)
-        return Batch(images=images.flatten(0, 1), input_ids=ids.to(self.device), mask=mask.to(self.device),
-                     label=torch.from_numpy(table.label[local]).to(self.device),
-                     candidate_ids=torch.from_numpy(table.candidates[local]).to(self.device),
-                     ekd_target=None if self.ekd_target is None else self.ekd_target[candidates],
-                     view2=view2,
-                     dialogue_polarity=None if self.dialogue_polarity is None else
-                     self.dialogue_polarity[torch.from_numpy(local).to(self.device)],
-                     sticker_polarity=None if self.sticker_polarity is None else self.sticker_polarity[candidates])
+        return Batch(
+            images=images.flatten(0, 1),
+            input_ids=ids.to(self.device),
+            mask=mask.to(self.device),
+            label=torch.from_numpy(table.label[local]).to(self.device),
+            candidate_ids=torch.from_numpy(table.candidates[local]).to(self.device),
+            ekd_target=None if self.ekd_target is None else self.ekd_target[candidates],
+            view2=view2,
+            dialogue_polarity=None
+            if self.dialogue_polarity is None
+            else self.dialogue_polarity[torch.from_numpy(local).to(self.device)],
+            sticker_polarity=None if self.sticker_polarity is None else self.sticker_polarity[candidates],
+        )
 
     def step(self, rows: np.ndarray, lr: float, check: int = 0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """One optimiser step on the global batch `rows`; returns the loss and its terms (still on the device).
@@ -189,7 +205,7 @@ class Trainer:
         self.check_batch()
         per_epoch = n_train // k
         save_every = config.save_every or config.val_every
-        check_every_step = self.device.type == "cpu"      # on a GPU, finiteness is checked at log steps only
+        check_every_step = self.device.type == "cpu"  # on a GPU, finiteness is checked at log steps only
         self.model.train()
         start = time.perf_counter()
         window_start, window_steps = start, 0
@@ -198,7 +214,7 @@ class Trainer:
         with StopSignals() as signals:
             for step in range(self.start_step, self.steps):
                 epoch, position = divmod(step, per_epoch)
-                rows = self.batch_order(epoch)[position * k:(position + 1) * k]
+                rows = self.batch_order(epoch)[position * k : (position + 1) * k]
                 lr = cosine_lr(step, self.steps, config.lr, config.min_lr, config.warmup_steps)
                 loss, terms = self.step(rows, lr, check=step + 1 if check_every_step else 0)
                 for name, value in {"loss": loss, **terms}.items():
@@ -207,8 +223,12 @@ class Trainer:
                 done = step + 1
                 if done % config.log_every == 0 or done == self.steps:
                     running = self.mean_over_ranks(running)
-                    check_finite(done, {name: total for name, total in running.items() if name != "loss"}, window_steps,
-                                 self.saved_step)
+                    check_finite(
+                        done,
+                        {name: total for name, total in running.items() if name != "loss"},
+                        window_steps,
+                        self.saved_step,
+                    )
                     now = time.perf_counter()
                     record = {"step": done, "epoch": round(step * k / n_train, 3), "lr": lr}
                     record.update({name: round(float(total) / window_steps, 5) for name, total in running.items()})
@@ -230,9 +250,13 @@ class Trainer:
             if self.data.val is None:
                 save_weights(self.run_dir / "best.safetensors", self.model)
             self.save_state(self.steps)
-        return {"steps": self.steps, "seconds": round(time.perf_counter() - start, 2),
-                "best_val_map": self.best_map if self.best_map >= 0 else None, "last_val": last_val,
-                "resumed_from": self.start_step or None}
+        return {
+            "steps": self.steps,
+            "seconds": round(time.perf_counter() - start, 2),
+            "best_val_map": self.best_map if self.best_map >= 0 else None,
+            "last_val": last_val,
+            "resumed_from": self.start_step or None,
+        }
 
     def mean_over_ranks(self, running: dict) -> dict:
         """The logged loss sums averaged over the torchrun processes (unchanged in one process)."""
@@ -241,8 +265,9 @@ class Trainer:
         import torch.distributed as dist
 
         names = list(running)
-        values = torch.stack([torch.as_tensor(running[name], dtype=torch.float32, device=self.device)
-                              for name in names])
+        values = torch.stack(
+            [torch.as_tensor(running[name], dtype=torch.float32, device=self.device) for name in names]
+        )
         dist.all_reduce(values)
         return dict(zip(names, values / self.world_size))
 
@@ -291,8 +316,9 @@ class Trainer:
             self.optimizer.load_state_dict(state["optimizer"])
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise FormatError(f"the checkpoint does not fit the run's config.json (was config.json edited?): "
-                              f"{first}", path) from None
+            raise FormatError(
+                f"the checkpoint does not fit the run's config.json (was config.json edited?): {first}", path
+            ) from None
         self.generator.set_state(state["generator"])
         self.sampling_generator.set_state(state["sampling_generator"])
         torch.set_rng_state(state["torch_rng"])
@@ -315,8 +341,10 @@ class Trainer:
             metrics = rank_metrics(scores[score], self.data.val.label)
             itc = rank_metrics(scores["itc"], self.data.val.label) if score == "itm" else {}
         except NonFiniteScores as exc:
-            raise TrainingError(f"validation scores became NaN or infinite for {exc.rows} of {exc.total} dialogues at "
-                                f"step {step}; training stopped and {kept_checkpoint(self.saved_step)}") from None
+            raise TrainingError(
+                f"validation scores became NaN or infinite for {exc.rows} of {exc.total} dialogues at "
+                f"step {step}; training stopped and {kept_checkpoint(self.saved_step)}"
+            ) from None
         record = {"step": step, "split": "val", "score": score, **metrics}
         record.update({f"itc_{name}": value for name, value in itc.items() if name not in ("n", "candidates")})
         if metrics["map"] > self.best_map:
@@ -368,14 +396,18 @@ def check_finite(step: int, terms: dict, window: int = 1, saved_step: int = 0) -
         number = float(value.detach() if hasattr(value, "detach") else value)
         if not math.isfinite(number):
             where = f"step {step}" if window == 1 else f"the {window} steps up to {step}"
-            raise NonFiniteLoss(f"loss term '{name}' became {number} at {where}; training stopped and "
-                                f"{kept_checkpoint(saved_step)}")
+            raise NonFiniteLoss(
+                f"loss term '{name}' became {number} at {where}; training stopped and {kept_checkpoint(saved_step)}"
+            )
 
 
 def kept_checkpoint(saved_step: int) -> str:
     """What a stopped training leaves to resume from, for its error message."""
-    return (f"the last good checkpoint (step {saved_step}: last.safetensors, train_state.pt) is kept"
-            if saved_step else "no checkpoint had been saved yet, so no run folder was left")
+    return (
+        f"the last good checkpoint (step {saved_step}: last.safetensors, train_state.pt) is kept"
+        if saved_step
+        else "no checkpoint had been saved yet, so no run folder was left"
+    )
 
 
 class MetricsLog:
@@ -397,4 +429,3 @@ class MetricsLog:
 
     def __exit__(self, *exc) -> None:
         self.close()
-

@@ -8,8 +8,8 @@ import os
 class PbrError(Exception):
     """Base class: a problem the user can fix, reported as one line without a traceback."""
 
-    exit_code = 1          # the CLI's exit status for this error
-    is_failure = True      # False: a clean stop (e.g. an interrupt that saved a checkpoint), no "Error:" prefix
+    exit_code = 1  # the CLI's exit status for this error
+    is_failure = True  # False: a clean stop (e.g. an interrupt that saved a checkpoint), no "Error:" prefix
 
     def __init__(self, message: str, path: str | os.PathLike | None = None):
         self.path = None if path is None else os.fspath(path)
@@ -45,8 +45,9 @@ class TrainingInterrupted(PbrError):
 
     def __init__(self, step: int, run_dir: str | os.PathLike, signal_name: str):
         self.step, self.run_dir = step, run_dir
-        super().__init__(f"{signal_name} received: checkpoint saved at step {step}; "
-                         f"continue with `pbr train --resume {run_dir}`")
+        super().__init__(
+            f"{signal_name} received: checkpoint saved at step {step}; continue with `pbr train --resume {run_dir}`"
+        )
 
 
 class NonFiniteLoss(TrainingError):

@@ -131,11 +131,18 @@ def _split_rows(data: "H5Data") -> None:
     except ValueError:
         ranges = None
     valid = isinstance(ranges, dict) and all(
-        isinstance(span, list) and len(span) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in span)
-        and 0 <= span[0] <= span[1] <= len(data) for span in ranges.values())
+        isinstance(span, list)
+        and len(span) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in span)
+        and 0 <= span[0] <= span[1] <= len(data)
+        for span in ranges.values()
+    )
     if not valid:
-        _fail(data, f"attribute 'split_rows' must be a JSON object of [start, stop] row ranges within 0..{len(data)}, "
-                    f"got {_shown(text)}")
+        _fail(
+            data,
+            f"attribute 'split_rows' must be a JSON object of [start, stop] row ranges within 0..{len(data)}, "
+            f"got {_shown(text)}",
+        )
 
 
 def _check_teacher_features(data: "H5Data") -> None:
@@ -152,19 +159,28 @@ def _check_anchors(data: "H5Data") -> None:
     classes, m = data.attrs["class_names"], data.attrs["M"]
     rows = len(data["anchors"])
     if rows != len(classes) * m:
-        _fail(data, f"dataset 'anchors' has {rows} rows, but attribute 'M' = {m} anchors for each of the "
-                    f"{len(classes)} attribute 'class_names' make {len(classes) * m}")
+        _fail(
+            data,
+            f"dataset 'anchors' has {rows} rows, but attribute 'M' = {m} anchors for each of the "
+            f"{len(classes)} attribute 'class_names' make {len(classes) * m}",
+        )
     _width(data, "anchors", data.attrs["dim"], "attribute 'dim'")
     expected = np.repeat(np.arange(len(classes)), m)
     wrong = data["emotion"] != expected
     if wrong.any():
         row = _first(wrong)
-        _fail(data, f"dataset 'emotion' must be emotion-major (rows [c*M, (c+1)*M) hold emotion c); "
-                    f"row {row} holds {data['emotion'][row]}, expected {expected[row]}")
+        _fail(
+            data,
+            f"dataset 'emotion' must be emotion-major (rows [c*M, (c+1)*M) hold emotion c); "
+            f"row {row} holds {data['emotion'][row]}, expected {expected[row]}",
+        )
     for name in ("images_per_emotion", "clusters_per_emotion"):
         if name in data.attrs and len(data.attrs[name]) != len(classes):
-            _fail(data, f"attribute '{name}' has {len(data.attrs[name])} values, one per attribute 'class_names' "
-                        f"({len(classes)}) expected")
+            _fail(
+                data,
+                f"attribute '{name}' has {len(data.attrs[name])} values, one per attribute 'class_names' "
+                f"({len(classes)}) expected",
+            )
 
 
 def _check_sentiment(data: "H5Data") -> None:
@@ -186,8 +202,10 @@ def _check_scores(data: "H5Data") -> None:
     if rows == 0 or n == 0:
         _fail(data, f"dataset 'scores' has shape {data['scores'].shape}: no dialogue or no candidate to rank")
     if "candidate_ids" in data and data["candidate_ids"].shape != data["scores"].shape:
-        _fail(data, f"dataset 'candidate_ids' has shape {data['candidate_ids'].shape}, but 'scores' has "
-                    f"{data['scores'].shape}")
+        _fail(
+            data,
+            f"dataset 'candidate_ids' has shape {data['candidate_ids'].shape}, but 'scores' has {data['scores'].shape}",
+        )
     _values_in(data, "label", 0, n - 1)
 
 
@@ -195,32 +213,46 @@ KINDS: dict[str, Kind] = {
     k.name: k
     for k in [
         Kind(
-            "teacher_features", 1,
+            "teacher_features",
+            1,
             {
                 "ids": Spec(STR, 1),
-                "features": Spec("float32", 2),        # (N, C_S) teacher pooled penultimate feature V^e
-                "probs": Spec("float32", 2),           # (N, 7) teacher softmax over the emotion classes
-                "labels": Spec("int64", 1, False),     # (N,) emotion index, -1 unknown
+                "features": Spec("float32", 2),  # (N, C_S) teacher pooled penultimate feature V^e
+                "probs": Spec("float32", 2),  # (N, 7) teacher softmax over the emotion classes
+                "labels": Spec("int64", 1, False),  # (N,) emotion index, -1 unknown
                 "topics": Spec(STR, 1, False),
                 "paths": Spec(STR, 1, False),
             },
-            {"teacher_hash": Attr("str"), "dim": Attr("int"), "class_names": Attr("names"),
-             "split_rows": Attr("str", False), "skipped_images": Attr("count", False)},
+            {
+                "teacher_hash": Attr("str"),
+                "dim": Attr("int"),
+                "class_names": Attr("names"),
+                "split_rows": Attr("str", False),
+                "skipped_images": Attr("count", False),
+            },
             check=_check_teacher_features,
         ),
         Kind(
-            "anchors", 1,
+            "anchors",
+            1,
             {
-                "anchors": Spec("float32", 2),         # (7*M, C_S) emotion-major centroids E^T
-                "emotion": Spec("int64", 1),           # (7*M,) emotion index of each anchor
+                "anchors": Spec("float32", 2),  # (7*M, C_S) emotion-major centroids E^T
+                "emotion": Spec("int64", 1),  # (7*M,) emotion index of each anchor
             },
-            {"teacher_hash": Attr("str"), "dim": Attr("int"), "M": Attr("int"), "class_names": Attr("names"),
-             "images_per_emotion": Attr("counts", False), "clusters_per_emotion": Attr("counts", False)},
+            {
+                "teacher_hash": Attr("str"),
+                "dim": Attr("int"),
+                "M": Attr("int"),
+                "class_names": Attr("names"),
+                "images_per_emotion": Attr("counts", False),
+                "clusters_per_emotion": Attr("counts", False),
+            },
             rows="anchors",
             check=_check_anchors,
         ),
         Kind(
-            "sentiment", 1,
+            "sentiment",
+            1,
             {
                 "ids": Spec(STR, 1),
                 "raw_pos": Spec("float64", 1),
@@ -232,22 +264,24 @@ KINDS: dict[str, Kind] = {
             check=_check_sentiment,
         ),
         Kind(
-            "sticker_index", 1,
+            "sticker_index",
+            1,
             {
                 "ids": Spec(STR, 1),
                 "paths": Spec(STR, 1),
-                "embeddings": Spec("float16", 2),      # (N, C) L2-normalised ITC embeddings
+                "embeddings": Spec("float16", 2),  # (N, C) L2-normalised ITC embeddings
                 "image_tokens": Spec("float16", 3, False),  # (N, L, C_V) image-tower tokens for ITM re-ranking
             },
             {"model_hash": Attr("str"), "dim": Attr("int"), "img_size": Attr("int", False)},
             check=_check_sticker_index,
         ),
         Kind(
-            "scores", 1,
+            "scores",
+            1,
             {
                 "ids": Spec(STR, 1),
-                "scores": Spec("float32", 2),          # (N, n_candidates)
-                "label": Spec("int64", 1),             # (N,) index of the ground truth in each row
+                "scores": Spec("float32", 2),  # (N, n_candidates)
+                "label": Spec("int64", 1),  # (N,) index of the ground truth in each row
                 "candidate_ids": Spec(STR, 2, False),  # (N, n_candidates)
             },
             check=_check_scores,
@@ -329,8 +363,9 @@ def _check_finite(name: str, array: np.ndarray, path: Path, what: str | None = N
         return
     row = _first(bad)
     found = what or ("NaN" if np.isnan(array[row]).any() else "an infinite value")
-    raise FormatError(f"dataset '{name}' holds {found} at row {row} ({int(bad.sum())} of {array.size} values are "
-                      "not finite)", path)
+    raise FormatError(
+        f"dataset '{name}' holds {found} at row {row} ({int(bad.sum())} of {array.size} values are not finite)", path
+    )
 
 
 def _readback(value: Any) -> Any:
@@ -341,7 +376,7 @@ def _readback(value: Any) -> Any:
 
 def _shown(value: Any, limit: int = 60) -> str:
     text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _attr_ok(attr: Attr, value: Any) -> bool:
@@ -380,8 +415,9 @@ def _validate(data: H5Data) -> None:
         spec.check(data)
 
 
-def validated_h5(path: str | os.PathLike, kind: str, arrays: Mapping[str, Any],
-                 attrs: Mapping[str, Any] | None = None) -> H5Data:
+def validated_h5(
+    path: str | os.PathLike, kind: str, arrays: Mapping[str, Any], attrs: Mapping[str, Any] | None = None
+) -> H5Data:
     """`arrays` and `attrs` as `read_h5` would read them back from `path` once written, validated the same way."""
     path = Path(path)
     spec = KINDS[kind]
@@ -399,8 +435,9 @@ def validated_h5(path: str | os.PathLike, kind: str, arrays: Mapping[str, Any],
     return data
 
 
-def write_h5(path: str | os.PathLike, kind: str, arrays: Mapping[str, Any],
-             attrs: Mapping[str, Any] | None = None) -> Path:
+def write_h5(
+    path: str | os.PathLike, kind: str, arrays: Mapping[str, Any], attrs: Mapping[str, Any] | None = None
+) -> Path:
     """Validate `arrays` and `attrs` as `read_h5` would read them back, and write them atomically to `path`."""
     import h5py
 
@@ -470,8 +507,9 @@ def read_h5(path: str | os.PathLike, kind: str, dim: int | None = None) -> H5Dat
             raise FormatError(f"is a '{found}' file, expected '{kind}'", path)
         version = attrs.get("schema_version")
         if version != spec.version or isinstance(version, bool):
-            raise FormatError(f"schema version {version!r} is not supported for '{kind}' (expected {spec.version})",
-                              path)
+            raise FormatError(
+                f"schema version {version!r} is not supported for '{kind}' (expected {spec.version})", path
+            )
         arrays: dict[str, np.ndarray] = {}
         for name, ds in spec.datasets.items():
             if name not in handle:

@@ -24,8 +24,8 @@ class StickerSet:
 
     ids: list[str]
     paths: list[str]
-    embeddings: torch.Tensor | None = None      # (N, C) normalised ITC embeddings
-    image_tokens: torch.Tensor | None = None    # (N, L, C_V) when stored
+    embeddings: torch.Tensor | None = None  # (N, C) normalised ITC embeddings
+    image_tokens: torch.Tensor | None = None  # (N, L, C_V) when stored
 
 
 def readable_rows(count: int, bad: Sequence[int], source: str | Path | None) -> np.ndarray:
@@ -48,10 +48,19 @@ def library_from_folder(folder: str | Path, skip_bad: bool = False):
 
 
 @torch.no_grad()
-def build_index(model, stickers: Sequence, img_size: int, device, model_hash: str, out: str | Path,
-                store_tokens: bool = True, skip_bad: bool = False,
-                progress: Callable[[int], None] | None = None, batch_size: int = 256,
-                source: str | Path | None = None) -> dict | None:
+def build_index(
+    model,
+    stickers: Sequence,
+    img_size: int,
+    device,
+    model_hash: str,
+    out: str | Path,
+    store_tokens: bool = True,
+    skip_bad: bool = False,
+    progress: Callable[[int], None] | None = None,
+    batch_size: int = 256,
+    source: str | Path | None = None,
+) -> dict | None:
     """Encode every sticker once and write a `sticker_index` file (fp16 embeddings, optional image tokens).
 
     Under torchrun each process encodes every world-th sticker and process 0 merges them into one file
@@ -68,8 +77,9 @@ def build_index(model, stickers: Sequence, img_size: int, device, model_hash: st
     keep = np.setdiff1d(np.arange(len(shard), dtype=np.int64), np.asarray(bad, dtype=np.int64))
     piece = {"rows": [shard[j] for j in keep], "bad": [shard[j] for j in bad], "embeddings": None, "tokens": None}
     if len(keep):  # under torchrun a shard may hold only unreadable images
-        tokens, embeddings = encode_library(model, pixels, keep, device, batch_size, keep_tokens=store_tokens,
-                                            progress=progress)
+        tokens, embeddings = encode_library(
+            model, pixels, keep, device, batch_size, keep_tokens=store_tokens, progress=progress
+        )
         piece["embeddings"] = embeddings.cpu().numpy().astype(np.float16)
         piece["tokens"] = tokens.float().cpu().numpy().astype(np.float16) if store_tokens else None
     if world_size > 1:
@@ -94,12 +104,26 @@ def build_index(model, stickers: Sequence, img_size: int, device, model_hash: st
         arrays["image_tokens"] = np.concatenate([p["tokens"] for p in pieces])[order]
     dim = int(arrays["embeddings"].shape[1])
     write_h5(out, "sticker_index", arrays, {"model_hash": model_hash, "dim": dim, "img_size": img_size})
-    return {"output": str(out), "stickers": int(len(rows)), "skipped": len(bad_rows), "dim": dim,
-            "tokens": bool(store_tokens), "processes": world_size}
+    return {
+        "output": str(out),
+        "stickers": int(len(rows)),
+        "skipped": len(bad_rows),
+        "dim": dim,
+        "tokens": bool(store_tokens),
+        "processes": world_size,
+    }
 
 
-def index_folder(images: Path, run: Path, which: str, store_tokens: bool, output: Path, batch_size: int,
-                 skip_bad_images: bool, device) -> dict | None:
+def index_folder(
+    images: Path,
+    run: Path,
+    which: str,
+    store_tokens: bool,
+    output: Path,
+    batch_size: int,
+    skip_bad_images: bool,
+    device,
+) -> dict | None:
     """`pbr embed --model`: the sticker index of every image under `images`, written to `output`; its summary.
 
     Under torchrun only process 0 writes the file and gets the summary (the others get None).
@@ -113,14 +137,31 @@ def index_folder(images: Path, run: Path, which: str, store_tokens: bool, output
     model, config, _, model_hash = load_run(run, which, device)
     stickers = library_from_folder(images)
     with console.progress(total=len(stickers), desc="indexing", unit="img") as bar:
-        summary = build_index(model, stickers, config.model.img_size, device, model_hash, output, store_tokens,
-                              skip_bad_images, bar.update, batch_size, source=images)
+        summary = build_index(
+            model,
+            stickers,
+            config.model.img_size,
+            device,
+            model_hash,
+            output,
+            store_tokens,
+            skip_bad_images,
+            bar.update,
+            batch_size,
+            source=images,
+        )
     if summary is None:
         return None
     if summary["skipped"]:
         console.warn(f"skipped {summary['skipped']} unreadable image(s)")
-    summary.update({"input": str(images), "model": str(run), "model_hash": model_hash,
-                    "seconds": round(time.perf_counter() - started, 3)})
+    summary.update(
+        {
+            "input": str(images),
+            "model": str(run),
+            "model_hash": model_hash,
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+    )
     return summary
 
 
@@ -130,12 +171,18 @@ def load_index(path: str | Path, model_hash: str, dim: int, device) -> StickerSe
     if not len(index["ids"]):
         raise FormatError("the index holds no stickers; rebuild it with `pbr embed --model`", path)
     if index.attrs.get("model_hash") != model_hash:
-        raise FormatError(f"index was built by another model (hash {index.attrs.get('model_hash')}, "
-                          f"this model {model_hash}); rebuild it with `pbr embed --model`", path)
+        raise FormatError(
+            f"index was built by another model (hash {index.attrs.get('model_hash')}, "
+            f"this model {model_hash}); rebuild it with `pbr embed --model`",
+            path,
+        )
     tokens = index.arrays.get("image_tokens")
-    return StickerSet(list(index["ids"]), list(index["paths"]),
-                      torch.from_numpy(index["embeddings"].astype(np.float32)).to(device),
-                      None if tokens is None else torch.from_numpy(tokens).to(device))
+    return StickerSet(
+        list(index["ids"]),
+        list(index["paths"]),
+        torch.from_numpy(index["embeddings"].astype(np.float32)).to(device),
+        None if tokens is None else torch.from_numpy(tokens).to(device),
+    )
 
 
 def read_dialogue(path: str | Path) -> list[str]:
@@ -155,9 +202,17 @@ def read_dialogue(path: str | Path) -> list[str]:
     return lines
 
 
-def rank_stickers(model, tokenizer, context: list[str], stickers: StickerSet, device, top_k: int = 128,
-                  score: str = "itm", reload_pixels: Callable[[list[int]], np.ndarray] | None = None,
-                  candidates: Sequence[int] | None = None) -> list[tuple[int, float]]:
+def rank_stickers(
+    model,
+    tokenizer,
+    context: list[str],
+    stickers: StickerSet,
+    device,
+    top_k: int = 128,
+    score: str = "itm",
+    reload_pixels: Callable[[list[int]], np.ndarray] | None = None,
+    candidates: Sequence[int] | None = None,
+) -> list[tuple[int, float]]:
     """(sticker row, score) best first: ITC over all stickers (or the `candidates` rows), then ITM re-ranking
     of the top `top_k`.
 
@@ -165,6 +220,7 @@ def rank_stickers(model, tokenizer, context: list[str], stickers: StickerSet, de
     else computed from `reload_pixels(rows)` for the top k only. A NaN or infinite score is NonFiniteScores.
     """
     return rank_dialogues(model, tokenizer, [(context, candidates)], stickers, device, top_k, score, reload_pixels)[0]
+
 
 def folder_sticker_set(model, folder: str | Path, img_size: int, device, skip_bad: bool = False):
     """Encode a folder of stickers: (StickerSet with ITC embeddings, pixels (N, 3, R, R) for re-ranking)."""
@@ -179,7 +235,6 @@ def folder_sticker_set(model, folder: str | Path, img_size: int, device, skip_ba
     return sticker_set, pixels[keep], len(bad)
 
 
-
 def reloader(paths: Sequence[str], img_size: int) -> Callable[[list[int]], np.ndarray]:
     """Decode chosen rows of an index's stickers (for ITM re-ranking when the index stores no image tokens)."""
     from .data.cache import decode_stickers
@@ -188,6 +243,7 @@ def reloader(paths: Sequence[str], img_size: int) -> Callable[[list[int]], np.nd
     def reload(rows: list[int]) -> np.ndarray:
         stickers = [Sticker(id=str(r), topic="", path=Path(paths[r])) for r in rows]
         return decode_stickers(stickers, img_size)[0]
+
     return reload
 
 
@@ -203,21 +259,30 @@ def load_sticker_set(model, config, model_hash: str, stickers: str | Path, devic
 
 
 @torch.no_grad()
-def rank_dialogues(model, tokenizer, requests: Sequence[tuple[list[str], Sequence[int] | None]], stickers: StickerSet,
-                   device, top_k: int = 128, score: str = "itm",
-                   reload_pixels: Callable[[list[int]], np.ndarray] | None = None, batch_size: int = 32,
-                   progress: Callable[[int], None] | None = None) -> list[list[tuple[int, float]]]:
+def rank_dialogues(
+    model,
+    tokenizer,
+    requests: Sequence[tuple[list[str], Sequence[int] | None]],
+    stickers: StickerSet,
+    device,
+    top_k: int = 128,
+    score: str = "itm",
+    reload_pixels: Callable[[list[int]], np.ndarray] | None = None,
+    batch_size: int = 32,
+    progress: Callable[[int], None] | None = None,
+) -> list[list[tuple[int, float]]]:
     """`rank_stickers` for many (context, candidate rows or None) at once: texts and ITM pairs in batches."""
     from .data.batches import pad_tokens
 
     model.eval()
     results: list[list[tuple[int, float]]] = []
     for start in range(0, len(requests), batch_size):
-        chunk = requests[start:start + batch_size]
-        ids, mask = pad_tokens([tokenizer.encode_dialogue(context, model.config.max_len) for context, _ in chunk],
-                               tokenizer.pad_id)
+        chunk = requests[start : start + batch_size]
+        ids, mask = pad_tokens(
+            [tokenizer.encode_dialogue(context, model.config.max_len) for context, _ in chunk], tokenizer.pad_id
+        )
         text = model.encode_text(ids.to(device), mask.to(device))
-        similarity = text.embedding.float() @ stickers.embeddings.T                # (B, N)
+        similarity = text.embedding.float() @ stickers.embeddings.T  # (B, N)
         require_finite(similarity.cpu().numpy())
         tops = []
         for row, (_, candidates) in enumerate(chunk):
@@ -238,7 +303,7 @@ def rank_dialogues(model, tokenizer, requests: Sequence[tuple[list[str], Sequenc
                 image_tokens = stickers.image_tokens[rows].float()
             else:
                 image_tokens = model.encode_image(torch.from_numpy(reload_pixels(rows.tolist())).to(device)).tokens
-            if len(chunk) == 1:   # one dialogue: expanded rows, which the fusion computes once where it can
+            if len(chunk) == 1:  # one dialogue: expanded rows, which the fusion computes once where it can
                 pairs = (text.tokens.expand(len(rows), -1, -1), text.mask.expand(len(rows), -1))
             else:
                 owner = owner.to(text.tokens.device)
@@ -247,7 +312,7 @@ def rank_dialogues(model, tokenizer, requests: Sequence[tuple[list[str], Sequenc
             require_finite(probs.cpu().numpy())
             offset = 0
             for top_rows, _ in tops:
-                mine = probs[offset:offset + len(top_rows)]
+                mine = probs[offset : offset + len(top_rows)]
                 offset += len(top_rows)
                 results.append([(int(top_rows[i]), float(mine[i])) for i in mine.argsort(descending=True).tolist()])
         if progress is not None:

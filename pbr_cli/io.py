@@ -103,9 +103,11 @@ def _replaceable_inside_input(path: Path) -> bool:
         return False
 
 
-def refuse_overwriting_inputs(outputs: dict[str, str | os.PathLike | None],
-                              inputs: "list[str | os.PathLike | None]",
-                              folders: tuple[str, ...] = ()) -> None:
+def refuse_overwriting_inputs(
+    outputs: dict[str, str | os.PathLike | None],
+    inputs: "list[str | os.PathLike | None]",
+    folders: tuple[str, ...] = (),
+) -> None:
     """OutputError, before any work, when an output would replace one of the command's inputs.
 
     `outputs` maps the option a user typed (e.g. "-o") to its path; the names in `folders` are folder
@@ -131,22 +133,31 @@ def refuse_overwriting_inputs(outputs: dict[str, str | os.PathLike | None],
         out = Path(given)
         identity = _identity(out)
         if identity is not None and identity in files:
-            raise OutputError(f"{option} names the input {files[identity]}; it would be replaced — "
-                              "choose another output; nothing was written", out)
+            raise OutputError(
+                f"{option} names the input {files[identity]}; it would be replaced — "
+                "choose another output; nothing was written",
+                out,
+            )
         if option in folders or identity is None:
             continue
         lexical, real = os.path.abspath(out), os.path.realpath(out)
         for folder_abs, folder_real, folder in input_folders:
             if (_inside(lexical, folder_abs) or _inside(real, folder_real)) and not _replaceable_inside_input(out):
-                raise OutputError(f"{option} names an existing file inside the input folder {folder}, which the "
-                                  "command reads; choose a new name or another folder; nothing was written", out)
+                raise OutputError(
+                    f"{option} names an existing file inside the input folder {folder}, which the "
+                    "command reads; choose a new name or another folder; nothing was written",
+                    out,
+                )
         if input_folders and os.stat(out).st_nlink > 1:
             for _, _, folder in input_folders:
                 for dirpath, _, names in os.walk(folder):
                     for name in names:
                         if _identity(Path(dirpath, name)) == identity:
-                            raise OutputError(f"{option} is a hard link to {Path(dirpath, name)}, an input; it "
-                                              "would be replaced — choose another output; nothing was written", out)
+                            raise OutputError(
+                                f"{option} is a hard link to {Path(dirpath, name)}, an input; it "
+                                "would be replaced — choose another output; nothing was written",
+                                out,
+                            )
 
 
 class Busy(OutputError):
@@ -175,9 +186,11 @@ def exclusive_lock(path: str | os.PathLike, what: str) -> Iterator[None]:
                 holder = os.read(fd, 32).decode("ascii", "replace").strip() or "?"
             finally:
                 os.close(fd)
-            raise Busy(f"another pbr process (pid {holder}) is writing this {what}; wait for it to end or "
-                       "choose another output",
-                       path.parent / path.name.removeprefix(".").removesuffix(".lock")) from None
+            raise Busy(
+                f"another pbr process (pid {holder}) is writing this {what}; wait for it to end or "
+                "choose another output",
+                path.parent / path.name.removeprefix(".").removesuffix(".lock"),
+            ) from None
         same = _identity(path) == (os.fstat(fd).st_dev, os.fstat(fd).st_ino)
         if same:
             break

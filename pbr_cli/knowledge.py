@@ -23,21 +23,27 @@ if TYPE_CHECKING:
 class EmotionKnowledge:
     """Per-library-sticker arrays, aligned with the dataset's sticker order."""
 
-    ekd_target: np.ndarray | None          # (S, D) EKD targets (anchors: 7M probs; logits: 7 probs; features: C_S)
-    sticker_polarity: np.ndarray | None    # (S, 2) [P^I, N^I] from the teacher's pseudo-labels
+    ekd_target: np.ndarray | None  # (S, D) EKD targets (anchors: 7M probs; logits: 7 probs; features: C_S)
+    sticker_polarity: np.ndarray | None  # (S, 2) [P^I, N^I] from the teacher's pseudo-labels
 
 
 @dataclass
 class CachedFeatures:
     """Teacher features of some images, from the feature cache or computed (and cached) now."""
 
-    data: H5Data             # kind teacher_features, rows in the order of the records asked for
-    path: Path | None        # the cache file (None when the cache folder could not be written)
-    hit: bool                # read from the cache, not computed
+    data: H5Data  # kind teacher_features, rows in the order of the records asked for
+    path: Path | None  # the cache file (None when the cache folder could not be written)
+    hit: bool  # read from the cache, not computed
 
 
-def cached_teacher_features(teacher, records: Sequence, batch_size: int = 64, skip_bad_images: bool = False,
-                            desc: str = "teacher features", source: str = "") -> CachedFeatures:
+def cached_teacher_features(
+    teacher,
+    records: Sequence,
+    batch_size: int = 64,
+    skip_bad_images: bool = False,
+    desc: str = "teacher features",
+    source: str = "",
+) -> CachedFeatures:
     """The teacher's features of `records` (teacher.ImageRecord), computed once and cached under $PBR_CACHE_DIR.
 
     The cache file is named by the teacher's hash and a key of the images (ids, paths, sizes, modification
@@ -63,9 +69,12 @@ def cached_teacher_features(teacher, records: Sequence, batch_size: int = 64, sk
     with console.progress(total=len(records), desc=desc, unit="img") as bar:
         embedding = embed_records(teacher, records, batch_size, skip_bad_images, on_progress=bar.update)
     if embedding.skipped:
-        raise DataError(f"{len(embedding.skipped)} sticker image(s) could not be read by the teacher, e.g. "
-                        f"{embedding.skipped[0].path or embedding.skipped[0].id}; without their features EKD cannot "
-                        "train on them — fix or remove them", embedding.skipped[0].path or None)
+        raise DataError(
+            f"{len(embedding.skipped)} sticker image(s) could not be read by the teacher, e.g. "
+            f"{embedding.skipped[0].path or embedding.skipped[0].id}; without their features EKD cannot "
+            "train on them — fix or remove them",
+            embedding.skipped[0].path or None,
+        )
     attrs = {"source": source, "data_key": data_key}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -73,12 +82,16 @@ def cached_teacher_features(teacher, records: Sequence, batch_size: int = 64, sk
         return CachedFeatures(read_h5(path, "teacher_features"), path, False)
     except (OSError, OutputError) as exc:
         console.warn(f"teacher features not cached ({exc})")
-        return CachedFeatures(validated_h5(path, "teacher_features", *teacher_feature_contents(
-            path, embedding, teacher, attrs)), None, False)
+        return CachedFeatures(
+            validated_h5(path, "teacher_features", *teacher_feature_contents(path, embedding, teacher, attrs)),
+            None,
+            False,
+        )
 
 
-def teacher_features_for(stickers: Sequence, features_file: str | None, teacher_file: str | None,
-                         settings, skip_bad_images: bool = False) -> H5Data:
+def teacher_features_for(
+    stickers: Sequence, features_file: str | None, teacher_file: str | None, settings, skip_bad_images: bool = False
+) -> H5Data:
     """The library's teacher features: from `--teacher-features`, or computed once with `--teacher` and cached."""
     if features_file:
         return read_h5(features_file, "teacher_features")
@@ -88,8 +101,7 @@ def teacher_features_for(stickers: Sequence, features_file: str | None, teacher_
 
     teacher = load_teacher(teacher_file, settings.torch_device())
     records = records_from_stickers(stickers)
-    cached = cached_teacher_features(teacher, records, skip_bad_images=skip_bad_images,
-                                     source="pbr train --teacher")
+    cached = cached_teacher_features(teacher, records, skip_bad_images=skip_bad_images, source="pbr train --teacher")
     if not cached.hit and cached.path is not None:
         console.info(f"teacher features of {len(records)} stickers cached at {cached.path}")
     return cached.data
@@ -112,15 +124,24 @@ def labelled_train_features(features_path: Path) -> tuple[np.ndarray, np.ndarray
 
     data = read_h5(features_path, "teacher_features")
     if "labels" not in data:
-        raise DataError("has no emotion labels; embed a SER30K or root/<emotion>/* folder with --teacher",
-                        features_path)
+        raise DataError(
+            "has no emotion labels; embed a SER30K or root/<emotion>/* folder with --teacher", features_path
+        )
     rows = train_rows(str(data.attrs.get("split_rows", "")), len(data))
     return data["features"][rows], data["labels"][rows], str(data.attrs["teacher_hash"]), int(data.attrs["dim"])
 
 
-def anchors_file(output: Path, M: int, on_small_class: str, seed: int, teacher_path: Path | None = None,
-                 data: Path | None = None, features_path: Path | None = None, batch_size: int = 64,
-                 device="cpu") -> tuple[EmotionAnchors, dict[str, Any]]:
+def anchors_file(
+    output: Path,
+    M: int,
+    on_small_class: str,
+    seed: int,
+    teacher_path: Path | None = None,
+    data: Path | None = None,
+    features_path: Path | None = None,
+    batch_size: int = 64,
+    device="cpu",
+) -> tuple[EmotionAnchors, dict[str, Any]]:
     """Cluster a teacher's features of emotion-labelled train images into the anchors file `output`.
 
     The features come from `features_path` (a teacher features file; `teacher_path`, when given, must be
@@ -141,8 +162,11 @@ def anchors_file(output: Path, M: int, on_small_class: str, seed: int, teacher_p
         if teacher_path is not None:
             teacher = load_teacher(teacher_path)
             if teacher.hash != teacher_hash:
-                raise FormatError(f"made by teacher {teacher_hash}, but {teacher_path} is teacher {teacher.hash}; "
-                                  f"embed again with --teacher {teacher_path}, or leave --teacher out", features_path)
+                raise FormatError(
+                    f"made by teacher {teacher_hash}, but {teacher_path} is teacher {teacher.hash}; "
+                    f"embed again with --teacher {teacher_path}, or leave --teacher out",
+                    features_path,
+                )
         source = features_path
     else:
         from .datasets import open_teacher_data
@@ -153,13 +177,22 @@ def anchors_file(output: Path, M: int, on_small_class: str, seed: int, teacher_p
         records = records_from_emotion_set(image_set, splits=("train",))
         if not records:
             raise DataError("has no images in its train split", image_set.root)
-        cached = cached_teacher_features(teacher, records, batch_size, desc="embedding train images",
-                                         source=str(image_set.root))
+        cached = cached_teacher_features(
+            teacher, records, batch_size, desc="embedding train images", source=str(image_set.root)
+        )
         features, labels = cached.data["features"], cached.data["labels"]
         teacher_hash, dim, source = teacher.hash, teacher.dim, image_set.root
     anchors = build_anchors(features, labels, M=M, on_small_class=on_small_class, seed=seed, source=source)
-    write_anchors(output, anchors, teacher_hash, {"teacher": "" if teacher_path is None else str(teacher_path),
-                                                  "source": str(source), "on_small_class": on_small_class})
+    write_anchors(
+        output,
+        anchors,
+        teacher_hash,
+        {
+            "teacher": "" if teacher_path is None else str(teacher_path),
+            "source": str(source),
+            "on_small_class": on_small_class,
+        },
+    )
     if anchors.shrunk:
         listed = ", ".join(f"{name} {count}" for name, count in anchors.shrunk.items())
         console.warn(f"fewer than M={M} images ({listed}): those emotions' anchors repeat their distinct centroids")
@@ -185,8 +218,11 @@ def align_rows(features: H5Data, sticker_ids: Sequence[str]) -> np.ndarray:
     row_of = {str(sticker_id): row for row, sticker_id in enumerate(features["ids"])}
     missing = [s for s in sticker_ids if s not in row_of]
     if missing:
-        raise DataError(f"{len(missing)} sticker(s) of the dataset have no teacher features (e.g. {missing[0]}); "
-                        "embed the dataset's stickers with `pbr embed DATA --teacher T`", features.path)
+        raise DataError(
+            f"{len(missing)} sticker(s) of the dataset have no teacher features (e.g. {missing[0]}); "
+            "embed the dataset's stickers with `pbr embed DATA --teacher T`",
+            features.path,
+        )
     return np.fromiter((row_of[s] for s in sticker_ids), dtype=np.int64, count=len(sticker_ids))
 
 
@@ -195,12 +231,16 @@ def require_emotions(data: H5Data) -> None:
     probability columns and anchor blocks as."""
     names = tuple(data.attrs["class_names"])
     if names != EMOTIONS:
-        raise FormatError(f"attribute 'class_names' is {list(names)}, but PBR training needs the 7 emotions in the "
-                          f"order {', '.join(EMOTIONS)}", data.path)
+        raise FormatError(
+            f"attribute 'class_names' is {list(names)}, but PBR training needs the 7 emotions in the "
+            f"order {', '.join(EMOTIONS)}",
+            data.path,
+        )
 
 
-def load_emotion_knowledge(sticker_ids: Sequence[str], features: H5Data, anchors_file: str | None, ekd: str | None,
-                           tau: float = 1.0) -> EmotionKnowledge:
+def load_emotion_knowledge(
+    sticker_ids: Sequence[str], features: H5Data, anchors_file: str | None, ekd: str | None, tau: float = 1.0
+) -> EmotionKnowledge:
     """EKD targets and teacher sticker polarity for the library, checking the files belong together."""
     import torch
 
@@ -210,20 +250,25 @@ def load_emotion_knowledge(sticker_ids: Sequence[str], features: H5Data, anchors
 
     require_emotions(features)
     rows = align_rows(features, sticker_ids)
-    teacher_features = features["features"][rows]                            # (S, C_S)
-    teacher_probs = features["probs"][rows]                                   # (S, 7)
+    teacher_features = features["features"][rows]  # (S, C_S)
+    teacher_probs = features["probs"][rows]  # (S, 7)
     anchors = None
     m = 0
     if anchors_file:
         anchors = read_h5(anchors_file, "anchors")
         require_emotions(anchors)
         if anchors.attrs.get("teacher_hash") != features.attrs.get("teacher_hash"):
-            raise FormatError(f"anchors were made by another teacher ({anchors.attrs.get('teacher_hash')}) than the "
-                              f"sticker features in {features.path} ({features.attrs.get('teacher_hash')})",
-                              anchors.path)
+            raise FormatError(
+                f"anchors were made by another teacher ({anchors.attrs.get('teacher_hash')}) than the "
+                f"sticker features in {features.path} ({features.attrs.get('teacher_hash')})",
+                anchors.path,
+            )
         if anchors["anchors"].shape[1] != teacher_features.shape[1]:
-            raise FormatError(f"anchors have dimension {anchors['anchors'].shape[1]} but the sticker features in "
-                              f"{features.path} have {teacher_features.shape[1]}", anchors.path)
+            raise FormatError(
+                f"anchors have dimension {anchors['anchors'].shape[1]} but the sticker features in "
+                f"{features.path} have {teacher_features.shape[1]}",
+                anchors.path,
+            )
         m = int(anchors.attrs["M"])
     mode = ekd or ("anchors" if anchors is not None else "off")
     if mode == "anchors" and anchors is None:
@@ -231,8 +276,12 @@ def load_emotion_knowledge(sticker_ids: Sequence[str], features: H5Data, anchors
     pseudo = None
     if anchors is not None:
         pseudo = pseudo_labels(torch.from_numpy(teacher_features).float(), torch.from_numpy(anchors["anchors"]), tau)
-    target = {"anchors": pseudo.numpy() if pseudo is not None else None, "logits": teacher_probs,
-              "features": teacher_features, "off": None}[mode]
+    target = {
+        "anchors": pseudo.numpy() if pseudo is not None else None,
+        "logits": teacher_probs,
+        "features": teacher_features,
+        "off": None,
+    }[mode]
     if pseudo is not None:
         # (S, 7) pseudo-label mass per emotion: Algorithm 1's mean fold times M, since the pseudo-labels are
         # probabilities over the 7·M anchors (their mean over M would leave every polarity near 0.5)

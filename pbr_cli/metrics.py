@@ -18,8 +18,11 @@ class NonFiniteScores(DataError):
 
     def of_model(self, score: str, what: str, weights: str | os.PathLike) -> FormatError:
         """The error to report when a model whose weights file is finite produced these scores."""
-        return FormatError(f"the model's {score} scores are NaN or infinite for {self.rows} of {self.total} {what}, "
-                           "although its weights are finite (they overflow in the forward pass)", weights)
+        return FormatError(
+            f"the model's {score} scores are NaN or infinite for {self.rows} of {self.total} {what}, "
+            "although its weights are finite (they overflow in the forward pass)",
+            weights,
+        )
 
 
 def require_finite(scores: np.ndarray) -> None:
@@ -62,9 +65,9 @@ def per_row_metrics(scores: np.ndarray, label: np.ndarray, ks: tuple[int, ...] =
     n = scores.shape[1]
     higher, tied = truth_positions(scores, label)
     max_tie = int(tied.max()) + 1 if len(tied) else 1
-    offsets = np.arange(max_tie)[None, :]                                  # (1, T)
-    valid = offsets <= tied[:, None]                                       # (N, T)
-    ranks = higher[:, None] + 1 + offsets                                  # (N, T)
+    offsets = np.arange(max_tie)[None, :]  # (1, T)
+    valid = offsets <= tied[:, None]  # (N, T)
+    ranks = higher[:, None] + 1 + offsets  # (N, T)
     result = {"ap": np.where(valid, 1.0 / ranks, 0.0).sum(1) / (tied + 1)}
     for k in ks:
         if k <= n:

@@ -16,19 +16,37 @@ if TYPE_CHECKING:
 
 
 @dataclass
+class RankOptions:
+    """How `pbr rank` ranks: which model, how many stickers it shows and how they are scored."""
+
+    run: str | os.PathLike | None = None  # run folder (None: the newest under runs/)
+    which: str = "best"  # its checkpoint
+    top: int = 10  # stickers kept per dialogue
+    rerank: int = 128  # ITM re-ranks the ITC top `rerank`
+    score: str = "itm"
+    device: Any = "cpu"
+    skip_bad_images: bool = False  # rank past unreadable images in a folder of stickers
+
+
+@dataclass
 class DialogueRanking:
     """The best stickers for one dialogue, and the pictures drawn of them."""
 
     context: list[str]
     score: str
-    stickers: list[dict[str, Any]]      # {"rank", "id", "path", "score"}, best first
-    skipped: int                        # unreadable images left out of a folder of stickers
-    library_size: int                   # how many stickers were ranked
-    pictures: dict[str, Any]            # {"sheet": {...}, "html": path}: the pictures asked for
+    stickers: list[dict[str, Any]]  # {"rank", "id", "path", "score"}, best first
+    skipped: int  # unreadable images left out of a folder of stickers
+    library_size: int  # how many stickers were ranked
+    pictures: dict[str, Any]  # {"sheet": {...}, "html": path}: the pictures asked for
 
     def to_json(self) -> dict[str, Any]:
-        return {"dialogue": self.context, "score": self.score, "stickers": self.stickers, "skipped": self.skipped,
-                **self.pictures}
+        return {
+            "dialogue": self.context,
+            "score": self.score,
+            "stickers": self.stickers,
+            "skipped": self.skipped,
+            **self.pictures,
+        }
 
 
 @dataclass
@@ -36,23 +54,26 @@ class FileRanking:
     """The rankings of every dialogue of a .jsonl file."""
 
     requests: list[DialogueRequest]
-    ranked: list[list[tuple[int, float]]]   # per dialogue: (sticker row, score), best first
-    records: list[dict[str, Any]]           # per dialogue: {"id", "score", "stickers": the top rows}
+    ranked: list[list[tuple[int, float]]]  # per dialogue: (sticker row, score), best first
+    records: list[dict[str, Any]]  # per dialogue: {"id", "score", "stickers": the top rows}
     sticker_ids: list[str]
 
 
 def ranked_rows(sticker_set: StickerSet, ranked: list[tuple[int, float]]) -> list[dict[str, Any]]:
     """{"rank", "id", "path", "score"} of each (row, score), in order."""
-    return [{"rank": i + 1, "id": sticker_set.ids[r], "path": sticker_set.paths[r], "score": round(s, 6)}
-            for i, (r, s) in enumerate(ranked)]
+    return [
+        {"rank": i + 1, "id": sticker_set.ids[r], "path": sticker_set.paths[r], "score": round(s, 6)}
+        for i, (r, s) in enumerate(ranked)
+    ]
 
 
-def _load(run: str | os.PathLike | None, stickers: str | os.PathLike, which: str, device, rerank: int,
-          skip_bad_images: bool) -> tuple[Ranker, int]:
+def _load(options: RankOptions, stickers: str | os.PathLike) -> tuple[Ranker, int]:
     from .serve import load_ranker
 
     skipped: list[int] = []
-    ranker = load_ranker(run, stickers, which, device, rerank, skip_bad_images, skipped.append)
+    ranker = load_ranker(
+        options.run, stickers, options.which, options.device, options.rerank, options.skip_bad_images, skipped.append
+    )
     if skipped[0]:
         console.warn(f"skipped {skipped[0]} unreadable image(s)")
     return ranker, skipped[0]
@@ -64,11 +85,14 @@ def _weights(ranker: Ranker, which: str) -> Path:
     return weights_file(Path(ranker.run), which)
 
 
-def rank_dialogue(dialogue: str | os.PathLike, stickers: str | os.PathLike, run: str | os.PathLike | None = None,
-                  which: str = "best", top: int = 10, rerank: int = 128, score: str = "itm", device="cpu",
-                  skip_bad_images: bool = False, sheet: str | os.PathLike | None = None,
-                  html_out: str | os.PathLike | None = None,
-                  teacher_features: str | os.PathLike | None = None) -> DialogueRanking:
+def rank_dialogue(
+    dialogue: str | os.PathLike,
+    stickers: str | os.PathLike,
+    options: RankOptions | None = None,
+    sheet: str | os.PathLike | None = None,
+    html_out: str | os.PathLike | None = None,
+    teacher_features: str | os.PathLike | None = None,
+) -> DialogueRanking:
     """Rank `stickers` for the dialogue file `dialogue` ('-': stdin); also draw the `sheet` PNG and the `html_out`
     page when asked (sentiment bars from emotion labels, else `teacher_features`)."""
     from .index import rank_stickers, read_dialogue
@@ -77,22 +101,27 @@ def rank_dialogue(dialogue: str | os.PathLike, stickers: str | os.PathLike, run:
 
     teacher = read_teacher_probs(teacher_features) if teacher_features else None
     context = read_dialogue(dialogue)
-    ranker, skipped = _load(run, stickers, which, device, rerank, skip_bad_images)
+    o = options or RankOptions()
+    ranker, skipped = _load(o, stickers)
     sticker_set = ranker.stickers
     try:
-        ranked = rank_stickers(ranker.model, ranker.tokenizer, context, sticker_set, ranker.device, rerank, score,
-                               ranker.reload)[:top]
+        ranked = rank_stickers(
+            ranker.model, ranker.tokenizer, context, sticker_set, ranker.device, o.rerank, o.score, ranker.reload
+        )[: o.top]
     except NonFiniteScores as exc:
-        raise exc.of_model(score, "stickers", _weights(ranker, which)) from None
+        raise exc.of_model(o.score, "stickers", _weights(ranker, o.which)) from None
     rows = ranked_rows(sticker_set, ranked)
-    pictures = write_pictures(context, rows, stickers, teacher, score, len(sticker_set.ids), sheet, html_out)
-    return DialogueRanking(context, score, rows, skipped, len(sticker_set.ids), pictures)
+    pictures = write_pictures(context, rows, stickers, teacher, o.score, len(sticker_set.ids), sheet, html_out)
+    return DialogueRanking(context, o.score, rows, skipped, len(sticker_set.ids), pictures)
 
 
-def rank_dialogue_file(path: str | os.PathLike, stickers: str | os.PathLike, run: str | os.PathLike | None = None,
-                       which: str = "best", top: int = 10, rerank: int = 128, score: str = "itm", device="cpu",
-                       skip_bad_images: bool = False, batch_size: int = 32,
-                       output: str | os.PathLike | None = None) -> FileRanking:
+def rank_dialogue_file(
+    path: str | os.PathLike,
+    stickers: str | os.PathLike,
+    options: RankOptions | None = None,
+    batch_size: int = 32,
+    output: str | os.PathLike | None = None,
+) -> FileRanking:
     """Rank `stickers` for every dialogue of a .jsonl file, in batches; with `output`, write one JSON line per
     dialogue there (atomically)."""
     from .index import rank_dialogues, read_dialogue_requests
@@ -100,26 +129,46 @@ def rank_dialogue_file(path: str | os.PathLike, stickers: str | os.PathLike, run
     from .metrics import NonFiniteScores
     from .strict_json import dumps
 
-    ranker, _ = _load(run, stickers, which, device, rerank, skip_bad_images)
+    o = options or RankOptions()
+    ranker, _ = _load(o, stickers)
     sticker_set = ranker.stickers
     requests = read_dialogue_requests(Path(path), ranker.rows)
     try:
         with console.progress(total=len(requests), desc="ranking", unit="dialogue") as bar:
-            ranked = rank_dialogues(ranker.model, ranker.tokenizer, [(r.context, r.candidates) for r in requests],
-                                    sticker_set, ranker.device, rerank, score, ranker.reload, batch_size, bar.update)
+            ranked = rank_dialogues(
+                ranker.model,
+                ranker.tokenizer,
+                [(r.context, r.candidates) for r in requests],
+                sticker_set,
+                ranker.device,
+                o.rerank,
+                o.score,
+                ranker.reload,
+                batch_size,
+                bar.update,
+            )
     except NonFiniteScores as exc:
-        raise exc.of_model(score, "stickers", _weights(ranker, which)) from None
-    records = [{"id": request.id, "score": score, "stickers": ranked_rows(sticker_set, result[:top])}
-               for request, result in zip(requests, ranked)]
+        raise exc.of_model(o.score, "stickers", _weights(ranker, o.which)) from None
+    records = [
+        {"id": request.id, "score": o.score, "stickers": ranked_rows(sticker_set, result[: o.top])}
+        for request, result in zip(requests, ranked)
+    ]
     if output:
         write_text_atomic(output, "".join(dumps(record, "the rankings", output) + "\n" for record in records))
         console.info(f"{len(records)} rankings: {output}")
     return FileRanking(requests, ranked, records, list(sticker_set.ids))
 
 
-def write_pictures(context: list[str], rows: list[dict[str, Any]], library: str | os.PathLike, teacher, score: str,
-                   library_size: int, sheet: str | os.PathLike | None = None,
-                   html_out: str | os.PathLike | None = None) -> dict[str, Any]:
+def write_pictures(
+    context: list[str],
+    rows: list[dict[str, Any]],
+    library: str | os.PathLike,
+    teacher,
+    score: str,
+    library_size: int,
+    sheet: str | os.PathLike | None = None,
+    html_out: str | os.PathLike | None = None,
+) -> dict[str, Any]:
     """Write the sheet PNG and the HTML page that were asked for; returns {"sheet": {...}, "html": path}."""
     if not (sheet or html_out):
         return {}

@@ -24,9 +24,19 @@ def run_info(run_dir: Path) -> dict:
         raise FormatError("run.json is not valid JSON", path) from None
 
 
-def evaluate_run(run: str | None, data: str | None, split: str, score: str, which: str, settings,
-                 scores_out: str | None = None, batch_size: int = 32, plots_dir: str | None = None,
-                 sentiment_file: str | None = None, teacher_features: str | None = None) -> dict | None:
+def evaluate_run(
+    run: str | None,
+    data: str | None,
+    split: str,
+    score: str,
+    which: str,
+    settings,
+    scores_out: str | None = None,
+    batch_size: int = 32,
+    plots_dir: str | None = None,
+    sentiment_file: str | None = None,
+    teacher_features: str | None = None,
+) -> dict | None:
     """Score every candidate of `split` with the run's model and return the metrics (fractions).
 
     With `plots_dir`, also draw Fig. 5, 1b and 4 there (dialogue polarity from `sentiment_file` or scored
@@ -66,16 +76,19 @@ def evaluate_run(run: str | None, data: str | None, split: str, score: str, whic
         images = sticker_image_cache(stickers, config.model.img_size, progress=bar.update)
     scores = score_sharded(model, tokenizer, table, images, device, score, batch_size, split)
     if scores is None:
-        return None                    # under torchrun, process 0 merges the shards and reports
+        return None  # under torchrun, process 0 merges the shards and reports
     try:
         metrics = rank_metrics(scores, table.label)
     except NonFiniteScores as exc:
         raise exc.of_model(score, f"{split} dialogues", weights_file(run_dir, which)) from None
     if scores_out:
         candidate_ids = np.array([d.candidates for d in dialogues], dtype=object)
-        write_h5(scores_out, "scores", {"ids": table.ids, "scores": scores, "label": table.label,
-                                        "candidate_ids": candidate_ids},
-                 {"model_hash": model_hash, "split": split, "score": score, "run": str(run_dir)})
+        write_h5(
+            scores_out,
+            "scores",
+            {"ids": table.ids, "scores": scores, "label": table.label, "candidate_ids": candidate_ids},
+            {"model_hash": model_hash, "split": split, "score": score, "run": str(run_dir)},
+        )
     result = {"run": str(run_dir), "split": split, "score": score, **metrics}
     if plots is not None:
         result["plots"] = plots.write(model, device, images, table, scores, settings.seed)
@@ -119,11 +132,13 @@ def evaluate_scores_file(path: str, data: str | None = None, split: str = "test"
     if data is not None:
         table = align_to_split(table, load_dataset(data), split)
     elif table.label is None:
-        raise DataError("the scores carry no 'label': give the dataset they score with --data DATASET "
-                        "(and --split)", path)
+        raise DataError(
+            "the scores carry no 'label': give the dataset they score with --data DATASET (and --split)", path
+        )
     if not table.provenance:
-        console.notice(f"{path} has no pbr provenance (no kind, schema version or command line); "
-                       "evaluating its scores as they are")
+        console.notice(
+            f"{path} has no pbr provenance (no kind, schema version or command line); evaluating its scores as they are"
+        )
     result = {"scores": str(path), **rank_metrics(table.scores, table.label)}
     if data is not None:
         result["split"] = split

@@ -116,4 +116,3 @@ def existing_run_dir(folder: str | os.PathLike) -> Iterator[Path]:
     folder = Path(folder)
     with exclusive_lock(_lock_path(folder), "run folder"):
         yield folder
-

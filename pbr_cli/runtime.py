@@ -93,6 +93,7 @@ def quiet_jieba() -> None:
 
 # -- torchrun / DDP ---------------------------------------------------------------------------------
 
+
 def world() -> tuple[int, int]:
     """(rank, world size) of this process: (0, 1) unless launched by torchrun with several processes."""
     import torch.distributed as dist
@@ -125,7 +126,7 @@ def gather_with_grad(tensor):
     from torch.distributed.nn.functional import all_gather
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)   # deprecated in newer torch, the only one in 2.11
+        warnings.simplefilter("ignore", FutureWarning)  # deprecated in newer torch, the only one in 2.11
         return torch.cat(all_gather(tensor), dim=0)
 
 
@@ -144,5 +145,5 @@ def average_gradients(parameters) -> None:
     flat /= dist.get_world_size()
     offset = 0
     for g in grads:
-        g.copy_(flat[offset:offset + g.numel()].view_as(g))
+        g.copy_(flat[offset : offset + g.numel()].view_as(g))
         offset += g.numel()

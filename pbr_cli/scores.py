@@ -25,9 +25,9 @@ class ScoresTable:
 
     path: Path
     ids: list[str]
-    scores: np.ndarray             # (N, n) float64
-    label: np.ndarray | None       # (N,) int64
-    provenance: bool               # written by pbr (kind, schema version, command line)
+    scores: np.ndarray  # (N, n) float64
+    label: np.ndarray | None  # (N,) int64
+    provenance: bool  # written by pbr (kind, schema version, command line)
     lines: list[int] | None = None  # JSON lines: the line of each row, for messages
 
 
@@ -44,19 +44,27 @@ def read_scores_jsonl(path: Path) -> ScoresTable:
         dialogue_id = as_id(record["id"], "id", path, where)
         claim_id(seen, dialogue_id, where, "dialogue", path, where)
         values = record.get("scores")
-        if (not isinstance(values, list) or not values
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)):
+        if (
+            not isinstance(values, list)
+            or not values
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        ):
             raise DataError(f"{where}: 'scores' must be a non-empty array of numbers", path)
         if not all(np.isfinite(values)):
             raise DataError(f"{where}: 'scores' holds a NaN or infinite number", path)
         if rows and len(values) != len(rows[0]):
-            raise DataError(f"{where}: {len(values)} scores where line {lines[0]} has {len(rows[0])}; every "
-                            "dialogue must score the same number of candidates", path)
+            raise DataError(
+                f"{where}: {len(values)} scores where line {lines[0]} has {len(rows[0])}; every "
+                "dialogue must score the same number of candidates",
+                path,
+            )
         label = record.get("label")
-        if label is not None and (isinstance(label, bool) or not isinstance(label, int)
-                                  or not 0 <= label < len(values)):
-            raise DataError(f"{where}: 'label' must be the index of the true candidate, 0 to {len(values) - 1}, "
-                            f"got {label!r}", path)
+        if label is not None and (
+            isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < len(values)
+        ):
+            raise DataError(
+                f"{where}: 'label' must be the index of the true candidate, 0 to {len(values) - 1}, got {label!r}", path
+            )
         if labels and (label is None) != (labels[0] is None):
             raise DataError(f"{where}: 'label' is given on some lines and not on others", path)
         ids.append(dialogue_id)
@@ -92,8 +100,11 @@ def read_plain_scores_h5(path: Path) -> ScoresTable:
         raise FormatError("'scores' must hold numbers and 'label' integers", path)
     ids = [str(i) for i in np.asarray(arrays["ids"]).tolist()]
     if not len(ids) == len(scores) == len(label) or not len(ids):
-        raise FormatError(f"'ids', 'scores' and 'label' must have the same number of rows (and at least one), got "
-                          f"{len(ids)}, {len(scores)}, {len(label)}", path)
+        raise FormatError(
+            f"'ids', 'scores' and 'label' must have the same number of rows (and at least one), got "
+            f"{len(ids)}, {len(scores)}, {len(label)}",
+            path,
+        )
     if not np.isfinite(scores).all():
         first = int(np.argwhere(~np.isfinite(scores))[0][0])
         raise FormatError(f"dataset 'scores' holds NaN or infinite values (row {first})", path)
@@ -123,8 +134,13 @@ def read_scores(path: str | os.PathLike) -> ScoresTable:
         raise FormatError(f"is a '{kind}' file, expected scores", path)
     if kind == "scores" and version is not None:
         data = read_h5(path, "scores")
-        return ScoresTable(path, [str(i) for i in data["ids"]], np.asarray(data["scores"], dtype=np.float64),
-                           np.asarray(data["label"], dtype=np.int64), provenance=True)
+        return ScoresTable(
+            path,
+            [str(i) for i in data["ids"]],
+            np.asarray(data["scores"], dtype=np.float64),
+            np.asarray(data["label"], dtype=np.int64),
+            provenance=True,
+        )
     return read_plain_scores_h5(path)
 
 
@@ -140,17 +156,27 @@ def align_to_split(table: ScoresTable, dataset, split: str) -> ScoresTable:
         where = f"line {table.lines[row]}: " if table.lines else f"row {row}: "
         dialogue = dialogues.get(dialogue_id)
         if dialogue is None:
-            raise DataError(f"{where}dialogue '{dialogue_id}' is not in the {split} split of {dataset.root}",
-                            table.path)
+            raise DataError(
+                f"{where}dialogue '{dialogue_id}' is not in the {split} split of {dataset.root}", table.path
+            )
         if len(dialogue.candidates) != table.scores.shape[1]:
-            raise DataError(f"{where}{table.scores.shape[1]} scores, but dialogue '{dialogue_id}' has "
-                            f"{len(dialogue.candidates)} candidates in {dataset.root}", table.path)
+            raise DataError(
+                f"{where}{table.scores.shape[1]} scores, but dialogue '{dialogue_id}' has "
+                f"{len(dialogue.candidates)} candidates in {dataset.root}",
+                table.path,
+            )
         labels[row] = dialogue.candidates.index(dialogue.sticker)
         if table.label is not None and table.label[row] != labels[row]:
-            raise DataError(f"{where}label {table.label[row]} disagrees with the dataset, whose true candidate of "
-                            f"'{dialogue_id}' is {labels[row]}", table.path)
+            raise DataError(
+                f"{where}label {table.label[row]} disagrees with the dataset, whose true candidate of "
+                f"'{dialogue_id}' is {labels[row]}",
+                table.path,
+            )
     missing = [dialogue_id for dialogue_id in dialogues if dialogue_id not in set(table.ids)]
     if missing:
-        raise DataError(f"no scores for {len(missing)} of the {len(dialogues)} {split} dialogues of {dataset.root} "
-                        f"(e.g. '{missing[0]}'); score every dialogue of the split", table.path)
+        raise DataError(
+            f"no scores for {len(missing)} of the {len(dialogues)} {split} dialogues of {dataset.root} "
+            f"(e.g. '{missing[0]}'); score every dialogue of the split",
+            table.path,
+        )
     return ScoresTable(table.path, table.ids, table.scores, labels, table.provenance, table.lines)

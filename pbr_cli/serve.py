@@ -17,12 +17,18 @@ from typing import Any, Callable
 
 import numpy as np
 
-MAX_TURNS = 256                 # utterances in one request's context
+MAX_TURNS = 256  # utterances in one request's context
 MAX_TURN_CHARS = 4096
-DEFAULT_MAX_BODY = 64 * 1024    # bytes
+DEFAULT_MAX_BODY = 64 * 1024  # bytes
 _FIELDS = ("context", "top", "candidates", "score")
-_IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp",
-                ".gif": "image/gif", ".bmp": "image/bmp"}
+_IMAGE_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+    ".bmp": "image/bmp",
+}
 
 
 class RequestError(Exception):
@@ -37,19 +43,28 @@ class RequestError(Exception):
 class RankRequest:
     context: list[str]
     top: int
-    candidates: list[int] | None    # rows of the index, or None for all
+    candidates: list[int] | None  # rows of the index, or None for all
     score: str
 
 
 class Ranker:
     """A loaded run and sticker set; `rank` gives the same stickers and scores as `pbr rank`."""
 
-    def __init__(self, model, tokenizer, sticker_set, device, model_hash: str, run: str,
-                 reload: Callable[[list[int]], np.ndarray], rerank: int = 128):
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        sticker_set,
+        device,
+        model_hash: str,
+        run: str,
+        reload: Callable[[list[int]], np.ndarray],
+        rerank: int = 128,
+    ):
         self.model, self.tokenizer, self.stickers, self.device = model, tokenizer, sticker_set, device
         self.model_hash, self.run, self.reload, self.rerank = model_hash, run, reload, rerank
         self.rows = {sticker_id: row for row, sticker_id in enumerate(sticker_set.ids)}
-        self._lock = threading.Lock()   # one forward pass at a time; requests queue here, not in torch
+        self._lock = threading.Lock()  # one forward pass at a time; requests queue here, not in torch
 
     def __len__(self) -> int:
         return len(self.stickers.ids)
@@ -63,7 +78,7 @@ class Ranker:
         except ValueError as exc:
             raise RequestError(f"the body is not valid JSON ({exc})") from None
         if not isinstance(data, dict):
-            raise RequestError("the body must be a JSON object like {\"context\": [\"...\"]}")
+            raise RequestError('the body must be a JSON object like {"context": ["..."]}')
         unknown = sorted(set(data) - set(_FIELDS))
         if unknown:
             raise RequestError(f"unknown field '{unknown[0]}' (fields: {', '.join(_FIELDS)})")
@@ -91,7 +106,7 @@ class Ranker:
             raise RequestError(f"'top' must be an integer from 1 to {available}, got {top!r}")
         score = data.get("score", "itm")
         if score not in ("itm", "itc"):
-            raise RequestError(f"'score' must be \"itm\" or \"itc\", got {score!r}")
+            raise RequestError(f'\'score\' must be "itm" or "itc", got {score!r}')
         return RankRequest(context, top, candidates, score)
 
     def rank(self, request: RankRequest) -> dict[str, Any]:
@@ -102,20 +117,41 @@ class Ranker:
         started = time.perf_counter()
         try:
             with self._lock:
-                ranked = rank_stickers(self.model, self.tokenizer, request.context, self.stickers, self.device,
-                                       self.rerank, request.score, self.reload, request.candidates)[:request.top]
+                ranked = rank_stickers(
+                    self.model,
+                    self.tokenizer,
+                    request.context,
+                    self.stickers,
+                    self.device,
+                    self.rerank,
+                    request.score,
+                    self.reload,
+                    request.candidates,
+                )[: request.top]
         except NonFiniteScores:
             raise RequestError("the model's scores are not finite; its weights are broken", status=500) from None
         stickers = self.stickers
-        results = [{"id": stickers.ids[r], "path": stickers.paths[r], "score": round(s, 6), "rank": i + 1}
-                   for i, (r, s) in enumerate(ranked)]
-        return {"stickers": results, "score": request.score, "model": self.model_hash,
-                "ms": round(1000 * (time.perf_counter() - started), 2)}
+        results = [
+            {"id": stickers.ids[r], "path": stickers.paths[r], "score": round(s, 6), "rank": i + 1}
+            for i, (r, s) in enumerate(ranked)
+        ]
+        return {
+            "stickers": results,
+            "score": request.score,
+            "model": self.model_hash,
+            "ms": round(1000 * (time.perf_counter() - started), 2),
+        }
 
     def health(self) -> dict[str, Any]:
-        return {"status": "ok", "run": self.run, "model": self.model_hash, "stickers": len(self),
-                "image_tokens": self.stickers.image_tokens is not None, "rerank": self.rerank,
-                "device": str(self.device)}
+        return {
+            "status": "ok",
+            "run": self.run,
+            "model": self.model_hash,
+            "stickers": len(self),
+            "image_tokens": self.stickers.image_tokens is not None,
+            "rerank": self.rerank,
+            "device": str(self.device),
+        }
 
     def sticker_file(self, sticker_id: str) -> tuple[bytes | Path, str]:
         """(the image file, or PNG bytes for a .npy sticker, and its media type); RequestError 404 if unknown."""
@@ -170,7 +206,7 @@ def create_app(ranker: Ranker, max_body: int = DEFAULT_MAX_BODY):
     async def rank(request):
         try:
             body = await _read_body(request, max_body)
-            parsed = ranker.parse(body)                       # before any model work
+            parsed = ranker.parse(body)  # before any model work
             return JSONResponse(await run_in_threadpool(ranker.rank, parsed))
         except RequestError as exc:
             return error(str(exc), exc.status)
@@ -193,13 +229,23 @@ def create_app(ranker: Ranker, max_body: int = DEFAULT_MAX_BODY):
     async def server_error(request, exc: Exception):
         return error(f"internal error: {type(exc).__name__}", 500)
 
-    routes = [Route("/rank", rank, methods=["POST"]), Route("/health", health, methods=["GET"]),
-              Route("/stickers/{sticker_id:path}", sticker, methods=["GET"])]
+    routes = [
+        Route("/rank", rank, methods=["POST"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/stickers/{sticker_id:path}", sticker, methods=["GET"]),
+    ]
     return Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: server_error})
 
 
-def load_ranker(run: str | None, stickers: str, which: str, device, rerank: int = 128, skip_bad: bool = False,
-                on_folder: Callable[[int], None] | None = None) -> Ranker:
+def load_ranker(
+    run: str | None,
+    stickers: str,
+    which: str,
+    device,
+    rerank: int = 128,
+    skip_bad: bool = False,
+    on_folder: Callable[[int], None] | None = None,
+) -> Ranker:
     """A Ranker for a run folder and a sticker index .h5 (or a folder of stickers, embedded now)."""
     from .index import load_sticker_set
     from .model.run import load_run, resolve_run

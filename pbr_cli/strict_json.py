@@ -52,5 +52,6 @@ def dumps(value: Any, what: str = "the result", path: str | os.PathLike | None =
         if found is None:
             raise
         key, number = found
-        raise OutputError(f"cannot write {what} as JSON: '{key}' is {number}, and JSON has no NaN or Infinity",
-                          path) from None
+        raise OutputError(
+            f"cannot write {what} as JSON: '{key}' is {number}, and JSON has no NaN or Infinity", path
+        ) from None

@@ -17,47 +17,76 @@ def print_teacher_report(report: dict[str, Any]) -> None:
     matrix."""
     class_names = report["class_names"]
     splits = report["splits"]
-    rows = [[name, report["train_counts"][name], *(percent(splits[s]["per_class"][name]) for s in splits)]
-            for name in class_names]
-    for label, key in (("accuracy", "accuracy"), ("balanced accuracy", "balanced_accuracy"),
-                       ("majority class", "majority_baseline")):
+    rows = [
+        [name, report["train_counts"][name], *(percent(splits[s]["per_class"][name]) for s in splits)]
+        for name in class_names
+    ]
+    for label, key in (
+        ("accuracy", "accuracy"),
+        ("balanced accuracy", "balanced_accuracy"),
+        ("majority class", "majority_baseline"),
+    ):
         rows.append([label, "", *(percent(splits[s][key]) for s in splits)])
-    title = (f"teacher {report['arch']} at {report['img_size']} px: epoch {report['best_epoch']}/{report['epochs']} "
-             f"(selected on {report['selected_on']})")
+    title = (
+        f"teacher {report['arch']} at {report['img_size']} px: epoch {report['best_epoch']}/{report['epochs']} "
+        f"(selected on {report['selected_on']})"
+    )
     console.print_table(title, ["emotion", "train images", *splits], rows)
     if splits:
         shown = "test" if "test" in splits else next(iter(splits))
         confusion = splits[shown]["confusion"]
-        console.print_table(f"confusion matrix on {shown} (rows: truth, columns: prediction)",
-                            ["truth", *(name[:5] for name in class_names)],
-                            [[name, *counts] for name, counts in zip(class_names, confusion)])
-    console.out.print(f"wrote {report['output']} (teacher {report['teacher_hash']}, feature size "
-                      f"{report['feature_dim']}, {report['seconds']:.1f} s)", markup=False, highlight=False)
+        console.print_table(
+            f"confusion matrix on {shown} (rows: truth, columns: prediction)",
+            ["truth", *(name[:5] for name in class_names)],
+            [[name, *counts] for name, counts in zip(class_names, confusion)],
+        )
+    console.out.print(
+        f"wrote {report['output']} (teacher {report['teacher_hash']}, feature size "
+        f"{report['feature_dim']}, {report['seconds']:.1f} s)",
+        markup=False,
+        highlight=False,
+    )
 
 
 def print_teacher_features(summary: dict[str, Any]) -> None:
     """`pbr embed --teacher`: the file, its rows and the feature size."""
-    console.out.print(f"{summary['output']}: {summary['images']:,} images x {summary['dim']} teacher features "
-                      f"({summary['labelled']:,} labelled, {summary['skipped']} skipped), {summary['seconds']:.1f} s",
-                      markup=False, highlight=False)
+    console.out.print(
+        f"{summary['output']}: {summary['images']:,} images x {summary['dim']} teacher features "
+        f"({summary['labelled']:,} labelled, {summary['skipped']} skipped), {summary['seconds']:.1f} s",
+        markup=False,
+        highlight=False,
+    )
 
 
 def print_sticker_index(summary: dict[str, Any], store_tokens: bool) -> None:
     """`pbr embed --model`: the index, its stickers and what it stores."""
-    console.out.print(f"{summary['output']}: {summary['stickers']:,} stickers indexed ({summary['skipped']} skipped), "
-                      f"{summary['dim']}-d embeddings{' + image tokens' if store_tokens else ''}, "
-                      f"{summary['seconds']:.1f} s", markup=False, highlight=False)
+    console.out.print(
+        f"{summary['output']}: {summary['stickers']:,} stickers indexed ({summary['skipped']} skipped), "
+        f"{summary['dim']}-d embeddings{' + image tokens' if store_tokens else ''}, "
+        f"{summary['seconds']:.1f} s",
+        markup=False,
+        highlight=False,
+    )
 
 
 def print_anchors(summary: dict[str, Any]) -> None:
     """`pbr build-anchors`: images and distinct anchors per emotion, then the file."""
     clusters = summary["M"]
-    console.print_table(f"emotion anchors from {summary['source']}", ["emotion", "images", "distinct anchors"],
-                        [[name, images, f"{summary['clusters_per_emotion'][name]}/{clusters}"]
-                         for name, images in summary["images_per_emotion"].items()])
-    console.out.print(f"wrote {summary['output']}: {summary['anchors']} anchors x {summary['dim']} (M={clusters}, "
-                      f"teacher {summary['teacher_hash']}), {summary['seconds']:.1f} s"
-                      f"{' (cached teacher features)' if summary['cached'] else ''}", markup=False, highlight=False)
+    console.print_table(
+        f"emotion anchors from {summary['source']}",
+        ["emotion", "images", "distinct anchors"],
+        [
+            [name, images, f"{summary['clusters_per_emotion'][name]}/{clusters}"]
+            for name, images in summary["images_per_emotion"].items()
+        ],
+    )
+    console.out.print(
+        f"wrote {summary['output']}: {summary['anchors']} anchors x {summary['dim']} (M={clusters}, "
+        f"teacher {summary['teacher_hash']}), {summary['seconds']:.1f} s"
+        f"{' (cached teacher features)' if summary['cached'] else ''}",
+        markup=False,
+        highlight=False,
+    )
 
 
 def print_sentiment(summary: dict[str, Any]) -> None:
@@ -67,7 +96,9 @@ def print_sentiment(summary: dict[str, Any]) -> None:
     console.out.print(
         f"{summary['output']}: {dialogues:,} dialogues, {summary['distinct_utterances']:,} distinct utterances, "
         f"{100 * summary['with_sentiment']:.1f}% with sentiment, {seconds:.2f} s ({rate:,.0f} dialogues/s)",
-        markup=False, highlight=False)
+        markup=False,
+        highlight=False,
+    )
 
 
 def print_training(result: dict[str, Any]) -> None:
@@ -77,5 +108,7 @@ def print_training(result: dict[str, Any]) -> None:
     if result.get("last_val"):
         val = result["last_val"]
         n = val["candidates"]
-        console.out.print(f"val: MAP {100 * val['map']:.2f}  R{n}@1 {100 * val[f'r{n}@1']:.2f}  "
-                          f"(best val MAP {100 * result['best_val_map']:.2f})")
+        console.out.print(
+            f"val: MAP {100 * val['map']:.2f}  R{n}@1 {100 * val[f'r{n}@1']:.2f}  "
+            f"(best val MAP {100 * result['best_val_map']:.2f})"
+        )

@@ -64,10 +64,13 @@ class TrainInputs:
 
 TrainOptions = dataclasses.make_dataclass(
     "TrainOptions",
-    [(name, _FIELD_TYPES.get(RULES[key].kind, str) | None, dataclasses.field(default=None))
-     for name, key in OVERRIDES.items()],
-    bases=(TrainInputs,))
-TrainOptions.__module__ = __name__      # for pickling (make_dataclass's `module` argument needs Python 3.12)
+    [
+        (name, _FIELD_TYPES.get(RULES[key].kind, str) | None, dataclasses.field(default=None))
+        for name, key in OVERRIDES.items()
+    ],
+    bases=(TrainInputs,),
+)
+TrainOptions.__module__ = __name__  # for pickling (make_dataclass's `module` argument needs Python 3.12)
 TrainOptions.__doc__ = """What the user asked for: TrainInputs, and one field per configuration key of OVERRIDES
 (named by its option in RULES, e.g. `batch_size` for train.batch_size); None keeps the configuration's value."""
 
@@ -100,8 +103,9 @@ def resolve_components(config: RunConfig, options: TrainOptions) -> None:
         raise ConfigError("--ekd anchors needs --anchors FILE (from `pbr build-anchors`)")
     if train.negatives == "phsm":
         if not options.sentiment:
-            raise ConfigError("--negatives phsm needs dialogue sentiment: give --sentiment FILE "
-                              "(from `pbr score-sentiment`)")
+            raise ConfigError(
+                "--negatives phsm needs dialogue sentiment: give --sentiment FILE (from `pbr score-sentiment`)"
+            )
         if train.phsm_emotion == "student" and train.ekd != "anchors":
             raise ConfigError("--phsm-emotion student reads the EKD head: it needs --ekd anchors")
         if train.phsm_emotion == "teacher" and not options.has_teacher:
@@ -124,7 +128,7 @@ def resolve_config(options: TrainOptions) -> RunConfig:
         console.notice(f"Inception-v3 needs at least 75 px; using 80 px instead of {model.img_size}")
         model.img_size = 80
     if options.txt is not None and options.txt != "bert" and config.name == "paper":
-        model.max_len = 256   # the paper's N_T for word-level towers
+        model.max_len = 256  # the paper's N_T for word-level towers
     if options.epochs is not None and options.steps is None:
         train.steps = 0
     if train.loss == "itc":
@@ -151,8 +155,9 @@ def attach_knowledge(data, config: RunConfig, options: TrainOptions, stickers, s
     train = config.train
     needs_teacher = train.ekd != "off" or (train.negatives == "phsm" and train.phsm_emotion == "teacher")
     if needs_teacher:
-        features = teacher_features_for(stickers, options.teacher_features, options.teacher, settings,
-                                        options.skip_bad_images)
+        features = teacher_features_for(
+            stickers, options.teacher_features, options.teacher, settings, options.skip_bad_images
+        )
         knowledge = load_emotion_knowledge(data.sticker_ids, features, options.anchors, train.ekd, train.ekd_tau)
         if knowledge.ekd_target is not None:
             data.ekd_target = knowledge.ekd_target
@@ -166,11 +171,19 @@ def objective_for(config: RunConfig):
     from .losses.objective import Objective
 
     t = config.train
-    return Objective(loss=t.loss, negatives=t.negatives, ekd=t.ekd, ekd_weight=t.ekd_weight,
-                     ekd_m=max(1, config.model.ekd_dim // 7) if t.ekd == "anchors" else 0,
-                     intra_weight=t.intra_weight, inter_weight=t.inter_weight, tscl_temperature=t.tscl_temp,
-                     tscl_stop_grad=t.tscl_stop_grad,
-                     phsm_emotion=t.phsm_emotion, phsm_pool=t.phsm_pool)
+    return Objective(
+        loss=t.loss,
+        negatives=t.negatives,
+        ekd=t.ekd,
+        ekd_weight=t.ekd_weight,
+        ekd_m=max(1, config.model.ekd_dim // 7) if t.ekd == "anchors" else 0,
+        intra_weight=t.intra_weight,
+        inter_weight=t.inter_weight,
+        tscl_temperature=t.tscl_temp,
+        tscl_stop_grad=t.tscl_stop_grad,
+        phsm_emotion=t.phsm_emotion,
+        phsm_pool=t.phsm_pool,
+    )
 
 
 def describe(config: RunConfig) -> str:
@@ -205,13 +218,28 @@ def write_run_info(run_dir: Path, options: TrainOptions, settings) -> None:
         return str(Path(path).resolve()) if path else None
 
     stored = dataclasses.asdict(options)
-    for key in ("data", "teacher", "teacher_features", "anchors", "sentiment", "img_weights", "txt_model",
-                "word_vectors"):
+    for key in (
+        "data",
+        "teacher",
+        "teacher_features",
+        "anchors",
+        "sentiment",
+        "img_weights",
+        "txt_model",
+        "word_vectors",
+    ):
         stored[key] = absolute(stored[key])
-    info = {"options": stored, "data": absolute(options.data), "seed": settings.seed,
-            "teacher": absolute(options.teacher), "teacher_features": absolute(options.teacher_features),
-            "anchors": absolute(options.anchors), "sentiment": absolute(options.sentiment),
-            "pbr_version": __version__, "command": command_line()}
+    info = {
+        "options": stored,
+        "data": absolute(options.data),
+        "seed": settings.seed,
+        "teacher": absolute(options.teacher),
+        "teacher_features": absolute(options.teacher_features),
+        "anchors": absolute(options.anchors),
+        "sentiment": absolute(options.sentiment),
+        "pbr_version": __version__,
+        "command": command_line(),
+    }
     write_text_atomic(run_dir / "run.json", dumps(info, "run.json", run_dir / "run.json", indent=2) + "\n")
 
 
@@ -226,16 +254,18 @@ def resume_options(run_dir: Path) -> tuple[TrainOptions, RunConfig, int]:
     run_dir = resolve_run(run_dir)
     try:
         info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-        config = run_config_from_dict(json.loads((run_dir / "config.json").read_text(encoding="utf-8")),
-                                      str(run_dir / "config.json"))
+        config = run_config_from_dict(
+            json.loads((run_dir / "config.json").read_text(encoding="utf-8")), str(run_dir / "config.json")
+        )
         stored = info["options"]
         options = TrainOptions(**{k: v for k, v in stored.items() if k in TrainOptions.__dataclass_fields__})
         seed = info.get("seed", 0)
-        if type(seed) is not int or not 0 <= seed < 2**31:    # the range of `pbr --seed`
+        if type(seed) is not int or not 0 <= seed < 2**31:  # the range of `pbr --seed`
             raise ValueError(seed)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        raise FormatError("cannot resume: run.json / config.json are missing or not from `pbr train`",
-                          run_dir) from None
+        raise FormatError(
+            "cannot resume: run.json / config.json are missing or not from `pbr train`", run_dir
+        ) from None
     options.out = str(run_dir)
     return options, config, seed
 
@@ -257,7 +287,7 @@ def run_training(options: TrainOptions, settings, resume: str | None = None) -> 
 
     rank, world_size = init_distributed(settings.torch_device())
     if rank != 0:
-        console.set_verbosity(-1)      # one process speaks for the run
+        console.set_verbosity(-1)  # one process speaks for the run
     if resume:
         options, config, seed = resume_options(Path(resume))
         settings = dc.replace(settings, seed=seed)
@@ -272,7 +302,7 @@ def run_training(options: TrainOptions, settings, resume: str | None = None) -> 
     device = settings.torch_device()
     seed_everything(settings.seed)
 
-    dataset = load_dataset(options.data, splits=("train", "val"))   # the test split is read by `evaluate` alone
+    dataset = load_dataset(options.data, splits=("train", "val"))  # the test split is read by `evaluate` alone
     train_dialogues = dataset.split("train")
     if resume:
         tokenizer = run_tokenizer(run_dir, config)
@@ -283,16 +313,18 @@ def run_training(options: TrainOptions, settings, resume: str | None = None) -> 
     stickers = list(dataset.stickers.values())
     unreadable: list[int] = []
     with console.progress(total=len(stickers), desc="decoding stickers", unit="img") as bar:
-        images = sticker_image_cache(stickers, config.model.img_size, options.skip_bad_images, bar.update,
-                                     unreadable.extend)
+        images = sticker_image_cache(
+            stickers, config.model.img_size, options.skip_bad_images, bar.update, unreadable.extend
+        )
     if unreadable and len(unreadable) == len(stickers):
         from .errors import DataError
 
         raise DataError(f"no readable sticker images: all {len(stickers)} were skipped as unreadable", dataset.root)
     if unreadable:
         first = stickers[unreadable[0]]
-        console.warn(f"{len(unreadable)} unreadable sticker image(s) replaced by blank images, "
-                     f"e.g. {first.path or first.id}")
+        console.warn(
+            f"{len(unreadable)} unreadable sticker image(s) replaced by blank images, e.g. {first.path or first.id}"
+        )
     data = prepare_data(dataset, tokenizer, config, images)
     attach_knowledge(data, config, options, stickers, settings)
     if data.val is None:
@@ -313,7 +345,7 @@ def run_training(options: TrainOptions, settings, resume: str | None = None) -> 
     model.to(device)
     objective = objective_for(config)
     trainer = Trainer(model, config, data, tokenizer, run_dir, device, seed=settings.seed, objective=objective)
-    trainer.check_batch()              # everything that can be checked is checked before the run folder exists
+    trainer.check_batch()  # everything that can be checked is checked before the run folder exists
 
     with contextlib.ExitStack() as stack:
         if rank == 0:
@@ -327,32 +359,43 @@ def run_training(options: TrainOptions, settings, resume: str | None = None) -> 
 
                 def publish() -> None:
                     trainer.run_dir = new_run.publish()
+
                 trainer.after_save = publish
         if world_size > 1:
             import torch.distributed as dist
 
-            dist.barrier()             # the run folder exists before any process goes on
+            dist.barrier()  # the run folder exists before any process goes on
         if resume:
             trainer.load_state()
             console.info(f"resuming {run_dir} at step {trainer.start_step} of {trainer.steps}")
         else:
-            console.info(f"training {config.name} ({config.model.img} + {config.model.txt}, {describe(config)}) "
-                         f"for {trainer.steps} steps of {config.train.batch_size} dialogues on {device}; "
-                         f"run folder {run_dir}")
+            console.info(
+                f"training {config.name} ({config.model.img} + {config.model.txt}, {describe(config)}) "
+                f"for {trainer.steps} steps of {config.train.batch_size} dialogues on {device}; "
+                f"run folder {run_dir}"
+            )
         log = stack.enter_context(MetricsLog(trainer.run_dir / "metrics.jsonl")) if rank == 0 else None
         if log is not None:
             trainer.log = log
         with console.progress(total=trainer.steps, initial=trainer.start_step, desc="train", unit="step") as bar:
+
             def on_log(step, record):
                 bar.n = step
                 bar.set_postfix(loss=record["loss"], dlg_s=record["dialogues_per_s"], refresh=False)
                 bar.refresh()
+
             summary = trainer.run(on_log)
     if rank != 0:
-        return None                    # under torchrun, process 0 reports
+        return None  # under torchrun, process 0 reports
     curves = write_learning_curves(run_dir)
-    return {"run": str(run_dir), **summary, "config": config.name, "processes": world_size, "rank": rank,
-            "curves": curves}
+    return {
+        "run": str(run_dir),
+        **summary,
+        "config": config.name,
+        "processes": world_size,
+        "rank": rank,
+        "curves": curves,
+    }
 
 
 def write_learning_curves(run_dir: Path) -> str | None:

@@ -17,7 +17,7 @@ os.environ["PBR_DEVICE"] = "cpu"
 torch.set_num_threads(1)  # tests use tiny tensors: one thread is faster, and immune to a busy machine
 
 
-OFFLINE = Path(__file__).resolve().parent / "offline"   # its sitecustomize.py is the network guard
+OFFLINE = Path(__file__).resolve().parent / "offline"  # its sitecustomize.py is the network guard
 
 
 def _network_guard():

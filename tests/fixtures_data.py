@@ -102,8 +102,9 @@ def write_pbr_dataset(
             sticker_id = f"{topic}-s{k}"
             relative = f"{topic}/{sticker_id}.png"
             save_image(root / relative, len(stickers))
-            stickers.append({"id": sticker_id, "path": relative, "topic": topic,
-                             "emotion": EMOTIONS[k % len(EMOTIONS)]})
+            stickers.append(
+                {"id": sticker_id, "path": relative, "topic": topic, "emotion": EMOTIONS[k % len(EMOTIONS)]}
+            )
     write_jsonl(root / "stickers.jsonl", stickers)
     ids = [s["id"] for s in stickers]
     offset = 0
@@ -147,12 +148,21 @@ def write_stickerchat(parent: Path, sets: dict[str, int] | None = None, per_spli
             set_id = set_ids[i % len(set_ids)]
             sticker = i % sets[set_id]
             context = [
-                {"text": SEGMENTED[(i + k) % len(SEGMENTED)], "id": 100 + k, "from_id": 7 + k % 2,
-                 "reply_to_msg_id": 99 + k if k else None}
+                {
+                    "text": SEGMENTED[(i + k) % len(SEGMENTED)],
+                    "id": 100 + k,
+                    "from_id": 7 + k % 2,
+                    "reply_to_msg_id": 99 + k if k else None,
+                }
                 for k in range(2)
             ]
-            current = {"sticker_set_id": set_id, "sticker_id": f"{sticker}.npy" if i % 2 else str(sticker),
-                       "sticker_alt": "😀", "from_id": 7, "id": 200}
+            current = {
+                "sticker_set_id": set_id,
+                "sticker_id": f"{sticker}.npy" if i % 2 else str(sticker),
+                "sticker_alt": "😀",
+                "from_id": 7,
+                "id": 200,
+            }
             records.append({"context": context, "current": current})
         write_jsonl(root / f"release_{split}.json", records)
     return root
@@ -213,8 +223,10 @@ def write_mod(parent: Path, with_debug: bool = True, with_task: bool = True) -> 
                     {"speaker_id": "[speaker2]", "txt": "哈哈～我今天休～～", "img_id": "107"},
                     {"speaker_id": "[speaker1]", "txt": "明天什么班？"},
                 ],
-                "candidate": {"speaker_id": "[speaker1]", "set": ["001", "002", "003", "004", "005", "006",
-                                                                  "007", "008", "009", "010", "196"]},
+                "candidate": {
+                    "speaker_id": "[speaker1]",
+                    "set": ["001", "002", "003", "004", "005", "006", "007", "008", "009", "010", "196"],
+                },
                 "answer": {"speaker_id": "[speaker1]", "img_id": "196"},
             },
             {

@@ -9,7 +9,7 @@ from typing import Iterator
 
 import pytest
 
-TRAIN = ["--steps", "2", "-K", "4", "--img-size", "32"]   # the shortest training the tests run
+TRAIN = ["--steps", "2", "-K", "4", "--img-size", "32"]  # the shortest training the tests run
 
 
 def run_pbr(*args, runner=None, **kwargs):
@@ -80,5 +80,10 @@ def random_batch(config, k=2, n=3, length=7):
     ids[:, 0] = 2
     mask = torch.ones(k, length, dtype=torch.bool)
     mask[1, -2:] = False
-    return Batch(images=images, input_ids=ids, mask=mask, label=torch.tensor([0, 2]),
-                 candidate_ids=torch.arange(k * n).view(k, n))
+    return Batch(
+        images=images,
+        input_ids=ids,
+        mask=mask,
+        label=torch.tensor([0, 2]),
+        candidate_ids=torch.arange(k * n).view(k, n),
+    )

@@ -1,6 +1,6 @@
 """The README's command reference is generated from `--help`; this module renders it and checks or rewrites it.
 
-    python tests/readme_reference.py --write     # refresh README.md after changing a command
+python tests/readme_reference.py --write     # refresh README.md after changing a command
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def current_section(text: str) -> str:
     start, end = text.find(BEGIN), text.find(END)
     if start < 0 or end < 0:
         return ""
-    return text[start:end + len(END)]
+    return text[start : end + len(END)]
 
 
 def main() -> int:

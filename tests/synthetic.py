@@ -33,8 +33,15 @@ def _sticker(topic: int, index: int, size: int = 48) -> Image.Image:
     return image
 
 
-def write_tiny_dataset(root: Path, n_topics: int = 2, per_topic: int = 10, n_train: int = 40, n_val: int = 12,
-                       n_test: int = 12, seed: int = 0) -> Path:
+def write_tiny_dataset(
+    root: Path,
+    n_topics: int = 2,
+    per_topic: int = 10,
+    n_train: int = 40,
+    n_val: int = 12,
+    n_test: int = 12,
+    seed: int = 0,
+) -> Path:
     """Stickers differ by a pattern; each dialogue names its sticker's word, so a model can learn the task."""
     root = Path(root)
     rng = random.Random(seed)
@@ -45,8 +52,14 @@ def write_tiny_dataset(root: Path, n_topics: int = 2, per_topic: int = 10, n_tra
         for index in range(per_topic):
             sticker_id = f"t{topic}s{index}"
             _sticker(topic, index).save(folder / f"{sticker_id}.png")
-            stickers.append({"id": sticker_id, "path": f"stickers/t{topic}/{sticker_id}.png", "topic": f"t{topic}",
-                             "emotion": EMOTIONS[index % 7]})
+            stickers.append(
+                {
+                    "id": sticker_id,
+                    "path": f"stickers/t{topic}/{sticker_id}.png",
+                    "topic": f"t{topic}",
+                    "emotion": EMOTIONS[index % 7],
+                }
+            )
     with open(root / "stickers.jsonl", "w", encoding="utf-8") as handle:
         for record in stickers:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -58,8 +71,10 @@ def write_tiny_dataset(root: Path, n_topics: int = 2, per_topic: int = 10, n_tra
                 topic, index = int(sticker["id"][1]), int(sticker["id"].split("s")[1])
                 word = WORDS[(topic * per_topic + index) % len(WORDS)]
                 context = [rng.choice(openers), f"我想要{word}{rng.choice('呀啊吧')}"]
-                handle.write(json.dumps({"id": f"{split}{i}", "context": context, "sticker": sticker["id"]},
-                                        ensure_ascii=False) + "\n")
+                handle.write(
+                    json.dumps({"id": f"{split}{i}", "context": context, "sticker": sticker["id"]}, ensure_ascii=False)
+                    + "\n"
+                )
     return root
 
 
@@ -68,8 +83,15 @@ def random_images(n: int, size: int = 32, seed: int = 0) -> np.ndarray:
 
 
 # One colour per emotion, far apart in hue, so a tiny network separates the classes in a few epochs.
-CLASS_COLOURS = [(230, 30, 30), (30, 190, 30), (30, 30, 230), (240, 200, 0), (190, 30, 190), (0, 190, 190),
-                 (20, 20, 20)]
+CLASS_COLOURS = [
+    (230, 30, 30),
+    (30, 190, 30),
+    (30, 30, 230),
+    (240, 200, 0),
+    (190, 30, 190),
+    (0, 190, 190),
+    (20, 20, 20),
+]
 
 
 def write_emotion_images(root: Path, per_class: int, seed: int = 0, size: int = 40) -> Path:
@@ -93,5 +115,9 @@ def png_chunk(kind: bytes, payload: bytes) -> bytes:
 def png_claiming(width: int, height: int) -> bytes:
     """A PNG of a few dozen bytes whose header claims width x height pixels (a decompression bomb's shape)."""
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", zlib.compress(b"\0" * 64))
-            + png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", header)
+        + png_chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + png_chunk(b"IEND", b"")
+    )

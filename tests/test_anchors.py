@@ -60,8 +60,8 @@ def test_small_class_is_an_error_or_shrinks():
         build_anchors(features, labels, M=3)
     anchors = build_anchors(features, labels, M=3, on_small_class="shrink")
     assert anchors.anchors.shape == (21, 16) and anchors.shrunk == {"fear": 2}
-    fear = anchors.anchors[9:12]                                   # emotion 3's rows
-    np.testing.assert_array_equal(fear[0], fear[2])                # repeated cyclically
+    fear = anchors.anchors[9:12]  # emotion 3's rows
+    np.testing.assert_array_equal(fear[0], fear[2])  # repeated cyclically
     assert not np.array_equal(fear[0], fear[1])
     missing, missing_labels = blobs([6, 6, 6, 0, 6, 6, 6])
     with pytest.raises(DataError, match="'fear' has no labelled image"):
@@ -72,15 +72,18 @@ def test_pseudo_labels_softmax_over_anchors():
     features = np.array([[1.0, 0.0]], dtype=np.float32)
     anchors = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
     np.testing.assert_allclose(pseudo_labels(features, anchors), [[math.e / (math.e + 1), 1 / (math.e + 1)]], rtol=1e-6)
-    np.testing.assert_allclose(pseudo_labels(features, anchors, tau=2.0),
-                               [[math.exp(0.5) / (math.exp(0.5) + 1), 1 / (math.exp(0.5) + 1)]], rtol=1e-6)
+    np.testing.assert_allclose(
+        pseudo_labels(features, anchors, tau=2.0),
+        [[math.exp(0.5) / (math.exp(0.5) + 1), 1 / (math.exp(0.5) + 1)]],
+        rtol=1e-6,
+    )
 
     as_torch = pseudo_labels(torch.from_numpy(features), anchors)
     assert isinstance(as_torch, torch.Tensor)
     torch.testing.assert_close(as_torch, torch.tensor([[math.e / (math.e + 1), 1 / (math.e + 1)]]))
 
     rng = np.random.default_rng(0)
-    teacher_features = rng.gamma(2.0, size=(5, 64)).astype(np.float32)       # large raw dot products
+    teacher_features = rng.gamma(2.0, size=(5, 64)).astype(np.float32)  # large raw dot products
     emotion_anchors = rng.gamma(2.0, size=(14, 64)).astype(np.float32)
     # softmax by hand, in Python floats: exp(logit - max) / sum, per row
     expected = []
@@ -88,18 +91,18 @@ def test_pseudo_labels_softmax_over_anchors():
         logits = [math.fsum(a * b for a, b in zip(row, anchor)) for anchor in emotion_anchors.astype(float).tolist()]
         weights = [math.exp(x - max(logits)) for x in logits]
         expected.append([w / math.fsum(weights) for w in weights])
-    assert max(map(max, expected)) > 0.99                                    # the raw dot products are that large
+    assert max(map(max, expected)) > 0.99  # the raw dot products are that large
     as_numpy = pseudo_labels(teacher_features, emotion_anchors)
     as_torch = pseudo_labels(torch.from_numpy(teacher_features), emotion_anchors)
     assert as_numpy.shape == (5, 14) and isinstance(as_torch, torch.Tensor)
     np.testing.assert_allclose(as_numpy, expected, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(as_torch.numpy(), expected, rtol=1e-4, atol=1e-6)
     soft = pseudo_labels(teacher_features, emotion_anchors, tau=100.0)
-    assert soft.max() < as_numpy.max()                                          # a higher tau is softer
+    assert soft.max() < as_numpy.max()  # a higher tau is softer
 
 
 def test_fold_emotions_averages_each_emotions_anchors():
-    logits = np.arange(14, dtype=np.float32)[None]                  # M = 2: emotion c owns 2c, 2c + 1
+    logits = np.arange(14, dtype=np.float32)[None]  # M = 2: emotion c owns 2c, 2c + 1
     np.testing.assert_array_equal(fold_emotions(logits, 2), [[0.5, 2.5, 4.5, 6.5, 8.5, 10.5, 12.5]])
     assert fold_emotions(torch.from_numpy(logits), 2).tolist() == [[0.5, 2.5, 4.5, 6.5, 8.5, 10.5, 12.5]]
 
@@ -127,14 +130,25 @@ def test_build_anchors_from_features_checks_the_teacher(invoke, anchor_setup, tm
     root, _, data = anchor_setup
     features = tmp_path / "feats.h5"
     assert invoke("embed", data, "--teacher", root / "teacher.pt", "-o", features).exit_code == 0
-    refused = invoke("build-anchors", "--features", features, "--teacher", root / "other.pt", "--M", "2",
-                      "-o", tmp_path / "a.h5")
+    refused = invoke(
+        "build-anchors", "--features", features, "--teacher", root / "other.pt", "--M", "2", "-o", tmp_path / "a.h5"
+    )
     assert refused.exit_code == 1 and "feats.h5" in refused.output and "other.pt" in refused.output
     assert not (tmp_path / "a.h5").exists()
     small = invoke("build-anchors", "--features", features, "--M", "5", "-o", tmp_path / "a.h5")
     assert small.exit_code == 1 and "has 4 image(s), fewer than M=5" in small.output
-    shrunk = invoke("build-anchors", "--features", features, "--M", "5", "--on-small-class", "shrink",
-                     "-o", tmp_path / "a.h5", "--json")
+    shrunk = invoke(
+        "build-anchors",
+        "--features",
+        features,
+        "--M",
+        "5",
+        "--on-small-class",
+        "shrink",
+        "-o",
+        tmp_path / "a.h5",
+        "--json",
+    )
     assert shrunk.exit_code == 0, shrunk.output
     assert json.loads(shrunk.stdout)["clusters_per_emotion"]["anger"] == 4
     assert read_h5(tmp_path / "a.h5", "anchors")["anchors"].shape == (35, 96)
@@ -144,7 +158,7 @@ def test_build_anchors_from_features_checks_the_teacher(invoke, anchor_setup, tm
 
 def test_build_anchors_uses_the_train_split_of_a_features_file(invoke, anchor_setup, tmp_path):
     root, _, _ = anchor_setup
-    ser30k = write_ser30k(tmp_path)        # train holds emotions 0..4 only; anger in val, neutral in test
+    ser30k = write_ser30k(tmp_path)  # train holds emotions 0..4 only; anger in val, neutral in test
     features = tmp_path / "ser.h5"
     embedded = invoke("embed", ser30k, "--teacher", root / "teacher.pt", "-o", features, "--json")
     assert embedded.exit_code == 0, embedded.output

@@ -13,10 +13,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "pbr_cli"
 
 @dataclass
 class Module:
-    name: str                                         # dotted, e.g. pbr_cli.model.run
+    name: str  # dotted, e.g. pbr_cli.model.run
     path: Path
     top_level: set[str] = field(default_factory=set)  # pbr_cli modules imported when the module is imported
-    anywhere: set[str] = field(default_factory=set)   # ... or inside a function, or for type checking only
+    anywhere: set[str] = field(default_factory=set)  # ... or inside a function, or for type checking only
 
 
 def _module_name(path: Path) -> tuple[str, bool]:
@@ -29,14 +29,15 @@ def _is_type_checking(node: ast.AST) -> bool:
     test = getattr(node, "test", None)
     return isinstance(node, ast.If) and (
         (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING")
-        or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"))
+        or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+    )
 
 
 def _targets(node: ast.Import | ast.ImportFrom, package: list[str]) -> list[str]:
     """The dotted names an import statement in a module of `package` may import (X, and X.name for `from X`)."""
     if isinstance(node, ast.Import):
         return [alias.name for alias in node.names]
-    base = package[:len(package) - node.level + 1] if node.level else []
+    base = package[: len(package) - node.level + 1] if node.level else []
     stem = ".".join(base + (node.module.split(".") if node.module else []))
     return [stem] + [f"{stem}.{alias.name}" for alias in node.names]
 
@@ -84,7 +85,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str]:
         stack.append(node)
         for other in sorted(graph[node]):
             if state.get(other) == "open":
-                return stack[stack.index(other):] + [other]
+                return stack[stack.index(other) :] + [other]
             if other not in state:
                 cycle = walk(other)
                 if cycle:
@@ -113,9 +114,11 @@ def test_find_cycle_finds_a_cycle():
 
 def test_only_the_cli_imports_the_commands(modules):
     allowed = {"pbr_cli.cli"}
-    offenders = {name: sorted(target for target in module.anywhere if target.startswith("pbr_cli.commands"))
-                 for name, module in modules.items()
-                 if not name.startswith("pbr_cli.commands") and name not in allowed}
+    offenders = {
+        name: sorted(target for target in module.anywhere if target.startswith("pbr_cli.commands"))
+        for name, module in modules.items()
+        if not name.startswith("pbr_cli.commands") and name not in allowed
+    }
     assert not {name: targets for name, targets in offenders.items() if targets}
 
 
@@ -125,13 +128,19 @@ def test_the_weights_module_is_a_leaf_of_the_model_package(modules):
 
 
 def test_within_the_model_package_only_the_run_module_builds_the_model(modules):
-    importers = {name for name, module in modules.items()
-                 if name.startswith("pbr_cli.model") and "pbr_cli.model.pbr" in module.anywhere}
+    importers = {
+        name
+        for name, module in modules.items()
+        if name.startswith("pbr_cli.model") and "pbr_cli.model.pbr" in module.anywhere
+    }
     assert importers == {"pbr_cli.model.run"}
 
 
 def test_the_model_package_has_no_cycle_even_through_function_imports(modules):
-    graph = {name: {target for target in module.anywhere if target.startswith("pbr_cli.model")}
-             for name, module in modules.items() if name.startswith("pbr_cli.model")}
+    graph = {
+        name: {target for target in module.anywhere if target.startswith("pbr_cli.model")}
+        for name, module in modules.items()
+        if name.startswith("pbr_cli.model")
+    }
     cycle = find_cycle(graph)
     assert not cycle, "import cycle: " + " -> ".join(cycle)

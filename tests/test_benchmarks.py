@@ -12,19 +12,32 @@ import pytest
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
-@pytest.mark.parametrize("script,args,key", [
-    ("rank_latency.py", ["--sizes", "10", "200", "--repeats", "2"], "results"),
-    ("embed_throughput.py", ["--arch", "tiny", "--batch-size", "8", "--batches", "2", "--device", "cpu"],
-     "images_per_s"),
-    ("train_throughput.py", ["--config", "tiny", "--steps", "1", "--warmup", "1", "--k", "4", "--device", "cpu"],
-     "ratio"),
-    pytest.param("serve_latency.py", ["--stickers", "50", "--requests", "10", "--clients", "2", "--threads", "1"],
-                 "p50_ms", marks=pytest.mark.skipif(importlib.util.find_spec("uvicorn") is None,
-                                                    reason="needs the serve extra")),
-])
+@pytest.mark.parametrize(
+    "script,args,key",
+    [
+        ("rank_latency.py", ["--sizes", "10", "200", "--repeats", "2"], "results"),
+        (
+            "embed_throughput.py",
+            ["--arch", "tiny", "--batch-size", "8", "--batches", "2", "--device", "cpu"],
+            "images_per_s",
+        ),
+        (
+            "train_throughput.py",
+            ["--config", "tiny", "--steps", "1", "--warmup", "1", "--k", "4", "--device", "cpu"],
+            "ratio",
+        ),
+        pytest.param(
+            "serve_latency.py",
+            ["--stickers", "50", "--requests", "10", "--clients", "2", "--threads", "1"],
+            "p50_ms",
+            marks=pytest.mark.skipif(importlib.util.find_spec("uvicorn") is None, reason="needs the serve extra"),
+        ),
+    ],
+)
 def test_benchmark_prints_json(tmp_path, script, args, key):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PBR_CACHE_DIR": str(tmp_path)}
-    proc = subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True, text=True, env=env,
-                          timeout=600)
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / script), *args], capture_output=True, text=True, env=env, timeout=600
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert key in json.loads(proc.stdout.strip().splitlines()[-1])

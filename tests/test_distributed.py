@@ -15,8 +15,29 @@ from synthetic import write_tiny_dataset
 # BatchNorm: the tiny ViT and no normalisation before the ITC projections; in fp32 (bf16 sums of a split batch
 # round differently).
 NO_BATCHNORM = Path(__file__).parent / "fixtures" / "no_batchnorm.json"
-TRAIN = ["--seed", "3", "-q", "train", "--config", str(NO_BATCHNORM), "--loss", "itc", "--intra", "--inter",
-         "--steps", "4", "-K", "8", "--img-size", "32", "--val-every", "4", "--log-every", "1", "--json"]
+TRAIN = [
+    "--seed",
+    "3",
+    "-q",
+    "train",
+    "--config",
+    str(NO_BATCHNORM),
+    "--loss",
+    "itc",
+    "--intra",
+    "--inter",
+    "--steps",
+    "4",
+    "-K",
+    "8",
+    "--img-size",
+    "32",
+    "--val-every",
+    "4",
+    "--log-every",
+    "1",
+    "--json",
+]
 
 
 def records(run):
@@ -26,12 +47,35 @@ def records(run):
 def test_two_gloo_processes_match_one_process(tmp_path):
     data = write_tiny_dataset(tmp_path / "data")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PBR_CACHE_DIR": str(tmp_path / "cache"), "PBR_DEVICE": "cpu"}
-    single = subprocess.run([sys.executable, "-m", "pbr_cli.cli", *TRAIN, "--data", str(data), "-o",
-                             str(tmp_path / "one")], env=env, capture_output=True, text=True, timeout=300)
+    single = subprocess.run(
+        [sys.executable, "-m", "pbr_cli.cli", *TRAIN, "--data", str(data), "-o", str(tmp_path / "one")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert single.returncode == 0, single.stderr
-    ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                          "-m", "pbr_cli.cli", *TRAIN, "--data", str(data), "-o", str(tmp_path / "two")],
-                         env=env, capture_output=True, text=True, timeout=300)
+    ddp = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "pbr_cli.cli",
+            *TRAIN,
+            "--data",
+            str(data),
+            "-o",
+            str(tmp_path / "two"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert ddp.returncode == 0, ddp.stderr[-3000:]
     assert json.loads(ddp.stdout.strip().splitlines()[-1])["processes"] == 2
     one, two = records(tmp_path / "one"), records(tmp_path / "two")
@@ -54,19 +98,40 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     assert (differences > 1e-5).double().mean() < 1e-3 and differences.norm() < 2e-3, differences.norm()
     val_one = [r for r in one if r.get("split") == "val"][-1]
     val_two = [r for r in two if r.get("split") == "val"][-1]
-    assert val_two["map"] == pytest.approx(val_one["map"], abs=0.05)   # float-level weight differences may flip a tie
+    assert val_two["map"] == pytest.approx(val_one["map"], abs=0.05)  # float-level weight differences may flip a tie
     assert val_two["r10@1"] == pytest.approx(val_one["r10@1"], abs=0.1)
 
     # evaluation under torchrun: each process scores a shard, process 0 merges them into one result and file
     evaluate = ["-q", "evaluate", str(tmp_path / "one"), "--score", "itc", "--json"]
-    one_eval = subprocess.run([sys.executable, "-m", "pbr_cli.cli", *evaluate, "--scores-out",
-                               str(tmp_path / "scores_one.h5")], env=env, capture_output=True, text=True, timeout=300)
-    two_eval = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                               "-m", "pbr_cli.cli", *evaluate, "--scores-out", str(tmp_path / "scores.h5")],
-                              env=env, capture_output=True, text=True, timeout=300)
+    one_eval = subprocess.run(
+        [sys.executable, "-m", "pbr_cli.cli", *evaluate, "--scores-out", str(tmp_path / "scores_one.h5")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    two_eval = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "pbr_cli.cli",
+            *evaluate,
+            "--scores-out",
+            str(tmp_path / "scores.h5"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert two_eval.returncode == 0, two_eval.stderr[-3000:]
     first, second = json.loads(one_eval.stdout), json.loads(two_eval.stdout.strip().splitlines()[-1])
-    assert len(two_eval.stdout.strip().splitlines()) == 1          # one process reports
+    assert len(two_eval.stdout.strip().splitlines()) == 1  # one process reports
     import h5py
     import numpy as np
 
@@ -78,11 +143,29 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     assert second["n"] == first["n"] and second["map"] == pytest.approx(first["map"], abs=0.05)
 
     # embedding under torchrun: shards merged by process 0 into the same index as one process writes
-    for name, launcher in (("one.h5", [sys.executable, "-m", "pbr_cli.cli"]),
-                           ("two.h5", [sys.executable, "-m", "torch.distributed.run", "--standalone",
-                                       "--nproc_per_node", "2", "-m", "pbr_cli.cli"])):
-        done = subprocess.run([*launcher, "-q", "embed", str(data), "--model", str(tmp_path / "one"), "-o",
-                               str(tmp_path / name)], env=env, capture_output=True, text=True, timeout=300)
+    for name, launcher in (
+        ("one.h5", [sys.executable, "-m", "pbr_cli.cli"]),
+        (
+            "two.h5",
+            [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--standalone",
+                "--nproc_per_node",
+                "2",
+                "-m",
+                "pbr_cli.cli",
+            ],
+        ),
+    ):
+        done = subprocess.run(
+            [*launcher, "-q", "embed", str(data), "--model", str(tmp_path / "one"), "-o", str(tmp_path / name)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert done.returncode == 0, done.stderr[-3000:]
     with h5py.File(tmp_path / "one.h5") as a, h5py.File(tmp_path / "two.h5") as b:
         assert list(a["ids"].asstr()[()]) == list(b["ids"].asstr()[()])
@@ -111,8 +194,25 @@ from pbr_cli.cli import main
 sys.argv[0] = "pbr"
 main()
 """
-ITM_TRAIN = ["--seed", "3", "-q", "train", "--config", str(NO_BATCHNORM), "--loss", "itm", "--steps", "2", "-K", "4",
-             "--img-size", "32", "--log-every", "1", "--json"]
+ITM_TRAIN = [
+    "--seed",
+    "3",
+    "-q",
+    "train",
+    "--config",
+    str(NO_BATCHNORM),
+    "--loss",
+    "itm",
+    "--steps",
+    "2",
+    "-K",
+    "4",
+    "--img-size",
+    "32",
+    "--log-every",
+    "1",
+    "--json",
+]
 
 
 def test_two_gloo_processes_match_one_process_on_the_itm_path(tmp_path):
@@ -120,12 +220,18 @@ def test_two_gloo_processes_match_one_process_on_the_itm_path(tmp_path):
     script = tmp_path / "fixed_negatives.py"
     script.write_text(FIXED_NEGATIVES, encoding="utf-8")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PBR_CACHE_DIR": str(tmp_path / "cache"), "PBR_DEVICE": "cpu"}
-    launchers = {"one": [sys.executable, str(script)],
-                 "two": [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                         str(script)]}
+    launchers = {
+        "one": [sys.executable, str(script)],
+        "two": [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script)],
+    }
     for processes, (name, launcher) in enumerate(launchers.items(), start=1):
-        done = subprocess.run([*launcher, *ITM_TRAIN, "--data", str(data), "-o", str(tmp_path / name)], env=env,
-                              capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [*launcher, *ITM_TRAIN, "--data", str(data), "-o", str(tmp_path / name)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert done.returncode == 0, done.stderr[-3000:]
         assert json.loads(done.stdout.strip().splitlines()[-1])["processes"] == processes
     steps_one, steps_two = ([r for r in records(tmp_path / name) if "split" not in r] for name in launchers)
@@ -138,6 +244,6 @@ def test_two_gloo_processes_match_one_process_on_the_itm_path(tmp_path):
 
     weights_one, weights_two = (load_file(str(tmp_path / name / "last.safetensors")) for name in launchers)
     assert weights_one.keys() == weights_two.keys()
-    assert any(key.startswith("fusion.") for key in weights_one)          # the ITM head and fusion are compared
+    assert any(key.startswith("fusion.") for key in weights_one)  # the ITM head and fusion are compared
     differences = torch.cat([(weights_two[k] - weights_one[k]).abs().flatten() for k in weights_one])
     assert (differences > 1e-5).double().mean() < 1e-3 and differences.norm() < 2e-3, differences.norm()

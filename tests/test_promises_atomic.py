@@ -29,8 +29,8 @@ import pytest
 from helpers import TRAIN, module_cache, run_pbr
 from synthetic import write_emotion_images, write_tiny_dataset
 
-TRAIN_RUN = [*TRAIN, "--val-every", "1"]      # best.safetensors and train_state.pt at step 1, before publishing
-RESUME = ["--steps", "4"]                     # continues a 2-step run: replaces every checkpoint file
+TRAIN_RUN = [*TRAIN, "--val-every", "1"]  # best.safetensors and train_state.pt at step 1, before publishing
+RESUME = ["--steps", "4"]  # continues a 2-step run: replaces every checkpoint file
 
 
 @pytest.fixture(scope="module")
@@ -42,14 +42,17 @@ def inputs(tmp_path_factory):
     with module_cache(root / "cache"):
         data = write_tiny_dataset(root / "data")
         emotions = write_emotion_images(root / "emotions", per_class=2, size=16)
-        Teacher(*build_classifier("tiny", 16)).save(root / "teacher.pt")     # untrained: its features suffice
-        for args in (["train", "--data", data, "-o", root / "run", *TRAIN_RUN],
-                     ["embed", emotions, "--teacher", root / "teacher.pt", "-o", root / "features.h5"]):
+        Teacher(*build_classifier("tiny", 16)).save(root / "teacher.pt")  # untrained: its features suffice
+        for args in (
+            ["train", "--data", data, "-o", root / "run", *TRAIN_RUN],
+            ["embed", emotions, "--teacher", root / "teacher.pt", "-o", root / "features.h5"],
+        ):
             result = run_pbr(*args)
             assert result.exit_code == 0, result.output
     (root / "dialogue.txt").write_text("你好\n我想要猫呀\n", encoding="utf-8")
-    (root / "dialogues.jsonl").write_text('{"id": "a", "context": ["你好", "我想要猫呀"]}\n'
-                                          '{"id": "b", "context": ["我想要狗吧"]}\n', encoding="utf-8")
+    (root / "dialogues.jsonl").write_text(
+        '{"id": "a", "context": ["你好", "我想要猫呀"]}\n{"id": "b", "context": ["我想要狗吧"]}\n', encoding="utf-8"
+    )
     return {"root": root, "data": data, "emotions": emotions, "run": root / "run"}
 
 
@@ -62,6 +65,7 @@ def h5_of(kind: str) -> Callable[[Path], None]:
         from pbr_cli.features import read_h5
 
         read_h5(path, kind)
+
     return read
 
 
@@ -113,8 +117,8 @@ class Writer:
     """A command and the file it writes. `earlier`: the output exists before the killed run (written by the same
     command, or the 2-step run a --resume continues). `new_run`: the target is in a run folder being created."""
 
-    target: str                                      # relative to the case's output folder
-    command: Callable[[dict, Path], list]            # (inputs, output folder) -> pbr arguments
+    target: str  # relative to the case's output folder
+    command: Callable[[dict, Path], list]  # (inputs, output folder) -> pbr arguments
     complete: Callable[[Path], None]
     earlier: bool = True
     new_run: bool = False
@@ -130,26 +134,58 @@ def new_run(inputs, out):
 
 def rank(*extra):
     def command(inputs, out):
-        return ["rank", inputs["root"] / "dialogue.txt", inputs["data"] / "stickers", "--model", inputs["run"],
-                *[out / part if str(part).endswith((".png", ".html")) else part for part in extra]]
+        return [
+            "rank",
+            inputs["root"] / "dialogue.txt",
+            inputs["data"] / "stickers",
+            "--model",
+            inputs["run"],
+            *[out / part if str(part).endswith((".png", ".html")) else part for part in extra],
+        ]
+
     return command
 
 
 WRITERS = {
-    "scores": Writer("scores.h5", lambda i, out: ["evaluate", i["run"], "--scores-out", out / "scores.h5"],
-                     h5_of("scores")),
-    "sticker-index": Writer("index.h5", lambda i, out: ["embed", i["data"] / "stickers", "--model", i["run"], "-o",
-                                                        out / "index.h5"], h5_of("sticker_index")),
-    "anchors": Writer("anchors.h5", lambda i, out: ["build-anchors", "--features", i["root"] / "features.h5", "--M",
-                                                    "1", "-o", out / "anchors.h5"], h5_of("anchors")),
-    "teacher": Writer("teacher.pt", lambda i, out: ["teacher-train", i["emotions"], "--arch", "tiny", "--img-size",
-                                                    "16", "--batch-size", "6", "--epochs", "1", "-o",
-                                                    out / "teacher.pt"], teacher),
-    "teacher-features": Writer("features.h5", lambda i, out: ["embed", i["emotions"], "--teacher",
-                                                              i["root"] / "teacher.pt", "-o", out / "features.h5"],
-                               h5_of("teacher_features")),
-    "sentiment": Writer("sentiment.h5", lambda i, out: ["score-sentiment", i["data"], "-o", out / "sentiment.h5"],
-                        h5_of("sentiment")),
+    "scores": Writer(
+        "scores.h5", lambda i, out: ["evaluate", i["run"], "--scores-out", out / "scores.h5"], h5_of("scores")
+    ),
+    "sticker-index": Writer(
+        "index.h5",
+        lambda i, out: ["embed", i["data"] / "stickers", "--model", i["run"], "-o", out / "index.h5"],
+        h5_of("sticker_index"),
+    ),
+    "anchors": Writer(
+        "anchors.h5",
+        lambda i, out: ["build-anchors", "--features", i["root"] / "features.h5", "--M", "1", "-o", out / "anchors.h5"],
+        h5_of("anchors"),
+    ),
+    "teacher": Writer(
+        "teacher.pt",
+        lambda i, out: [
+            "teacher-train",
+            i["emotions"],
+            "--arch",
+            "tiny",
+            "--img-size",
+            "16",
+            "--batch-size",
+            "6",
+            "--epochs",
+            "1",
+            "-o",
+            out / "teacher.pt",
+        ],
+        teacher,
+    ),
+    "teacher-features": Writer(
+        "features.h5",
+        lambda i, out: ["embed", i["emotions"], "--teacher", i["root"] / "teacher.pt", "-o", out / "features.h5"],
+        h5_of("teacher_features"),
+    ),
+    "sentiment": Writer(
+        "sentiment.h5", lambda i, out: ["score-sentiment", i["data"], "-o", out / "sentiment.h5"], h5_of("sentiment")
+    ),
     "train_state.pt": Writer("run/train_state.pt", resume, train_state),
     "last.safetensors": Writer("run/last.safetensors", resume, safetensors),
     "learning-curves": Writer("run/learning_curves.png", resume, png),
@@ -158,10 +194,25 @@ WRITERS = {
     "plots": Writer("plots/fig4_tsne.png", lambda i, out: ["evaluate", i["run"], "--plots", out / "plots"], png),
     "html": Writer("page.html", rank("--html", "page.html"), html),
     "sheet": Writer("sheet.png", rank("--sheet", "sheet.png"), png),
-    "rankings": Writer("rankings.jsonl", lambda i, out: ["rank", i["root"] / "dialogues.jsonl", i["data"] / "stickers",
-                                                         "--model", i["run"], "-o", out / "rankings.jsonl"], rankings),
-    "new-scores": Writer("scores.h5", lambda i, out: ["evaluate", i["run"], "--scores-out", out / "scores.h5"],
-                         h5_of("scores"), earlier=False),
+    "rankings": Writer(
+        "rankings.jsonl",
+        lambda i, out: [
+            "rank",
+            i["root"] / "dialogues.jsonl",
+            i["data"] / "stickers",
+            "--model",
+            i["run"],
+            "-o",
+            out / "rankings.jsonl",
+        ],
+        rankings,
+    ),
+    "new-scores": Writer(
+        "scores.h5",
+        lambda i, out: ["evaluate", i["run"], "--scores-out", out / "scores.h5"],
+        h5_of("scores"),
+        earlier=False,
+    ),
     "new-html": Writer("page.html", rank("--html", "page.html"), html, earlier=False),
 }
 
@@ -186,7 +237,7 @@ def killed_inside_write(args: list, target: Path, report: Path) -> tuple[Path, i
     """
     target = target.resolve()
     pid = os.fork()
-    if pid == 0:   # the child: never returns into pytest
+    if pid == 0:  # the child: never returns into pytest
         try:
             replace = os.replace
 
@@ -202,8 +253,10 @@ def killed_inside_write(args: list, target: Path, report: Path) -> tuple[Path, i
 
             os.replace = replace_or_die
             result = run_pbr(*args)
-            report.write_text(f"finished with exit code {result.exit_code} without renaming anything onto "
-                              f"{target}:\n{result.output}", encoding="utf-8")
+            report.write_text(
+                f"finished with exit code {result.exit_code} without renaming anything onto {target}:\n{result.output}",
+                encoding="utf-8",
+            )
         except BaseException as exc:  # noqa: B036 - the child must report and exit whatever happens
             report.write_text(f"failed before the kill: {exc!r}", encoding="utf-8")
         finally:
@@ -253,8 +306,10 @@ def test_writer_killed_inside_its_write_leaves_the_earlier_file_or_none(inputs, 
 
     temporary, size = killed_inside_write(args, target, tmp_path / "kill-report")
 
-    assert size > 0 and temporary.parent.resolve() in (target.parent.resolve(), *(
-        p.resolve() for p in out.glob(f".{target.parent.name}.*.partial")))
+    assert size > 0 and temporary.parent.resolve() in (
+        target.parent.resolve(),
+        *(p.resolve() for p in out.glob(f".{target.parent.name}.*.partial")),
+    )
     if writer.earlier:
         assert target.read_bytes() == before, "the earlier file was changed"
         writer.complete(target)
@@ -270,9 +325,9 @@ def test_writer_killed_inside_its_write_leaves_the_earlier_file_or_none(inputs, 
         from pbr_cli.model.run import resolve_run
 
         with pytest.raises(FormatError, match="no trained run found"):
-            resolve_run(None, base=out)             # `pbr evaluate` without RUN does not pick the staging folder
+            resolve_run(None, base=out)  # `pbr evaluate` without RUN does not pick the staging folder
 
-    again = run_pbr(*args)                          # what the kill left is no obstacle to the next run
+    again = run_pbr(*args)  # what the kill left is no obstacle to the next run
     assert again.exit_code == 0, again.output
     writer.complete(target)
     if writer.new_run:

@@ -63,7 +63,7 @@ def test_resume_refuses_a_pickled_train_state(run, tmp_path):
     result = run_pbr("train", "--resume", folder)
     assert_refused(result, "train_state.pt", "pickled code", folder=tmp_path)
     assert not marker.exists()
-    assert (folder / "last.safetensors").read_bytes() == last           # the run is left as it was
+    assert (folder / "last.safetensors").read_bytes() == last  # the run is left as it was
 
 
 def write_bert_folder(folder, weights: dict):
@@ -71,9 +71,20 @@ def write_bert_folder(folder, weights: dict):
     folder.mkdir()
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *"你好在吗今天怎么样哈嗯的我想要呀啊吧"]
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    (folder / "config.json").write_text(json.dumps({
-        "model_type": "bert", "hidden_size": 16, "num_attention_heads": 2, "intermediate_size": 32,
-        "num_hidden_layers": 4, "max_position_embeddings": 64, "vocab_size": len(vocab), "type_vocab_size": 2}))
+    (folder / "config.json").write_text(
+        json.dumps(
+            {
+                "model_type": "bert",
+                "hidden_size": 16,
+                "num_attention_heads": 2,
+                "intermediate_size": 32,
+                "num_hidden_layers": 4,
+                "max_position_embeddings": 64,
+                "vocab_size": len(vocab),
+                "type_vocab_size": 2,
+            }
+        )
+    )
     torch.save(weights, folder / "pytorch_model.bin")
     return folder
 
@@ -116,13 +127,20 @@ def header_of_bad_bytes(marker) -> bytes:
 
 
 def offsets_overlapping(marker) -> bytes:
-    header = {"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
-              "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}}
+    header = {
+        "a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+        "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]},
+    }
     return safetensors_bytes(header, b"\0" * 12)
 
 
-TAMPERED = [pickled, header_claims_more_than_the_file, header_length_beyond_the_file, header_of_bad_bytes,
-            offsets_overlapping]
+TAMPERED = [
+    pickled,
+    header_claims_more_than_the_file,
+    header_length_beyond_the_file,
+    header_of_bad_bytes,
+    offsets_overlapping,
+]
 
 
 @pytest.mark.parametrize("tamper", TAMPERED, ids=[case.__name__ for case in TAMPERED])

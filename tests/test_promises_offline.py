@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-UNROUTABLE = ("203.0.113.1", 80)   # TEST-NET-3: a connect without the guard hangs or fails some other way
+UNROUTABLE = ("203.0.113.1", 80)  # TEST-NET-3: a connect without the guard hangs or fails some other way
 
 
 @pytest.fixture

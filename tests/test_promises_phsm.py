@@ -11,10 +11,10 @@ import torch
 from pbr_cli.losses.itm import sample_negatives
 from pbr_cli.losses.phsm import phsm_scores, polarity_similarity
 
-DIALOGUES = [[0.9, 0.1], [0.2, 0.8]]                 # [P, N] of each dialogue
-STICKERS = [[0.8, 0.2], [0.5, 0.5], [0.1, 0.9]]      # [P, N] of each sticker
-SIM = [[3.0, 1.0, 0.5], [0.2, 2.0, 4.0]]             # semantic similarity (dialogue x sticker)
-POSITIVE = [0, 2]                                    # each dialogue's own sticker: never its negative
+DIALOGUES = [[0.9, 0.1], [0.2, 0.8]]  # [P, N] of each dialogue
+STICKERS = [[0.8, 0.2], [0.5, 0.5], [0.1, 0.9]]  # [P, N] of each sticker
+SIM = [[3.0, 1.0, 0.5], [0.2, 2.0, 4.0]]  # semantic similarity (dialogue x sticker)
+POSITIVE = [0, 2]  # each dialogue's own sticker: never its negative
 
 
 def hand_probabilities() -> list[list[float]]:
@@ -31,7 +31,7 @@ def hand_probabilities() -> list[list[float]]:
     return rows
 
 
-EXPECTED = [[0.0, 0.6611, 0.3389], [0.1247, 0.8753, 0.0]]   # hand_probabilities(), to 4 places
+EXPECTED = [[0.0, 0.6611, 0.3389], [0.1247, 0.8753, 0.0]]  # hand_probabilities(), to 4 places
 
 
 def phsm_logits(repeat: int = 1):
@@ -63,7 +63,7 @@ def test_sampling_distribution_is_the_hand_computed_matrix(monkeypatch):
 
 
 def test_sampled_frequencies_follow_the_hand_computed_matrix():
-    rows = 20_000                                            # per dialogue; seeded, so the counts are fixed
+    rows = 20_000  # per dialogue; seeded, so the counts are fixed
     scores, mask = phsm_logits(rows)
     picks = sample_negatives(scores, mask, torch.Generator().manual_seed(0)).view(rows, 2)
     for i in range(2):

@@ -58,23 +58,23 @@ def recorded(tmp_path_factory):
 
 def test_the_loss_is_weighted_by_inverse_class_frequency(recorded):
     losses, _ = recorded
-    assert len(losses) == 2                                          # 8 train images, batches of 4
+    assert len(losses) == 2  # 8 train images, batches of 4
     for _, weight in losses:
         assert weight is not None and weight.tolist() == pytest.approx(EXPECTED_WEIGHTS)
     labels = torch.cat([batch for batch, _ in losses])
     assert sorted(labels.tolist()) == sorted(EMOTIONS.index(e) for e, n in COUNTS.items() for _ in range(n))
-    assert float(torch.tensor(EXPECTED_WEIGHTS)[labels].mean()) == pytest.approx(1.0)   # 1 per image on average
+    assert float(torch.tensor(EXPECTED_WEIGHTS)[labels].mean()) == pytest.approx(1.0)  # 1 per image on average
 
 
 def test_training_augments_every_batch(recorded):
     _, views = recorded
     assert len(views) == 2
     for images, result, kwargs in views:
-        assert kwargs.get("jitter") is True and kwargs.get("generator") is not None   # crop, flip and colour jitter
-        assert kwargs.get("hue") == 0.5                                              # and the default hue rotation
+        assert kwargs.get("jitter") is True and kwargs.get("generator") is not None  # crop, flip and colour jitter
+        assert kwargs.get("hue") == 0.5  # and the default hue rotation
         assert result.shape == images.shape == (4, 3, 16, 16) and result.dtype == torch.float32
         assert torch.isfinite(result).all() and result.min() >= 0 and result.max() <= 255
-        assert not torch.equal(result, images.float())                              # the pixels change
+        assert not torch.equal(result, images.float())  # the pixels change
 
 
 def test_augmentation_is_the_same_for_the_same_seed():

@@ -12,7 +12,7 @@ from helpers import assert_refused, module_cache, run_pbr
 from pbr_cli.data import open_dataset
 from synthetic import write_tiny_dataset
 
-BROKEN_LINE = '{"id": "test2", "context": ["你好"'      # malformed JSON on line 3 of test.jsonl
+BROKEN_LINE = '{"id": "test2", "context": ["你好"'  # malformed JSON on line 3 of test.jsonl
 
 
 def val_records(run):
@@ -27,8 +27,22 @@ def validated(tmp_path_factory):
     with module_cache(root / "cache"):
         data = write_tiny_dataset(root / "data")
         set_line(data / "test.jsonl", 3, BROKEN_LINE)
-        result = run_pbr("train", "--data", data, "-o", root / "run", "--steps", "6", "-K", "4", "--img-size", "32",
-                         "--val-every", "2", "--json")
+        result = run_pbr(
+            "train",
+            "--data",
+            data,
+            "-o",
+            root / "run",
+            "--steps",
+            "6",
+            "-K",
+            "4",
+            "--img-size",
+            "32",
+            "--val-every",
+            "2",
+            "--json",
+        )
         yield write_tiny_dataset(root / "intact"), root / "run", result
 
 
@@ -48,7 +62,7 @@ def test_best_checkpoint_holds_the_step_with_the_highest_val_map(validated):
     assert [r["step"] for r in records] == [2, 4, 6]
     maps = [r["map"] for r in records]
     best = maps.index(max(maps))
-    assert best != len(maps) - 1 and max(maps) != maps[-1]   # the run must tell best from last to test anything
+    assert best != len(maps) - 1 and max(maps) != maps[-1]  # the run must tell best from last to test anything
     assert json.loads(result.stdout)["best_val_map"] == max(maps)
     assert [r.get("best", False) for r in records] == [m > max(maps[:i], default=-1) for i, m in enumerate(maps)]
     # evaluated on val afresh, best.safetensors scores the best step's MAP and last.safetensors the last step's
@@ -58,8 +72,11 @@ def test_best_checkpoint_holds_the_step_with_the_highest_val_map(validated):
         assert json.loads(evaluated.stdout)["map"] == pytest.approx(expected, abs=1e-9), which
 
 
-@pytest.mark.parametrize("writer,broken", [(write_stickerchat, "release_test.json"),
-                                           (write_mod, "c_test_easy_task2.json")], ids=["stickerchat", "mod"])
+@pytest.mark.parametrize(
+    "writer,broken",
+    [(write_stickerchat, "release_test.json"), (write_mod, "c_test_easy_task2.json")],
+    ids=["stickerchat", "mod"],
+)
 def test_other_layouts_open_only_the_splits_asked_for(tmp_path, writer, broken):
     root = writer(tmp_path)
     (root / broken).write_text("{ not json", encoding="utf-8")
@@ -125,8 +142,11 @@ def test_nan_loss_keeps_the_last_good_checkpoint_and_names_step_and_term(tiny_da
     run = tmp_path / "run"
     calls = at_step(monkeypatch, 5, lambda terms: terms.update(itm=terms["itm"] * float("nan")))
     result = run_pbr("train", "--data", tiny_data, "-o", run, *STOPPING)
-    assert_refused(result, "loss term 'itm' became nan at step 5",
-                   "last good checkpoint (step 4: last.safetensors, train_state.pt) is kept")
+    assert_refused(
+        result,
+        "loss term 'itm' became nan at step 5",
+        "last good checkpoint (step 4: last.safetensors, train_state.pt) is kept",
+    )
     assert len(calls) == 5
     monkeypatch.undo()
     assert_resumable(run, 4)
@@ -141,6 +161,6 @@ def test_sigint_saves_the_step_it_stopped_at_and_resumes(tiny_data, tmp_path, mo
     assert result.exit_code == 130, result.output
     assert "Traceback" not in result.output
     assert f"SIGINT received: checkpoint saved at step 3; continue with `pbr train --resume {run}`" in result.output
-    assert len(calls) == 3                                   # stopped after the step that saw the signal
+    assert len(calls) == 3  # stopped after the step that saw the signal
     monkeypatch.undo()
     assert_resumable(run, 3)

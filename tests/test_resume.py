@@ -20,8 +20,14 @@ TRAIN = ["--steps", str(STEPS), "-K", "4", "--img-size", "32", "--save-every", "
 
 
 def pbr(*args, cwd, env):
-    return subprocess.Popen([sys.executable, "-m", "pbr_cli.cli", *[str(a) for a in args]], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "pbr_cli.cli", *[str(a) for a in args]],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def saved_step(run) -> int:
@@ -87,16 +93,21 @@ def test_sigkill_at_three_points_resumes_to_identical_weights(setup):
 
     run = tmp_path / "interrupted"
     start = ["--seed", "5", "train", "--data", data, *TRAIN, "-o", run]
-    kills = [("between", 10, 10), ("mid-write", 26, 24), ("after", 42, 42)]   # how, at which step, resumed from
+    kills = [("between", 10, 10), ("mid-write", 26, 24), ("after", 42, 42)]  # how, at which step, resumed from
     for number, (mode, step, resumes_from) in enumerate(kills):
         args = start if number == 0 else ["train", "--resume", run]
-        killed = subprocess.run([sys.executable, "-c", SELF_KILLING, *map(str, args)], cwd=tmp_path,
-                                env={**env, "PBR_TEST_KILL": f"{mode}:{step}"}, capture_output=True, text=True,
-                                timeout=300)
+        killed = subprocess.run(
+            [sys.executable, "-c", SELF_KILLING, *map(str, args)],
+            cwd=tmp_path,
+            env={**env, "PBR_TEST_KILL": f"{mode}:{step}"},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert killed.returncode == -signal.SIGKILL, (mode, killed.returncode, killed.stderr[-2000:])
         assert saved_step(run) == resumes_from, mode
         leftovers = sorted(path.name for path in run.glob(".*.tmp"))
-        assert len(leftovers) == (number > 0), (mode, leftovers)   # the half-written temporary file, no other
+        assert len(leftovers) == (number > 0), (mode, leftovers)  # the half-written temporary file, no other
     process = pbr("train", "--resume", run, cwd=tmp_path, env=env)
     assert process.wait(timeout=300) == 0, process.stderr.read()
     expected = load_file(str(tmp_path / "reference" / "last.safetensors"))
@@ -127,8 +138,9 @@ def test_sigterm_saves_a_checkpoint_and_says_how_to_resume(setup):
 
 def test_nan_loss_stops_naming_step_and_term(setup, invoke):
     tmp_path, data, _ = setup
-    result = invoke("train", "--data", data, "--steps", "30", "-K", "4", "--img-size", "32", "--lr", "1e30",
-                    "-o", tmp_path / "nan")
+    result = invoke(
+        "train", "--data", data, "--steps", "30", "-K", "4", "--img-size", "32", "--lr", "1e30", "-o", tmp_path / "nan"
+    )
     assert result.exit_code != 0
     assert "loss term" in result.output and "at step" in result.output and "Traceback" not in result.output
 

@@ -32,8 +32,10 @@ def system_scores(dataset, split="test", seed=0):
 
 
 def write_jsonl(path, ids, scores, label=None):
-    lines = [{"id": i, "scores": s.tolist(), **({} if label is None else {"label": int(t)})}
-             for i, s, t in zip(ids, scores, label if label is not None else [None] * len(ids))]
+    lines = [
+        {"id": i, "scores": s.tolist(), **({} if label is None else {"label": int(t)})}
+        for i, s, t in zip(ids, scores, label if label is not None else [None] * len(ids))
+    ]
     path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
     return path
 
@@ -52,8 +54,12 @@ def test_every_format_gives_the_metrics_of_the_scores(invoke, dataset, tmp_path)
         handle["ids"], handle["scores"], handle["label"] = np.array(ids, dtype="S"), scores, label
     write_jsonl(tmp_path / "labelled.jsonl", ids, scores, label)
     write_jsonl(tmp_path / "bare.jsonl", ids, scores)
-    runs = {"pbr": [tmp_path / "pbr.h5"], "plain": [tmp_path / "plain.h5"], "labelled": [tmp_path / "labelled.jsonl"],
-            "bare": [tmp_path / "bare.jsonl", "--data", dataset.root, "--split", "test"]}
+    runs = {
+        "pbr": [tmp_path / "pbr.h5"],
+        "plain": [tmp_path / "plain.h5"],
+        "labelled": [tmp_path / "labelled.jsonl"],
+        "bare": [tmp_path / "bare.jsonl", "--data", dataset.root, "--split", "test"],
+    }
     for name, args in runs.items():
         result, metrics = evaluate_json(invoke, "--scores", *args)
         assert metrics["map"] == pytest.approx(expected["map"], abs=1e-6), name
@@ -76,8 +82,11 @@ def _break(kind, ids, scores, label, dataset):
     if kind == "nan":
         return [json.dumps(rows[0]), json.dumps(rows[1]).replace(str(rows[1]["scores"][0]), "NaN", 1)], "line 2", False
     if kind == "short-row":
-        return ([json.dumps(rows[0]), json.dumps({**rows[1], "scores": rows[1]["scores"][:-1]})],
-                "9 scores where line 1 has 10", False)
+        return (
+            [json.dumps(rows[0]), json.dumps({**rows[1], "scores": rows[1]["scores"][:-1]})],
+            "9 scores where line 1 has 10",
+            False,
+        )
     if kind == "label-range":
         return [json.dumps({**rows[0], "label": 10})], "'label' must be the index", False
     if kind == "duplicate-id":
@@ -97,8 +106,21 @@ def _break(kind, ids, scores, label, dataset):
     raise AssertionError(kind)
 
 
-@pytest.mark.parametrize("kind", ["nan", "short-row", "label-range", "duplicate-id", "no-label", "unknown-id",
-                                  "wrong-count", "missing-dialogues", "wrong-label", "not-json"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "nan",
+        "short-row",
+        "label-range",
+        "duplicate-id",
+        "no-label",
+        "unknown-id",
+        "wrong-count",
+        "missing-dialogues",
+        "wrong-label",
+        "not-json",
+    ],
+)
 def test_bad_scores_file_is_refused_naming_it(invoke, dataset, tmp_path, kind):
     ids, scores, label = system_scores(dataset)
     lines, needle, with_data = _break(kind, ids, scores, label, dataset)
@@ -118,6 +140,9 @@ def test_bad_plain_hdf5_is_refused(invoke, dataset, tmp_path, problem):
             handle["label"] = label + (10 if problem == "label-out-of-range" else 0)
         if problem == "nan":
             handle["scores"][3, 2] = np.nan
-    needle = {"no-label-dataset": "dataset 'label' is missing", "label-out-of-range": "'label' must index",
-              "nan": "NaN or infinite values (row 3)"}[problem]
+    needle = {
+        "no-label-dataset": "dataset 'label' is missing",
+        "label-out-of-range": "'label' must index",
+        "nan": "NaN or infinite values (row 3)",
+    }[problem]
     assert_refused(invoke("evaluate", "--scores", path), str(path), needle)

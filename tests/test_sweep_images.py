@@ -36,7 +36,7 @@ from synthetic import png_claiming, write_tiny_dataset
 PICTURES = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP", "gif": "GIF", "bmp": "BMP"}  # suffix -> Pillow format
 SIGNATURE_END = {"png": 8, "jpg": 3, "webp": 12, "gif": 6, "bmp": 2}  # bytes a truncated file needs to say its format
 NOISE = np.random.default_rng(0).integers(0, 256, (12, 16, 3), dtype=np.uint8)
-NOT_AN_IMAGE = "the content is not"   # the message for content of no known format
+NOT_AN_IMAGE = "the content is not"  # the message for content of no known format
 OVER_A_SIDE = f"a side over {MAX_SIDE:,} pixels"
 TOO_MANY_PIXELS = "decompression bomb"
 TRAIN = ["--steps", "2", "-K", "4", "--img-size", "32"]
@@ -66,11 +66,11 @@ class Case:
 
     name: str
     data: bytes
-    needles: tuple[str, ...] = ()       # refused when set
+    needles: tuple[str, ...] = ()  # refused when set
     shape: tuple[int, int] | None = None
-    same_as: str | None = None          # a file of the same pixels, encoded correctly: results must match
-    pixels: np.ndarray | None = None    # exact expected result
-    either: bool = False                # truncated: refused, or decoded exactly like the whole file
+    same_as: str | None = None  # a file of the same pixels, encoded correctly: results must match
+    pixels: np.ndarray | None = None  # exact expected result
+    either: bool = False  # truncated: refused, or decoded exactly like the whole file
 
 
 def refused(name: str, data: bytes, *needles: str) -> Case:
@@ -86,9 +86,10 @@ def picture_cases() -> list[Case]:
             cases.append(Case(f"cut{cut}_of_{len(whole)}.{suffix}", whole[:cut], either=True))
         for seed in range(2):
             cases.append(refused(f"garbage{seed}.{suffix}", random.Random(seed).randbytes(300), NOT_AN_IMAGE))
-        signature = whole[:SIGNATURE_END[suffix]]
-        cases.append(refused(f"signature_then_garbage.{suffix}", signature + random.Random(9).randbytes(300),
-                             PICTURES[suffix]))
+        signature = whole[: SIGNATURE_END[suffix]]
+        cases.append(
+            refused(f"signature_then_garbage.{suffix}", signature + random.Random(9).randbytes(300), PICTURES[suffix])
+        )
         cases.append(refused(f"zero.{suffix}", b"", "empty (0 bytes)"))
         for other in PICTURES:
             if other != suffix:
@@ -110,19 +111,30 @@ def extreme_cases() -> list[Case]:
             for shape in ((1, length), (length, 1)):
                 pixels = np.full((*shape, 3), (200, 30, 90), dtype=np.uint8)
                 lossy = suffix in ("jpg", "webp")
-                cases.append(Case(f"strip{shape[0]}x{shape[1]}.{suffix}",
-                                  encode(suffix, pixels, **({"quality": 100} if lossy else {})), shape=shape,
-                                  pixels=None if lossy or suffix == "gif" else pixels))
+                cases.append(
+                    Case(
+                        f"strip{shape[0]}x{shape[1]}.{suffix}",
+                        encode(suffix, pixels, **({"quality": 100} if lossy else {})),
+                        shape=shape,
+                        pixels=None if lossy or suffix == "gif" else pixels,
+                    )
+                )
     for suffix in ("png", "bmp"):
         for shape in ((1, MAX_SIDE + 1), (200_000, 1)):
             pixels = np.zeros((*shape, 3), dtype=np.uint8)
-            cases.append(refused(f"over_a_side{shape[0]}x{shape[1]}.{suffix}", encode(suffix, pixels),
-                                 OVER_A_SIDE, f"{shape[1]}x{shape[0]}"))
+            cases.append(
+                refused(
+                    f"over_a_side{shape[0]}x{shape[1]}.{suffix}",
+                    encode(suffix, pixels),
+                    OVER_A_SIDE,
+                    f"{shape[1]}x{shape[0]}",
+                )
+            )
     cases.append(refused("claims_9000x9000.png", png_claiming(9000, 9000), "9000x9000", TOO_MANY_PIXELS))
     cases.append(refused("claims_1x200000.png", png_claiming(1, 200_000), OVER_A_SIDE))
     jpeg = bytearray(encode("jpg"))
     frame = jpeg.index(b"\xff\xc0") + 5
-    jpeg[frame:frame + 4] = struct.pack(">HH", 65535, 65535)
+    jpeg[frame : frame + 4] = struct.pack(">HH", 65535, 65535)
     cases.append(refused("claims_65535x65535.jpg", bytes(jpeg), TOO_MANY_PIXELS))
     bmp = bytearray(encode("bmp"))
     bmp[18:26] = struct.pack("<ii", 9000, 9000)
@@ -135,9 +147,13 @@ def extreme_cases() -> list[Case]:
     webp = bytearray(encode("webp"))
     webp[26:30] = struct.pack("<HH", 16383, 16383)
     cases.append(refused("claims_16383x16383.webp", bytes(webp), TOO_MANY_PIXELS))
-    no_frames = {"trailer": gif_screen() + b";", "palette_trailer": gif_screen(palette=True) + b";",
-                 "no_trailer": gif_screen(), "extension_only": gif_screen() + b"!\xf9\x04\x00\x00\x00\x00\x00;",
-                 "zero_screen": gif_screen(0, 0) + b";"}
+    no_frames = {
+        "trailer": gif_screen() + b";",
+        "palette_trailer": gif_screen(palette=True) + b";",
+        "no_trailer": gif_screen(),
+        "extension_only": gif_screen() + b"!\xf9\x04\x00\x00\x00\x00\x00;",
+        "zero_screen": gif_screen(0, 0) + b";",
+    }
     cases += [refused(f"no_frames_{kind}.gif", data, "GIF has no frames") for kind, data in no_frames.items()]
     return cases
 
@@ -164,28 +180,38 @@ def npy_cases() -> list[Case]:
         "big_endian": (NOISE.astype(">u2"), NOISE),
         "int64": (NOISE.astype(np.int64), NOISE),
     }
-    cases = [Case(f"{name}.npy", npy_bytes(array), shape=expected.shape[:2], pixels=expected)
-             for name, (array, expected) in valid.items()]
+    cases = [
+        Case(f"{name}.npy", npy_bytes(array), shape=expected.shape[:2], pixels=expected)
+        for name, (array, expected) in valid.items()
+    ]
     with_nan = NOISE.astype(np.float32)
     with_nan[0, 0, 0] = np.nan
     bad_values = {
-        "float32": NOISE.astype(np.float32), "nan": with_nan, "inf": np.full((4, 4, 3), np.inf),
-        "bool": np.ones((4, 4, 3), bool), "complex": np.ones((4, 4, 3), complex), "negative": np.full((4, 4, 3), -1),
-        "over_255": np.full((4, 4, 3), 300, np.uint16), "text": np.full((4, 4, 3), "a"),
+        "float32": NOISE.astype(np.float32),
+        "nan": with_nan,
+        "inf": np.full((4, 4, 3), np.inf),
+        "bool": np.ones((4, 4, 3), bool),
+        "complex": np.ones((4, 4, 3), complex),
+        "negative": np.full((4, 4, 3), -1),
+        "over_255": np.full((4, 4, 3), 300, np.uint16),
+        "text": np.full((4, 4, 3), "a"),
         "structured": np.zeros((4, 4, 3), dtype=[("r", "u1"), ("g", "u1")]),
     }
-    cases += [refused(f"{name}.npy", npy_bytes(array), "expected uint8 pixel values")
-              for name, array in bad_values.items()]
+    cases += [
+        refused(f"{name}.npy", npy_bytes(array), "expected uint8 pixel values") for name, array in bad_values.items()
+    ]
     bad_shapes = {"1d": (5,), "0d": (), "4d": (1, 2, 2, 3), "5_channels": (2, 2, 5), "2_planes": (2, 5, 5)}
-    cases += [refused(f"shape_{name}.npy", npy_bytes(np.zeros(shape, np.uint8)), "expected an (H, W, 3) image array")
-              for name, shape in bad_shapes.items()]
+    cases += [
+        refused(f"shape_{name}.npy", npy_bytes(np.zeros(shape, np.uint8)), "expected an (H, W, 3) image array")
+        for name, shape in bad_shapes.items()
+    ]
     for shape in ((0, 4, 3), (4, 0, 3), (0, 0)):
-        cases.append(refused(f"empty{'x'.join(map(str, shape))}.npy", npy_bytes(np.zeros(shape, np.uint8)),
-                             "no pixels"))
+        cases.append(
+            refused(f"empty{'x'.join(map(str, shape))}.npy", npy_bytes(np.zeros(shape, np.uint8)), "no pixels")
+        )
     cases.append(refused("objects.npy", npy_bytes(np.array([{"a": 1}], dtype=object)), "not a readable .npy array"))
     cases.append(refused("claims_9000x9000.npy", npy_header_claiming((9000, 9000, 3)), "not a readable .npy array"))
-    cases.append(refused("claims_2x200000.npy", npy_header_claiming((2, 200_000, 3)) + bytes(1_200_000),
-                         OVER_A_SIDE))
+    cases.append(refused("claims_2x200000.npy", npy_header_claiming((2, 200_000, 3)) + bytes(1_200_000), OVER_A_SIDE))
     whole = npy_bytes(NOISE)
     for cut in (1, 6, 10, 60, len(whole) // 2, len(whole) - 1):
         cases.append(refused(f"cut{cut}.npy", whole[:cut], ".npy"))
@@ -249,8 +275,11 @@ def address_space_ceiling(extra_bytes: int):
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
-@pytest.mark.parametrize("shape", [(1, 60_000), (60_000, 1), (2, MAX_SIDE), (MAX_SIDE, 3), (7, 40_000)],
-                         ids=lambda shape: f"{shape[0]}x{shape[1]}")
+@pytest.mark.parametrize(
+    "shape",
+    [(1, 60_000), (60_000, 1), (2, MAX_SIDE), (MAX_SIDE, 3), (7, 40_000)],
+    ids=lambda shape: f"{shape[0]}x{shape[1]}",
+)
 def test_square_resize_of_a_strip_allocates_little(shape):
     strip = np.full((*shape, 3), 40, dtype=np.uint8)
     tracemalloc.start()
@@ -272,9 +301,14 @@ def test_square_resize_of_a_square_is_a_plain_bilinear_resize(side):
     np.testing.assert_array_equal(square_resize(image, 32), expected)
 
 
-@pytest.mark.parametrize("shape,block", [((10, 40), (slice(12, 20), slice(0, 32))),
-                                         ((40, 10), (slice(0, 32), slice(12, 20))),
-                                         ((3, 96), (slice(15, 16), slice(0, 32)))])
+@pytest.mark.parametrize(
+    "shape,block",
+    [
+        ((10, 40), (slice(12, 20), slice(0, 32))),
+        ((40, 10), (slice(0, 32), slice(12, 20))),
+        ((3, 96), (slice(15, 16), slice(0, 32))),
+    ],
+)
 def test_square_resize_centres_the_image_on_white(shape, block):
     result = square_resize(np.full((*shape, 3), (200, 0, 0), dtype=np.uint8), 32)
     inside = np.zeros((32, 32), bool)
@@ -382,8 +416,11 @@ def cli_inputs(dataset, tmp_path_factory):
     folders = {
         "bomb": {"good.png": good, "bomb.png": encode("png", np.zeros((200_000, 1, 3), np.uint8))},
         "strip": {"good.png": good, "strip.png": encode("png", np.zeros((60_000, 1, 3), np.uint8))},
-        "unreadable": {"garbage.png": random.Random(0).randbytes(400), "bomb.png": png_claiming(9000, 9000),
-                       "frameless.gif": gif_screen() + b";"},
+        "unreadable": {
+            "garbage.png": random.Random(0).randbytes(400),
+            "bomb.png": png_claiming(9000, 9000),
+            "frameless.gif": gif_screen() + b";",
+        },
         "frameless": {"good.png": good, "frameless.gif": gif_screen() + b";"},
     }
     for name, files in folders.items():
@@ -397,10 +434,18 @@ def cli_inputs(dataset, tmp_path_factory):
 CLI_REFUSALS = {
     "bomb": ("rank", "bomb", (), ("bomb.png", OVER_A_SIDE)),
     "frameless": ("rank", "frameless", (), ("frameless.gif", "GIF has no frames")),
-    "rank_all_unreadable": ("rank", "unreadable", ("--skip-bad-images",),
-                            ("unreadable", "no readable images: all 3 were skipped")),
-    "embed_all_unreadable": ("embed", "unreadable", ("--skip-bad-images",),
-                             ("unreadable", "no readable images: all 3 were skipped")),
+    "rank_all_unreadable": (
+        "rank",
+        "unreadable",
+        ("--skip-bad-images",),
+        ("unreadable", "no readable images: all 3 were skipped"),
+    ),
+    "embed_all_unreadable": (
+        "embed",
+        "unreadable",
+        ("--skip-bad-images",),
+        ("unreadable", "no readable images: all 3 were skipped"),
+    ),
 }
 
 
@@ -423,7 +468,7 @@ def test_cli_skips_a_bomb_and_ranks_a_strip_in_bounded_memory(invoke, cli_inputs
     skipped = invoke(*cli_args(command, cli_inputs, "bomb", tmp_path / "skipped.h5"), "--skip-bad-images", "--json")
     assert skipped.exit_code == 0, skipped.output
     assert "Traceback" not in skipped.output and "1 unreadable" in skipped.output, skipped.output
-    with address_space_ceiling(2 << 30):   # the old square canvas of a 1 x 60,000 strip took 10.8 GB
+    with address_space_ceiling(2 << 30):  # the old square canvas of a 1 x 60,000 strip took 10.8 GB
         result = invoke(*cli_args(command, cli_inputs, "strip", tmp_path / "strip.h5"), "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
@@ -439,9 +484,16 @@ def test_rank_refuses_an_empty_index(invoke, cli_inputs, tmp_path):
     run = cli_inputs / "run"
     dim = json.loads((run / "config.json").read_text())["model"]["embed_dim"]
     index = tmp_path / "empty_index.h5"
-    write_h5(index, "sticker_index", {"ids": np.array([], dtype=object), "paths": np.array([], dtype=object),
-                                      "embeddings": np.zeros((0, dim), np.float16)},
-             {"model_hash": file_hash(run / "best.safetensors"), "dim": dim, "img_size": 32})
+    write_h5(
+        index,
+        "sticker_index",
+        {
+            "ids": np.array([], dtype=object),
+            "paths": np.array([], dtype=object),
+            "embeddings": np.zeros((0, dim), np.float16),
+        },
+        {"model_hash": file_hash(run / "best.safetensors"), "dim": dim, "img_size": 32},
+    )
     result = invoke("rank", cli_inputs / "dialogue.txt", index, "--model", run)
     assert_refused(result, "empty_index.h5", "holds no stickers")
 

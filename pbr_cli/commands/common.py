@@ -4,11 +4,12 @@ guard."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import click
 
-CHECKPOINTS = ("best", "last")   # the weights of a run folder: model.run.WEIGHTS (here, so --help imports no torch)
-SCORES = ("itm", "itc")          # what ranks candidates: the ITM match probability (the paper) or the ITC cosine
+CHECKPOINTS = ("best", "last")  # the weights of a run folder: model.run.WEIGHTS (here, so --help imports no torch)
+SCORES = ("itm", "itc")  # what ranks candidates: the ITM match probability (the paper) or the ITC cosine
 
 
 def which_option(help: str | None = None):
@@ -19,6 +20,23 @@ def which_option(help: str | None = None):
 def score_option(help: str | None = None):
     """`--score itm|itc`: the ranking score."""
     return click.option("--score", type=click.Choice(SCORES), default="itm", show_default=True, help=help)
+
+
+def output_option(default: str | None, help: str):
+    """`-o/--output FILE`: the file a command writes (a Path; the default shown in --help when there is one)."""
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=default,
+        show_default=default is not None,
+        help=help,
+    )
+
+
+def file_option(*names: str, help: str):
+    """An optional file (a str path) with no default: `--sheet`, `--html`, ..."""
+    return click.option(*names, type=click.Path(dir_okay=False), default=None, help=help)
 
 
 def json_option(help: str):

@@ -13,25 +13,58 @@ from .common import json_option
 if TYPE_CHECKING:
     from ..demo.build import DemoSummary
 
+
 @click.command()
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Dataset folder (default: the cache, $PBR_CACHE_DIR or ~/.cache/pbr, under demo/).")
-@click.option("--size", type=click.Choice(list(SIZES)), default="small", show_default=True,
-              help="tiny: 4 topics, 200 dialogues (tests); small: 24 topics, 4000 dialogues; medium: 28 topics, "
-                   "20000 dialogues.")
-@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("pbr-demo"),
-              show_default=True, help="Folder for the pipeline's files: teacher, anchors, runs, results, plots, "
-                                       "sheets. It must be new, empty or an earlier demo report (marked by a "
-                                       ".pbr-demo-report file): the demo replaces the files in it.")
-@click.option("--steps", type=click.IntRange(min=1), default=1200, show_default=True,
-              help="Training steps of each model (Base and PBR).")
-@click.option("--teacher-epochs", type=click.IntRange(min=1), default=None,
-              help="Epochs of the emotion teacher (default: teacher-train's, scaled to the emotion set's size).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Dataset folder (default: the cache, $PBR_CACHE_DIR or ~/.cache/pbr, under demo/).",
+)
+@click.option(
+    "--size",
+    type=click.Choice(list(SIZES)),
+    default="small",
+    show_default=True,
+    help="tiny: 4 topics, 200 dialogues (tests); small: 24 topics, 4000 dialogues; medium: 28 topics, 20000 dialogues.",
+)
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("pbr-demo"),
+    show_default=True,
+    help="Folder for the pipeline's files: teacher, anchors, runs, results, plots, "
+    "sheets. It must be new, empty or an earlier demo report (marked by a "
+    ".pbr-demo-report file): the demo replaces the files in it.",
+)
+@click.option(
+    "--steps",
+    type=click.IntRange(min=1),
+    default=1200,
+    show_default=True,
+    help="Training steps of each model (Base and PBR).",
+)
+@click.option(
+    "--teacher-epochs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Epochs of the emotion teacher (default: teacher-train's, scaled to the emotion set's size).",
+)
 @click.option("--dataset-only", is_flag=True, help="Only build the dataset and show what it holds.")
 @json_option("Print the summary as one JSON object.")
 @click.pass_context
-def demo(ctx: click.Context, out_dir: Path | None, size: str, report_dir: Path, steps: int, teacher_epochs: int,
-         dataset_only: bool, as_json: bool) -> None:
+def demo(
+    ctx: click.Context,
+    out_dir: Path | None,
+    size: str,
+    report_dir: Path,
+    steps: int,
+    teacher_epochs: int,
+    dataset_only: bool,
+    as_json: bool,
+) -> None:
     """Run the whole pipeline on the synthetic demo dataset: Base against full PBR.
 
     Builds the dataset (or reuses it), trains the emotion teacher, builds the anchors, embeds the
@@ -54,7 +87,7 @@ def demo(ctx: click.Context, out_dir: Path | None, size: str, report_dir: Path, 
     if not dataset_only:
         from ..demo.pipeline import check_report_folder
 
-        check_report_folder(report_dir)     # before any work: the report folder must be the demo's own
+        check_report_folder(report_dir)  # before any work: the report folder must be the demo's own
     if demo_is_current(root, seed, size):
         console.info(f"using the demo dataset in {root}")
         summary = read_demo_summary(root)
@@ -73,8 +106,9 @@ def demo(ctx: click.Context, out_dir: Path | None, size: str, report_dir: Path, 
     from ..demo.pipeline import DemoPlan, print_results, run_pipeline
 
     device = ctx.obj.device if ctx.obj is not None else "auto"
-    plan = DemoPlan(data=Path(root), report=report_dir, seed=seed, steps=steps, teacher_epochs=teacher_epochs,
-                    device=device)
+    plan = DemoPlan(
+        data=Path(root), report=report_dir, seed=seed, steps=steps, teacher_epochs=teacher_epochs, device=device
+    )
     result = run_pipeline(plan)
     if as_json:
         console.print_json(result)
@@ -92,36 +126,56 @@ def print_summary(summary: "DemoSummary") -> None:
     from ..emotions import EMOTIONS
 
     total = summary.dialogues
-    out.print(f"Demo dataset {summary.root}  (size {summary.size}, seed {summary.seed}, "
-              f"generator v{summary.generator_version})")
+    out.print(
+        f"Demo dataset {summary.root}  (size {summary.size}, seed {summary.seed}, "
+        f"generator v{summary.generator_version})"
+    )
     emotion_set = summary.emotion_set
-    print_table("Splits", ["split", "dialogues", "emotion-set images"],
-                [[name, summary.splits[name], emotion_set["splits"].get(name, 0)] for name in summary.splits]
-                + [["total", total, sum(emotion_set["splits"].values())]])
+    print_table(
+        "Splits",
+        ["split", "dialogues", "emotion-set images"],
+        [[name, summary.splits[name], emotion_set["splits"].get(name, 0)] for name in summary.splits]
+        + [["total", total, sum(emotion_set["splits"].values())]],
+    )
 
     per_row = 2
     topics = list(summary.topics.items())
     rows = []
     for start in range(0, len(topics), per_row):
         row: list[object] = []
-        for topic, counts in topics[start:start + per_row]:
+        for topic, counts in topics[start : start + per_row]:
             row += [topic, counts["stickers"], counts["dialogues"]]
         rows.append(row + [""] * (3 * per_row - len(row)))
     columns = ["topic", "stickers", "dialogues"] * min(per_row, len(topics))
-    print_table(f"Topics ({len(topics)} in the library, {summary.stickers} stickers)", columns,
-                [row[:len(columns)] for row in rows])
+    print_table(
+        f"Topics ({len(topics)} in the library, {summary.stickers} stickers)",
+        columns,
+        [row[: len(columns)] for row in rows],
+    )
 
     set_total = sum(emotion_set["emotions"].values())
-    print_table(f"Emotions (emotion set: {len(emotion_set['characters'])} other characters)",
-                ["emotion", "dialogues", "share", "emotion-set images", "set share"],
-                [[emotion, summary.emotions.get(emotion, 0), _percent(summary.emotions.get(emotion, 0), total),
-                  emotion_set["emotions"].get(emotion, 0),
-                  _percent(emotion_set["emotions"].get(emotion, 0), set_total)] for emotion in EMOTIONS])
+    print_table(
+        f"Emotions (emotion set: {len(emotion_set['characters'])} other characters)",
+        ["emotion", "dialogues", "share", "emotion-set images", "set share"],
+        [
+            [
+                emotion,
+                summary.emotions.get(emotion, 0),
+                _percent(summary.emotions.get(emotion, 0), total),
+                emotion_set["emotions"].get(emotion, 0),
+                _percent(emotion_set["emotions"].get(emotion, 0), set_total),
+            ]
+            for emotion in EMOTIONS
+        ],
+    )
 
     agreement = summary.agreement
-    out.print("Text and sticker: " + ", ".join(f"{kind} {_percent(count, total)}" for kind, count in agreement.items())
-              + f"; the sticker's gesture or prop is named in {_percent(summary.variant_mentioned, total)}"
-              " of the dialogues.")
+    out.print(
+        "Text and sticker: "
+        + ", ".join(f"{kind} {_percent(count, total)}" for kind, count in agreement.items())
+        + f"; the sticker's gesture or prop is named in {_percent(summary.variant_mentioned, total)}"
+        " of the dialogues."
+    )
     for example in summary.examples:
         out.print(f"\nExample {example['id']} (test):", style="bold")
         for turn in example["context"]:

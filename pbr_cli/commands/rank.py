@@ -4,35 +4,51 @@ from __future__ import annotations
 
 import click
 
-from .common import guard_outputs, json_option, score_option, which_option
+from .common import file_option, guard_outputs, json_option, score_option, which_option
 
 
 @click.command()
 @click.argument("dialogue", type=click.Path(allow_dash=True))
 @click.argument("stickers", type=click.Path())
-@click.option("--model", "run", type=click.Path(), default=None,
-              help="Run folder. Default: the most recent under runs/.")
+@click.option(
+    "--model", "run", type=click.Path(), default=None, help="Run folder. Default: the most recent under runs/."
+)
 @click.option("--top", type=int, default=10, show_default=True, help="How many stickers to show.")
-@click.option("--rerank", type=int, default=128, show_default=True,
-              help="ITM re-ranks the ITC top K (ALBEF's retrieval scheme).")
+@click.option(
+    "--rerank", type=int, default=128, show_default=True, help="ITM re-ranks the ITC top K (ALBEF's retrieval scheme)."
+)
 @score_option()
 @which_option()
 @click.option("--skip-bad-images", is_flag=True, help="Rank past unreadable images (reported) instead of stopping.")
-@click.option("--sheet", type=click.Path(dir_okay=False), default=None,
-              help="Also draw the dialogue and the top stickers (rank, score, sentiment bar) as a PNG.")
-@click.option("--html", "html_out", type=click.Path(dir_okay=False), default=None,
-              help="Also write them as one self-contained HTML page (images inlined).")
-@click.option("--teacher-features", type=click.Path(dir_okay=False), default=None,
-              help="Sentiment bars from this teacher features .h5 for stickers without an emotion label.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="With a .jsonl DIALOGUE: write the rankings here, one JSON line per dialogue.")
-@click.option("--batch-size", type=int, default=32, show_default=True,
-              help="With a .jsonl DIALOGUE: dialogues per batch.")
+@file_option("--sheet", help="Also draw the dialogue and the top stickers (rank, score, sentiment bar) as a PNG.")
+@file_option("--html", "html_out", help="Also write them as one self-contained HTML page (images inlined).")
+@file_option(
+    "--teacher-features", help="Sentiment bars from this teacher features .h5 for stickers without an emotion label."
+)
+@file_option("-o", "--output", help="With a .jsonl DIALOGUE: write the rankings here, one JSON line per dialogue.")
+@click.option(
+    "--batch-size", type=int, default=32, show_default=True, help="With a .jsonl DIALOGUE: dialogues per batch."
+)
 @json_option("Print JSON (with a .jsonl DIALOGUE: one line per dialogue).")
 @click.pass_obj
 @guard_outputs("sheet", "html_out", "output")
-def rank(settings, dialogue, stickers, run, top, rerank, score, which, skip_bad_images, sheet, html_out,
-         teacher_features, output, batch_size, as_json):
+def rank(
+    settings,
+    dialogue,
+    stickers,
+    run,
+    top,
+    rerank,
+    score,
+    which,
+    skip_bad_images,
+    sheet,
+    html_out,
+    teacher_features,
+    output,
+    batch_size,
+    as_json,
+):
     """Rank STICKERS for the chat in DIALOGUE, best first.
 
     DIALOGUE is a UTF-8 text file with one utterance per line, oldest first ('-' reads stdin), or
@@ -43,7 +59,7 @@ def rank(settings, dialogue, stickers, run, top, rerank, score, which, skip_bad_
     """
     from .. import console
     from ..io import check_output_path
-    from ..ranking import rank_dialogue, rank_dialogue_file
+    from ..ranking import RankOptions, rank_dialogue, rank_dialogue_file
 
     for name, value in (("--top", top), ("--rerank", rerank), ("--batch-size", batch_size)):
         if value < 1:
@@ -58,24 +74,29 @@ def rank(settings, dialogue, stickers, run, top, rerank, score, which, skip_bad_
     for path in (sheet, html_out, output):
         if path:
             check_output_path(path)
+    options = RankOptions(run, which, top, rerank, score, settings.torch_device(), skip_bad_images)
     if batch:
-        rankings = rank_dialogue_file(dialogue, stickers, run, which, top, rerank, score, settings.torch_device(),
-                                      skip_bad_images, batch_size, output)
+        rankings = rank_dialogue_file(dialogue, stickers, options, batch_size, output)
         if as_json:
             for record in rankings.records:
                 console.print_json(record)
         elif not output:
             ids = rankings.sticker_ids
-            console.print_table(f"{len(rankings.requests)} dialogues ranked against {len(ids)} stickers",
-                                ["id", "top stickers (score)"],
-                                [(request.id, ", ".join(f"{ids[r]} ({s:.3f})" for r, s in result[:3]))
-                                 for request, result in zip(rankings.requests, rankings.ranked)])
+            console.print_table(
+                f"{len(rankings.requests)} dialogues ranked against {len(ids)} stickers",
+                ["id", "top stickers (score)"],
+                [
+                    (request.id, ", ".join(f"{ids[r]} ({s:.3f})" for r, s in result[:3]))
+                    for request, result in zip(rankings.requests, rankings.ranked)
+                ],
+            )
         return
-    ranking = rank_dialogue(dialogue, stickers, run, which, top, rerank, score, settings.torch_device(),
-                            skip_bad_images, sheet, html_out, teacher_features)
+    ranking = rank_dialogue(dialogue, stickers, options, sheet, html_out, teacher_features)
     if as_json:
         console.print_json(ranking.to_json())
         return
-    console.print_table(f"{ranking.library_size} stickers ranked for: {ranking.context[-1]}",
-                        ["rank", "score", "id", "path"],
-                        [(r["rank"], f"{r['score']:.4f}", r["id"], r["path"]) for r in ranking.stickers])
+    console.print_table(
+        f"{ranking.library_size} stickers ranked for: {ranking.context[-1]}",
+        ["rank", "score", "id", "path"],
+        [(r["rank"], f"{r['score']:.4f}", r["id"], r["path"]) for r in ranking.stickers],
+    )

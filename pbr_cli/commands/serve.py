@@ -10,18 +10,40 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 @click.command()
-@click.option("--model", "run", type=click.Path(), default=None,
-              help="Run folder. Default: the most recent under runs/.")
-@click.option("--index", "stickers", type=click.Path(), required=True,
-              help="Sticker index .h5 from `pbr embed --model`, or a folder of stickers (embedded at start-up).")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on. Anything but loopback makes the server reachable from other machines.")
+@click.option(
+    "--model", "run", type=click.Path(), default=None, help="Run folder. Default: the most recent under runs/."
+)
+@click.option(
+    "--index",
+    "stickers",
+    type=click.Path(),
+    required=True,
+    help="Sticker index .h5 from `pbr embed --model`, or a folder of stickers (embedded at start-up).",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on. Anything but loopback makes the server reachable from other machines.",
+)
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port (0: any free one).")
 @which_option()
-@click.option("--rerank", type=int, default=128, show_default=True, callback=positive_int,
-              help="ITM re-ranks the ITC top K, as `pbr rank` does.")
-@click.option("--max-body", type=int, default=64 * 1024, show_default=True, callback=positive_int,
-              help="Largest request body in bytes; a larger one gets 413.")
+@click.option(
+    "--rerank",
+    type=int,
+    default=128,
+    show_default=True,
+    callback=positive_int,
+    help="ITM re-ranks the ITC top K, as `pbr rank` does.",
+)
+@click.option(
+    "--max-body",
+    type=int,
+    default=64 * 1024,
+    show_default=True,
+    callback=positive_int,
+    help="Largest request body in bytes; a larger one gets 413.",
+)
 @click.option("--skip-bad-images", is_flag=True, help="With a folder: leave out unreadable images (reported).")
 @click.pass_obj
 def serve(settings, run, stickers, host, port, which, rerank, max_body, skip_bad_images):
@@ -55,7 +77,7 @@ def serve(settings, run, stickers, host, port, which, rerank, max_body, skip_bad
     console.info(f"loading the model and the stickers from {stickers} ...")
     ranker = load_ranker(run, stickers, which, settings.torch_device(), rerank, skip_bad_images, skipped)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)   # asyncio sets TCP_NODELAY only then
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # asyncio sets TCP_NODELAY only then
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -68,6 +90,11 @@ def serve(settings, run, stickers, host, port, which, rerank, max_body, skip_bad
         console.warn(f"listening on {host}: anyone who can reach this machine can query the server")
     console.info(f"pbr serve: {len(ranker)} stickers, model {ranker.model_hash}, run {ranker.run}")
     click.echo(f"listening on http://{host if ':' not in host else f'[{host}]'}:{bound}", err=True)
-    config = uvicorn.Config(create_app(ranker, max_body), log_level="warning", access_log=False,
-                            timeout_keep_alive=5, timeout_graceful_shutdown=5)
+    config = uvicorn.Config(
+        create_app(ranker, max_body),
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=5,
+        timeout_graceful_shutdown=5,
+    )
     uvicorn.Server(config).run(sockets=[sock])

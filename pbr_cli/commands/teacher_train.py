@@ -6,36 +6,72 @@ from pathlib import Path
 
 import click
 
-from .common import guard_outputs, json_option
+from .common import guard_outputs, json_option, output_option
 
 DEFAULT_OUTPUT = "teacher.pt"
 
 
 @click.command("teacher-train")
-@click.argument("data", metavar="[DATA]", required=False,
-                type=click.Path(path_type=Path, exists=True, file_okay=False))
-@click.option("--arch", default="resnet50", show_default=True,
-              help="timm model name of the teacher; 'tiny' is timm's test_resnet (CPU demos and tests).")
-@click.option("--img-size", type=click.IntRange(min=16), default=128, show_default=True,
-              help="Input side in pixels (images are padded to a white square and resized).")
-@click.option("--epochs", type=click.IntRange(min=1), default=None,
-              help="Passes over the train split. Default: 10, or on a small set as many as 1500 optimiser steps need.")
+@click.argument("data", metavar="[DATA]", required=False, type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option(
+    "--arch",
+    default="resnet50",
+    show_default=True,
+    help="timm model name of the teacher; 'tiny' is timm's test_resnet (CPU demos and tests).",
+)
+@click.option(
+    "--img-size",
+    type=click.IntRange(min=16),
+    default=128,
+    show_default=True,
+    help="Input side in pixels (images are padded to a white square and resized).",
+)
+@click.option(
+    "--epochs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Passes over the train split. Default: 10, or on a small set as many as 1500 optimiser steps need.",
+)
 @click.option("--batch-size", type=click.IntRange(min=2), default=32, show_default=True, help="Images per step.")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True,
-              help="AdamW learning rate (cosine schedule with warm-up).")
-@click.option("--hue", type=click.FloatRange(0, 1), default=0.5, show_default=True,
-              help="Largest random hue rotation of the training views, as a share of 180° (0: none): a "
-                   "sticker's emotion does not depend on its character's colours.")
-@click.option("--init", "init_path", type=click.Path(path_type=Path, exists=True, dir_okay=False),
-              help="timm / ImageNet checkpoint (.safetensors, or a torch file of tensors) to start from; "
-                   "its classifier is dropped. Default: random weights. Nothing is ever downloaded.")
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_OUTPUT,
-              show_default=True, help="Teacher checkpoint to write (safetensors with its config in the header).")
+@click.option(
+    "--lr",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1e-3,
+    show_default=True,
+    help="AdamW learning rate (cosine schedule with warm-up).",
+)
+@click.option(
+    "--hue",
+    type=click.FloatRange(0, 1),
+    default=0.5,
+    show_default=True,
+    help="Largest random hue rotation of the training views, as a share of 180° (0: none): a "
+    "sticker's emotion does not depend on its character's colours.",
+)
+@click.option(
+    "--init",
+    "init_path",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="timm / ImageNet checkpoint (.safetensors, or a torch file of tensors) to start from; "
+    "its classifier is dropped. Default: random weights. Nothing is ever downloaded.",
+)
+@output_option(DEFAULT_OUTPUT, "Teacher checkpoint to write (safetensors with its config in the header).")
 @json_option("Print the report as one JSON object (fractions in 0..1).")
 @click.pass_obj
 @guard_outputs("output")
-def teacher_train(settings, data: Path | None, arch: str, img_size: int, epochs: int, batch_size: int, lr: float,
-                  hue: float, init_path: Path | None, output: Path, as_json: bool) -> None:
+def teacher_train(
+    settings,
+    data: Path | None,
+    arch: str,
+    img_size: int,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    hue: float,
+    init_path: Path | None,
+    output: Path,
+    as_json: bool,
+) -> None:
     """Train the emotion teacher: a timm classifier over the 7 SER30K emotions.
 
     DATA is a SER30K folder (Annotations/image-level/{train,val,test}.json + Images/) or an
@@ -51,8 +87,19 @@ def teacher_train(settings, data: Path | None, arch: str, img_size: int, epochs:
     from ..summaries import print_teacher_report
     from ..teacher import train_teacher_file
 
-    report = train_teacher_file(output, data, arch=arch, img_size=img_size, epochs=epochs, batch_size=batch_size,
-                                lr=lr, hue=hue, init=init_path, device=settings.torch_device(), seed=settings.seed)
+    report = train_teacher_file(
+        output,
+        data,
+        arch=arch,
+        img_size=img_size,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        hue=hue,
+        init=init_path,
+        device=settings.torch_device(),
+        seed=settings.seed,
+    )
     if as_json:
         console.print_json(report)
     else:

@@ -9,16 +9,26 @@ from .common import guard_outputs, json_option, non_negative_float, non_negative
 
 
 @click.command()
-@click.option("--data", type=click.Path(), default=None,
-              help="Dataset folder (any supported format). Default: the demo dataset.")
+@click.option(
+    "--data", type=click.Path(), default=None, help="Dataset folder (any supported format). Default: the demo dataset."
+)
 @click.option("--config", default="tiny", show_default=True, help="tiny, paper, or a YAML/JSON file.")
 @click.option("--img", default=None, help="Image tower: vit, resnet, inception or any timm model name.")
 @click.option("--txt", type=click.Choice(choices("model.txt")), default=None, help="Text tower.")
-@click.option("-o", "--out", type=click.Path(), default=None,
-              help="Run folder to create (absent or empty; it appears once the first checkpoint is saved, and "
-                   "one process at a time writes it). Default: runs/<config>-<loss>[-N].")
-@click.option("--loss", type=click.Choice(choices("train.loss")), default=None,
-              help="itm: ITC + ITM with hard negatives (ALBEF / PBR Base); itc: CLIP-style dual encoder.")
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(),
+    default=None,
+    help="Run folder to create (absent or empty; it appears once the first checkpoint is saved, and "
+    "one process at a time writes it). Default: runs/<config>-<loss>[-N].",
+)
+@click.option(
+    "--loss",
+    type=click.Choice(choices("train.loss")),
+    default=None,
+    help="itm: ITC + ITM with hard negatives (ALBEF / PBR Base); itc: CLIP-style dual encoder.",
+)
 @click.option("--batch-size", "-K", type=int, default=None, callback=positive_int, help="Dialogues per step.")
 @click.option("--steps", type=int, default=None, callback=positive_int, help="Optimiser steps.")
 @click.option("--epochs", type=float, default=None, callback=positive_float, help="Epochs (when --steps is not given).")
@@ -27,43 +37,86 @@ from .common import guard_outputs, json_option, non_negative_float, non_negative
 @click.option("--weight-decay", type=float, default=None, callback=non_negative_float)
 @click.option("--img-size", type=int, default=None, callback=positive_int, help="Input resolution.")
 @click.option("--val-every", type=int, default=None, callback=positive_int, help="Validate every N steps.")
-@click.option("--val-limit", type=int, default=None, callback=non_negative_int,
-              help="Validate on at most N val dialogues (0 = all).")
+@click.option(
+    "--val-limit",
+    type=int,
+    default=None,
+    callback=non_negative_int,
+    help="Validate on at most N val dialogues (0 = all).",
+)
 @click.option("--temp", type=float, default=None, callback=positive_float, help="ITC temperature (initial value).")
 @click.option("--fixed-temp", is_flag=True, help="Keep the ITC temperature fixed instead of learning it.")
 @click.option("--img-weights", type=click.Path(), default=None, help="timm or ALBEF checkpoint for the image tower.")
 @click.option("--txt-model", type=click.Path(), default=None, help="Hugging Face BERT folder (e.g. bert-base-chinese).")
 @click.option("--word-vectors", type=click.Path(), default=None, help="word2vec text file for lstm/gru/transformer.")
-@click.option("--teacher", type=click.Path(), default=None,
-              help="Teacher checkpoint; its features of the sticker library are computed once and cached.")
-@click.option("--teacher-features", type=click.Path(), default=None,
-              help="Teacher features of the sticker library (`pbr embed DATA --teacher T`).")
+@click.option(
+    "--teacher",
+    type=click.Path(),
+    default=None,
+    help="Teacher checkpoint; its features of the sticker library are computed once and cached.",
+)
+@click.option(
+    "--teacher-features",
+    type=click.Path(),
+    default=None,
+    help="Teacher features of the sticker library (`pbr embed DATA --teacher T`).",
+)
 @click.option("--anchors", type=click.Path(), default=None, help="Emotion anchors (`pbr build-anchors`).")
-@click.option("--ekd", type=click.Choice(choices("train.ekd")), default=None,
-              help="Emotion knowledge distillation (default: anchors when --anchors is given, else off).")
+@click.option(
+    "--ekd",
+    type=click.Choice(choices("train.ekd")),
+    default=None,
+    help="Emotion knowledge distillation (default: anchors when --anchors is given, else off).",
+)
 @click.option("--ekd-weight", type=float, default=None, callback=non_negative_float, help="alpha (default 0.5).")
-@click.option("--ekd-tau", type=float, default=None, callback=positive_float,
-              help="Temperature of the pseudo-labels softmax(V^e E / tau) (default 1, the paper).")
+@click.option(
+    "--ekd-tau",
+    type=float,
+    default=None,
+    callback=positive_float,
+    help="Temperature of the pseudo-labels softmax(V^e E / tau) (default 1, the paper).",
+)
 @click.option("--sentiment", type=click.Path(), default=None, help="Dialogue sentiment (`pbr score-sentiment`).")
-@click.option("--negatives", type=click.Choice(choices("train.negatives")), default=None,
-              help="ITM negatives (default: phsm when --sentiment and teacher emotion are given, else semantic).")
-@click.option("--phsm-emotion", type=click.Choice(choices("train.phsm_emotion")), default=None,
-              help="Sticker polarity for PHSM: teacher pseudo-labels or the student's EKD head (default teacher).")
+@click.option(
+    "--negatives",
+    type=click.Choice(choices("train.negatives")),
+    default=None,
+    help="ITM negatives (default: phsm when --sentiment and teacher emotion are given, else semantic).",
+)
+@click.option(
+    "--phsm-emotion",
+    type=click.Choice(choices("train.phsm_emotion")),
+    default=None,
+    help="Sticker polarity for PHSM: teacher pseudo-labels or the student's EKD head (default teacher).",
+)
 @click.option("--intra/--no-intra", default=None, help="Intra-topic contrastive learning (TSCL, eq. 7).")
 @click.option("--inter/--no-inter", default=None, help="Inter-topic contrastive learning (TSCL, eq. 8).")
 @click.option("--intra-weight", type=float, default=None, callback=non_negative_float, help="beta (default 0.5).")
 @click.option("--inter-weight", type=float, default=None, callback=non_negative_float, help="gamma (default 0.5).")
 @click.option("--tscl-temp", type=float, default=None, callback=positive_float, help="TSCL temperature (default 0.1).")
-@click.option("--skip-bad-images", is_flag=True,
-              help="Continue past unreadable stickers (reported), instead of stopping.")
-@click.option("--compile/--no-compile", "compile", default=None,
-              help="torch.compile the towers and fusion (default: on with CUDA, off on the CPU).")
-@click.option("--log-every", type=int, default=None, callback=positive_int,
-              help="Log the losses every N steps.")
-@click.option("--save-every", type=int, default=None, callback=positive_int,
-              help="Save a resumable checkpoint every N steps (default: at every validation).")
-@click.option("--resume", type=click.Path(), default=None,
-              help="Continue an interrupted run folder from its last checkpoint (all other options are the run's).")
+@click.option(
+    "--skip-bad-images", is_flag=True, help="Continue past unreadable stickers (reported), instead of stopping."
+)
+@click.option(
+    "--compile/--no-compile",
+    "compile",
+    default=None,
+    help="torch.compile the towers and fusion (default: on with CUDA, off on the CPU).",
+)
+@click.option("--log-every", type=int, default=None, callback=positive_int, help="Log the losses every N steps.")
+@click.option(
+    "--save-every",
+    type=int,
+    default=None,
+    callback=positive_int,
+    help="Save a resumable checkpoint every N steps (default: at every validation).",
+)
+@click.option(
+    "--resume",
+    type=click.Path(),
+    default=None,
+    help="Continue an interrupted run folder from its last checkpoint (all other options are the run's).",
+)
 @json_option("Print the result as one JSON object.")
 @click.pass_obj
 @guard_outputs(folders=("out",))
@@ -85,11 +138,11 @@ def train(settings, resume, as_json, **options):
     from ..summaries import print_training
     from ..training import TrainOptions, run_training
 
-    compile_mode = options.pop("compile")        # the flag's True / False / None is the config's on / off / auto
+    compile_mode = options.pop("compile")  # the flag's True / False / None is the config's on / off / auto
     options = TrainOptions(**options, compile=None if compile_mode is None else ("on" if compile_mode else "off"))
     result = run_training(options, settings, resume)
     if result is None:
-        return                         # under torchrun, process 0 reports
+        return  # under torchrun, process 0 reports
     if as_json:
         console.print_json(result)
     else:

@@ -74,8 +74,9 @@ def open_emotion_images(path: str | os.PathLike) -> EmotionImageSet:
     if is_ser30k_folder(path):
         return read_ser30k(path)
     if not path.is_dir():
-        raise DataError("expected a SER30K folder (Annotations/image-level/ + Images/) or a folder root/<emotion>/*",
-                        path)
+        raise DataError(
+            "expected a SER30K folder (Annotations/image-level/ + Images/) or a folder root/<emotion>/*", path
+        )
     return read_emotion_folder(path)
 
 

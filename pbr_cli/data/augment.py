@@ -7,8 +7,14 @@ import math
 import torch
 
 
-def random_resized_crop(images: torch.Tensor, size: int, scale=(0.5, 1.0), ratio=(3 / 4, 4 / 3),
-                        generator: torch.Generator | None = None, flip: float = 0.0) -> torch.Tensor:
+def random_resized_crop(
+    images: torch.Tensor,
+    size: int,
+    scale=(0.5, 1.0),
+    ratio=(3 / 4, 4 / 3),
+    generator: torch.Generator | None = None,
+    flip: float = 0.0,
+) -> torch.Tensor:
     """(N, 3, H, W) pixels -> (N, 3, size, size) float crops, one random box per image, resized bilinearly.
 
     With `flip` > 0 each crop is also mirrored with that probability. Crop, resize and flip are one affine
@@ -29,8 +35,9 @@ def random_resized_crop(images: torch.Tensor, size: int, scale=(0.5, 1.0), ratio
     return crop_boxes(images, torch.stack([x0, y0, crop_w, crop_h], 1), size, mirror)
 
 
-def crop_boxes(images: torch.Tensor, boxes: torch.Tensor, size: int,
-               mirror: torch.Tensor | None = None) -> torch.Tensor:
+def crop_boxes(
+    images: torch.Tensor, boxes: torch.Tensor, size: int, mirror: torch.Tensor | None = None
+) -> torch.Tensor:
     """(N, 3, H, W) pixels, (N, 4) boxes (x0, y0, width, height) in pixels -> (N, 3, size, size) bilinear crops,
     mirrored where `mirror` is -1."""
     import torch.nn.functional as F
@@ -76,12 +83,18 @@ def random_hue(images: torch.Tensor, strength: float = 0.5, generator: torch.Gen
     rotation[:, 1, 1] = rotation[:, 2, 2] = angle.cos()
     rotation[:, 1, 2] = -angle.sin()
     rotation[:, 2, 1] = angle.sin()
-    matrix = torch.linalg.inv(to_yiq) @ rotation @ to_yiq                     # (n, 3, 3) in RGB
+    matrix = torch.linalg.inv(to_yiq) @ rotation @ to_yiq  # (n, 3, 3) in RGB
     return torch.einsum("nij,njhw->nihw", matrix, images.float()).clamp(0, 255)
 
 
-def train_view(images: torch.Tensor, size: int, generator: torch.Generator | None = None,
-               jitter: bool = False, scale: float = 0.5, hue: float = 0.0) -> torch.Tensor:
+def train_view(
+    images: torch.Tensor,
+    size: int,
+    generator: torch.Generator | None = None,
+    jitter: bool = False,
+    scale: float = 0.5,
+    hue: float = 0.0,
+) -> torch.Tensor:
     """The paper's training view: random crop (at least `scale` of the area) resized to `size`, flip, and
     optionally colour jitter (TSCL) and a random hue rotation of up to ±`hue`·180° (the teacher: a
     sticker's emotion does not depend on its character's colours)."""

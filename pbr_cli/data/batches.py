@@ -18,8 +18,8 @@ class SplitTable:
 
     ids: list[str]
     token_ids: list[list[int]]
-    candidates: np.ndarray   # (D, n) int64 indices into the library
-    label: np.ndarray        # (D,) int64 position of the truth within each candidate row
+    candidates: np.ndarray  # (D, n) int64 indices into the library
+    label: np.ndarray  # (D,) int64 position of the truth within each candidate row
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -30,8 +30,12 @@ class SplitTable:
 
     def subset(self, indices: Sequence[int]) -> "SplitTable":
         indices = list(indices)
-        return SplitTable([self.ids[i] for i in indices], [self.token_ids[i] for i in indices],
-                          self.candidates[indices], self.label[indices])
+        return SplitTable(
+            [self.ids[i] for i in indices],
+            [self.token_ids[i] for i in indices],
+            self.candidates[indices],
+            self.label[indices],
+        )
 
 
 def split_source(dataset, split: str) -> str:
@@ -40,8 +44,9 @@ def split_source(dataset, split: str) -> str:
     return str(source) if source is not None else f"{dataset.root} ({split})"
 
 
-def build_table(dialogues: Sequence[Dialogue], sticker_index: dict[str, int], tokenizer, max_len: int,
-                where: str = "") -> SplitTable:
+def build_table(
+    dialogues: Sequence[Dialogue], sticker_index: dict[str, int], tokenizer, max_len: int, where: str = ""
+) -> SplitTable:
     """Tokenise the contexts and map candidate ids to library indices (every set must have the same size)."""
     if not dialogues:
         raise DataError("the split has no dialogues", where or None)
@@ -49,8 +54,10 @@ def build_table(dialogues: Sequence[Dialogue], sticker_index: dict[str, int], to
     if len(counts) != 1 or 0 in counts:
         usual = counts.most_common(1)[0][0]
         odd = next(d for d in dialogues if len(d.candidates or ()) != usual or not usual)
-        message = (f"dialogue {odd.id}: a candidate set of {len(odd.candidates or ())} stickers where the split's "
-                   f"others have {usual} (sizes {sorted(counts)}); every set of a split must have the same size")
+        message = (
+            f"dialogue {odd.id}: a candidate set of {len(odd.candidates or ())} stickers where the split's "
+            f"others have {usual} (sizes {sorted(counts)}); every set of a split must have the same size"
+        )
         raise DataError(f"{odd.where}: {message}" if odd.where else message, None if odd.where else where or None)
     candidates = np.empty((len(dialogues), next(iter(counts))), dtype=np.int64)
     label = np.empty(len(dialogues), dtype=np.int64)

@@ -45,8 +45,9 @@ def fingerprint(stickers: Sequence[Sticker], size: int) -> str:
     return digest.hexdigest()[:20]
 
 
-def decode_stickers(stickers: Sequence[Sticker], size: int, skip_bad: bool = False,
-                    progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, list[int]]:
+def decode_stickers(
+    stickers: Sequence[Sticker], size: int, skip_bad: bool = False, progress: Callable[[int], None] | None = None
+) -> tuple[np.ndarray, list[int]]:
     """(S, 3, size, size) uint8 for the stickers, and the indices of images that could not be read (if skip_bad)."""
     array = np.empty((len(stickers), 3, size, size), dtype=np.uint8)
     bad: list[int] = []
@@ -68,9 +69,13 @@ def decode_stickers(stickers: Sequence[Sticker], size: int, skip_bad: bool = Fal
     return array, sorted(bad)
 
 
-def sticker_image_cache(stickers: Sequence[Sticker], size: int, skip_bad: bool = False,
-                        progress: Callable[[int], None] | None = None,
-                        on_skipped: Callable[[list[int]], None] | None = None) -> np.ndarray:
+def sticker_image_cache(
+    stickers: Sequence[Sticker],
+    size: int,
+    skip_bad: bool = False,
+    progress: Callable[[int], None] | None = None,
+    on_skipped: Callable[[list[int]], None] | None = None,
+) -> np.ndarray:
     """The decoded sticker library, from the cache when its files are unchanged, else decoded and cached.
 
     With `skip_bad`, unreadable images become white placeholders and `on_skipped` gets their indices.

@@ -51,9 +51,7 @@ def draw_candidates(
     return candidates, filled
 
 
-def assign_candidates(
-    dialogues: Sequence[Dialogue], stickers: Mapping[str, Sticker], n: int = N_CANDIDATES
-) -> int:
+def assign_candidates(dialogues: Sequence[Dialogue], stickers: Mapping[str, Sticker], n: int = N_CANDIDATES) -> int:
     """Fill `candidates` of every dialogue that has none; return how many sets needed other topics."""
     by_topic: dict[str, list[str]] = {}
     for sticker in stickers.values():

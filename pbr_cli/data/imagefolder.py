@@ -20,8 +20,9 @@ def _subfolders(folder: Path) -> list[Path]:
 
 
 def _read_classes(folder: Path, root: Path) -> list[LabelledImage]:
-    loose = [p for p in folder.iterdir()
-             if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not is_hidden(p.name)]
+    loose = [
+        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not is_hidden(p.name)
+    ]
     if loose:
         raise DataError(
             f"image '{loose[0].name}' lies outside a class folder; expected <folder>/<emotion>/<image>", folder
@@ -30,12 +31,14 @@ def _read_classes(folder: Path, root: Path) -> list[LabelledImage]:
     for class_folder in _subfolders(folder):
         emotion = class_folder.name.lower()
         if emotion not in EMOTIONS:
-            raise DataError(f"class folder '{class_folder.name}' is not an emotion (expected {', '.join(EMOTIONS)})",
-                            folder)
+            raise DataError(
+                f"class folder '{class_folder.name}' is not an emotion (expected {', '.join(EMOTIONS)})", folder
+            )
         for path in find_images(class_folder):
             image_id = path.relative_to(root).with_suffix("").as_posix()
-            labelled.append(LabelledImage(id=image_id, path=path, label=EMOTIONS.index(emotion),
-                                          topic=class_folder.name))
+            labelled.append(
+                LabelledImage(id=image_id, path=path, label=EMOTIONS.index(emotion), topic=class_folder.name)
+            )
     return labelled
 
 
@@ -51,8 +54,11 @@ def read_emotion_folder(root: str | os.PathLike) -> EmotionImageSet:
     else:
         splits = {"train": _read_classes(root, root)}
     if not any(splits.values()):
-        raise DataError("no images found; expected <folder>/<emotion>/*.png|jpg|webp|gif with emotion one of "
-                        f"{', '.join(EMOTIONS)}", root)
+        raise DataError(
+            "no images found; expected <folder>/<emotion>/*.png|jpg|webp|gif with emotion one of "
+            f"{', '.join(EMOTIONS)}",
+            root,
+        )
     return EmotionImageSet(root=root, format=FORMAT, splits=splits)
 
 

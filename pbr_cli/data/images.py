@@ -21,8 +21,13 @@ DEFAULT_MAX_PIXELS = 64_000_000  # 64 megapixels: far above any sticker, far bel
 MAX_SIDE = 65_535  # the largest side JPEG and GIF can hold; a longer side is a corrupt header or a bomb's shape
 _PIL_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP")  # the only decoders Pillow may try
 _SIGNATURES = (  # (format, offset, magic bytes): what a file that Pillow cannot open was meant to be
-    ("PNG", 0, b"\x89PNG\r\n\x1a\n"), ("JPEG", 0, b"\xff\xd8\xff"), ("GIF", 0, b"GIF87a"), ("GIF", 0, b"GIF89a"),
-    ("WEBP", 8, b"WEBP"), ("BMP", 0, b"BM"), ("NPY", 0, b"\x93NUMPY"),
+    ("PNG", 0, b"\x89PNG\r\n\x1a\n"),
+    ("JPEG", 0, b"\xff\xd8\xff"),
+    ("GIF", 0, b"GIF87a"),
+    ("GIF", 0, b"GIF89a"),
+    ("WEBP", 8, b"WEBP"),
+    ("BMP", 0, b"BM"),
+    ("NPY", 0, b"\x93NUMPY"),
 )
 _ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
 _NOT_IN_PATHS = {"Cc": "the control character", "Cs": "the unpaired surrogate"}  # Unicode categories refused
@@ -59,8 +64,11 @@ def _check_pixels(height: int, width: int, max_pixels: int | None, path: Path) -
     if height <= 0 or width <= 0:
         raise DataError(f"image has no pixels ({width}x{height})", path)
     if max(height, width) > MAX_SIDE:
-        raise DataError(f"image is {width}x{height}: a side over {MAX_SIDE:,} pixels is refused "
-                        "(a corrupt header or a decompression bomb)", path)
+        raise DataError(
+            f"image is {width}x{height}: a side over {MAX_SIDE:,} pixels is refused "
+            "(a corrupt header or a decompression bomb)",
+            path,
+        )
     if max_pixels is not None and height * width > max_pixels:
         raise DataError(
             f"image is {width}x{height} = {height * width:,} pixels, over the limit of {max_pixels:,} "
@@ -119,7 +127,7 @@ def _sniff(path: Path) -> str | None:
             head = handle.read(16)
     except OSError:
         return None
-    return next((name for name, offset, magic in _SIGNATURES if head[offset:offset + len(magic)] == magic), None)
+    return next((name for name, offset, magic in _SIGNATURES if head[offset : offset + len(magic)] == magic), None)
 
 
 def _kind(path: Path) -> str:
@@ -202,8 +210,9 @@ def fit_in_square(picture: Image.Image, size: int, resample: int) -> Image.Image
     """
     scale = size / max(picture.size)
     if scale != 1:
-        picture = picture.resize((max(1, round(picture.width * scale)), max(1, round(picture.height * scale))),
-                                 resample)
+        picture = picture.resize(
+            (max(1, round(picture.width * scale)), max(1, round(picture.height * scale))), resample
+        )
     if picture.size == (size, size):
         return picture
     canvas = Image.new("RGB", (size, size), "white")

@@ -154,8 +154,11 @@ def _samples_from_tasks(records: list[Any], source: Path, split: str, memes: _Me
         history = require(record, "history", source, where)
         if not isinstance(history, list):
             raise DataError(f"{where}: 'history' must be an array, got {json_type(history)}", source)
-        context = [text for turn_index, item in enumerate(history)
-                   if (text := _turn(item, source, f"{where} history[{turn_index}]")[0])]
+        context = [
+            text
+            for turn_index, item in enumerate(history)
+            if (text := _turn(item, source, f"{where} history[{turn_index}]")[0])
+        ]
         answer = as_object(require(record, "answer", source, where), "answer", source, where)
         if answer.get("img_id") == "":
             raise DataError(f"{where}: 'answer.img_id' is empty (a test file without answers cannot be scored)", source)
@@ -204,8 +207,15 @@ def read_mod(path: str | os.PathLike, only: Collection[str] | None = None) -> St
     """
     path = Path(path)
     root = path.parent if path.is_file() else path
-    files = [path] if path.is_file() else sorted(p for p in root.glob("*.json") if p.name not in _NOT_DIALOGUE_FILES
-                                                 and (only is None or split_name(p.name) in only))
+    files = (
+        [path]
+        if path.is_file()
+        else sorted(
+            p
+            for p in root.glob("*.json")
+            if p.name not in _NOT_DIALOGUE_FILES and (only is None or split_name(p.name) in only)
+        )
+    )
     memes = _MemeIds(read_mod_library(root))
     sources: dict[tuple[str, str], Path] = {}  # (split, "task" | "dialogue") -> file
     documents: dict[Path, Any] = {}

@@ -52,8 +52,9 @@ def read_pbr_stickers(root: str | os.PathLike) -> dict[str, Sticker]:
         if emotion is not None:
             emotion = as_id(emotion, "emotion", source, where).lower()
             if emotion not in EMOTIONS:
-                raise DataError(f"{where}: unknown emotion '{record['emotion']}' (expected one of "
-                                f"{', '.join(EMOTIONS)})", source)
+                raise DataError(
+                    f"{where}: unknown emotion '{record['emotion']}' (expected one of {', '.join(EMOTIONS)})", source
+                )
         path = folder.join(relative, f"{where}: path", must_exist=True)
         stickers[sticker_id] = Sticker(id=sticker_id, topic=topic, path=path, emotion=emotion)
     if not stickers:
@@ -85,6 +86,9 @@ def read_pbr_dataset(root: str | os.PathLike, only: Collection[str] | None = Non
     if not present:
         raise DataError(f"no split files: expected train.jsonl, val.jsonl or test.jsonl beside {STICKERS_FILE}", root)
     seen_ids: dict[str, str] = {}
-    splits = {name: _read_split(root / f"{name}.jsonl", stickers, seen_ids)
-              for name in present if only is None or name in only}
+    splits = {
+        name: _read_split(root / f"{name}.jsonl", stickers, seen_ids)
+        for name in present
+        if only is None or name in only
+    }
     return build_dataset(root, FORMAT, stickers, splits, {name: root / f"{name}.jsonl" for name in splits})

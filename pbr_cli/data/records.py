@@ -78,7 +78,7 @@ def read_json(path: str | os.PathLike, *, reject_duplicate_keys: bool = False) -
     path = Path(path)
     data = _read_bytes(path)
     if data.startswith(_BOM):
-        data = data[len(_BOM):]
+        data = data[len(_BOM) :]
     text = decode_utf8(data, path)
     if not text.strip():
         raise DataError("file is empty, expected JSON", path)
@@ -105,7 +105,7 @@ def iter_json_lines(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, An
     with handle:
         for number, raw in enumerate(handle, 1):
             if number == 1 and raw.startswith(_BOM):
-                raw = raw[len(_BOM):]
+                raw = raw[len(_BOM) :]
             if not raw.strip():
                 continue
             where = f"line {number}"
@@ -190,7 +190,10 @@ def check_dialogue(
 
 
 def build_dataset(
-    root: Path, format_name: str, stickers: dict[str, Sticker], splits: dict[str, list[Dialogue]],
+    root: Path,
+    format_name: str,
+    stickers: dict[str, Sticker],
+    splits: dict[str, list[Dialogue]],
     sources: dict[str, Path] | None = None,
 ) -> StickerDataset:
     """Assemble a StickerDataset, drawing the candidate sets of every sample that has none."""

@@ -61,8 +61,9 @@ def read_ser30k(root: str | os.PathLike) -> EmotionImageSet:
     sources = {name: annotations / f"{name}.json" for name in SPLIT_NAMES if (annotations / f"{name}.json").is_file()}
     if not sources:
         raise DataError(f"no train/val/test.json under {ANNOTATION_FOLDER.as_posix()}/", root)
-    splits = {name: _read_split(source, ContainedFolder(root / IMAGE_FOLDER, source))
-              for name, source in sources.items()}
+    splits = {
+        name: _read_split(source, ContainedFolder(root / IMAGE_FOLDER, source)) for name, source in sources.items()
+    }
     if not any(splits.values()):
         raise DataError("no annotations in any split file", annotations)
     return EmotionImageSet(root=root, format=FORMAT, splits=splits)
@@ -74,6 +75,7 @@ def read_ser30k_stickers(root: str | os.PathLike) -> list[Sticker]:
     for images in read_ser30k(root).splits.values():
         for image in images:
             if image.id not in stickers:
-                stickers[image.id] = Sticker(id=image.id, topic=image.topic, path=image.path,
-                                             emotion=EMOTIONS[image.label])
+                stickers[image.id] = Sticker(
+                    id=image.id, topic=image.topic, path=image.path, emotion=EMOTIONS[image.label]
+                )
     return list(stickers.values())

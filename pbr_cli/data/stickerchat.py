@@ -57,7 +57,7 @@ def _normalise_sticker_id(sticker_id: str, set_id: str) -> str:
     if sticker_id.lower().endswith(".npy"):
         sticker_id = sticker_id[: -len(".npy")]
     if sticker_id.startswith(f"{set_id}/"):
-        sticker_id = sticker_id[len(set_id) + 1:]
+        sticker_id = sticker_id[len(set_id) + 1 :]
     return sticker_id
 
 
@@ -65,8 +65,9 @@ def read_stickerchat_library(root: str | os.PathLike) -> dict[str, Sticker]:
     """Every .npy under npy_stickers/, topic = its sticker set; ids are '<set>/<sticker>'."""
     folder = Path(root).absolute() / STICKER_FOLDER
     if not folder.is_dir():
-        raise DataError(f"no {STICKER_FOLDER}/ folder: expected {STICKER_FOLDER}/<sticker_set_id>/<sticker_id>.npy",
-                        root)
+        raise DataError(
+            f"no {STICKER_FOLDER}/ folder: expected {STICKER_FOLDER}/<sticker_set_id>/<sticker_id>.npy", root
+        )
     stickers: dict[str, Sticker] = {}
     set_entries = sorted((e for e in os.scandir(folder) if e.is_dir() and not is_hidden(e.name)), key=lambda e: e.name)
     for set_entry in set_entries:
@@ -106,7 +107,9 @@ def _read_release(source: Path, split: str, stickers: dict[str, Sticker]) -> lis
         current = as_object(require(record, "current", source, where), "current", source, where)
         set_id = as_id(
             require(current, "sticker_set_id", source, where, "current.sticker_set_id"),
-            "current.sticker_set_id", source, where,
+            "current.sticker_set_id",
+            source,
+            where,
         )
         raw_id = as_id(
             require(current, "sticker_id", source, where, "current.sticker_id"), "current.sticker_id", source, where
@@ -127,7 +130,7 @@ def read_stickerchat(root: str | os.PathLike, only: Collection[str] | None = Non
     stickers = read_stickerchat_library(root)
     sources: dict[str, Path] = {}
     for path in sorted(root.glob(f"{RELEASE_PREFIX}*.json")):
-        name = normalise_split_name(path.stem[len(RELEASE_PREFIX):])
+        name = normalise_split_name(path.stem[len(RELEASE_PREFIX) :])
         if name in sources:
             raise DataError(f"both {sources[name].name} and {path.name} hold the '{name}' split", root)
         sources[name] = path

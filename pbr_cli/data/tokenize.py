@@ -21,10 +21,10 @@ def _char_vocab() -> list[str]:
     """Specials, printable ASCII (lower case), common CJK/full-width punctuation, CJK Unified Ideographs."""
     chars: list[str] = list(SPECIALS)
     chars += [chr(c) for c in range(0x21, 0x7F) if not ("A" <= chr(c) <= "Z")]
-    chars += [chr(c) for c in range(0x3000, 0x3040)]   # CJK symbols and punctuation
-    chars += [chr(c) for c in range(0xFF01, 0xFF5F)]   # full-width forms
+    chars += [chr(c) for c in range(0x3000, 0x3040)]  # CJK symbols and punctuation
+    chars += [chr(c) for c in range(0xFF01, 0xFF5F)]  # full-width forms
     chars += ["…", "—", "～", "·", "“", "”", "‘", "’"]
-    chars += [chr(c) for c in range(0x4E00, 0xA000)]   # CJK Unified Ideographs
+    chars += [chr(c) for c in range(0x4E00, 0xA000)]  # CJK Unified Ideographs
     seen: set[str] = set()
     return [c for c in chars if not (c in seen or seen.add(c))]
 
@@ -68,7 +68,7 @@ class Tokenizer:
         for utterance in reversed(context):
             piece = self._cached(utterance) + [self.sep_id]
             if used + len(piece) > budget:
-                pieces.append(piece[len(piece) - (budget - used):] if budget > used else [])
+                pieces.append(piece[len(piece) - (budget - used) :] if budget > used else [])
                 break
             pieces.append(piece)
             used += len(piece)
@@ -158,7 +158,7 @@ def read_vocab(vocab_file: Path) -> list[str]:
         raise FormatError(f"cannot read ({exc.strerror or exc.__class__.__name__})", vocab_file) from None
     except UnicodeDecodeError as exc:
         raise FormatError(f"not UTF-8 text (byte {exc.start})", vocab_file) from None
-    tokens = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")   # universal newlines, as transformers reads it
+    tokens = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")  # universal newlines, as transformers reads it
     if tokens[-1] == "":
         tokens.pop()
     if not any(token.strip() for token in tokens):

@@ -44,7 +44,7 @@ class Dialogue:
     context: list[str]
     sticker: str
     candidates: list[str] | None = None
-    where: str = ""          # "FILE: line N" (or record / turn) it was read from, for messages
+    where: str = ""  # "FILE: line N" (or record / turn) it was read from, for messages
 
 
 @dataclass
@@ -62,7 +62,7 @@ class StickerDataset:
     stickers: dict[str, Sticker]
     splits: dict[str, list[Dialogue]]
     filled_from_other_topics: int = 0
-    sources: dict[str, Path] = field(default_factory=dict)   # split -> the file it was read from, where one is
+    sources: dict[str, Path] = field(default_factory=dict)  # split -> the file it was read from, where one is
 
     def split(self, name: str) -> list[Dialogue]:
         from ..errors import DataError

@@ -30,12 +30,22 @@ IMAGE_SIZE = 128
 
 # How often each emotion is the ground-truth sticker's (happiness first, as in chat data).
 DIALOGUE_EMOTION_WEIGHTS: dict[str, float] = {
-    "surprise": 0.12, "happiness": 0.24, "disgust": 0.11, "fear": 0.12, "sadness": 0.14, "anger": 0.13,
+    "surprise": 0.12,
+    "happiness": 0.24,
+    "disgust": 0.11,
+    "fear": 0.12,
+    "sadness": 0.14,
+    "anger": 0.13,
     "neutral": 0.14,
 }
 # The emotion set's class balance, imbalanced like SER30K's (disgust and fear rare).
 EMOTION_SET_WEIGHTS: dict[str, float] = {
-    "surprise": 0.12, "happiness": 0.3, "disgust": 0.05, "fear": 0.06, "sadness": 0.17, "anger": 0.12,
+    "surprise": 0.12,
+    "happiness": 0.3,
+    "disgust": 0.05,
+    "fear": 0.06,
+    "sadness": 0.17,
+    "anger": 0.12,
     "neutral": 0.18,
 }
 EMOTION_SET_SHARES = (0.7, 0.15, 0.15)
@@ -47,20 +57,23 @@ class DemoSize:
     """How big a demo dataset is."""
 
     name: str
-    library_topics: int         # sticker characters in the library (topics)
-    variants_per_topic: int     # gestures/props per topic; each topic has 7 emotions x this many stickers
-    teacher_characters: int     # other characters, for the emotion-labelled set
-    teacher_images: int         # emotion-labelled images per teacher character
-    dialogues: int              # dialogues over all splits
+    library_topics: int  # sticker characters in the library (topics)
+    variants_per_topic: int  # gestures/props per topic; each topic has 7 emotions x this many stickers
+    teacher_characters: int  # other characters, for the emotion-labelled set
+    teacher_images: int  # emotion-labelled images per teacher character
+    dialogues: int  # dialogues over all splits
 
 
 SIZES: dict[str, DemoSize] = {
-    "tiny": DemoSize("tiny", library_topics=4, variants_per_topic=2, teacher_characters=3, teacher_images=24,
-                     dialogues=200),
-    "small": DemoSize("small", library_topics=24, variants_per_topic=3, teacher_characters=10, teacher_images=80,
-                      dialogues=4000),
-    "medium": DemoSize("medium", library_topics=28, variants_per_topic=4, teacher_characters=12,
-                       teacher_images=150, dialogues=20000),
+    "tiny": DemoSize(
+        "tiny", library_topics=4, variants_per_topic=2, teacher_characters=3, teacher_images=24, dialogues=200
+    ),
+    "small": DemoSize(
+        "small", library_topics=24, variants_per_topic=3, teacher_characters=10, teacher_images=80, dialogues=4000
+    ),
+    "medium": DemoSize(
+        "medium", library_topics=28, variants_per_topic=4, teacher_characters=12, teacher_images=150, dialogues=20000
+    ),
 }
 
 
@@ -73,15 +86,15 @@ class DemoSummary:
     size: str
     generator_version: int
     stickers: int
-    splits: dict[str, int]                         # dialogues per split
-    topics: dict[str, dict[str, int]]              # topic -> {"stickers": n, "dialogues": n}
-    emotions: dict[str, int]                       # dialogues per ground-truth sticker emotion
-    emotion_set: dict[str, Any]                    # {"characters": [...], "splits": {...}, "emotions": {...}}
-    agreement: dict[str, int]                      # dialogues per text/sticker relation
-    variant_mentioned: int                         # dialogues that name the sticker's gesture or prop
-    lexicon: dict[str, int]                        # sentiment words the grammar uses, per emotion
+    splits: dict[str, int]  # dialogues per split
+    topics: dict[str, dict[str, int]]  # topic -> {"stickers": n, "dialogues": n}
+    emotions: dict[str, int]  # dialogues per ground-truth sticker emotion
+    emotion_set: dict[str, Any]  # {"characters": [...], "splits": {...}, "emotions": {...}}
+    agreement: dict[str, int]  # dialogues per text/sticker relation
+    variant_mentioned: int  # dialogues that name the sticker's gesture or prop
+    lexicon: dict[str, int]  # sentiment words the grammar uses, per emotion
     examples: list[dict[str, Any]] = field(default_factory=list)
-    build_seconds: float | None = None             # None when the dataset was already there
+    build_seconds: float | None = None  # None when the dataset was already there
 
     @property
     def dialogues(self) -> int:
@@ -124,9 +137,13 @@ def demo_is_current(root: str | os.PathLike, seed: int = 0, size: str = "small")
     """True when `root` holds a complete demo dataset of this generator version, seed and size."""
     root = Path(root)
     manifest = _read_manifest(root)
-    return (manifest is not None and manifest.get("generator_version") == GENERATOR_VERSION
-            and manifest.get("seed") == seed and manifest.get("size") == size
-            and all((root / name).is_file() for name in ("stickers.jsonl", *(f"{s}.jsonl" for s in SPLITS))))
+    return (
+        manifest is not None
+        and manifest.get("generator_version") == GENERATOR_VERSION
+        and manifest.get("seed") == seed
+        and manifest.get("size") == size
+        and all((root / name).is_file() for name in ("stickers.jsonl", *(f"{s}.jsonl" for s in SPLITS)))
+    )
 
 
 def ensure_demo(root: str | os.PathLike | None = None, seed: int = 0, size: str = "small") -> Path:
@@ -172,8 +189,8 @@ def _save_png(image: "Image.Image", path: Path) -> None:
     paletted = image.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
     palette = paletted.getpalette()
     for start in range(0, len(palette), 3):
-        if min(palette[start:start + 3]) >= 250:
-            palette[start:start + 3] = [255, 255, 255]
+        if min(palette[start : start + 3]) >= 250:
+            palette[start : start + 3] = [255, 255, 255]
     paletted.putpalette(palette)
     paletted.save(path, format="PNG", optimize=False, compress_level=9)
 
@@ -183,7 +200,7 @@ def _write_stickers(folder: Path, seed: int, spec: DemoSize) -> tuple[list[dict[
 
     records: list[dict[str, Any]] = []
     topic_variants: dict[str, list[str]] = {}
-    for character in LIBRARY_CHARACTERS[:spec.library_topics]:
+    for character in LIBRARY_CHARACTERS[: spec.library_topics]:
         variants = _rng(seed, "variants", character.name).sample(VARIANTS, spec.variants_per_topic)
         topic_variants[character.name] = variants
         (folder / "stickers" / character.name).mkdir(parents=True)
@@ -193,8 +210,9 @@ def _write_stickers(folder: Path, seed: int, spec: DemoSize) -> tuple[list[dict[
                 path = f"stickers/{character.name}/{identifier}.png"
                 image = draw_sticker(character, emotion, variant, _rng(seed, "sticker", identifier), IMAGE_SIZE)
                 _save_png(image, folder / path)
-                records.append({"id": identifier, "path": path, "topic": character.name, "emotion": emotion,
-                                "variant": variant})
+                records.append(
+                    {"id": identifier, "path": path, "topic": character.name, "emotion": emotion, "variant": variant}
+                )
     (folder / "stickers.jsonl").write_text(_jsonl(records), encoding="utf-8")
     return records, topic_variants
 
@@ -206,7 +224,7 @@ def _write_emotion_set(folder: Path, seed: int, spec: DemoSize) -> dict[str, Any
     root = folder / EMOTION_SET_DIR
     (root / "Annotations" / "image-level").mkdir(parents=True)
     by_emotion: dict[str, list[dict[str, Any]]] = {emotion: [] for emotion in EMOTIONS}
-    characters = TEACHER_CHARACTERS[:spec.teacher_characters]
+    characters = TEACHER_CHARACTERS[: spec.teacher_characters]
     for character in characters:
         (root / "Images" / character.name).mkdir(parents=True)
         rng = _rng(seed, "emotion-set", character.name)
@@ -217,26 +235,28 @@ def _write_emotion_set(folder: Path, seed: int, spec: DemoSize) -> dict[str, Any
             variant = None if rng.random() < PLAIN_POSE_RATE else rng.choice(VARIANTS)
             image = draw_sticker(character, emotion, variant, _rng(seed, "emotion-image", file_name), IMAGE_SIZE)
             _save_png(image, root / "Images" / character.name / file_name)
-            by_emotion[emotion].append({"topic": character.name, "file_name": file_name,
-                                        "anno": EMOTIONS.index(emotion) + 1, "text": ""})
+            by_emotion[emotion].append(
+                {"topic": character.name, "file_name": file_name, "anno": EMOTIONS.index(emotion) + 1, "text": ""}
+            )
     splits: dict[str, list[dict[str, Any]]] = {name: [] for name in SPLITS}
     for emotion, items in by_emotion.items():
         _rng(seed, "emotion-split", emotion).shuffle(items)
         n_train, n_val, _ = _split_sizes(len(items), EMOTION_SET_SHARES)
         splits["train"] += items[:n_train]
-        splits["val"] += items[n_train:n_train + n_val]
-        splits["test"] += items[n_train + n_val:]
+        splits["val"] += items[n_train : n_train + n_val]
+        splits["test"] += items[n_train + n_val :]
     for name, items in splits.items():
         items.sort(key=lambda item: (item["topic"], item["file_name"]))
         text = dumps({"annotations": items}, "the demo annotations", indent=1) + "\n"
         (root / "Annotations" / "image-level" / f"{name}.json").write_text(text, encoding="utf-8")
-    return {"characters": [c.name for c in characters],
-            "splits": {name: len(items) for name, items in splits.items()},
-            "emotions": {emotion: len(by_emotion[emotion]) for emotion in EMOTIONS}}
+    return {
+        "characters": [c.name for c in characters],
+        "splits": {name: len(items) for name, items in splits.items()},
+        "emotions": {emotion: len(by_emotion[emotion]) for emotion in EMOTIONS},
+    }
 
 
-def _write_dialogues(folder: Path, seed: int, spec: DemoSize,
-                     topic_variants: dict[str, list[str]]) -> dict[str, Any]:
+def _write_dialogues(folder: Path, seed: int, spec: DemoSize, topic_variants: dict[str, list[str]]) -> dict[str, Any]:
     from .dialogues import CONSISTENT, CONTRADICTED, MIXED, DialogueGrammar, load_lexicon
 
     grammar = DialogueGrammar(load_lexicon())
@@ -264,10 +284,16 @@ def _write_dialogues(folder: Path, seed: int, spec: DemoSize,
         per_emotion[emotion] += 1
         agreement[dialogue.agreement] += 1
         dialogue_id = f"d{index:05d}"
-        records.append({"id": dialogue_id, "context": dialogue.context,
-                        "sticker": sticker_id(topic, emotion, variant)})
-        labels.append({"id": dialogue_id, "text_emotion": dialogue.text_emotion, "agreement": dialogue.agreement,
-                       "variant_mentioned": dialogue.variant_mentioned, "scene": dialogue.scene})
+        records.append({"id": dialogue_id, "context": dialogue.context, "sticker": sticker_id(topic, emotion, variant)})
+        labels.append(
+            {
+                "id": dialogue_id,
+                "text_emotion": dialogue.text_emotion,
+                "agreement": dialogue.agreement,
+                "variant_mentioned": dialogue.variant_mentioned,
+                "scene": dialogue.scene,
+            }
+        )
 
     order = list(range(len(records)))
     _rng(seed, "dialogue-split").shuffle(order)
@@ -275,7 +301,7 @@ def _write_dialogues(folder: Path, seed: int, spec: DemoSize,
     split_of = [""] * len(records)
     start = 0
     for name, size in zip(SPLITS, sizes):
-        for index in order[start:start + size]:
+        for index in order[start : start + size]:
             split_of[index] = name
         start += size
     for name in SPLITS:
@@ -284,9 +310,14 @@ def _write_dialogues(folder: Path, seed: int, spec: DemoSize,
     for label, split in zip(labels, split_of):
         label["split"] = split
     (folder / "dialogue_labels.jsonl").write_text(_jsonl(labels), encoding="utf-8")
-    return {"splits": dict(zip(SPLITS, sizes)), "per_topic": per_topic, "emotions": per_emotion,
-            "agreement": agreement, "variant_mentioned": sum(label["variant_mentioned"] for label in labels),
-            "lexicon": {emotion: len(words) for emotion, words in grammar.words.items()}}
+    return {
+        "splits": dict(zip(SPLITS, sizes)),
+        "per_topic": per_topic,
+        "emotions": per_emotion,
+        "agreement": agreement,
+        "variant_mentioned": sum(label["variant_mentioned"] for label in labels),
+        "lexicon": {emotion: len(words) for emotion, words in grammar.words.items()},
+    }
 
 
 def _build_into(folder: Path, seed: int, spec: DemoSize) -> dict[str, Any]:
@@ -303,16 +334,23 @@ def _build_into(folder: Path, seed: int, spec: DemoSize) -> dict[str, Any]:
         "image_size": IMAGE_SIZE,
         "stickers": len(sticker_records),
         "splits": dialogues["splits"],
-        "topics": {topic: {"stickers": stickers_per_topic[topic], "dialogues": dialogues["per_topic"][topic],
-                           "variants": topic_variants[topic]} for topic in topic_variants},
+        "topics": {
+            topic: {
+                "stickers": stickers_per_topic[topic],
+                "dialogues": dialogues["per_topic"][topic],
+                "variants": topic_variants[topic],
+            }
+            for topic in topic_variants
+        },
         "emotions": dialogues["emotions"],
         "emotion_set": {"path": EMOTION_SET_DIR, "layout": "ser30k", **emotion_set},
         "agreement": dialogues["agreement"],
         "variant_mentioned": dialogues["variant_mentioned"],
         "lexicon": dialogues["lexicon"],
     }
-    (folder / MANIFEST).write_text(dumps(manifest, "the demo manifest", folder / MANIFEST, indent=2) + "\n",
-                                   encoding="utf-8")
+    (folder / MANIFEST).write_text(
+        dumps(manifest, "the demo manifest", folder / MANIFEST, indent=2) + "\n", encoding="utf-8"
+    )
     return manifest
 
 
@@ -322,8 +360,9 @@ def _check_replaceable(out_dir: Path) -> None:
     if not out_dir.is_dir():
         raise OutputError("exists and is not a folder; nothing was written", out_dir)
     if any(out_dir.iterdir()) and _read_manifest(out_dir) is None:
-        raise OutputError("folder exists and is not a pbr demo dataset; choose another folder, nothing was written",
-                          out_dir)
+        raise OutputError(
+            "folder exists and is not a pbr demo dataset; choose another folder, nothing was written", out_dir
+        )
 
 
 def build_demo(out_dir: str | os.PathLike, seed: int = 0, size: str = "small") -> DemoSummary:
@@ -347,8 +386,9 @@ def build_demo(out_dir: str | os.PathLike, seed: int = 0, size: str = "small") -
         _swap_into_place(staging, out_dir)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        raise OutputError(f"cannot write the demo dataset: {exc.strerror or exc}; nothing was written",
-                          out_dir) from exc
+        raise OutputError(
+            f"cannot write the demo dataset: {exc.strerror or exc}; nothing was written", out_dir
+        ) from exc
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -389,13 +429,31 @@ def read_demo_summary(root: str | os.PathLike, examples: int = 2) -> DemoSummary
     shown = []
     for record in test_records:
         sticker = stickers[record["sticker"]]
-        shown.append({"id": record["id"], "context": record["context"], "sticker": record["sticker"],
-                      "emotion": sticker["emotion"], "variant": sticker["variant"],
-                      "path": str(root / sticker["path"])})
+        shown.append(
+            {
+                "id": record["id"],
+                "context": record["context"],
+                "sticker": record["sticker"],
+                "emotion": sticker["emotion"],
+                "variant": sticker["variant"],
+                "path": str(root / sticker["path"]),
+            }
+        )
     return DemoSummary(
-        root=root, seed=manifest["seed"], size=manifest["size"], generator_version=manifest["generator_version"],
-        stickers=manifest["stickers"], splits=manifest["splits"],
-        topics={topic: {"stickers": info["stickers"], "dialogues": info["dialogues"]}
-                for topic, info in manifest["topics"].items()},
-        emotions=manifest["emotions"], emotion_set=manifest["emotion_set"], agreement=manifest["agreement"],
-        variant_mentioned=manifest["variant_mentioned"], lexicon=manifest["lexicon"], examples=shown)
+        root=root,
+        seed=manifest["seed"],
+        size=manifest["size"],
+        generator_version=manifest["generator_version"],
+        stickers=manifest["stickers"],
+        splits=manifest["splits"],
+        topics={
+            topic: {"stickers": info["stickers"], "dialogues": info["dialogues"]}
+            for topic, info in manifest["topics"].items()
+        },
+        emotions=manifest["emotions"],
+        emotion_set=manifest["emotion_set"],
+        agreement=manifest["agreement"],
+        variant_mentioned=manifest["variant_mentioned"],
+        lexicon=manifest["lexicon"],
+        examples=shown,
+    )

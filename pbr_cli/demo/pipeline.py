@@ -27,14 +27,14 @@ class DemoPlan:
     data: Path
     report: Path
     seed: int = 0
-    teacher_epochs: int | None = None     # None: teacher-train's default (enough steps for the small emotion set)
+    teacher_epochs: int | None = None  # None: teacher-train's default (enough steps for the small emotion set)
     teacher_img_size: int = 64
     anchors_m: int = 20
     steps: int = 1200
     batch_size: int = 16
     sheets: int = 3
-    train_options: dict[str, Any] = field(default_factory=dict)   # more TrainOptions fields, for every model
-    reuse: bool = False   # keep teacher, anchors, features and sentiment files already in the report folder
+    train_options: dict[str, Any] = field(default_factory=dict)  # more TrainOptions fields, for every model
+    reuse: bool = False  # keep teacher, anchors, features and sentiment files already in the report folder
     device: str = "auto"  # `pbr --device` of every step
 
     def settings(self, seed: int | None = None) -> Settings:
@@ -51,7 +51,7 @@ def announce(title: str | None, args: Sequence[str]) -> None:
     console.info("$ pbr " + shlex.join(args))
 
 
-REPORT_MARKER = ".pbr-demo-report"   # in every folder the demo made; only such a folder is written into again
+REPORT_MARKER = ".pbr-demo-report"  # in every folder the demo made; only such a folder is written into again
 
 
 def check_report_folder(report: Path) -> None:
@@ -63,9 +63,11 @@ def check_report_folder(report: Path) -> None:
     if not report.is_dir():
         raise OutputError("exists and is not a folder; choose another --report; nothing was written", report)
     if any(report.iterdir()) and not (report / REPORT_MARKER).is_file() and not _earlier_report(report):
-        raise OutputError(f"folder exists and is not a pbr demo report (no {REPORT_MARKER} in it); the demo "
-                          "replaces the files in its report folder, so choose another --report; nothing was written",
-                          report)
+        raise OutputError(
+            f"folder exists and is not a pbr demo report (no {REPORT_MARKER} in it); the demo "
+            "replaces the files in its report folder, so choose another --report; nothing was written",
+            report,
+        )
 
 
 def _earlier_report(report: Path) -> bool:
@@ -101,10 +103,32 @@ def train_teacher_step(plan: DemoPlan, paths: dict[str, Path], title: str) -> No
     from ..teacher import train_teacher_file
 
     images, output, epochs = plan.data / "emotion", paths["teacher"], plan.teacher_epochs or None
-    announce(title, [*_seed(plan.seed), "teacher-train", str(images), "--arch", "tiny", "--img-size",
-                     str(plan.teacher_img_size), *(["--epochs", str(epochs)] if epochs else []), "-o", str(output)])
-    print_teacher_report(train_teacher_file(output, images, arch="tiny", img_size=plan.teacher_img_size,
-                                            epochs=epochs, device=plan.settings().torch_device(), seed=plan.seed))
+    announce(
+        title,
+        [
+            *_seed(plan.seed),
+            "teacher-train",
+            str(images),
+            "--arch",
+            "tiny",
+            "--img-size",
+            str(plan.teacher_img_size),
+            *(["--epochs", str(epochs)] if epochs else []),
+            "-o",
+            str(output),
+        ],
+    )
+    print_teacher_report(
+        train_teacher_file(
+            output,
+            images,
+            arch="tiny",
+            img_size=plan.teacher_img_size,
+            epochs=epochs,
+            device=plan.settings().torch_device(),
+            seed=plan.seed,
+        )
+    )
 
 
 def _embed_with_teacher(plan: DemoPlan, paths: dict[str, Path], title: str, images: Path, output: Path) -> None:
@@ -125,18 +149,43 @@ def embed_library_step(plan: DemoPlan, paths: dict[str, Path], title: str) -> No
     _embed_with_teacher(plan, paths, title, plan.data, paths["features"])
 
 
-def build_anchors_step(plan: DemoPlan, paths: dict[str, Path], title: str, m: int | None = None,
-                       output: Path | None = None) -> None:
+def build_anchors_step(
+    plan: DemoPlan, paths: dict[str, Path], title: str, m: int | None = None, output: Path | None = None
+) -> None:
     """`pbr build-anchors` from the emotion set's teacher features: M anchors per emotion (default the plan's)."""
     from ..knowledge import anchors_file
     from ..summaries import print_anchors
 
     m = plan.anchors_m if m is None else m
     output = paths["anchors"] if output is None else output
-    announce(title, [*_seed(plan.seed), "build-anchors", "--teacher", str(paths["teacher"]), "--features",
-                     str(paths["ser_features"]), "--M", str(m), "--on-small-class", "shrink", "-o", str(output)])
-    _, summary = anchors_file(output, m, "shrink", plan.seed, paths["teacher"], None, paths["ser_features"], 64,
-                              plan.settings().torch_device())
+    announce(
+        title,
+        [
+            *_seed(plan.seed),
+            "build-anchors",
+            "--teacher",
+            str(paths["teacher"]),
+            "--features",
+            str(paths["ser_features"]),
+            "--M",
+            str(m),
+            "--on-small-class",
+            "shrink",
+            "-o",
+            str(output),
+        ],
+    )
+    _, summary = anchors_file(
+        output,
+        m,
+        "shrink",
+        plan.seed,
+        paths["teacher"],
+        None,
+        paths["ser_features"],
+        64,
+        plan.settings().torch_device(),
+    )
     print_anchors(summary)
 
 
@@ -162,9 +211,13 @@ def prepare_inputs(plan: DemoPlan, timings: dict | None = None) -> dict[str, Pat
     """Steps 1–4: teacher, anchors, teacher features of the library, dialogue sentiment (kept when present)."""
     report = plan.report
     claim_report_folder(report)
-    paths = {"teacher": report / "teacher.pt", "ser_features": report / "ser_teacher.h5",
-             "anchors": report / "anchors.h5", "features": report / "stickers_teacher.h5",
-             "sentiment": report / "sentiment.h5"}
+    paths = {
+        "teacher": report / "teacher.pt",
+        "ser_features": report / "ser_teacher.h5",
+        "anchors": report / "anchors.h5",
+        "features": report / "stickers_teacher.h5",
+        "sentiment": report / "sentiment.h5",
+    }
     for key, title, step in INPUT_STEPS:
         if plan.reuse and paths[key].is_file():
             console.info(f"{title}: reusing {paths[key]}")
@@ -178,25 +231,44 @@ def prepare_inputs(plan: DemoPlan, timings: dict | None = None) -> dict[str, Pat
 
 def pbr_options(paths: dict[str, Path]) -> dict[str, Any]:
     """The options of the full PBR model: EKD with anchors, PHSM with teacher polarity, TSCL intra + inter."""
-    return {"teacher_features": str(paths["features"]), "anchors": str(paths["anchors"]),
-            "sentiment": str(paths["sentiment"]), "intra": True, "inter": True}
+    return {
+        "teacher_features": str(paths["features"]),
+        "anchors": str(paths["anchors"]),
+        "sentiment": str(paths["sentiment"]),
+        "intra": True,
+        "inter": True,
+    }
 
 
 def _evaluate(run: Path, settings: Settings, score: str, **files: str) -> dict:
     """`pbr evaluate RUN --split test` (with `files`: the scores file and the plots), quietly."""
     from ..run_evaluation import evaluate_run
 
-    flags = {"scores_out": "--scores-out", "plots_dir": "--plots", "sentiment_file": "--sentiment",
-             "teacher_features": "--teacher-features"}
-    announce(None, [*_seed(settings.seed), "evaluate", str(run), "--split", "test",
-                    *(["--score", score] if score != "itm" else []),
-                    *(arg for name, path in files.items() for arg in (flags[name], path))])
+    flags = {
+        "scores_out": "--scores-out",
+        "plots_dir": "--plots",
+        "sentiment_file": "--sentiment",
+        "teacher_features": "--teacher-features",
+    }
+    announce(
+        None,
+        [
+            *_seed(settings.seed),
+            "evaluate",
+            str(run),
+            "--split",
+            "test",
+            *(["--score", score] if score != "itm" else []),
+            *(arg for name, path in files.items() for arg in (flags[name], path)),
+        ],
+    )
     with console.quiet():
         return evaluate_run(str(run), None, "test", score, "best", settings, **files)
 
 
-def train_and_evaluate(plan: DemoPlan, name: str, extra: dict[str, Any], seed: int, title: str,
-                       paths: dict[str, Path], plots: bool = False) -> dict:
+def train_and_evaluate(
+    plan: DemoPlan, name: str, extra: dict[str, Any], seed: int, title: str, paths: dict[str, Path], plots: bool = False
+) -> dict:
     """Train one variant (TrainOptions fields `extra` over the plan's) into report/runs/NAME; its test metrics."""
     from ..summaries import print_training
     from ..training import TrainOptions, run_training
@@ -206,8 +278,17 @@ def train_and_evaluate(plan: DemoPlan, name: str, extra: dict[str, Any], seed: i
         import shutil
 
         shutil.rmtree(run)
-    options = TrainOptions(**{"data": str(plan.data), "config": "tiny", "steps": plan.steps,
-                              "batch_size": plan.batch_size, **plan.train_options, **extra, "out": str(run)})
+    options = TrainOptions(
+        **{
+            "data": str(plan.data),
+            "config": "tiny",
+            "steps": plan.steps,
+            "batch_size": plan.batch_size,
+            **plan.train_options,
+            **extra,
+            "out": str(run),
+        }
+    )
     settings = plan.settings(seed)
     announce(title, [*_seed(seed), "train", *options.command_args()])
     print_training(run_training(options, settings))
@@ -215,9 +296,12 @@ def train_and_evaluate(plan: DemoPlan, name: str, extra: dict[str, Any], seed: i
     files = {}
     if plots:
         (plan.report / "plots").mkdir(exist_ok=True)
-        files = {"scores_out": str(plan.report / f"scores_{name}.h5"),
-                 "plots_dir": str(plan.report / "plots" / name),
-                 "sentiment_file": str(paths["sentiment"]), "teacher_features": str(paths["features"])}
+        files = {
+            "scores_out": str(plan.report / f"scores_{name}.h5"),
+            "plots_dir": str(plan.report / "plots" / name),
+            "sentiment_file": str(paths["sentiment"]),
+            "teacher_features": str(paths["features"]),
+        }
     result = _evaluate(run, settings, "itm", **files)
     result["itc"] = {k: v for k, v in itc.items() if k in ("map", "mrr") or k.startswith("r")}
     return result
@@ -242,18 +326,28 @@ def _run_pipeline(plan: DemoPlan) -> dict:
 
     teacher = teacher_summary(paths["teacher"], paths["features"], open_dataset(plan.data))
     results = {}
-    for name, title, extra in (("base", "5/7 train Base (ITC + ITM, semantic hard negatives)", {}),
-                               ("pbr", "6/7 train PBR (EKD + TSCL + PHSM)", pbr_options(paths))):
+    for name, title, extra in (
+        ("base", "5/7 train Base (ITC + ITM, semantic hard negatives)", {}),
+        ("pbr", "6/7 train PBR (EKD + TSCL + PHSM)", pbr_options(paths)),
+    ):
         start = time.perf_counter()
         results[name] = train_and_evaluate(plan, name, extra, plan.seed, title, paths, plots=True)
         timings[name] = round(time.perf_counter() - start, 1)
     curves = write_demo_curves(plan.report)
     console.err.rule("7/7 ranked sticker sheets", style="cyan")
     sheets = write_sheets(plan, plan.report / "runs" / "pbr")
-    summary = {"data": str(plan.data), "report": str(plan.report), "seed": plan.seed, "steps": plan.steps,
-               "results": {name: {k: v for k, v in r.items() if k != "plots"} for name, r in results.items()},
-               "teacher": teacher, "sheets": sheets, "learning_curves": curves,
-               "seconds": round(time.perf_counter() - started, 1), "timings": timings}
+    summary = {
+        "data": str(plan.data),
+        "report": str(plan.report),
+        "seed": plan.seed,
+        "steps": plan.steps,
+        "results": {name: {k: v for k, v in r.items() if k != "plots"} for name, r in results.items()},
+        "teacher": teacher,
+        "sheets": sheets,
+        "learning_curves": curves,
+        "seconds": round(time.perf_counter() - started, 1),
+        "timings": timings,
+    }
     from ..io import write_text_atomic
 
     results = plan.report / "results.json"
@@ -267,15 +361,17 @@ def write_demo_curves(report: Path) -> str | None:
     from ..report.curves import write_learning_curves
 
     (report / "plots").mkdir(exist_ok=True)
-    return write_learning_curves(report / "plots" / "learning_curves.png",
-                                 {label: report / "runs" / name / "metrics.jsonl" for name, label in MODELS})
+    return write_learning_curves(
+        report / "plots" / "learning_curves.png",
+        {label: report / "runs" / name / "metrics.jsonl" for name, label in MODELS},
+    )
 
 
 def write_sheets(plan: DemoPlan, run: Path) -> list[str]:
     """Ranked sticker sheets (PNG and HTML) for the first test dialogues, over their candidate sets."""
     from ..data import open_dataset
     from ..io import write_bytes_atomic, write_text_atomic
-    from ..ranking import rank_dialogue
+    from ..ranking import RankOptions, rank_dialogue
 
     dataset = open_dataset(plan.data)
     device = plan.settings().torch_device()
@@ -292,13 +388,35 @@ def write_sheets(plan: DemoPlan, run: Path) -> list[str]:
             source = dataset.stickers[sticker_id].path
             target = candidates / Path(source).name
             if not target.exists():
-                write_bytes_atomic(target, Path(source).read_bytes())   # a later demo keeps what exists
+                write_bytes_atomic(target, Path(source).read_bytes())  # a later demo keeps what exists
         sheet, page = sheet_dir / f"{dialogue.id}.png", sheet_dir / f"{dialogue.id}.html"
-        announce(None, ["rank", str(text_file), str(candidates), "--model", str(run), "--top", "6",
-                        "--teacher-features", str(features), "--sheet", str(sheet), "--html", str(page)])
+        announce(
+            None,
+            [
+                "rank",
+                str(text_file),
+                str(candidates),
+                "--model",
+                str(run),
+                "--top",
+                "6",
+                "--teacher-features",
+                str(features),
+                "--sheet",
+                str(sheet),
+                "--html",
+                str(page),
+            ],
+        )
         with console.quiet():
-            rank_dialogue(str(text_file), str(candidates), str(run), top=6, device=device,
-                          teacher_features=str(features), sheet=str(sheet), html_out=str(page))
+            rank_dialogue(
+                str(text_file),
+                str(candidates),
+                RankOptions(str(run), top=6, device=device),
+                teacher_features=str(features),
+                sheet=str(sheet),
+                html_out=str(page),
+            )
         written.append(str(sheet))
     return written
 
@@ -334,16 +452,21 @@ def teacher_line(summary: dict) -> str:
     if teacher.get("test_accuracy") is not None:
         parts.append(f"{100 * teacher['test_accuracy']:.1f}% on its emotion test split")
     if teacher.get("library_accuracy") is not None:
-        parts.append(f"{100 * teacher['library_accuracy']:.1f}% on the {teacher['library_stickers']} library "
-                     "stickers' true emotions")
+        parts.append(
+            f"{100 * teacher['library_accuracy']:.1f}% on the {teacher['library_stickers']} library "
+            "stickers' true emotions"
+        )
     return "teacher: " + ", ".join(parts) if parts else ""
 
 
 def print_results(summary: dict) -> None:
     header, rows = result_rows(summary)
-    console.print_table(f"Demo test split ({summary['results']['base']['n']} dialogues, {summary['steps']} steps each)",
-                        header, rows)
+    console.print_table(
+        f"Demo test split ({summary['results']['base']['n']} dialogues, {summary['steps']} steps each)", header, rows
+    )
     if teacher_line(summary):
         console.out.print(teacher_line(summary), markup=False, highlight=False)
-    console.out.print(f"report: {summary['report']} (results.md, plots/, sheets/, runs/); "
-                      f"{summary['seconds']:.0f} s in all", markup=False)
+    console.out.print(
+        f"report: {summary['report']} (results.md, plots/, sheets/, runs/); {summary['seconds']:.0f} s in all",
+        markup=False,
+    )

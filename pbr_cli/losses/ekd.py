@@ -20,4 +20,3 @@ def kl_distillation_loss(student_logits: torch.Tensor, target_probs: torch.Tenso
 def feature_distillation_loss(student_features: torch.Tensor, teacher_features: torch.Tensor) -> torch.Tensor:
     """Table 5 'feature distillation': v_cls projected to C_S regresses the teacher feature (mean squared error)."""
     return F.mse_loss(student_features.float(), teacher_features.float())
-

@@ -6,8 +6,9 @@ import torch
 import torch.nn.functional as F
 
 
-def sample_negatives(similarity: torch.Tensor, positive_mask: torch.Tensor,
-                     generator: torch.Generator | None = None) -> torch.Tensor:
+def sample_negatives(
+    similarity: torch.Tensor, positive_mask: torch.Tensor, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """One negative column per row, drawn from softmax(similarity) with the positives masked out.
 
     similarity:    (R, M) scores (higher = harder negative)
@@ -30,16 +31,21 @@ def has_negative(positive_mask: torch.Tensor) -> torch.Tensor:
     return (~positive_mask).any(1)
 
 
-def itm_loss(positive_logits: torch.Tensor, negative_logits: torch.Tensor,
-             negative_weight: torch.Tensor | None = None) -> torch.Tensor:
+def itm_loss(
+    positive_logits: torch.Tensor, negative_logits: torch.Tensor, negative_weight: torch.Tensor | None = None
+) -> torch.Tensor:
     """Eq. 5 as binary cross-entropy over 2-way logits: positives labelled 1, negatives 0, mean over all pairs.
 
     positive_logits: (K, 2); negative_logits: (R, 2) (ALBEF/PBR: R = 2K, a negative sticker per dialogue and a
     negative dialogue per sticker); negative_weight: optional (R,) 0/1, pairs with 0 are left out of the mean
     """
     logits = torch.cat([positive_logits, negative_logits]).float()
-    labels = torch.cat([torch.ones(len(positive_logits), dtype=torch.long, device=logits.device),
-                        torch.zeros(len(negative_logits), dtype=torch.long, device=logits.device)])
+    labels = torch.cat(
+        [
+            torch.ones(len(positive_logits), dtype=torch.long, device=logits.device),
+            torch.zeros(len(negative_logits), dtype=torch.long, device=logits.device),
+        ]
+    )
     if negative_weight is None:
         return F.cross_entropy(logits, labels)
     weight = torch.cat([torch.ones(len(positive_logits), device=logits.device), negative_weight.float()])

@@ -21,56 +21,58 @@ from .tscl import inter_topic_loss, intra_topic_loss
 class Batch:
     """One training step's inputs, already on the device."""
 
-    images: torch.Tensor          # (K*n, 3, R, R) augmented candidate images, candidate-major per dialogue
-    input_ids: torch.Tensor       # (K, T)
-    mask: torch.Tensor            # (K, T) bool
-    label: torch.Tensor           # (K,) position of the truth in each candidate set
-    candidate_ids: torch.Tensor   # (K, n) library indices of the candidates (to mask copies of the truth)
+    images: torch.Tensor  # (K*n, 3, R, R) augmented candidate images, candidate-major per dialogue
+    input_ids: torch.Tensor  # (K, T)
+    mask: torch.Tensor  # (K, T) bool
+    label: torch.Tensor  # (K,) position of the truth in each candidate set
+    candidate_ids: torch.Tensor  # (K, n) library indices of the candidates (to mask copies of the truth)
     # Inputs of the PBR components, None when their component is off:
-    ekd_target: torch.Tensor | None = None          # (K*n, D) EKD target of each candidate
-    view2: torch.Tensor | None = None               # (K*n, 3, R, R) second augmented view, for TSCL
-    dialogue_polarity: torch.Tensor | None = None   # (K, 2) [pos, neg] of each dialogue (sentiment file)
-    sticker_polarity: torch.Tensor | None = None    # (K*n, 2) [P^I, N^I] of each candidate from the teacher
+    ekd_target: torch.Tensor | None = None  # (K*n, D) EKD target of each candidate
+    view2: torch.Tensor | None = None  # (K*n, 3, R, R) second augmented view, for TSCL
+    dialogue_polarity: torch.Tensor | None = None  # (K, 2) [pos, neg] of each dialogue (sentiment file)
+    sticker_polarity: torch.Tensor | None = None  # (K*n, 2) [P^I, N^I] of each candidate from the teacher
 
 
 @dataclass
 class Objective:
     """Loss terms and their weights. The defaults are the Base model (ITC + ITM with semantic hard negatives)."""
 
-    loss: str = "itm"                  # itm (ITC + ITM) | itc (CLIP-style dual encoder)
-    negatives: str = "semantic"        # semantic (ALBEF) | phsm (Algorithm 1) | random
-    ekd: str = "off"                   # anchors | logits | features | off
-    ekd_weight: float = 0.5            # α
-    ekd_m: int = 0                     # anchors per emotion (folds the student head for PHSM)
-    intra_weight: float = 0.0          # β (0 = off)
-    inter_weight: float = 0.0          # γ (0 = off)
+    loss: str = "itm"  # itm (ITC + ITM) | itc (CLIP-style dual encoder)
+    negatives: str = "semantic"  # semantic (ALBEF) | phsm (Algorithm 1) | random
+    ekd: str = "off"  # anchors | logits | features | off
+    ekd_weight: float = 0.5  # α
+    ekd_m: int = 0  # anchors per emotion (folds the student head for PHSM)
+    intra_weight: float = 0.0  # β (0 = off)
+    inter_weight: float = 0.0  # γ (0 = off)
     tscl_temperature: float = 0.1
-    tscl_stop_grad: bool = False       # the second view's image-tower pass without gradient
-    phsm_emotion: str = "teacher"      # teacher (pseudo-labels) | student (EKD head)
-    phsm_weight: float = 1.0           # scale of softmax(SEN) added to SIM
-    phsm_pool: str = "batch"           # batch (all K·n candidates, Algorithm 1) | own (the dialogue's candidates)
+    tscl_stop_grad: bool = False  # the second view's image-tower pass without gradient
+    phsm_emotion: str = "teacher"  # teacher (pseudo-labels) | student (EKD head)
+    phsm_weight: float = 1.0  # scale of softmax(SEN) added to SIM
+    phsm_pool: str = "batch"  # batch (all K·n candidates, Algorithm 1) | own (the dialogue's candidates)
     generator: torch.Generator | None = None
     weights: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        self.weights = {"ekd": self.ekd_weight, "intra": self.intra_weight, "inter": self.inter_weight,
-                        **self.weights}
+        self.weights = {"ekd": self.ekd_weight, "intra": self.intra_weight, "inter": self.inter_weight, **self.weights}
 
     def __call__(self, model, batch: Batch) -> dict[str, torch.Tensor]:
         k, n = batch.candidate_ids.shape
         image = model.encode_image(batch.images)
         text = model.encode_text(batch.input_ids, batch.mask)
         rows = torch.arange(k, device=batch.label.device)
-        candidates = image.embedding.view(k, n, -1)                                   # (K, n, C)
-        positive = candidates[rows, batch.label]                                      # (K, C)
+        candidates = image.embedding.view(k, n, -1)  # (K, n, C)
+        positive = candidates[rows, batch.label]  # (K, C)
         temperature = model.temperature
         from ..runtime import gather_with_grad, world
 
-        all_text = gather_with_grad(text.embedding)                                   # (K_global, C)
-        terms = {"i2t": i2t_loss(positive, all_text, temperature, offset=world()[0] * k if all_text is not
-                                 text.embedding else 0),
-                 "t2i": t2i_loss(text.embedding, candidates, batch.label, temperature)}
-        student_logits = model.ekd_head(image.cls) if model.ekd_head is not None else None   # (K*n, D)
+        all_text = gather_with_grad(text.embedding)  # (K_global, C)
+        terms = {
+            "i2t": i2t_loss(
+                positive, all_text, temperature, offset=world()[0] * k if all_text is not text.embedding else 0
+            ),
+            "t2i": t2i_loss(text.embedding, candidates, batch.label, temperature),
+        }
+        student_logits = model.ekd_head(image.cls) if model.ekd_head is not None else None  # (K*n, D)
         if self.ekd != "off":
             target = batch.ekd_target
             if self.ekd == "features":
@@ -78,19 +80,21 @@ class Objective:
             else:
                 terms["ekd"] = kl_distillation_loss(student_logits, target)
         if self.intra_weight or self.inter_weight:
-            view1 = model.tscl_head(image.cls)                                        # (K*n, d)
+            view1 = model.tscl_head(image.cls)  # (K*n, d)
             with torch.set_grad_enabled(torch.is_grad_enabled() and not self.tscl_stop_grad):
-                second = model.image(batch.view2)[:, 0]                                 # (K*n, C_V) v_cls
+                second = model.image(batch.view2)[:, 0]  # (K*n, C_V) v_cls
             view2 = model.tscl_head(second)
             ids = batch.candidate_ids.reshape(-1)
             if self.intra_weight:
-                terms["intra"] = intra_topic_loss(view1.view(k, n, -1), view2.view(k, n, -1),
-                                                  self.tscl_temperature, batch.candidate_ids)
+                terms["intra"] = intra_topic_loss(
+                    view1.view(k, n, -1), view2.view(k, n, -1), self.tscl_temperature, batch.candidate_ids
+                )
             if self.inter_weight:
                 terms["inter"] = inter_topic_loss(view1, view2, self.tscl_temperature, ids)
         if self.loss == "itm":
-            terms["itm"] = self.matching_loss(model, batch, image, text, candidates, positive, temperature,
-                                              student_logits)
+            terms["itm"] = self.matching_loss(
+                model, batch, image, text, candidates, positive, temperature, student_logits
+            )
         return terms
 
     def total(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -113,24 +117,24 @@ class Objective:
         """
         k, n = batch.candidate_ids.shape
         rows = torch.arange(k, device=batch.label.device)
-        truth_ids = batch.candidate_ids[rows, batch.label]                                       # (K,)
-        sim_i2t = positive @ text.embedding.t() / temperature                                    # (K, K)
+        truth_ids = batch.candidate_ids[rows, batch.label]  # (K,)
+        sim_i2t = positive @ text.embedding.t() / temperature  # (K, K)
         mask_i2t = truth_ids[:, None] == truth_ids[None, :]
         pool = "batch" if self.negatives == "phsm" and self.phsm_pool == "batch" else "own"
         if pool == "batch":
-            pool_ids = batch.candidate_ids.reshape(-1)                                           # (K*n,)
-            sim_t2i = text.embedding @ candidates.reshape(k * n, -1).t() / temperature           # (K, K*n)
+            pool_ids = batch.candidate_ids.reshape(-1)  # (K*n,)
+            sim_t2i = text.embedding @ candidates.reshape(k * n, -1).t() / temperature  # (K, K*n)
             mask_t2i = pool_ids[None, :] == truth_ids[:, None]
         else:
-            sim_t2i = torch.einsum("kc,knc->kn", text.embedding, candidates) / temperature       # (K, n)
+            sim_t2i = torch.einsum("kc,knc->kn", text.embedding, candidates) / temperature  # (K, n)
             mask_t2i = batch.candidate_ids == truth_ids[:, None]
         if self.negatives == "phsm":
-            dialogue_polarity = batch.dialogue_polarity                                          # (K, 2)
-            sticker_pol = self.candidate_polarity(batch, student_logits)                         # (K*n, 2)
-            sentiment = polarity_similarity(dialogue_polarity, sticker_pol)                      # (K, K*n)
+            dialogue_polarity = batch.dialogue_polarity  # (K, 2)
+            sticker_pol = self.candidate_polarity(batch, student_logits)  # (K*n, 2)
+            sentiment = polarity_similarity(dialogue_polarity, sticker_pol)  # (K, K*n)
             if pool == "own":
-                sentiment = sentiment.view(k, k, n)[rows, rows]                                  # (K, n)
-            positive_pol = sticker_pol.view(k, n, 2)[rows, batch.label]                          # (K, 2)
+                sentiment = sentiment.view(k, k, n)[rows, rows]  # (K, n)
+            positive_pol = sticker_pol.view(k, n, 2)[rows, batch.label]  # (K, 2)
             sim_t2i = phsm_scores(sim_t2i, sentiment, self.phsm_weight)
             sim_i2t = phsm_scores(sim_i2t, polarity_similarity(positive_pol, dialogue_polarity), self.phsm_weight)
         elif self.negatives == "random":
@@ -142,19 +146,20 @@ class Objective:
         with no host synchronisation."""
         k, n = batch.candidate_ids.shape
         rows = torch.arange(k, device=batch.label.device)
-        tokens = image.tokens.view(k, n, *image.tokens.shape[1:])                              # (K, n, L, C_V)
-        positive_tokens = tokens[rows, batch.label]                                            # (K, L, C_V)
+        tokens = image.tokens.view(k, n, *image.tokens.shape[1:])  # (K, n, L, C_V)
+        positive_tokens = tokens[rows, batch.label]  # (K, L, C_V)
         with torch.no_grad():
             (sim_t2i, mask_t2i, pool), (sim_i2t, mask_i2t) = self.mining_scores(
-                batch, text, candidates, positive, temperature, student_logits)
+                batch, text, candidates, positive, temperature, student_logits
+            )
             negative_sticker = sample_negatives(sim_t2i, mask_t2i, self.generator)
             negative_text = sample_negatives(sim_i2t, mask_i2t, self.generator)
             # a sticker whose every batch dialogue shares its truth has no negative dialogue: weighted out
             weight = torch.cat([has_negative(mask_t2i), has_negative(mask_i2t)])
         if pool == "own":
-            negative_tokens = tokens[rows, negative_sticker]                                   # own candidate set
+            negative_tokens = tokens[rows, negative_sticker]  # own candidate set
         else:
-            negative_tokens = tokens.flatten(0, 1)[negative_sticker]                           # batch-wide pool
+            negative_tokens = tokens.flatten(0, 1)[negative_sticker]  # batch-wide pool
         text_tokens = torch.cat([text.tokens, text.tokens, text.tokens[negative_text]])
         text_mask = torch.cat([text.mask, text.mask, text.mask[negative_text]])
         image_tokens = torch.cat([positive_tokens, negative_tokens, positive_tokens])

@@ -6,8 +6,14 @@ import torch
 import torch.nn.functional as F
 
 
-def info_nce(view1: torch.Tensor, view2: torch.Tensor, temperature: float,
-             ids: torch.Tensor | None = None, offset: int = 0, column_ids: torch.Tensor | None = None) -> torch.Tensor:
+def info_nce(
+    view1: torch.Tensor,
+    view2: torch.Tensor,
+    temperature: float,
+    ids: torch.Tensor | None = None,
+    offset: int = 0,
+    column_ids: torch.Tensor | None = None,
+) -> torch.Tensor:
     """-mean_i log( exp(z1_i·z2_i / t) / sum_j exp(z1_i·z2_j / t) ) over L2-normalised projections.
 
     view1: (n, d) and view2: (m, d) projections psi(v_aug1), psi(v_aug2); row i of view1 matches row
@@ -17,7 +23,7 @@ def info_nce(view1: torch.Tensor, view2: torch.Tensor, temperature: float,
     """
     z1 = F.normalize(view1.float(), dim=-1)
     z2 = F.normalize(view2.float(), dim=-1)
-    logits = z1 @ z2.t() / temperature                                       # (n, m)
+    logits = z1 @ z2.t() / temperature  # (n, m)
     labels = torch.arange(len(z1), device=z1.device) + offset
     if ids is not None:
         columns = ids if column_ids is None else column_ids
@@ -27,8 +33,9 @@ def info_nce(view1: torch.Tensor, view2: torch.Tensor, temperature: float,
     return F.cross_entropy(logits, labels)
 
 
-def intra_topic_loss(view1: torch.Tensor, view2: torch.Tensor, temperature: float = 0.1,
-                     ids: torch.Tensor | None = None) -> torch.Tensor:
+def intra_topic_loss(
+    view1: torch.Tensor, view2: torch.Tensor, temperature: float = 0.1, ids: torch.Tensor | None = None
+) -> torch.Tensor:
     """Eq. 7 for each sample's candidate set (negatives from the same topic), averaged over the K samples.
 
     view1, view2: (K, N_S, d); ids: optional (K, N_S).
@@ -37,8 +44,9 @@ def intra_topic_loss(view1: torch.Tensor, view2: torch.Tensor, temperature: floa
     return torch.stack(losses).mean()
 
 
-def inter_topic_loss(view1: torch.Tensor, view2: torch.Tensor, temperature: float = 0.1,
-                     ids: torch.Tensor | None = None) -> torch.Tensor:
+def inter_topic_loss(
+    view1: torch.Tensor, view2: torch.Tensor, temperature: float = 0.1, ids: torch.Tensor | None = None
+) -> torch.Tensor:
     """Eq. 8 across all K·N_S candidates of the batch (negatives from other topics too).
 
     view1, view2: (K·N_S, d); ids: optional (K·N_S,). Under torchrun the second views and ids are

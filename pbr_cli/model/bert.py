@@ -31,17 +31,22 @@ class Attention(nn.Module):
         batch, length, width = x.shape
         return x.view(batch, length, self.heads, width // self.heads).transpose(1, 2)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None, context: torch.Tensor | None = None,
-                context_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor | None,
+        context: torch.Tensor | None = None,
+        context_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         source = x if context is None else context
-        key_mask = mask if context is None else context_mask                    # (B, S) bool or None
-        attn_mask = None if key_mask is None else key_mask[:, None, None, :]      # (B, 1, 1, S)
+        key_mask = mask if context is None else context_mask  # (B, S) bool or None
+        attn_mask = None if key_mask is None else key_mask[:, None, None, :]  # (B, 1, 1, S)
         p = self.dropout if self.training else 0.0
         q, k, v = self._split(self.query(x)), self._split(self.key(source)), self._split(self.value(source))
         if q.device.type == "cpu" and q.dtype == torch.bfloat16:
-            q, k, v = q.float(), k.float(), v.float()    # the CPU's bf16 attention backward is ~10x slower than fp32
+            q, k, v = q.float(), k.float(), v.float()  # the CPU's bf16 attention backward is ~10x slower than fp32
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=p).to(x.dtype)
-        out = out.transpose(1, 2).flatten(2)                                      # (B, T, H*D)
+        out = out.transpose(1, 2).flatten(2)  # (B, T, H*D)
         return self.norm(x + F.dropout(self.dense(out), p, self.training))
 
 
@@ -103,7 +108,7 @@ class Embeddings(nn.Module):
         return F.dropout(self.norm(x), self.dropout if self.training else 0.0, self.training)
 
 
-REQUIRED = None    # the default of a key that config.json must have
+REQUIRED = None  # the default of a key that config.json must have
 
 # The config.json keys pbr reads from a Hugging Face BERT folder: their rule, and the default when one may be absent.
 HF_BERT_KEYS: dict[str, tuple[Rule, Any]] = {
@@ -114,7 +119,7 @@ HF_BERT_KEYS: dict[str, tuple[Rule, Any]] = {
     "max_position_embeddings": (integer(8, 65536), REQUIRED),
     "vocab_size": (integer(5, 100_000_000), REQUIRED),
     "type_vocab_size": (integer(1, 1024), 2),
-    "hidden_act": (choice("gelu"), "gelu"),               # the activation of our `Layer`
+    "hidden_act": (choice("gelu"), "gelu"),  # the activation of our `Layer`
 }
 HF_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
 
@@ -132,8 +137,9 @@ def read_hf_bert_config(folder: str | Path) -> dict:
     except OSError as exc:
         raise FormatError(f"cannot read ({exc.strerror or exc.__class__.__name__})", config_file) from None
     except ValueError as exc:
-        raise FormatError(f"not valid JSON ({exc.__class__.__name__}: {str(exc).splitlines()[0]})",
-                          config_file) from None
+        raise FormatError(
+            f"not valid JSON ({exc.__class__.__name__}: {str(exc).splitlines()[0]})", config_file
+        ) from None
     if not isinstance(data, dict):
         raise FormatError(f"expected a JSON object, got {type(data).__name__}", config_file)
     config = {}
@@ -145,8 +151,11 @@ def read_hf_bert_config(folder: str | Path) -> dict:
         except ValueError as exc:
             raise FormatError(f"{key}: {exc}", config_file) from None
     if config["hidden_size"] % config["num_attention_heads"]:
-        raise FormatError(f"num_attention_heads: must divide hidden_size ({config['hidden_size']}), "
-                          f"got {config['num_attention_heads']}", config_file)
+        raise FormatError(
+            f"num_attention_heads: must divide hidden_size ({config['hidden_size']}), "
+            f"got {config['num_attention_heads']}",
+            config_file,
+        )
     return config
 
 
@@ -161,10 +170,13 @@ def hf_weights_file(folder: str | Path) -> Path:
 def hf_bert_shapes(config: dict) -> dict[str, tuple[int, ...]]:
     """The shape of every tensor pbr takes from a BERT checkpoint with this config.json."""
     hidden, inner = config["hidden_size"], config["intermediate_size"]
-    shapes = {"embeddings.word_embeddings.weight": (config["vocab_size"], hidden),
-              "embeddings.position_embeddings.weight": (config["max_position_embeddings"], hidden),
-              "embeddings.token_type_embeddings.weight": (config["type_vocab_size"], hidden),
-              "embeddings.LayerNorm.weight": (hidden,), "embeddings.LayerNorm.bias": (hidden,)}
+    shapes = {
+        "embeddings.word_embeddings.weight": (config["vocab_size"], hidden),
+        "embeddings.position_embeddings.weight": (config["max_position_embeddings"], hidden),
+        "embeddings.token_type_embeddings.weight": (config["type_vocab_size"], hidden),
+        "embeddings.LayerNorm.weight": (hidden,),
+        "embeddings.LayerNorm.bias": (hidden,),
+    }
     for index in range(config["num_hidden_layers"]):
         for ours, theirs in hf_layer_names(index).items():
             module, param = ours.rsplit(".", 1)
@@ -177,7 +189,7 @@ def hf_bert_shapes(config: dict) -> dict[str, tuple[int, ...]]:
 def _hf_name(name: str) -> str:
     """A BERT checkpoint's tensor name as BertModel.save_pretrained writes it (no `bert.`, LayerNorm weight/bias)."""
     name = name.removeprefix("bert.")
-    if name.endswith("LayerNorm.gamma") or name.endswith("LayerNorm.beta"):      # TF-converted checkpoints
+    if name.endswith("LayerNorm.gamma") or name.endswith("LayerNorm.beta"):  # TF-converted checkpoints
         name = name.rsplit(".", 1)[0] + (".weight" if name.endswith("gamma") else ".bias")
     return name
 
@@ -186,8 +198,9 @@ def check_hf_bert_shapes(config: dict, shapes: dict[str, tuple[int, ...]], weigh
     """Every tensor pbr takes is in the checkpoint with the shape config.json gives it."""
     for name, shape in hf_bert_shapes(config).items():
         if name not in shapes:
-            raise FormatError(f"lacks {name} (config.json: num_hidden_layers {config['num_hidden_layers']})",
-                              weights_file)
+            raise FormatError(
+                f"lacks {name} (config.json: num_hidden_layers {config['num_hidden_layers']})", weights_file
+            )
         if tuple(shapes[name]) != shape:
             raise FormatError(f"{name} has shape {tuple(shapes[name])}, but config.json gives {shape}", weights_file)
 
@@ -225,13 +238,20 @@ def hf_layer_names(hf_index: int, cross: bool = False) -> dict[str, str]:
     """Map our `Layer` parameter names to a Hugging Face BertLayer's, for layer `hf_index`."""
     prefix = f"encoder.layer.{hf_index}."
     names = {}
-    for ours, theirs in [("query", "attention.self.query"), ("key", "attention.self.key"),
-                         ("value", "attention.self.value"), ("dense", "attention.output.dense"),
-                         ("norm", "attention.output.LayerNorm")]:
+    for ours, theirs in [
+        ("query", "attention.self.query"),
+        ("key", "attention.self.key"),
+        ("value", "attention.self.value"),
+        ("dense", "attention.output.dense"),
+        ("norm", "attention.output.LayerNorm"),
+    ]:
         for param in ("weight", "bias"):
             names[f"self_attn.{ours}.{param}"] = f"{prefix}{theirs}.{param}"
-    for ours, theirs in [("intermediate", "intermediate.dense"), ("output", "output.dense"),
-                         ("norm", "output.LayerNorm")]:
+    for ours, theirs in [
+        ("intermediate", "intermediate.dense"),
+        ("output", "output.dense"),
+        ("norm", "output.LayerNorm"),
+    ]:
         for param in ("weight", "bias"):
             names[f"{ours}.{param}"] = f"{prefix}{theirs}.{param}"
     return names
@@ -243,20 +263,25 @@ def load_hf_layers(layers: nn.ModuleList, state: dict[str, torch.Tensor], first_
         own = layer.state_dict()
         for ours, theirs in hf_layer_names(first_hf_layer + offset).items():
             if theirs not in state:
-                raise FormatError(f"BERT weights lack {theirs} (the model needs {first_hf_layer + len(layers)} "
-                                  "layers)", folder)
+                raise FormatError(
+                    f"BERT weights lack {theirs} (the model needs {first_hf_layer + len(layers)} layers)", folder
+                )
             if state[theirs].shape != own[ours].shape:
-                raise FormatError(f"{theirs} has shape {tuple(state[theirs].shape)}, expected "
-                                  f"{tuple(own[ours].shape)}", folder)
+                raise FormatError(
+                    f"{theirs} has shape {tuple(state[theirs].shape)}, expected {tuple(own[ours].shape)}", folder
+                )
             own[ours] = state[theirs]
         layer.load_state_dict(own)
 
 
 def load_hf_embeddings(embeddings: Embeddings, state: dict[str, torch.Tensor], folder) -> None:
-    pairs = {"word.weight": "embeddings.word_embeddings.weight",
-             "position.weight": "embeddings.position_embeddings.weight",
-             "token_type.weight": "embeddings.token_type_embeddings.weight",
-             "norm.weight": "embeddings.LayerNorm.weight", "norm.bias": "embeddings.LayerNorm.bias"}
+    pairs = {
+        "word.weight": "embeddings.word_embeddings.weight",
+        "position.weight": "embeddings.position_embeddings.weight",
+        "token_type.weight": "embeddings.token_type_embeddings.weight",
+        "norm.weight": "embeddings.LayerNorm.weight",
+        "norm.bias": "embeddings.LayerNorm.bias",
+    }
     own = embeddings.state_dict()
     for ours, theirs in pairs.items():
         if theirs not in state:

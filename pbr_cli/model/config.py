@@ -25,30 +25,30 @@ TEXT_TOWERS = ("bert", "lstm", "gru", "transformer")
 class ModelConfig:
     """Everything needed to rebuild a model; saved beside every run as config.json."""
 
-    img: str = "vit"                 # vit | resnet | inception | any timm model name
-    img_size: int = 128              # input resolution (paper: 128 px)
+    img: str = "vit"  # vit | resnet | inception | any timm model name
+    img_size: int = 128  # input resolution (paper: 128 px)
     img_kwargs: dict = field(default_factory=dict)  # extra timm create_model arguments (sizes of small towers)
-    txt: str = "bert"                # bert | lstm | gru | transformer
-    txt_layers: int = 6              # layers of the text tower (BERT: the first N of the checkpoint)
-    fusion_layers: int = 6           # fusion layers (BERT: the last N of the checkpoint; cross-attention new)
-    hidden: int = 768                # C_T: text tower and fusion width
-    heads: int = 12                  # attention heads of text tower and fusion
-    intermediate: int = 3072         # feed-forward width of BERT-style layers
-    max_len: int = 512               # max text tokens; truncation keeps the most recent turns
-    vocab_size: int = 0              # set when the tokenizer is built
-    word_dim: int = 300              # word-embedding size of lstm / gru / transformer towers
-    embed_dim: int = 256             # C: shared ITC space
-    temp: float = 0.07               # ITC temperature (initial value when learnable)
-    learn_temp: bool = True          # learn the ITC temperature (ALBEF) or keep it fixed
-    txt_pool: str = "cls"            # text ITC feature: cls (w_cls, the paper) | mean (mean of the real tokens)
-    embed_norm: str = "none"         # normalisation of both pooled features before the ITC projections: none | batch
-    itm_input: str = "fusion"        # what the ITM head reads: fusion ([CLS] of the fusion encoder, the paper) |
-                                     # fusion+itc (also the product of the pair's ITC embeddings)
-    dropout: float = 0.1             # dropout in text tower and fusion
-    ekd_dim: int = 0                 # EKD head outputs: 7*M (anchors), 7 (logits), C_S (features); 0 = no head
-    tscl_dim: int = 0                # output size of the TSCL projection psi; 0 = no head
-    txt_model: str = ""              # Hugging Face BERT folder the text tower was initialised from ("" = none)
-    img_weights: str = ""            # image-tower checkpoint it was initialised from ("" = none)
+    txt: str = "bert"  # bert | lstm | gru | transformer
+    txt_layers: int = 6  # layers of the text tower (BERT: the first N of the checkpoint)
+    fusion_layers: int = 6  # fusion layers (BERT: the last N of the checkpoint; cross-attention new)
+    hidden: int = 768  # C_T: text tower and fusion width
+    heads: int = 12  # attention heads of text tower and fusion
+    intermediate: int = 3072  # feed-forward width of BERT-style layers
+    max_len: int = 512  # max text tokens; truncation keeps the most recent turns
+    vocab_size: int = 0  # set when the tokenizer is built
+    word_dim: int = 300  # word-embedding size of lstm / gru / transformer towers
+    embed_dim: int = 256  # C: shared ITC space
+    temp: float = 0.07  # ITC temperature (initial value when learnable)
+    learn_temp: bool = True  # learn the ITC temperature (ALBEF) or keep it fixed
+    txt_pool: str = "cls"  # text ITC feature: cls (w_cls, the paper) | mean (mean of the real tokens)
+    embed_norm: str = "none"  # normalisation of both pooled features before the ITC projections: none | batch
+    itm_input: str = "fusion"  # what the ITM head reads: fusion ([CLS] of the fusion encoder, the paper) |
+    # fusion+itc (also the product of the pair's ITC embeddings)
+    dropout: float = 0.1  # dropout in text tower and fusion
+    ekd_dim: int = 0  # EKD head outputs: 7*M (anchors), 7 (logits), C_S (features); 0 = no head
+    tscl_dim: int = 0  # output size of the TSCL projection psi; 0 = no head
+    txt_model: str = ""  # Hugging Face BERT folder the text tower was initialised from ("" = none)
+    img_weights: str = ""  # image-tower checkpoint it was initialised from ("" = none)
 
     @property
     def timm_name(self) -> str:
@@ -59,35 +59,35 @@ class ModelConfig:
 class TrainConfig:
     """Optimisation and schedule (the authors': AdamW 1e-4 -> 1e-5 cosine, wd 0.02, batch 4)."""
 
-    batch_size: int = 4              # K dialogues per step (each with its candidate set)
-    steps: int = 0                   # total optimiser steps; 0 = derive from epochs
-    epochs: float = 5.0              # used when steps is 0
+    batch_size: int = 4  # K dialogues per step (each with its candidate set)
+    steps: int = 0  # total optimiser steps; 0 = derive from epochs
+    epochs: float = 5.0  # used when steps is 0
     lr: float = 1e-4
     min_lr: float = 1e-5
     weight_decay: float = 0.02
     warmup_steps: int = 0
-    val_every: int = 5000            # validation (and best-checkpoint selection on val MAP) interval
-    val_limit: int = 0               # validate on at most this many val dialogues (0 = all)
+    val_every: int = 5000  # validation (and best-checkpoint selection on val MAP) interval
+    val_limit: int = 0  # validate on at most this many val dialogues (0 = all)
     log_every: int = 50
-    save_every: int = 0              # resumable checkpoint interval (0 = every validation)
-    compile: str = "auto"            # torch.compile the towers and fusion: auto (on CUDA) | on | off
-    loss: str = "itm"                # itm (ITC + ITM, ALBEF/PBR) | itc (CLIP-style dual encoder)
-    grad_clip: float = 0.0           # max gradient norm; 0 = off
-    negatives: str = "semantic"      # ITM negatives: semantic (ALBEF) | phsm (Algorithm 1) | random
-    ekd: str = "off"                 # Emotion Knowledge Distillation: anchors | logits | features | off
-    ekd_weight: float = 0.5          # alpha
-    ekd_tau: float = 1.0             # temperature of the pseudo-labels softmax(V^e E / tau)
-    phsm_emotion: str = "teacher"    # sticker polarity for PHSM: teacher pseudo-labels | student EKD head
-    phsm_pool: str = "batch"         # where PHSM draws a dialogue's negative sticker: batch (all K·n candidates,
-                                     # Algorithm 1) | own (the dialogue's own candidate set)
-    intra_weight: float = 0.0        # beta, intra-topic contrastive loss (0 = off; the paper: 0.5)
-    inter_weight: float = 0.0        # gamma, inter-topic contrastive loss (0 = off; the paper: 0.5)
-    tscl_temp: float = 0.1           # temperature of both TSCL losses
-    tscl_stop_grad: bool = False     # no gradient through the image tower's pass over TSCL's second view (its
-                                     # backward is skipped: PBR steps ~1.4x cheaper)
-    crop_scale: float = 0.5          # smallest area share kept by the random resized crop of training views
-    precision: str = "auto"          # training arithmetic: auto (bf16 on CUDA and on CPUs with native bf16) |
-                                     # bf16 | fp32 (the one bit-reproducible choice)
+    save_every: int = 0  # resumable checkpoint interval (0 = every validation)
+    compile: str = "auto"  # torch.compile the towers and fusion: auto (on CUDA) | on | off
+    loss: str = "itm"  # itm (ITC + ITM, ALBEF/PBR) | itc (CLIP-style dual encoder)
+    grad_clip: float = 0.0  # max gradient norm; 0 = off
+    negatives: str = "semantic"  # ITM negatives: semantic (ALBEF) | phsm (Algorithm 1) | random
+    ekd: str = "off"  # Emotion Knowledge Distillation: anchors | logits | features | off
+    ekd_weight: float = 0.5  # alpha
+    ekd_tau: float = 1.0  # temperature of the pseudo-labels softmax(V^e E / tau)
+    phsm_emotion: str = "teacher"  # sticker polarity for PHSM: teacher pseudo-labels | student EKD head
+    phsm_pool: str = "batch"  # where PHSM draws a dialogue's negative sticker: batch (all K·n candidates,
+    # Algorithm 1) | own (the dialogue's own candidate set)
+    intra_weight: float = 0.0  # beta, intra-topic contrastive loss (0 = off; the paper: 0.5)
+    inter_weight: float = 0.0  # gamma, inter-topic contrastive loss (0 = off; the paper: 0.5)
+    tscl_temp: float = 0.1  # temperature of both TSCL losses
+    tscl_stop_grad: bool = False  # no gradient through the image tower's pass over TSCL's second view (its
+    # backward is skipped: PBR steps ~1.4x cheaper)
+    crop_scale: float = 0.5  # smallest area share kept by the random resized crop of training views
+    precision: str = "auto"  # training arithmetic: auto (bf16 on CUDA and on CPUs with native bf16) |
+    # bf16 | fp32 (the one bit-reproducible choice)
 
 
 @dataclass
@@ -109,13 +109,35 @@ def _tiny() -> RunConfig:
     # 1200 steps: val R10@1 still rises to the last step (600: 42.6, 1200: 53.9 for Base); TSCL's second view
     # without gradient keeps PBR's steps within ~1.4x Base's at no loss measured (600 steps: 28.9 vs 25.4).
     model = ModelConfig(
-        img="test_resnet", img_size=64, img_kwargs={},
-        txt="bert", txt_layers=2, fusion_layers=2, hidden=96, heads=3, intermediate=192, max_len=128,
-        word_dim=64, embed_dim=64, dropout=0.0, learn_temp=False, txt_pool="mean", embed_norm="batch",
+        img="test_resnet",
+        img_size=64,
+        img_kwargs={},
+        txt="bert",
+        txt_layers=2,
+        fusion_layers=2,
+        hidden=96,
+        heads=3,
+        intermediate=192,
+        max_len=128,
+        word_dim=64,
+        embed_dim=64,
+        dropout=0.0,
+        learn_temp=False,
+        txt_pool="mean",
+        embed_norm="batch",
         itm_input="fusion+itc",
     )
-    train = TrainConfig(batch_size=16, steps=1200, lr=1e-3, min_lr=1e-4, warmup_steps=30, val_every=100, val_limit=256,
-                        log_every=20, tscl_stop_grad=True)
+    train = TrainConfig(
+        batch_size=16,
+        steps=1200,
+        lr=1e-3,
+        min_lr=1e-4,
+        warmup_steps=30,
+        val_every=100,
+        val_limit=256,
+        log_every=20,
+        tscl_stop_grad=True,
+    )
     return RunConfig("tiny", model, train)
 
 
@@ -140,20 +162,20 @@ def tiny_image_kwargs(img: str) -> dict:
 
 # -- what every key may hold ------------------------------------------------------------------------
 
-INT_MAX = 2**31 - 1          # the largest integer any key takes (a C int: torch, numpy and timm accept it)
+INT_MAX = 2**31 - 1  # the largest integer any key takes (a C int: torch, numpy and timm accept it)
 
 
 @dataclass(frozen=True)
 class Rule:
     """The type and range one configuration value must have; `check` returns it normalised or raises ValueError."""
 
-    kind: str                            # int | float | bool | str | choice | mapping | name
-    low: float | None = None             # smallest value (excluded when low_open)
-    high: float | None = None            # largest value (excluded when high_open)
+    kind: str  # int | float | bool | str | choice | mapping | name
+    low: float | None = None  # smallest value (excluded when low_open)
+    high: float | None = None  # largest value (excluded when high_open)
     low_open: bool = False
     high_open: bool = False
     choices: tuple[str, ...] = ()
-    option: str = ""                     # the `pbr train` option that sets the key, named in errors about it
+    option: str = ""  # the `pbr train` option that sets the key, named in errors about it
 
     def check(self, value: Any) -> Any:
         if self.kind == "int":
@@ -167,7 +189,7 @@ class Rule:
                 raise ValueError(f"expected a number, got {_shown(value)}")
             try:
                 number = float(value)
-            except OverflowError:                                    # an integer beyond any float
+            except OverflowError:  # an integer beyond any float
                 number = math.inf
             if not math.isfinite(number):
                 raise ValueError(f"must be a finite number, got {_shown(value)}")
@@ -186,16 +208,20 @@ class Rule:
             return value
         if not isinstance(value, str):
             raise ValueError(f"expected a string, got {_shown(value)}")
-        if self.kind == "name" and (not value.strip() or value in (".", "..") or any(
-                c in value for c in "/\\") or not value.isprintable()):
+        if self.kind == "name" and (
+            not value.strip() or value in (".", "..") or any(c in value for c in "/\\") or not value.isprintable()
+        ):
             raise ValueError(f"must be a plain name (no path separators or control characters), got {_shown(value)}")
         return value
 
     def _in_range(self, value: int | float) -> int | float:
         low, high = self.low, self.high
         if low is not None and (value <= low if self.low_open else value < low):
-            raise ValueError(f"must be positive, got {value}" if (low, self.low_open) == (0, True)
-                             else f"must be {'greater than' if self.low_open else 'at least'} {low}, got {value}")
+            raise ValueError(
+                f"must be positive, got {value}"
+                if (low, self.low_open) == (0, True)
+                else f"must be {'greater than' if self.low_open else 'at least'} {low}, got {value}"
+            )
         if high is not None and (value >= high if self.high_open else value > high):
             raise ValueError(f"must be {'less than' if self.high_open else 'at most'} {high}, got {value}")
         return value
@@ -210,8 +236,9 @@ def integer(low: int, high: int = INT_MAX, option: str = "") -> Rule:
     return Rule("int", low, high, option=option)
 
 
-def number(low: float, high: float | None = None, low_open: bool = False, high_open: bool = False,
-           option: str = "") -> Rule:
+def number(
+    low: float, high: float | None = None, low_open: bool = False, high_open: bool = False, option: str = ""
+) -> Rule:
     return Rule("float", low, high, low_open, high_open, option=option)
 
 
@@ -238,7 +265,7 @@ RULES: dict[str, Rule] = {
     "model.vocab_size": integer(0, 100_000_000),
     "model.word_dim": integer(1, 65536),
     "model.embed_dim": integer(1, 65536),
-    "model.temp": number(0.001, 0.5, option="--temp"),       # the range the model clamps the temperature to
+    "model.temp": number(0.001, 0.5, option="--temp"),  # the range the model clamps the temperature to
     "model.learn_temp": BOOL,
     "model.txt_pool": choice("cls", "mean"),
     "model.embed_norm": choice("none", "batch"),
@@ -292,16 +319,31 @@ class Relation:
 
 
 RELATIONS: tuple[Relation, ...] = (
-    Relation("model.heads", lambda c: c.model.hidden % c.model.heads == 0,
-             lambda c: f"must divide model.hidden ({c.model.hidden}), got {c.model.heads}"),
-    Relation("model.hidden", lambda c: c.model.txt not in ("lstm", "gru") or c.model.hidden % 2 == 0,
-             lambda c: f"must be even for the {c.model.txt} text tower, got {c.model.hidden}"),
-    Relation("model.fusion_layers", lambda c: c.train.loss != "itm" or c.model.fusion_layers >= 1,
-             lambda c: "must be at least 1 for the itm loss (its fusion encoder), got 0"),
-    Relation("train.min_lr", lambda c: c.train.min_lr <= c.train.lr,
-             lambda c: f"must be at most train.lr ({c.train.lr:g}), got {c.train.min_lr:g}"),
-    Relation("train.epochs", lambda c: c.train.steps > 0 or c.train.epochs > 0,
-             lambda c: "must be positive when train.steps is 0 (give a positive number of steps or epochs)"),
+    Relation(
+        "model.heads",
+        lambda c: c.model.hidden % c.model.heads == 0,
+        lambda c: f"must divide model.hidden ({c.model.hidden}), got {c.model.heads}",
+    ),
+    Relation(
+        "model.hidden",
+        lambda c: c.model.txt not in ("lstm", "gru") or c.model.hidden % 2 == 0,
+        lambda c: f"must be even for the {c.model.txt} text tower, got {c.model.hidden}",
+    ),
+    Relation(
+        "model.fusion_layers",
+        lambda c: c.train.loss != "itm" or c.model.fusion_layers >= 1,
+        lambda c: "must be at least 1 for the itm loss (its fusion encoder), got 0",
+    ),
+    Relation(
+        "train.min_lr",
+        lambda c: c.train.min_lr <= c.train.lr,
+        lambda c: f"must be at most train.lr ({c.train.lr:g}), got {c.train.min_lr:g}",
+    ),
+    Relation(
+        "train.epochs",
+        lambda c: c.train.steps > 0 or c.train.epochs > 0,
+        lambda c: "must be positive when train.steps is 0 (give a positive number of steps or epochs)",
+    ),
 )
 
 
@@ -318,8 +360,9 @@ def validate(config: RunConfig, path: str | os.PathLike | None = None) -> None:
     """
     where = None if path is None else os.fspath(path)
     sections = {"model": config.model, "train": config.train}
-    values = [("name", config, "name")] + [(f"{section}.{f.name}", holder, f.name)
-                                           for section, holder in sections.items() for f in fields(holder)]
+    values = [("name", config, "name")] + [
+        (f"{section}.{f.name}", holder, f.name) for section, holder in sections.items() for f in fields(holder)
+    ]
     for key, holder, attribute in values:
         try:
             setattr(holder, attribute, RULES[key].check(getattr(holder, attribute)))
@@ -332,8 +375,8 @@ def validate(config: RunConfig, path: str | os.PathLike | None = None) -> None:
 
 # Keys older versions wrote into config.json that no longer mean anything: read and dropped, so their runs load.
 RETIRED_KEYS: dict[str, frozenset[str]] = {
-    "model": frozenset({"ekd_mode"}),   # a copy of train.ekd
-    "train": frozenset({"workers"}),    # data-loader processes, never used
+    "model": frozenset({"ekd_mode"}),  # a copy of train.ekd
+    "train": frozenset({"workers"}),  # data-loader processes, never used
 }
 
 
@@ -344,8 +387,10 @@ def _section(cls, data: Any, section: str, path: str | None):
     known = [f.name for f in fields(cls)]
     unknown = sorted(str(key) for key in data if key not in known)
     if unknown:
-        raise ConfigError(f"unknown key(s) {', '.join(f'{section}.{key}' for key in unknown)} "
-                          f"(known: {', '.join(sorted(known))})", path)
+        raise ConfigError(
+            f"unknown key(s) {', '.join(f'{section}.{key}' for key in unknown)} (known: {', '.join(sorted(known))})",
+            path,
+        )
     return cls(**data)
 
 
@@ -357,8 +402,11 @@ def run_config_from_dict(data: Any, where: str | os.PathLike | None) -> RunConfi
     unknown = sorted(str(key) for key in data if key not in ("name", "model", "train"))
     if unknown:
         raise ConfigError(f"unknown key(s) {', '.join(unknown)} (known: model, name, train)", path)
-    config = RunConfig(data.get("name", "custom"), _section(ModelConfig, data.get("model", {}), "model", path),
-                       _section(TrainConfig, data.get("train", {}), "train", path))
+    config = RunConfig(
+        data.get("name", "custom"),
+        _section(ModelConfig, data.get("model", {}), "model", path),
+        _section(TrainConfig, data.get("train", {}), "train", path),
+    )
     validate(config, path)
     return config
 

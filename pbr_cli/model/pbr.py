@@ -21,8 +21,8 @@ from .towers import BertTextTower, ImageTower, build_text_tower, load_image_weig
 
 @dataclass
 class ImageFeatures:
-    tokens: torch.Tensor      # (B, 1 + N_V, C_V) image-tower sequence V
-    embedding: torch.Tensor   # (B, C) L2-normalised ITC embedding of v_cls
+    tokens: torch.Tensor  # (B, 1 + N_V, C_V) image-tower sequence V
+    embedding: torch.Tensor  # (B, C) L2-normalised ITC embedding of v_cls
 
     @property
     def cls(self) -> torch.Tensor:  # (B, C_V) v_cls
@@ -31,9 +31,9 @@ class ImageFeatures:
 
 @dataclass
 class TextFeatures:
-    tokens: torch.Tensor      # (B, T, C_T) text-tower sequence W
-    mask: torch.Tensor        # (B, T) bool, True for real tokens
-    embedding: torch.Tensor   # (B, C) L2-normalised ITC embedding of w_cls
+    tokens: torch.Tensor  # (B, T, C_T) text-tower sequence W
+    mask: torch.Tensor  # (B, T) bool, True for real tokens
+    embedding: torch.Tensor  # (B, C) L2-normalised ITC embedding of w_cls
 
 
 class FusionEncoder(nn.Module):
@@ -43,7 +43,8 @@ class FusionEncoder(nn.Module):
         super().__init__()
         self.layers = nn.ModuleList(
             Layer(config.hidden, config.heads, config.intermediate, config.dropout, cross_dim=image_width)
-            for _ in range(config.fusion_layers))
+            for _ in range(config.fusion_layers)
+        )
         extra = config.embed_dim if config.itm_input == "fusion+itc" else 0
         self.itm_head = nn.Linear(config.hidden + extra, 2)
         if extra:
@@ -51,7 +52,7 @@ class FusionEncoder(nn.Module):
             # (match minus no-match logit = cos / τ), so ITM begins where ITC is and the fusion learns the rest;
             # AdamW's steps of ~lr could not grow weights to that size within a short training
             with torch.no_grad():
-                self.itm_head.weight[:, config.hidden:] = torch.tensor([[-0.5], [0.5]])
+                self.itm_head.weight[:, config.hidden :] = torch.tensor([[-0.5], [0.5]])
 
     def forward(self, text_tokens, text_mask, image_tokens, pair_feature=None) -> torch.Tensor:  # -> (B, 2)
         """ITM logits from the fusion [CLS] (and, with itm_input fusion+itc, the pair's ITC product (B, C))."""
@@ -60,8 +61,13 @@ class FusionEncoder(nn.Module):
         # position of the last layer is read, so that layer runs for it alone
         same_rows = x.shape[0] > 1 and x.stride(0) == 0 and text_mask.stride(0) == 0
         for index, layer in enumerate(self.layers):
-            x = layer(x, text_mask, image=image_tokens, first_only=index == len(self.layers) - 1,
-                      same_rows=same_rows and index == 0)
+            x = layer(
+                x,
+                text_mask,
+                image=image_tokens,
+                first_only=index == len(self.layers) - 1,
+                same_rows=same_rows and index == 0,
+            )
         cls = x[:, 0]
         if pair_feature is not None:
             cls = torch.cat([cls, pair_feature.to(cls.dtype)], dim=-1)
@@ -86,10 +92,14 @@ class PBRModel(nn.Module):
             self.temp = nn.Parameter(temp)
         else:
             self.register_buffer("temp", temp)
-        self.ekd_head = nn.Linear(self.image.width, config.ekd_dim) if config.ekd_dim else None       # W^E (eq. 6)
-        self.tscl_head = (nn.Sequential(nn.Linear(self.image.width, self.image.width), nn.ReLU(),
-                                        nn.Linear(self.image.width, config.tscl_dim))
-                          if config.tscl_dim else None)                                               # psi (§3.3)
+        self.ekd_head = nn.Linear(self.image.width, config.ekd_dim) if config.ekd_dim else None  # W^E (eq. 6)
+        self.tscl_head = (
+            nn.Sequential(
+                nn.Linear(self.image.width, self.image.width), nn.ReLU(), nn.Linear(self.image.width, config.tscl_dim)
+            )
+            if config.tscl_dim
+            else None
+        )  # psi (§3.3)
 
     @property
     def temperature(self) -> torch.Tensor:
@@ -112,7 +122,7 @@ class PBRModel(nn.Module):
     def text_embedding(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """(B, T, C_T) text tokens -> (B, C) normalised ITC embedding of w_cls (or of the mean token)."""
         if self.config.txt_pool == "mean":
-            weights = mask[..., None].to(tokens.dtype)                                # (B, T, 1)
+            weights = mask[..., None].to(tokens.dtype)  # (B, T, 1)
             pooled = (tokens * weights).sum(1) / weights.sum(1).clamp(min=1)
         else:
             pooled = tokens[:, 0]
@@ -188,9 +198,11 @@ def config_from_hf_bert(config: ModelConfig, folder: str) -> ModelConfig:
         raise FormatError(f"holds {len(vocab)} tokens, but config.json has vocab_size {hf['vocab_size']}", vocab_file)
     needed = config.txt_layers + config.fusion_layers
     if hf["num_hidden_layers"] < needed:
-        raise ConfigError(f"num_hidden_layers: {hf['num_hidden_layers']}, but the model takes {needed} layers from it "
-                          f"(model.txt_layers {config.txt_layers} + model.fusion_layers {config.fusion_layers})",
-                          Path(folder) / "config.json")
+        raise ConfigError(
+            f"num_hidden_layers: {hf['num_hidden_layers']}, but the model takes {needed} layers from it "
+            f"(model.txt_layers {config.txt_layers} + model.fusion_layers {config.fusion_layers})",
+            Path(folder) / "config.json",
+        )
     config.hidden = hf["hidden_size"]
     config.heads = hf["num_attention_heads"]
     config.intermediate = hf["intermediate_size"]

@@ -48,11 +48,19 @@ def resolve_run(path: str | Path | None, base: str | Path = "runs") -> Path:
             raise FormatError("not a pbr run folder (no config.json)", run)
         return run
     base = Path(base)
-    runs = [p for p in base.glob("*") if not p.name.startswith(".")
-            and (p / "config.json").is_file() and any((p / w).is_file() for w in WEIGHTS.values())]
+    runs = [
+        p
+        for p in base.glob("*")
+        if not p.name.startswith(".")
+        and (p / "config.json").is_file()
+        and any((p / w).is_file() for w in WEIGHTS.values())
+    ]
     if not runs:
-        raise FormatError("no trained run found here; train one with `pbr train`, or name the run folder "
-                          "(`pbr evaluate RUN`, `pbr rank ... --model RUN`)", base.resolve())
+        raise FormatError(
+            "no trained run found here; train one with `pbr train`, or name the run folder "
+            "(`pbr evaluate RUN`, `pbr rank ... --model RUN`)",
+            base.resolve(),
+        )
     return max(runs, key=lambda p: os.path.getmtime(p / "config.json"))
 
 
@@ -62,8 +70,10 @@ def run_tokenizer(run_dir: Path, config: RunConfig):
 
     tokenizer = load_tokenizer(run_dir / "tokenizer.json")
     if config.model.vocab_size != len(tokenizer):
-        raise ConfigError(f"model.vocab_size: is {config.model.vocab_size}, but tokenizer.json has {len(tokenizer)} "
-                          "tokens", run_dir / "config.json")
+        raise ConfigError(
+            f"model.vocab_size: is {config.model.vocab_size}, but tokenizer.json has {len(tokenizer)} tokens",
+            run_dir / "config.json",
+        )
     return tokenizer
 
 
@@ -104,13 +114,17 @@ def load_run(run: str | Path | None, which: str = "best", device="cpu"):
     unexpected = sorted(set(state) - set(own))
     if missing or unexpected:
         what = f"missing {missing[0]}" if missing else f"unexpected {unexpected[0]}"
-        raise FormatError(f"weights do not match the run's configuration ({what}); "
-                          "the checkpoint comes from another configuration", weights_path)
+        raise FormatError(
+            f"weights do not match the run's configuration ({what}); the checkpoint comes from another configuration",
+            weights_path,
+        )
     for key, value in state.items():
         if value.shape != own[key].shape:
-            raise FormatError(f"weights do not match the run's configuration ({key} has shape {tuple(value.shape)}, "
-                              f"expected {tuple(own[key].shape)}); the checkpoint comes from another configuration",
-                              weights_path)
+            raise FormatError(
+                f"weights do not match the run's configuration ({key} has shape {tuple(value.shape)}, "
+                f"expected {tuple(own[key].shape)}); the checkpoint comes from another configuration",
+                weights_path,
+            )
     model.load_state_dict(state)
     model.to(device).eval()
     return model, config, tokenizer, file_hash(weights_path)

@@ -25,8 +25,9 @@ class ImageTower(nn.Module):
 
         name = config.timm_name
         if not timm.is_model(name):
-            raise ConfigError(f"unknown image tower {config.img!r} (--img: vit, resnet, inception or a timm model "
-                              "name)")
+            raise ConfigError(
+                f"unknown image tower {config.img!r} (--img: vit, resnet, inception or a timm model name)"
+            )
         reserved = sorted({"pretrained", "num_classes", "img_size"} & set(config.img_kwargs))
         if reserved:
             raise ConfigError(f"model.img_kwargs: {reserved[0]} is set by pbr, not by img_kwargs")
@@ -38,10 +39,11 @@ class ImageTower(nn.Module):
                 self.body = timm.create_model(name, **kwargs)
         except Exception as exc:
             reason = (str(exc).splitlines() or [exc.__class__.__name__])[0]
-            raise ConfigError(f"cannot build image tower {name!r} with model.img_kwargs {config.img_kwargs}: "
-                              f"{reason}") from None
+            raise ConfigError(
+                f"cannot build image tower {name!r} with model.img_kwargs {config.img_kwargs}: {reason}"
+            ) from None
         self.description = ", ".join([name, *(f"{key}={value}" for key, value in config.img_kwargs.items())])
-        self.width = int(self.body.num_features)                              # C_V
+        self.width = int(self.body.num_features)  # C_V
         data_config = timm.data.resolve_data_config({}, model=self.body)
         self.register_buffer("mean", torch.tensor(data_config["mean"]).view(1, 3, 1, 1) * 255, persistent=False)
         self.register_buffer("std", torch.tensor(data_config["std"]).view(1, 3, 1, 1) * 255, persistent=False)
@@ -51,10 +53,10 @@ class ImageTower(nn.Module):
         # channels-last pixels: oneDNN / cuDNN convolutions run ~1.4x faster in fp32 and ~2x in bf16 with them
         x = ((images.float() - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
         features = self.body.forward_features(x)
-        if features.ndim == 4:                                                # CNN: (B, C, h, w)
+        if features.ndim == 4:  # CNN: (B, C, h, w)
             pooled = features.mean(dim=(2, 3))
             return torch.cat([pooled[:, None], features.flatten(2).transpose(1, 2)], dim=1)
-        return features                                                       # ViT: (B, 1 + N, C)
+        return features  # ViT: (B, 1 + N, C)
 
 
 def load_image_weights(tower: ImageTower, path: str | Path, img_size: int) -> None:
@@ -76,14 +78,20 @@ def load_image_weights(tower: ImageTower, path: str | Path, img_size: int) -> No
                 raise ValueError
             state["pos_embed"] = resample_abs_pos_embed(source, new_size=list(grid), num_prefix_tokens=prefix)
         except Exception:
-            raise FormatError(f"pos_embed has shape {tuple(source.shape)}, which cannot be resized to "
-                              f"{tuple(own['pos_embed'].shape)}", path) from None
+            raise FormatError(
+                f"pos_embed has shape {tuple(source.shape)}, which cannot be resized to "
+                f"{tuple(own['pos_embed'].shape)}",
+                path,
+            ) from None
     state = {k: v for k, v in state.items() if k in own}
     mismatched = [k for k, v in state.items() if v.shape != own[k].shape]
     if mismatched:
-        raise FormatError(f"image weights do not fit the {tower.body.__class__.__name__} tower: {mismatched[0]} "
-                          f"has shape {tuple(state[mismatched[0]].shape)}, expected "
-                          f"{tuple(own[mismatched[0]].shape)}", path)
+        raise FormatError(
+            f"image weights do not fit the {tower.body.__class__.__name__} tower: {mismatched[0]} "
+            f"has shape {tuple(state[mismatched[0]].shape)}, expected "
+            f"{tuple(own[mismatched[0]].shape)}",
+            path,
+        )
     missing = [k for k in own if k not in state]
     if len(missing) == len(own):
         raise FormatError("no image-tower weights found in the checkpoint", path)
@@ -98,7 +106,8 @@ class BertTextTower(nn.Module):
         super().__init__()
         self.embeddings = Embeddings(vocab_size, config.hidden, config.max_len, config.dropout, input_dim)
         self.layers = nn.ModuleList(
-            Layer(config.hidden, config.heads, config.intermediate, config.dropout) for _ in range(config.txt_layers))
+            Layer(config.hidden, config.heads, config.intermediate, config.dropout) for _ in range(config.txt_layers)
+        )
         self.width = config.hidden
 
     def forward(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # -> (B, T, C_T)
@@ -117,19 +126,26 @@ class RNNTextTower(nn.Module):
             raise ConfigError(f"the {config.txt} tower needs an even hidden size, got {config.hidden}")
         self.embeddings = nn.Embedding(vocab_size, config.word_dim, padding_idx=0)
         rnn = nn.LSTM if config.txt == "lstm" else nn.GRU
-        self.rnn = rnn(config.word_dim, config.hidden // 2, num_layers=config.txt_layers, batch_first=True,
-                       bidirectional=True, dropout=config.dropout if config.txt_layers > 1 else 0.0)
+        self.rnn = rnn(
+            config.word_dim,
+            config.hidden // 2,
+            num_layers=config.txt_layers,
+            batch_first=True,
+            bidirectional=True,
+            dropout=config.dropout if config.txt_layers > 1 else 0.0,
+        )
         self.width = config.hidden
 
     def forward(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         lengths = mask.sum(1).clamp(min=1).cpu()
-        packed = nn.utils.rnn.pack_padded_sequence(self.embeddings(input_ids), lengths, batch_first=True,
-                                                   enforce_sorted=False)
+        packed = nn.utils.rnn.pack_padded_sequence(
+            self.embeddings(input_ids), lengths, batch_first=True, enforce_sorted=False
+        )
         out, _ = self.rnn(packed)
         out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=input_ids.shape[1])
-        weights = mask[:, 1:, None].to(out.dtype)                              # words, [CLS] excluded
+        weights = mask[:, 1:, None].to(out.dtype)  # words, [CLS] excluded
         w_cls = (out[:, 1:] * weights).sum(1) / weights.sum(1).clamp(min=1)
-        return torch.cat([w_cls[:, None], out[:, 1:]], dim=1)                  # (B, T, C_T)
+        return torch.cat([w_cls[:, None], out[:, 1:]], dim=1)  # (B, T, C_T)
 
 
 def build_text_tower(config: ModelConfig, vocab_size: int) -> nn.Module:
@@ -153,12 +169,15 @@ def load_word_vectors(embedding: nn.Embedding, vocab: list[str], path: str | Pat
             for line_number, line in enumerate(handle, 1):
                 parts = line.rstrip().split(" ")
                 if line_number == 1 and len(parts) == 2:
-                    continue                                                  # "count dim" header
+                    continue  # "count dim" header
                 if parts[0] not in index:
                     continue
                 if len(parts) - 1 != weight.shape[1]:
-                    raise FormatError(f"line {line_number}: vector of size {len(parts) - 1}, expected "
-                                      f"{weight.shape[1]} (set model.word_dim)", path)
+                    raise FormatError(
+                        f"line {line_number}: vector of size {len(parts) - 1}, expected "
+                        f"{weight.shape[1]} (set model.word_dim)",
+                        path,
+                    )
                 weight[index[parts[0]]] = torch.tensor([float(v) for v in parts[1:]])
                 found += 1
     except UnicodeDecodeError:

@@ -37,9 +37,12 @@ def check_finite_weights(state: Any, path: str | Path) -> None:
     name, tensor = bad[0]
     count = int((~torch.isfinite(tensor)).sum())
     what = "NaN" if bool(torch.isnan(tensor).any()) else "infinite"
-    raise FormatError(f"the weights are not finite: {len(bad)} of {len(tensors)} tensor(s) hold NaN or infinite "
-                      f"values, e.g. '{name}' ({count} of {tensor.numel()} values {what}); the file is damaged or "
-                      "comes from a training that diverged", path)
+    raise FormatError(
+        f"the weights are not finite: {len(bad)} of {len(tensors)} tensor(s) hold NaN or infinite "
+        f"values, e.g. '{name}' ({count} of {tensor.numel()} values {what}); the file is damaged or "
+        "comes from a training that diverged",
+        path,
+    )
 
 
 def safe_torch_load(path: str | Path) -> dict:
@@ -132,8 +135,9 @@ def read_state_dict(path: str | Path) -> dict:
             state = state[key]
     if not isinstance(state, dict):
         raise FormatError("expected a checkpoint holding a dict of tensors", path)
-    return {str(name).removeprefix("module."): tensor for name, tensor in state.items()
-            if isinstance(tensor, torch.Tensor)}
+    return {
+        str(name).removeprefix("module."): tensor for name, tensor in state.items() if isinstance(tensor, torch.Tensor)
+    }
 
 
 def file_hash(path: str | Path) -> str:

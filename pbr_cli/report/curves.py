@@ -36,8 +36,12 @@ def read_metrics(path: str | os.PathLike) -> tuple[list[dict], list[dict]]:
 
 
 def loss_terms(records: list[dict]) -> list[str]:
-    names = {key for record in records for key, value in record.items()
-             if key not in NOT_LOSSES and isinstance(value, (int, float))}
+    names = {
+        key
+        for record in records
+        for key, value in record.items()
+        if key not in NOT_LOSSES and isinstance(value, (int, float))
+    }
     return [n for n in LOSS_ORDER if n in names] + sorted(names - set(LOSS_ORDER))
 
 
@@ -52,8 +56,12 @@ def plot_learning_curves(path: str | os.PathLike, runs: dict[str, str | os.PathL
             steps = [r["step"] for r in val]
             n = val[-1].get("candidates", 10)
             score = val[-1].get("score", "").upper()
-            curves = [("map", f"MAP {score}".strip(), "-o"), (f"r{n}@1", f"R{n}@1 {score}".strip(), "-s"),
-                      ("itc_map", "MAP ITC", "--o"), (f"itc_r{n}@1", f"R{n}@1 ITC", "--s")]
+            curves = [
+                ("map", f"MAP {score}".strip(), "-o"),
+                (f"r{n}@1", f"R{n}@1 {score}".strip(), "-s"),
+                ("itc_map", "MAP ITC", "--o"),
+                (f"itc_r{n}@1", f"R{n}@1 ITC", "--s"),
+            ]
             for key, name, style in curves:
                 values = [100 * r[key] for r in val if key in r]
                 if len(values) == len(steps):

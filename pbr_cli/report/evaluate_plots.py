@@ -37,8 +37,9 @@ def check_plots_request(folder: str | os.PathLike) -> Path:
     return folder
 
 
-def split_dialogue_polarity(dataset: StickerDataset, split: str, dialogues: Sequence[Dialogue],
-                            sentiment_file: str | os.PathLike | None) -> tuple[np.ndarray, str]:
+def split_dialogue_polarity(
+    dataset: StickerDataset, split: str, dialogues: Sequence[Dialogue], sentiment_file: str | os.PathLike | None
+) -> tuple[np.ndarray, str]:
     """((D, 2) [pos, neg] of every dialogue, where it came from): the sentiment file, else scored here."""
     from ..data.contexts import joiner
     from ..sentiment import dialogue_polarity, normalise, score_dialogues
@@ -56,16 +57,22 @@ class EvaluationPlots:
     """Everything the plots need besides the scores, gathered (and checked) before the split is scored."""
 
     folder: Path
-    dialogue_polarity: np.ndarray        # (D, 2) [pos, neg] per dialogue of the split
+    dialogue_polarity: np.ndarray  # (D, 2) [pos, neg] per dialogue of the split
     dialogue_source: str
-    sticker_rows: np.ndarray             # (U,) library indices of the split's candidate stickers
-    sticker_polarity: StickerPolarity    # of those stickers, aligned with sticker_rows
+    sticker_rows: np.ndarray  # (U,) library indices of the split's candidate stickers
+    sticker_polarity: StickerPolarity  # of those stickers, aligned with sticker_rows
     notes: list[str] = field(default_factory=list)
 
     @classmethod
-    def prepare(cls, folder: str | os.PathLike, dataset: StickerDataset, split: str, table: SplitTable,
-                sentiment_file: str | os.PathLike | None = None,
-                teacher_features: str | os.PathLike | None = None) -> "EvaluationPlots":
+    def prepare(
+        cls,
+        folder: str | os.PathLike,
+        dataset: StickerDataset,
+        split: str,
+        table: SplitTable,
+        sentiment_file: str | os.PathLike | None = None,
+        teacher_features: str | os.PathLike | None = None,
+    ) -> "EvaluationPlots":
         """Read dialogue and sticker polarity for the split; bad or incomplete files raise before scoring."""
         folder = check_plots_request(folder)
         dialogues = dataset.split(split)
@@ -73,8 +80,7 @@ class EvaluationPlots:
         teacher = read_teacher_probs(teacher_features) if teacher_features is not None else None
         library = list(dataset.stickers.values())
         rows = np.unique(table.candidates)
-        stickers = sticker_polarity([library[row].id for row in rows], [library[row].emotion for row in rows],
-                                    teacher)
+        stickers = sticker_polarity([library[row].id for row in rows], [library[row].emotion for row in rows], teacher)
         return cls(folder, polarity, source, rows, stickers)
 
     def truth_polarity(self, table: SplitTable) -> np.ndarray:
@@ -92,16 +98,29 @@ class EvaluationPlots:
         known = self.sticker_polarity.known
         source = self.sticker_polarity.source
         self.folder.mkdir(exist_ok=True)
-        written = [plot_intensity(self.folder / INTENSITY_FILE, self.dialogue_polarity[:, 0], per_row["ap"],
-                                  per_row[f"r{n_candidates}@1"], truth, n_candidates, sticker_source=source)]
+        written = [
+            plot_intensity(
+                self.folder / INTENSITY_FILE,
+                self.dialogue_polarity[:, 0],
+                per_row["ap"],
+                per_row[f"r{n_candidates}@1"],
+                truth,
+                n_candidates,
+                sticker_source=source,
+            )
+        ]
         skipped: list[str] = []
         if not np.isfinite(truth).any():
             needs = "needs sticker polarity: the dataset has no emotion labels, so pass --teacher-features FILE"
-            skipped += [f"the sticker panel of {INTENSITY_FILE}: {needs}", f"{CONSISTENCY_FILE}: {needs}",
-                        f"{TSNE_FILE}: {needs}"]
+            skipped += [
+                f"the sticker panel of {INTENSITY_FILE}: {needs}",
+                f"{CONSISTENCY_FILE}: {needs}",
+                f"{TSNE_FILE}: {needs}",
+            ]
             return self._summary(written, skipped)
-        written.append(plot_consistency(self.folder / CONSISTENCY_FILE, self.dialogue_polarity, truth,
-                                        sticker_source=source))
+        written.append(
+            plot_consistency(self.folder / CONSISTENCY_FILE, self.dialogue_polarity, truth, sticker_source=source)
+        )
         rows = self.sticker_rows[known]
         if len(rows) < 3:
             skipped.append(f"{TSNE_FILE}: t-SNE needs at least 3 stickers with a known polarity, got {len(rows)}")
@@ -110,14 +129,27 @@ class EvaluationPlots:
             rows = np.sort(np.random.default_rng(seed).choice(rows, TSNE_MAX_STICKERS, replace=False))
         features = image_cls_features(model, images, rows, device)
         polarity = self.sticker_polarity.values[np.searchsorted(self.sticker_rows, rows)]
-        written.append(plot_tsne(self.folder / TSNE_FILE, features, polarity, TSNE_FEATURE,
-                                 TSNE_MAX_STICKERS, seed, sticker_source=source))
+        written.append(
+            plot_tsne(
+                self.folder / TSNE_FILE,
+                features,
+                polarity,
+                TSNE_FEATURE,
+                TSNE_MAX_STICKERS,
+                seed,
+                sticker_source=source,
+            )
+        )
         return self._summary(written, skipped)
 
     def _summary(self, written: list, skipped: list[str]) -> dict:
-        return {"folder": str(self.folder), "dialogue_polarity": self.dialogue_source,
-                "sticker_polarity": self.sticker_polarity.source or None,
-                "written": [plot.to_dict() for plot in written], "skipped": skipped}
+        return {
+            "folder": str(self.folder),
+            "dialogue_polarity": self.dialogue_source,
+            "sticker_polarity": self.sticker_polarity.source or None,
+            "written": [plot.to_dict() for plot in written],
+            "skipped": skipped,
+        }
 
 
 def image_cls_features(model, images: np.ndarray, rows: np.ndarray, device, batch_size: int = 256) -> np.ndarray:
@@ -126,6 +158,6 @@ def image_cls_features(model, images: np.ndarray, rows: np.ndarray, device, batc
 
     features = []
     for start in range(0, len(rows), batch_size):
-        tokens, _ = encode_library(model, images, rows[start:start + batch_size], device, batch_size)
-        features.append(tokens[:, 0].float().cpu().numpy())                     # (B, C_V)
+        tokens, _ = encode_library(model, images, rows[start : start + batch_size], device, batch_size)
+        features.append(tokens[:, 0].float().cpu().numpy())  # (B, C_V)
     return np.concatenate(features)

@@ -36,8 +36,9 @@ def _fontconfig_cjk_font() -> Path | None:
     if fc_list is None:
         return None
     try:
-        listing = subprocess.run([fc_list, ":lang=zh", "file"], capture_output=True, text=True, timeout=10,
-                                 check=False).stdout
+        listing = subprocess.run(
+            [fc_list, ":lang=zh", "file"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     files = sorted(line.split(":")[0].strip() for line in listing.splitlines() if line.strip())
@@ -75,5 +76,7 @@ def needs_cjk(texts: list[str]) -> bool:
 
 
 def missing_font_message() -> str:
-    return (f"no font with Chinese characters found, so the sheet's text shows boxes; install {FONT_PACKAGES} "
-            f"(e.g. apt-get install fonts-noto-cjk) or set {FONT_ENV}=/path/to/font.ttc; the --html page is unaffected")
+    return (
+        f"no font with Chinese characters found, so the sheet's text shows boxes; install {FONT_PACKAGES} "
+        f"(e.g. apt-get install fonts-noto-cjk) or set {FONT_ENV}=/path/to/font.ttc; the --html page is unaffected"
+    )

@@ -50,35 +50,46 @@ def _bar(sticker: RankedSticker) -> str:
     if sticker.polarity is None:
         return '<div class="muted">sentiment unknown</div>'
     positive = round(100 * sticker.polarity, 1)
-    return (f'<div class="bar" title="positive {positive:g}%, negative {100 - positive:g}%">'
-            f'<div class="neg" style="width:{100 - positive:g}%"></div>'
-            f'<div class="pos" style="width:{positive:g}%"></div></div>')
+    return (
+        f'<div class="bar" title="positive {positive:g}%, negative {100 - positive:g}%">'
+        f'<div class="neg" style="width:{100 - positive:g}%"></div>'
+        f'<div class="pos" style="width:{positive:g}%"></div></div>'
+    )
 
 
 def _sticker_card(sticker: RankedSticker) -> str:
     label = " · ".join(part for part in (sticker.emotion, sticker.sticker_id) if part)
-    return (f'<figure class="sticker"><img alt="{html.escape(sticker.sticker_id)}" '
-            f'src="{png_data_uri(thumbnail(sticker.path, IMAGE))}">'
-            f'<div class="line"><b>#{sticker.rank}</b><span>{sticker.score:.4f}</span></div>'
-            f'{_bar(sticker)}<figcaption class="caption" title="{html.escape(label)}">{html.escape(label)}'
-            f'</figcaption></figure>')
+    return (
+        f'<figure class="sticker"><img alt="{html.escape(sticker.sticker_id)}" '
+        f'src="{png_data_uri(thumbnail(sticker.path, IMAGE))}">'
+        f'<div class="line"><b>#{sticker.rank}</b><span>{sticker.score:.4f}</span></div>'
+        f'{_bar(sticker)}<figcaption class="caption" title="{html.escape(label)}">{html.escape(label)}'
+        f"</figcaption></figure>"
+    )
 
 
 def render_html(ranking: Ranking) -> str:
     """The page as a string; it loads nothing from outside itself."""
-    title = (f"Top {len(ranking.stickers)} of {ranking.library_size} stickers · {ranking.score_name} score")
-    turns = "".join(f'<li class="turn {"ab"[turn % 2]}"><span class="who">{"AB"[turn % 2]}</span>'
-                    f'<span class="text">{html.escape(utterance)}</span></li>'
-                    for turn, utterance in enumerate(ranking.context))
+    title = f"Top {len(ranking.stickers)} of {ranking.library_size} stickers · {ranking.score_name} score"
+    turns = "".join(
+        f'<li class="turn {"ab"[turn % 2]}"><span class="who">{"AB"[turn % 2]}</span>'
+        f'<span class="text">{html.escape(utterance)}</span></li>'
+        for turn, utterance in enumerate(ranking.context)
+    )
     cards = "".join(_sticker_card(sticker) for sticker in ranking.stickers)
-    legend = (f"sentiment bar: blue negative, red positive (from {html.escape(ranking.polarity_source)})"
-              if ranking.polarity_source else "sentiment unknown: no emotion labels or teacher features")
-    return ("<!DOCTYPE html>\n"
-            f'<html lang="zh"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-            f"<style>{STYLE}</style></head><body>"
-            f'<h1>{html.escape(title)}</h1><div class="muted">dialogue, oldest first</div>'
-            f'<ol class="dialogue">{turns}</ol><section class="stickers">{cards}</section>'
-            f'<footer class="muted">{legend}</footer></body></html>\n')
+    legend = (
+        f"sentiment bar: blue negative, red positive (from {html.escape(ranking.polarity_source)})"
+        if ranking.polarity_source
+        else "sentiment unknown: no emotion labels or teacher features"
+    )
+    return (
+        "<!DOCTYPE html>\n"
+        f'<html lang="zh"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{STYLE}</style></head><body>"
+        f'<h1>{html.escape(title)}</h1><div class="muted">dialogue, oldest first</div>'
+        f'<ol class="dialogue">{turns}</ol><section class="stickers">{cards}</section>'
+        f'<footer class="muted">{legend}</footer></body></html>\n'
+    )
 
 
 def write_html(path: str | os.PathLike, ranking: Ranking) -> Path:

@@ -16,8 +16,8 @@ from .polarity import polarity_classes
 
 DPI = 110
 INSTALL_HINT = "pip install 'pbr-cli[plot]'"
-POSITIVE_COLOR = "#d62728"   # red, as the sentiment bars of the sticker sheets
-NEGATIVE_COLOR = "#1f5fbf"   # blue
+POSITIVE_COLOR = "#d62728"  # red, as the sentiment bars of the sticker sheets
+NEGATIVE_COLOR = "#1f5fbf"  # blue
 NEUTRAL_COLOR = "#9a9a9a"
 COUNT_COLOR = "#c9d6e8"
 CLASS_COLORS = {"positive": POSITIVE_COLOR, "negative": NEGATIVE_COLOR, "neutral": NEUTRAL_COLOR}
@@ -42,8 +42,8 @@ class Bins:
     positive emotion labels) each in the middle of a bin.
     """
 
-    centres: np.ndarray           # (B,)
-    counts: np.ndarray            # (B,) int
+    centres: np.ndarray  # (B,)
+    counts: np.ndarray  # (B,) int
     means: dict[str, np.ndarray]  # name -> (B,) float, NaN for an empty bin
 
     @property
@@ -108,8 +108,16 @@ def _count_bars(axis, bins: Bins, color: str = COUNT_COLOR, numbered: bool = Tru
     if numbered:
         for centre, count in zip(bins.centres, bins.counts):
             if count:
-                axis.text(centre, 0.985, str(int(count)), transform=axis.get_xaxis_transform(), ha="center",
-                          va="top", fontsize=7, color="#555555")
+                axis.text(
+                    centre,
+                    0.985,
+                    str(int(count)),
+                    transform=axis.get_xaxis_transform(),
+                    ha="center",
+                    va="top",
+                    fontsize=7,
+                    color="#555555",
+                )
     return bars
 
 
@@ -119,9 +127,16 @@ def _intensity_axis(axis, label: str, bins: Bins) -> None:
     axis.set_xlabel(f"{label}: 0 negative .. 1 positive")
 
 
-def plot_intensity(path: str | os.PathLike, dialogue_pos: np.ndarray, average_precision: np.ndarray,
-                   hit_at_1: np.ndarray, sticker_pos: np.ndarray | None = None, n_candidates: int = 10,
-                   n_bins: int = 11, sticker_source: str = "") -> PlotFile:
+def plot_intensity(
+    path: str | os.PathLike,
+    dialogue_pos: np.ndarray,
+    average_precision: np.ndarray,
+    hit_at_1: np.ndarray,
+    sticker_pos: np.ndarray | None = None,
+    n_candidates: int = 10,
+    n_bins: int = 11,
+    sticker_source: str = "",
+) -> PlotFile:
     """Fig. 5: MAP and R_n@1 (lines, %) against dialogue and, when known, sticker sentiment intensity (bins).
 
     `dialogue_pos` (N,) is each dialogue's positive polarity; `sticker_pos` (N,) the ground-truth sticker's
@@ -139,25 +154,36 @@ def plot_intensity(path: str | os.PathLike, dialogue_pos: np.ndarray, average_pr
         bins = bin_by_score(intensity[keep], {"map": average_precision[keep], "r1": hit_at_1[keep]}, n_bins)
         counts_axis = axis.twinx()
         bars = _count_bars(counts_axis, bins)
-        axis.set_zorder(counts_axis.get_zorder() + 1)   # lines in front of the bars
+        axis.set_zorder(counts_axis.get_zorder() + 1)  # lines in front of the bars
         axis.patch.set_visible(False)
         filled = bins.filled
-        map_line, = axis.plot(bins.centres[filled], 100 * bins.means["map"][filled], "o-", color="#2b7bba")
-        recall_line, = axis.plot(bins.centres[filled], 100 * bins.means["r1"][filled], "s--", color="#e07b00")
+        (map_line,) = axis.plot(bins.centres[filled], 100 * bins.means["map"][filled], "o-", color="#2b7bba")
+        (recall_line,) = axis.plot(bins.centres[filled], 100 * bins.means["r1"][filled], "s--", color="#e07b00")
         _intensity_axis(axis, label, bins)
-        axis.set_ylim(0, 118)           # the top band holds the sample counts
+        axis.set_ylim(0, 118)  # the top band holds the sample counts
         axis.set_yticks(range(0, 101, 20))
         axis.set_ylabel("%")
         axis.set_title(f"by {label}, n = {int(keep.sum())}{note}", fontsize=10)
         axis.grid(axis="y", alpha=0.3)
-    figure.legend([map_line, recall_line, bars], ["MAP", recall_name, "samples per bin"], loc="outside lower center",
-                  ncol=3, fontsize=8, frameon=False)
+    figure.legend(
+        [map_line, recall_line, bars],
+        ["MAP", recall_name, "samples per bin"],
+        loc="outside lower center",
+        ncol=3,
+        fontsize=8,
+        frameon=False,
+    )
     figure.suptitle("Effect of sentiment intensity on ranking (Fig. 5)", fontsize=11)
     return _save(figure, path, len(panels))
 
 
-def plot_consistency(path: str | os.PathLike, dialogue_polarity: np.ndarray, sticker_pos: np.ndarray,
-                     n_bins: int = 15, sticker_source: str = "") -> PlotFile:
+def plot_consistency(
+    path: str | os.PathLike,
+    dialogue_polarity: np.ndarray,
+    sticker_pos: np.ndarray,
+    n_bins: int = 15,
+    sticker_source: str = "",
+) -> PlotFile:
     """Fig. 1b: samples per dialogue-sentiment bin (bars) and the mean Euclidean distance (line) between the
     dialogue's (pos, neg) and the ground-truth sticker's (p, 1 - p); the distance is at most sqrt(2).
     The paper's 15 intervals become 15 bins centred on 0, 1/14, .., 1 (so 0.5, no sentiment word, is one).
@@ -169,22 +195,31 @@ def plot_consistency(path: str | os.PathLike, dialogue_polarity: np.ndarray, sti
         raise DataError("no ground-truth sticker has a known polarity; nothing to plot")
     dialogue_polarity, sticker_pos = dialogue_polarity[keep], sticker_pos[keep]
     sticker_polarity = np.stack([sticker_pos, 1.0 - sticker_pos], axis=1)
-    distance = np.linalg.norm(dialogue_polarity - sticker_polarity, axis=1)      # (N,)
+    distance = np.linalg.norm(dialogue_polarity - sticker_polarity, axis=1)  # (N,)
     bins = bin_by_score(dialogue_polarity[:, 0], {"distance": distance}, n_bins)
     figure, (axis,) = _new_figure(6.4, 4.3)
     bars = _count_bars(axis, bins, color="#5b8fd1", numbered=False)
     _intensity_axis(axis, "dialogue sentiment", bins)
     distance_axis = axis.twinx()
     filled = bins.filled
-    line, = distance_axis.plot(bins.centres[filled], bins.means["distance"][filled], "o-", color="black")
+    (line,) = distance_axis.plot(bins.centres[filled], bins.means["distance"][filled], "o-", color="black")
     bound = distance_axis.axhline(math.sqrt(2), color="#777777", linestyle=":")
     distance_axis.set_ylim(0, math.sqrt(2) * 1.08)
     distance_axis.set_ylabel("Euclidean distance of (pos, neg)")
     source = f"\nsticker polarity from {sticker_source}" if sticker_source else ""
-    axis.set_title(f"Dialogue-sticker sentiment consistency (Fig. 1b): n = {len(distance)}, "
-                   f"mean distance {distance.mean():.3f}{source}", fontsize=10)
-    figure.legend([bars, line, bound], ["samples per bin", "mean distance dialogue-sticker", "upper bound √2"],
-                  loc="outside lower center", ncol=3, fontsize=8, frameon=False)
+    axis.set_title(
+        f"Dialogue-sticker sentiment consistency (Fig. 1b): n = {len(distance)}, "
+        f"mean distance {distance.mean():.3f}{source}",
+        fontsize=10,
+    )
+    figure.legend(
+        [bars, line, bound],
+        ["samples per bin", "mean distance dialogue-sticker", "upper bound √2"],
+        loc="outside lower center",
+        ncol=3,
+        fontsize=8,
+        frameon=False,
+    )
     return _save(figure, path, 1)
 
 
@@ -199,8 +234,15 @@ def tsne_points(features: np.ndarray, seed: int = 0) -> np.ndarray:
     return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(features)
 
 
-def plot_tsne(path: str | os.PathLike, features: np.ndarray, sticker_pos: np.ndarray, feature_name: str,
-              max_points: int = 2000, seed: int = 0, sticker_source: str = "") -> PlotFile:
+def plot_tsne(
+    path: str | os.PathLike,
+    features: np.ndarray,
+    sticker_pos: np.ndarray,
+    feature_name: str,
+    max_points: int = 2000,
+    seed: int = 0,
+    sticker_source: str = "",
+) -> PlotFile:
     """Fig. 4: t-SNE of up to `max_points` sticker features (a seeded sample), coloured by polarity class."""
     features = np.asarray(features)
     sticker_pos = np.asarray(sticker_pos, dtype=np.float64)
@@ -213,13 +255,21 @@ def plot_tsne(path: str | os.PathLike, features: np.ndarray, sticker_pos: np.nda
     for name in ("negative", "neutral", "positive", "unknown"):
         rows = classes == name
         if rows.any():
-            axis.scatter(points[rows, 0], points[rows, 1], s=14 if len(points) > 300 else 30,
-                         color=CLASS_COLORS.get(name, "#dddddd"), alpha=0.8, edgecolors="none",
-                         label=f"{name} ({int(rows.sum())})")
+            axis.scatter(
+                points[rows, 0],
+                points[rows, 1],
+                s=14 if len(points) > 300 else 30,
+                color=CLASS_COLORS.get(name, "#dddddd"),
+                alpha=0.8,
+                edgecolors="none",
+                label=f"{name} ({int(rows.sum())})",
+            )
     axis.set_xticks([])
     axis.set_yticks([])
     source = f", polarity from {sticker_source}" if sticker_source else ""
-    axis.set_title(f"t-SNE of {len(points)} sticker features: {feature_name} (Fig. 4)\n"
-                   f"coloured by sentiment polarity{source}", fontsize=10)
+    axis.set_title(
+        f"t-SNE of {len(points)} sticker features: {feature_name} (Fig. 4)\ncoloured by sentiment polarity{source}",
+        fontsize=10,
+    )
     axis.legend(loc="best", fontsize=8, framealpha=0.9, markerscale=1.2)
     return _save(figure, path, 1)

@@ -55,12 +55,16 @@ def read_teacher_probs(path: str | os.PathLike) -> H5Data:
     if isinstance(class_names, str):
         class_names = [class_names]
     if not class_names or len(class_names) != data["probs"].shape[1]:
-        raise FormatError(f"attribute class_names does not name the {data['probs'].shape[1]} probability columns",
-                          data.path)
+        raise FormatError(
+            f"attribute class_names does not name the {data['probs'].shape[1]} probability columns", data.path
+        )
     names = {str(name).lower() for name in class_names}
     if not names & set(POSITIVE_NAMES) or not names & set(NEGATIVE_NAMES):
-        raise FormatError(f"class_names {list(class_names)} hold no positive or no negative emotion; "
-                          f"expected names from {', '.join(EMOTIONS)}", data.path)
+        raise FormatError(
+            f"class_names {list(class_names)} hold no positive or no negative emotion; "
+            f"expected names from {', '.join(EMOTIONS)}",
+            data.path,
+        )
     return data
 
 
@@ -68,16 +72,17 @@ def read_teacher_probs(path: str | os.PathLike) -> H5Data:
 class StickerPolarity:
     """Polarity of some stickers (NaN where unknown) and where it came from."""
 
-    values: np.ndarray   # (N,) float64 in 0..1, NaN unknown
-    source: str          # "emotion labels", "teacher probabilities", both joined by " + ", or "" when none is known
+    values: np.ndarray  # (N,) float64 in 0..1, NaN unknown
+    source: str  # "emotion labels", "teacher probabilities", both joined by " + ", or "" when none is known
 
     @property
     def known(self) -> np.ndarray:  # (N,) bool
         return np.isfinite(self.values)
 
 
-def sticker_polarity(ids: Sequence[str], emotions: Sequence[str | None],
-                     teacher: H5Data | None = None) -> StickerPolarity:
+def sticker_polarity(
+    ids: Sequence[str], emotions: Sequence[str | None], teacher: H5Data | None = None
+) -> StickerPolarity:
     """Each sticker's polarity from its emotion label; stickers without one take the teacher's folded `probs`.
 
     With a teacher file, every sticker without an emotion label must be in it (DataError naming the file).

@@ -25,7 +25,7 @@ class RankedSticker:
     sticker_id: str
     path: str
     score: float
-    polarity: float | None = None   # 0 negative .. 1 positive; None unknown
+    polarity: float | None = None  # 0 negative .. 1 positive; None unknown
     emotion: str | None = None
 
 
@@ -33,11 +33,11 @@ class RankedSticker:
 class Ranking:
     """A dialogue and its best stickers, ready to draw."""
 
-    context: list[str]               # utterances, oldest first
+    context: list[str]  # utterances, oldest first
     stickers: list[RankedSticker]
-    score_name: str = "ITM"          # what the scores are: "ITM" match probability or "ITC" cosine
-    library_size: int = 0            # how many stickers were ranked
-    polarity_source: str = ""        # where the polarity bars come from ("" when there are none)
+    score_name: str = "ITM"  # what the scores are: "ITM" match probability or "ITC" cosine
+    library_size: int = 0  # how many stickers were ranked
+    polarity_source: str = ""  # where the polarity bars come from ("" when there are none)
 
 
 def library_emotions(library: str | os.PathLike, ids: Sequence[str]) -> list[str | None]:
@@ -51,15 +51,29 @@ def library_emotions(library: str | os.PathLike, ids: Sequence[str]) -> list[str
     return [stickers[sticker_id].emotion if sticker_id in stickers else None for sticker_id in ids]
 
 
-def build_ranking(context: list[str], rows: Sequence[dict], library: str | os.PathLike,
-                  teacher: H5Data | None = None, score_name: str = "ITM", library_size: int = 0) -> Ranking:
+def build_ranking(
+    context: list[str],
+    rows: Sequence[dict],
+    library: str | os.PathLike,
+    teacher: H5Data | None = None,
+    score_name: str = "ITM",
+    library_size: int = 0,
+) -> Ranking:
     """The `pbr rank` rows ({rank, id, path, score}) with each sticker's polarity: emotion label, else teacher."""
     ids = [str(row["id"]) for row in rows]
     emotions = library_emotions(library, ids)
     polarity: StickerPolarity = sticker_polarity(ids, emotions, teacher)
-    stickers = [RankedSticker(int(row["rank"]), str(row["id"]), str(row["path"]), float(row["score"]),
-                              float(value) if known else None, emotion)
-                for row, value, known, emotion in zip(rows, polarity.values, polarity.known, emotions)]
+    stickers = [
+        RankedSticker(
+            int(row["rank"]),
+            str(row["id"]),
+            str(row["path"]),
+            float(row["score"]),
+            float(value) if known else None,
+            emotion,
+        )
+        for row, value, known, emotion in zip(rows, polarity.values, polarity.known, emotions)
+    ]
     return Ranking(list(context), stickers, score_name.upper(), library_size or len(rows), polarity.source)
 
 
@@ -75,5 +89,5 @@ def thumbnail(path: str, size: int) -> Image.Image:
         picture = Image.fromarray(np.asarray(load_image(path)))
     except DataError:
         return Image.new("RGB", (size, size), PLACEHOLDER_COLOR)
-    enlarged = size >= 2 * max(picture.size)   # small stickers stay crisp when enlarged
+    enlarged = size >= 2 * max(picture.size)  # small stickers stay crisp when enlarged
     return fit_in_square(picture, size, Image.NEAREST if enlarged else Image.LANCZOS)

@@ -15,9 +15,9 @@ from .ranked import RankedSticker, Ranking, thumbnail
 
 MAX_COLUMNS = 5
 MARGIN = 20
-IMAGE = 128                 # sticker thumbnail side, pixels
+IMAGE = 128  # sticker thumbnail side, pixels
 CELL_WIDTH = IMAGE + 32
-LINE = 20                   # height of a caption line in a cell
+LINE = 20  # height of a caption line in a cell
 BAR_HEIGHT = 10
 CELL_HEIGHT = IMAGE + 8 + LINE + BAR_HEIGHT + 6 + LINE + 14
 MIN_WIDTH = 600
@@ -26,8 +26,8 @@ BUBBLE_PAD = 8
 INK = (40, 40, 40)
 MUTED = (110, 110, 110)
 RULE = (220, 220, 220)
-NEGATIVE = (31, 95, 191)    # blue, as in the paper's Fig. 6
-POSITIVE = (214, 39, 40)    # red
+NEGATIVE = (31, 95, 191)  # blue, as in the paper's Fig. 6
+POSITIVE = (214, 39, 40)  # red
 SPEAKER_FILLS = ((238, 241, 246), (225, 245, 228))
 WORD = re.compile(r"[A-Za-z0-9_'.,:;!?%()\-]+|\s+|.")
 
@@ -41,12 +41,19 @@ class SheetFile:
     height: int
     rows: int
     columns: int
-    font: str | None          # the CJK font file used, None for Pillow's built-in font
-    text_as_boxes: bool       # True when the text has Chinese but no CJK font was found
+    font: str | None  # the CJK font file used, None for Pillow's built-in font
+    text_as_boxes: bool  # True when the text has Chinese but no CJK font was found
 
     def to_dict(self) -> dict:
-        return {"path": str(self.path), "width": self.width, "height": self.height, "rows": self.rows,
-                "columns": self.columns, "font": self.font, "text_as_boxes": self.text_as_boxes}
+        return {
+            "path": str(self.path),
+            "width": self.width,
+            "height": self.height,
+            "rows": self.rows,
+            "columns": self.columns,
+            "font": self.font,
+            "text_as_boxes": self.text_as_boxes,
+        }
 
 
 def wrap_text(text: str, font, width: float) -> list[str]:
@@ -54,7 +61,7 @@ def wrap_text(text: str, font, width: float) -> list[str]:
     lines: list[str] = []
     line = ""
     for piece in WORD.findall(text):
-        parts = [piece] if font.getlength(piece) <= width else list(piece)   # an over-long word breaks anywhere
+        parts = [piece] if font.getlength(piece) <= width else list(piece)  # an over-long word breaks anywhere
         for part in parts:
             if font.getlength(line + part) <= width:
                 line += part
@@ -135,8 +142,9 @@ def render_sheet(ranking: Ranking):
         draw.ellipse([MARGIN, y + 2, MARGIN + 24, y + 26], fill=SPEAKER_FILLS[turn % 2], outline=RULE)
         draw.text((MARGIN + 12, y + 14), speaker, fill=MUTED, font=small_font, anchor="mm")
         bubble_right = MARGIN + 36 + 2 * BUBBLE_PAD + max(text_font.getlength(line) for line in lines)
-        draw.rounded_rectangle([MARGIN + 36, y, bubble_right, y + bubble_height], radius=8,
-                               fill=SPEAKER_FILLS[turn % 2])
+        draw.rounded_rectangle(
+            [MARGIN + 36, y, bubble_right, y + bubble_height], radius=8, fill=SPEAKER_FILLS[turn % 2]
+        )
         for number, line in enumerate(lines):
             draw.text((MARGIN + 36 + BUBBLE_PAD, y + BUBBLE_PAD + number * text_line), line, fill=INK, font=text_font)
         y += bubble_height + 8
@@ -155,17 +163,31 @@ def render_sheet(ranking: Ranking):
             draw_sentiment_bar(draw, left, bar_top, IMAGE, sticker.polarity)
         else:
             draw.text((left, bar_top - 3), "sentiment unknown", fill=MUTED, font=small_font)
-        draw.text((left, bar_top + BAR_HEIGHT + 6), fit_text(_caption(sticker), small_font, IMAGE), fill=MUTED,
-                  font=small_font)
+        draw.text(
+            (left, bar_top + BAR_HEIGHT + 6),
+            fit_text(_caption(sticker), small_font, IMAGE),
+            fill=MUTED,
+            font=small_font,
+        )
     if ranking.polarity_source:
         draw_sentiment_bar(draw, MARGIN, legend_top + 4, 40, 0.5)
         legend = f"sentiment: blue negative, red positive (from {ranking.polarity_source})"
         draw.text((MARGIN + 50, legend_top), legend, fill=MUTED, font=small_font)
     else:
-        draw.text((MARGIN, legend_top), "sentiment unknown: no emotion labels or teacher features", fill=MUTED,
-                  font=small_font)
-    fields = {"width": width, "height": height, "rows": rows, "columns": columns,
-              "font": None if font_file is None else str(font_file), "text_as_boxes": boxes}
+        draw.text(
+            (MARGIN, legend_top),
+            "sentiment unknown: no emotion labels or teacher features",
+            fill=MUTED,
+            font=small_font,
+        )
+    fields = {
+        "width": width,
+        "height": height,
+        "rows": rows,
+        "columns": columns,
+        "font": None if font_file is None else str(font_file),
+        "text_as_boxes": boxes,
+    }
     return sheet, fields
 
 

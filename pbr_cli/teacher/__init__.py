@@ -19,8 +19,29 @@ from .model import Teacher, TeacherConfig, build_classifier, content_hash, load_
 from .train_file import train_teacher_file
 from .training import MIN_TEACHER_STEPS, classification_report, default_epochs, train_teacher
 
-__all__ = ["MIN_TEACHER_STEPS", "TEACHER_OUTPUTS", "ImageRecord", "Teacher", "TeacherConfig", "TeacherEmbedding",
-           "build_classifier", "classification_report", "content_hash", "default_epochs", "embed_folder",
-           "embed_records", "image_records", "is_emotion_image_set", "load_init_weights", "load_teacher",
-           "records_from_emotion_set", "records_from_stickers", "resolve_arch", "teacher_feature_contents",
-           "train_rows", "train_teacher", "train_teacher_file", "write_teacher_features"]
+__all__ = [
+    "MIN_TEACHER_STEPS",
+    "TEACHER_OUTPUTS",
+    "ImageRecord",
+    "Teacher",
+    "TeacherConfig",
+    "TeacherEmbedding",
+    "build_classifier",
+    "classification_report",
+    "content_hash",
+    "default_epochs",
+    "embed_folder",
+    "embed_records",
+    "image_records",
+    "is_emotion_image_set",
+    "load_init_weights",
+    "load_teacher",
+    "records_from_emotion_set",
+    "records_from_stickers",
+    "resolve_arch",
+    "teacher_feature_contents",
+    "train_rows",
+    "train_teacher",
+    "train_teacher_file",
+    "write_teacher_features",
+]

@@ -21,7 +21,7 @@ from ..strict_json import dumps
 from .model import Teacher, load_teacher
 
 DECODE_CHUNK = 2048  # images decoded at a time while embedding, bounding memory on large libraries
-CountProgress = Callable[[int], None]             # (images just done)
+CountProgress = Callable[[int], None]  # (images just done)
 
 
 @dataclass(frozen=True)
@@ -30,10 +30,10 @@ class ImageRecord:
 
     id: str
     source: LabelledImage | Sticker
-    label: int = -1     # index into EMOTIONS; -1 unknown
+    label: int = -1  # index into EMOTIONS; -1 unknown
     topic: str = ""
     path: str = ""
-    split: str = ""     # train / val / test for emotion-labelled sets; "" otherwise
+    split: str = ""  # train / val / test for emotion-labelled sets; "" otherwise
 
     def image(self) -> np.ndarray:
         return self.source.image()
@@ -42,14 +42,25 @@ class ImageRecord:
 def records_from_emotion_set(image_set: EmotionImageSet, splits: Sequence[str] | None = None) -> list[ImageRecord]:
     """Records of an emotion-labelled set, split by split (train, val, test order), labels kept."""
     names = [name for name in ("train", "val", "test") if name in image_set.splits] if splits is None else splits
-    return [ImageRecord(item.id, item, item.label, item.topic, str(item.path), name)
-            for name in names for item in image_set.splits.get(name, [])]
+    return [
+        ImageRecord(item.id, item, item.label, item.topic, str(item.path), name)
+        for name in names
+        for item in image_set.splits.get(name, [])
+    ]
 
 
 def records_from_stickers(stickers: Sequence[Sticker]) -> list[ImageRecord]:
     """Records of a sticker library; a sticker's emotion becomes its label when the data has one."""
-    return [ImageRecord(sticker.id, sticker, EMOTIONS.index(sticker.emotion) if sticker.emotion in EMOTIONS else -1,
-                        sticker.topic, "" if sticker.path is None else str(sticker.path)) for sticker in stickers]
+    return [
+        ImageRecord(
+            sticker.id,
+            sticker,
+            EMOTIONS.index(sticker.emotion) if sticker.emotion in EMOTIONS else -1,
+            sticker.topic,
+            "" if sticker.path is None else str(sticker.path),
+        )
+        for sticker in stickers
+    ]
 
 
 @dataclass
@@ -57,8 +68,8 @@ class TeacherEmbedding:
     """The teacher's outputs for the images that could be read, in input order."""
 
     records: list[ImageRecord]
-    features: np.ndarray                 # (N, C_S) float32 V^e
-    probs: np.ndarray                    # (N, 7) float32
+    features: np.ndarray  # (N, C_S) float32 V^e
+    probs: np.ndarray  # (N, 7) float32
     skipped: list[ImageRecord] = field(default_factory=list)  # unreadable images (with skip_bad_images)
 
     def split_rows(self) -> dict[str, list[int]]:
@@ -76,8 +87,13 @@ class TeacherEmbedding:
         return ranges
 
 
-def embed_records(teacher: Teacher, records: Sequence[ImageRecord], batch_size: int = 64,
-                  skip_bad_images: bool = False, on_progress: CountProgress | None = None) -> TeacherEmbedding:
+def embed_records(
+    teacher: Teacher,
+    records: Sequence[ImageRecord],
+    batch_size: int = 64,
+    skip_bad_images: bool = False,
+    on_progress: CountProgress | None = None,
+) -> TeacherEmbedding:
     """Run the teacher over `records`; an unreadable image is a DataError unless `skip_bad_images`."""
     from ..data.cache import decode_stickers
 
@@ -86,13 +102,13 @@ def embed_records(teacher: Teacher, records: Sequence[ImageRecord], batch_size: 
     feature_rows: list[np.ndarray] = []
     prob_rows: list[np.ndarray] = []
     for chunk_start in range(0, len(records), DECODE_CHUNK):
-        chunk = list(records[chunk_start:chunk_start + DECODE_CHUNK])
+        chunk = list(records[chunk_start : chunk_start + DECODE_CHUNK])
         pixels, bad = decode_stickers(chunk, teacher.config.img_size, skip_bad_images)  # (n, 3, S, S) uint8
         good = np.setdiff1d(np.arange(len(chunk)), np.asarray(bad, dtype=np.int64))
         skipped.extend(chunk[i] for i in bad)
         kept.extend(chunk[i] for i in good)
         for start in range(0, len(good), batch_size):
-            rows = good[start:start + batch_size]
+            rows = good[start : start + batch_size]
             features, probs = teacher.encode(torch.from_numpy(pixels[rows]))
             feature_rows.append(features.cpu().numpy())
             prob_rows.append(probs.cpu().numpy())
@@ -103,16 +119,18 @@ def embed_records(teacher: Teacher, records: Sequence[ImageRecord], batch_size: 
     return TeacherEmbedding(kept, features.astype(np.float32), probs.astype(np.float32), skipped)
 
 
-def write_teacher_features(path: str | os.PathLike, embedding: TeacherEmbedding, teacher: Teacher,
-                           attrs: Mapping[str, Any] | None = None) -> Path:
+def write_teacher_features(
+    path: str | os.PathLike, embedding: TeacherEmbedding, teacher: Teacher, attrs: Mapping[str, Any] | None = None
+) -> Path:
     """Write a `teacher_features` .h5: ids, V^e, probs, and labels / topics / paths where the input has them."""
     from ..features import write_h5
 
     return write_h5(path, "teacher_features", *teacher_feature_contents(path, embedding, teacher, attrs))
 
 
-def teacher_feature_contents(path: str | os.PathLike, embedding: TeacherEmbedding, teacher: Teacher,
-                             attrs: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+def teacher_feature_contents(
+    path: str | os.PathLike, embedding: TeacherEmbedding, teacher: Teacher, attrs: Mapping[str, Any] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """(datasets, attributes) of the `teacher_features` file of `embedding`."""
     records = embedding.records
     arrays: dict[str, Any] = {"ids": [r.id for r in records], "features": embedding.features, "probs": embedding.probs}
@@ -123,10 +141,16 @@ def teacher_feature_contents(path: str | os.PathLike, embedding: TeacherEmbeddin
     if any(r.path for r in records):
         arrays["paths"] = [r.path for r in records]
     split_rows = embedding.split_rows()
-    all_attrs = {"teacher_hash": teacher.hash, "dim": teacher.dim, "class_names": list(teacher.class_names),
-                 "teacher_arch": teacher.config.arch, "img_size": teacher.config.img_size,
-                 "skipped_images": len(embedding.skipped),
-                 "split_rows": dumps(split_rows, "the split rows", path) if split_rows else "", **(attrs or {})}
+    all_attrs = {
+        "teacher_hash": teacher.hash,
+        "dim": teacher.dim,
+        "class_names": list(teacher.class_names),
+        "teacher_arch": teacher.config.arch,
+        "img_size": teacher.config.img_size,
+        "skipped_images": len(embedding.skipped),
+        "split_rows": dumps(split_rows, "the split rows", path) if split_rows else "",
+        **(attrs or {}),
+    }
     return arrays, all_attrs
 
 
@@ -156,8 +180,9 @@ def image_records(path: Path) -> tuple[list[ImageRecord], bool]:
     return records_from_stickers(open_sticker_library(path)), False
 
 
-def embed_folder(images: Path, teacher_path: Path, output: Path | None, batch_size: int, skip_bad_images: bool,
-                 device) -> dict[str, Any]:
+def embed_folder(
+    images: Path, teacher_path: Path, output: Path | None, batch_size: int, skip_bad_images: bool, device
+) -> dict[str, Any]:
     """`pbr embed --teacher`: the teacher features file of every image under `images`; returns its summary.
 
     `output` defaults to ser_teacher.h5 for an emotion-labelled set and stickers_teacher.h5 otherwise.

@@ -25,7 +25,7 @@ from ..strict_json import dumps
 # Short names for the teacher architecture; anything else is a timm model name.
 ARCH_ALIASES: dict[str, str] = {
     "tiny": "test_resnet",  # timm's 0.4M-parameter test ResNet (96-d feature): tests and CPU demos
-    "resnet": "resnet50",   # the paper's teacher (2048-d feature)
+    "resnet": "resnet50",  # the paper's teacher (2048-d feature)
 }
 CHECKPOINT_FORMAT = "pbr-teacher"
 CHECKPOINT_VERSION = 1
@@ -35,16 +35,22 @@ CHECKPOINT_VERSION = 1
 class TeacherConfig:
     """What rebuilds a teacher and defines its inputs; stored in (and hashed with) every checkpoint."""
 
-    arch: str                            # timm model name the weights belong to
-    img_size: int                        # images are padded to a white square and resized to this side
-    class_names: tuple[str, ...]         # classifier output order (EMOTIONS)
-    feature_dim: int                     # C_S: width of the pooled penultimate feature V^e
-    mean: tuple[float, float, float]     # per-channel normalisation of 0..1 pixels
+    arch: str  # timm model name the weights belong to
+    img_size: int  # images are padded to a white square and resized to this side
+    class_names: tuple[str, ...]  # classifier output order (EMOTIONS)
+    feature_dim: int  # C_S: width of the pooled penultimate feature V^e
+    mean: tuple[float, float, float]  # per-channel normalisation of 0..1 pixels
     std: tuple[float, float, float]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"arch": self.arch, "img_size": self.img_size, "class_names": list(self.class_names),
-                "feature_dim": self.feature_dim, "mean": list(self.mean), "std": list(self.std)}
+        return {
+            "arch": self.arch,
+            "img_size": self.img_size,
+            "class_names": list(self.class_names),
+            "feature_dim": self.feature_dim,
+            "mean": list(self.mean),
+            "std": list(self.std),
+        }
 
     @classmethod
     def from_dict(cls, raw: Any, path: str | os.PathLike) -> "TeacherConfig":
@@ -53,10 +59,14 @@ class TeacherConfig:
             found = sorted(raw) if isinstance(raw, dict) else type(raw).__name__
             raise FormatError(f"teacher config must have exactly the keys {sorted(expected)}, found {found}", path)
         try:
-            config = cls(arch=str(raw["arch"]), img_size=int(raw["img_size"]),
-                         class_names=tuple(str(name) for name in raw["class_names"]),
-                         feature_dim=int(raw["feature_dim"]),
-                         mean=tuple(float(v) for v in raw["mean"]), std=tuple(float(v) for v in raw["std"]))
+            config = cls(
+                arch=str(raw["arch"]),
+                img_size=int(raw["img_size"]),
+                class_names=tuple(str(name) for name in raw["class_names"]),
+                feature_dim=int(raw["feature_dim"]),
+                mean=tuple(float(v) for v in raw["mean"]),
+                std=tuple(float(v) for v in raw["std"]),
+            )
         except (TypeError, ValueError) as exc:
             raise FormatError(f"teacher config has a value of the wrong type ({exc})", path) from None
         if len(config.mean) != 3 or len(config.std) != 3 or config.img_size < 1 or config.feature_dim < 1:
@@ -75,8 +85,9 @@ def resolve_arch(arch: str) -> str:
     return name
 
 
-def build_classifier(arch: str, img_size: int,
-                     class_names: Sequence[str] = EMOTIONS) -> tuple[nn.Module, TeacherConfig]:
+def build_classifier(
+    arch: str, img_size: int, class_names: Sequence[str] = EMOTIONS
+) -> tuple[nn.Module, TeacherConfig]:
     """A randomly initialised timm classifier over `class_names` and the config describing it (nothing is
     downloaded)."""
     import timm
@@ -90,12 +101,17 @@ def build_classifier(arch: str, img_size: int,
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        probe = torch.zeros(1, 3, img_size, img_size)                         # (1, 3, S, S)
+        probe = torch.zeros(1, 3, img_size, img_size)  # (1, 3, S, S)
         feature_dim = int(model.forward_head(model.forward_features(probe), pre_logits=True).shape[-1])
     model.train(was_training)
-    config = TeacherConfig(arch=name, img_size=img_size, class_names=tuple(class_names), feature_dim=feature_dim,
-                           mean=tuple(float(v) for v in data_config["mean"]),
-                           std=tuple(float(v) for v in data_config["std"]))
+    config = TeacherConfig(
+        arch=name,
+        img_size=img_size,
+        class_names=tuple(class_names),
+        feature_dim=feature_dim,
+        mean=tuple(float(v) for v in data_config["mean"]),
+        std=tuple(float(v) for v in data_config["std"]),
+    )
     return model, config
 
 
@@ -115,12 +131,14 @@ def load_init_weights(model: nn.Module, path: str | os.PathLike) -> dict[str, An
         if name.startswith(prefixes) or name not in own:
             continue
         if tensor.shape != own[name].shape:
-            raise FormatError(f"weights do not fit the teacher architecture: {name} has shape {tuple(tensor.shape)}, "
-                              f"expected {tuple(own[name].shape)}", path)
+            raise FormatError(
+                f"weights do not fit the teacher architecture: {name} has shape {tuple(tensor.shape)}, "
+                f"expected {tuple(own[name].shape)}",
+                path,
+            )
         usable[name] = tensor
     if not usable:
-        raise FormatError("no tensor in the file fits the teacher architecture "
-                          "(a checkpoint of another model?)", path)
+        raise FormatError("no tensor in the file fits the teacher architecture (a checkpoint of another model?)", path)
     model.load_state_dict(usable, strict=False)
     missing = [name for name in own if name not in usable and not name.startswith(prefixes)]
     return {"path": str(Path(path).resolve()), "loaded": len(usable), "missing": len(missing)}
@@ -128,8 +146,9 @@ def load_init_weights(model: nn.Module, path: str | os.PathLike) -> dict[str, An
 
 def content_hash(config: TeacherConfig, state: Mapping[str, torch.Tensor]) -> str:
     """A 16-hex-digit hash of the config and every tensor (name, dtype, shape, bytes): which teacher this is."""
-    digest = hashlib.sha256(dumps(config.to_dict(), "the teacher config", sort_keys=True, ensure_ascii=True)
-                            .encode("utf-8"))
+    digest = hashlib.sha256(
+        dumps(config.to_dict(), "the teacher config", sort_keys=True, ensure_ascii=True).encode("utf-8")
+    )
     for name in sorted(state):
         tensor = state[name].detach().cpu().contiguous()
         digest.update(f"\0{name}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode("utf-8"))
@@ -173,8 +192,13 @@ def _standardise(pixels: torch.Tensor, config: TeacherConfig) -> torch.Tensor:
 class Teacher:
     """A frozen emotion teacher: pooled penultimate features V^e (B, C_S) and 7-class probabilities."""
 
-    def __init__(self, model: nn.Module, config: TeacherConfig, device: str | torch.device = "cpu",
-                 info: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        model: nn.Module,
+        config: TeacherConfig,
+        device: str | torch.device = "cpu",
+        info: dict[str, Any] | None = None,
+    ):
         self.config = config
         self.info: dict[str, Any] = dict(info or {})  # how it was trained (report, data, init); not hashed
         self.device = torch.device(device)
@@ -204,8 +228,8 @@ class Teacher:
         inputs = _standardise(_to_pixels(images, self.config.img_size).to(self.device), self.config)
         with autocast(self.device):
             tokens = self.model.forward_features(inputs)
-            features = self.model.forward_head(tokens, pre_logits=True)        # (B, C_S)
-            logits = self.model.forward_head(tokens)                           # (B, 7)
+            features = self.model.forward_head(tokens, pre_logits=True)  # (B, C_S)
+            logits = self.model.forward_head(tokens)  # (B, 7)
         return features.float(), logits.float().softmax(dim=-1)
 
     def features(self, images: Any) -> torch.Tensor:
@@ -247,14 +271,18 @@ def load_teacher(path: str | os.PathLike, device: str | torch.device = "cpu") ->
             tensors = {name: handle.get_tensor(name) for name in handle.keys()}
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise FormatError(f"not a pbr teacher checkpoint (expected safetensors written by teacher-train; {detail})",
-                          path) from None
+        raise FormatError(
+            f"not a pbr teacher checkpoint (expected safetensors written by teacher-train; {detail})", path
+        ) from None
     from ..model.weights import check_finite_weights
 
     check_finite_weights(tensors, path)
     if metadata.get("format_version") != str(CHECKPOINT_VERSION):
-        raise FormatError(f"teacher checkpoint version {metadata.get('format_version')} is not supported "
-                          f"(expected {CHECKPOINT_VERSION})", path)
+        raise FormatError(
+            f"teacher checkpoint version {metadata.get('format_version')} is not supported "
+            f"(expected {CHECKPOINT_VERSION})",
+            path,
+        )
     try:
         config = TeacherConfig.from_dict(json.loads(metadata.get("config", "")), path)
         info = json.loads(metadata.get("info") or "{}")
@@ -265,8 +293,11 @@ def load_teacher(path: str | os.PathLike, device: str | torch.device = "cpu") ->
     except ConfigError:
         raise FormatError(f"teacher architecture '{config.arch}' is unknown to the installed timm", path) from None
     if built != config:
-        raise FormatError(f"teacher config does not describe a {config.arch} model (feature size or normalisation "
-                          f"differ: {built.feature_dim} vs {config.feature_dim})", path)
+        raise FormatError(
+            f"teacher config does not describe a {config.arch} model (feature size or normalisation "
+            f"differ: {built.feature_dim} vs {config.feature_dim})",
+            path,
+        )
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as exc:

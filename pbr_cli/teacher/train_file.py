@@ -10,12 +10,15 @@ from ..summaries import percent
 from .training import train_teacher
 
 
-def train_teacher_file(output: str | os.PathLike, data: str | os.PathLike | None = None, arch: str = "resnet50",
-                       img_size: int = 128, epochs: int | None = None, batch_size: int = 32, lr: float = 1e-3,
-                       hue: float = 0.5, init: str | os.PathLike | None = None, device="cpu",
-                       seed: int = 0) -> dict[str, Any]:
+def train_teacher_file(
+    output: str | os.PathLike,
+    data: str | os.PathLike | None = None,
+    init: str | os.PathLike | None = None,
+    **training: Any,
+) -> dict[str, Any]:
     """Train the teacher on the images at `data` (default: the demo's emotion set) and save it to `output`.
 
+    `training` are `train_teacher`'s options (arch, img_size, epochs, batch_size, lr, hue, device, seed, ...).
     Progress and each epoch's loss go to the console; returns the report of `train_teacher` with "output" first.
     """
     from .. import console
@@ -36,13 +39,13 @@ def train_teacher_file(output: str | os.PathLike, data: str | os.PathLike | None
         console.info(line)
 
     try:
-        teacher, report = train_teacher(image_set, arch=arch, img_size=img_size, epochs=epochs, batch_size=batch_size,
-                                        lr=lr, hue=hue, init=init, device=device, seed=seed, on_progress=bars,
-                                        on_epoch=on_epoch)
+        teacher, report = train_teacher(image_set, init=init, on_progress=bars, on_epoch=on_epoch, **training)
     finally:
         bars.close()
     if isinstance(report["init"], dict) and report["init"]["missing"]:
-        console.warn(f"{report['init']['missing']} tensor(s) of {report['arch']} were not in {init} "
-                     "and started from random weights")
+        console.warn(
+            f"{report['init']['missing']} tensor(s) of {report['arch']} were not in {init} "
+            "and started from random weights"
+        )
     teacher.save(Path(output))
     return {"output": str(output), **report}

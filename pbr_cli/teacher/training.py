@@ -25,15 +25,17 @@ EVAL_SPLITS: tuple[str, ...] = ("val", "test")
 StageProgress = Callable[[str, int, int], None]  # (stage, units just done, stage total)
 
 
-def classification_report(labels: np.ndarray, predictions: np.ndarray, class_names: Sequence[str],
-                          majority_class: int) -> dict[str, Any]:
+def classification_report(
+    labels: np.ndarray, predictions: np.ndarray, class_names: Sequence[str], majority_class: int
+) -> dict[str, Any]:
     """Accuracy, balanced accuracy, per-class accuracy, confusion matrix (rows: truth) and the majority baseline."""
     n_classes = len(class_names)
     confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(confusion, (labels, predictions), 1)
     support = confusion.sum(axis=1)
-    per_class = {name: (float(confusion[i, i] / support[i]) if support[i] else None)
-                 for i, name in enumerate(class_names)}
+    per_class = {
+        name: (float(confusion[i, i] / support[i]) if support[i] else None) for i, name in enumerate(class_names)
+    }
     present = [value for value in per_class.values() if value is not None]
     total = int(support.sum())
     return {
@@ -57,12 +59,15 @@ def _split_holdout(items: Sequence[LabelledImage], fraction: float, seed: int) -
         if len(indices) >= 2:
             count = max(1, round(len(indices) * fraction))
             held.update(rng.permutation(indices)[:count].tolist())
-    return ([item for i, item in enumerate(items) if i not in held],
-            [item for i, item in enumerate(items) if i in held])
+    return (
+        [item for i, item in enumerate(items) if i not in held],
+        [item for i, item in enumerate(items) if i in held],
+    )
 
 
-def _decode_labelled(items: Sequence[LabelledImage], size: int, stage: str,
-                     on_progress: StageProgress | None) -> tuple[torch.Tensor, torch.Tensor]:
+def _decode_labelled(
+    items: Sequence[LabelledImage], size: int, stage: str, on_progress: StageProgress | None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(pixels (N, 3, S, S) uint8, labels (N,) int64) on CPU; an unreadable image is a DataError."""
     from ..data.cache import decode_stickers
 
@@ -72,13 +77,14 @@ def _decode_labelled(items: Sequence[LabelledImage], size: int, stage: str,
 
 
 @torch.no_grad()
-def _predict(model: nn.Module, config: TeacherConfig, pixels: torch.Tensor, batch_size: int,
-             device: torch.device) -> np.ndarray:
+def _predict(
+    model: nn.Module, config: TeacherConfig, pixels: torch.Tensor, batch_size: int, device: torch.device
+) -> np.ndarray:
     """(N,) predicted class of each (N, 3, S, S) uint8 image, the model in eval mode."""
     model.eval()
     predictions = []
     for start in range(0, len(pixels), batch_size):
-        inputs = _standardise(pixels[start:start + batch_size].to(device).float(), config)
+        inputs = _standardise(pixels[start : start + batch_size].to(device).float(), config)
         with autocast(device):
             predictions.append(model(inputs).argmax(dim=-1).cpu())
     return torch.cat(predictions).numpy() if predictions else np.zeros(0, np.int64)
@@ -93,7 +99,7 @@ def _class_weights(labels: np.ndarray, n_classes: int) -> torch.Tensor:
     return torch.tensor(weights, dtype=torch.float32)
 
 
-MIN_TEACHER_STEPS = 1500   # with --epochs left at its default, small sets get at least this many optimiser steps
+MIN_TEACHER_STEPS = 1500  # with --epochs left at its default, small sets get at least this many optimiser steps
 
 
 def default_epochs(n_train: int, batch_size: int, min_epochs: int = 10, min_steps: int = MIN_TEACHER_STEPS) -> int:
@@ -152,9 +158,11 @@ def train_teacher(
     model.to(device)
 
     train_pixels, train_labels = _decode_labelled(train_items, img_size, "decoding train images", on_progress)
-    train_pixels, train_labels = train_pixels.to(device), train_labels.to(device)   # (N, 3, S, S) uint8, (N,)
-    eval_data = {name: _decode_labelled(items, img_size, f"decoding {name} images", on_progress)
-                 for name, items in eval_items.items()}
+    train_pixels, train_labels = train_pixels.to(device), train_labels.to(device)  # (N, 3, S, S) uint8, (N,)
+    eval_data = {
+        name: _decode_labelled(items, img_size, f"decoding {name} images", on_progress)
+        for name, items in eval_items.items()
+    }
     label_counts = np.bincount(train_labels.cpu().numpy(), minlength=len(class_names))
     majority_class = int(label_counts.argmax())
     loss_weights = _class_weights(train_labels.cpu().numpy(), len(class_names)).to(device)
@@ -176,14 +184,13 @@ def train_teacher(
     for epoch in range(1, epochs + 1):
         model.train()
         order = torch.randperm(n_train, generator=order_generator)
-        batches = [order[i * batch_size:(i + 1) * batch_size] for i in range(steps_per_epoch)]
+        batches = [order[i * batch_size : (i + 1) * batch_size] for i in range(steps_per_epoch)]
         losses = []
         for rows in batches:
             rows = rows.to(device)
-            views = train_view(train_pixels[rows], img_size, generator=generator, jitter=True,
-                               hue=hue)                                                    # (B, 3, S, S)
+            views = train_view(train_pixels[rows], img_size, generator=generator, jitter=True, hue=hue)  # (B, 3, S, S)
             with autocast(device, precision, img_size):
-                logits = model(_standardise(views, config))                                  # (B, 7)
+                logits = model(_standardise(views, config))  # (B, 7)
             loss = F.cross_entropy(logits.float(), train_labels[rows], weight=loss_weights)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -191,8 +198,10 @@ def train_teacher(
             schedule.step()
             losses.append(loss.item())
             if not math.isfinite(losses[-1]):
-                raise TrainingError(f"the teacher's loss became {losses[-1]} in epoch {epoch}; training stopped and "
-                                    "no teacher was written (try a lower --lr)")
+                raise TrainingError(
+                    f"the teacher's loss became {losses[-1]} in epoch {epoch}; training stopped and "
+                    "no teacher was written (try a lower --lr)"
+                )
             if on_progress:
                 on_progress(f"epoch {epoch}/{epochs}", 1, len(batches))
         record: dict[str, Any] = {"epoch": epoch, "epochs": epochs, "loss": float(np.mean(losses))}
@@ -210,8 +219,10 @@ def train_teacher(
     model.load_state_dict(best[2])
     broken = [name for name, value in best[2].items() if value.is_floating_point() and not torch.isfinite(value).all()]
     if broken:
-        raise TrainingError(f"the teacher's weights became non-finite ({broken[0]}, epoch {best[1]}); no teacher was "
-                            "written (try a lower --lr)")
+        raise TrainingError(
+            f"the teacher's weights became non-finite ({broken[0]}, epoch {best[1]}); no teacher was "
+            "written (try a lower --lr)"
+        )
     splits_report = {}
     for name, (pixels, labels) in eval_data.items():
         predictions = _predict(model, config, pixels, batch_size * 2, device)

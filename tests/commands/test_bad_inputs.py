@@ -41,17 +41,32 @@ def shared(tmp_path_factory):
         ids = list(read_pbr_dataset(data).stickers)
         rng = np.random.default_rng(0)
         attrs = {"teacher_hash": "teacher-a", "dim": 16, "class_names": list(EMOTIONS)}
-        write_h5(root / "feats.h5", "teacher_features",
-                 {"ids": ids, "features": rng.random((len(ids), 16)), "probs": rng.dirichlet(np.ones(7), len(ids))},
-                 attrs)
+        write_h5(
+            root / "feats.h5",
+            "teacher_features",
+            {"ids": ids, "features": rng.random((len(ids), 16)), "probs": rng.dirichlet(np.ones(7), len(ids))},
+            attrs,
+        )
         labels = np.repeat(np.arange(7), 2)  # two labelled images per emotion
-        write_h5(root / "labelled_feats.h5", "teacher_features",
-                 {"ids": [f"img{i}" for i in range(14)], "features": rng.random((14, 16)),
-                  "probs": rng.dirichlet(np.ones(7), 14), "labels": labels}, attrs)
+        write_h5(
+            root / "labelled_feats.h5",
+            "teacher_features",
+            {
+                "ids": [f"img{i}" for i in range(14)],
+                "features": rng.random((14, 16)),
+                "probs": rng.dirichlet(np.ones(7), 14),
+                "labels": labels,
+            },
+            attrs,
+        )
 
         def anchors(name, dim=16, **extra):
-            write_h5(root / name, "anchors", {"anchors": rng.random((14, dim)), "emotion": np.repeat(np.arange(7), 2)},
-                     {**attrs, "dim": dim, "M": 2, **extra})
+            write_h5(
+                root / name,
+                "anchors",
+                {"anchors": rng.random((14, dim)), "emotion": np.repeat(np.arange(7), 2)},
+                {**attrs, "dim": dim, "M": 2, **extra},
+            )
 
         anchors("anchors.h5")
         anchors("other_teacher_anchors.h5", teacher_hash="teacher-b")
@@ -155,7 +170,7 @@ def symlink_out(data):
 
 
 def empty_dialogue(data):
-    edit_record(data / "val.jsonl", 5, context=["", "  "])     # train reads train and val, never test
+    edit_record(data / "val.jsonl", 5, context=["", "  "])  # train reads train and val, never test
     return "val.jsonl", "line 5", "empty context"
 
 
@@ -166,9 +181,21 @@ def non_utf8_text(data):
     return "train.jsonl", "line 6", "not UTF-8", "0xe9"
 
 
-DATASET_CASES = [malformed_json, missing_field, unknown_sticker, missing_image, truncated_png, corrupt_image,
-                 zero_byte_image, decompression_bomb, parent_path, absolute_path, symlink_out, empty_dialogue,
-                 non_utf8_text]
+DATASET_CASES = [
+    malformed_json,
+    missing_field,
+    unknown_sticker,
+    missing_image,
+    truncated_png,
+    corrupt_image,
+    zero_byte_image,
+    decompression_bomb,
+    parent_path,
+    absolute_path,
+    symlink_out,
+    empty_dialogue,
+    non_utf8_text,
+]
 
 
 @pytest.mark.parametrize("breaker", DATASET_CASES, ids=[case.__name__ for case in DATASET_CASES])
@@ -182,16 +209,30 @@ def test_broken_dataset_is_refused(invoke, data, out, breaker):
 # 12-13: HDF5 inputs of the wrong kind, schema version, dimension or teacher
 
 
-@pytest.mark.parametrize("anchors,needles", [
-    ("sentiment.h5", ("sentiment.h5", "is a 'sentiment' file, expected 'anchors'")),
-    ("future_anchors.h5", ("future_anchors.h5", "schema version 99 is not supported")),
-    ("narrow_anchors.h5", ("narrow_anchors.h5", "dimension 8", "feats.h5", "16")),
-    ("other_teacher_anchors.h5", ("other_teacher_anchors.h5", "another teacher", "teacher-b", "feats.h5")),
-], ids=["wrong-kind", "schema-version", "dimension", "another-teacher"])
+@pytest.mark.parametrize(
+    "anchors,needles",
+    [
+        ("sentiment.h5", ("sentiment.h5", "is a 'sentiment' file, expected 'anchors'")),
+        ("future_anchors.h5", ("future_anchors.h5", "schema version 99 is not supported")),
+        ("narrow_anchors.h5", ("narrow_anchors.h5", "dimension 8", "feats.h5", "16")),
+        ("other_teacher_anchors.h5", ("other_teacher_anchors.h5", "another teacher", "teacher-b", "feats.h5")),
+    ],
+    ids=["wrong-kind", "schema-version", "dimension", "another-teacher"],
+)
 def test_mismatched_hdf5_input_is_refused(invoke, shared, out, anchors, needles):
     root = shared["root"]
-    result = invoke("train", "--data", shared["data"], "-o", out / "run", *TRAIN, "--anchors", root / anchors,
-                    "--teacher-features", root / "feats.h5")
+    result = invoke(
+        "train",
+        "--data",
+        shared["data"],
+        "-o",
+        out / "run",
+        *TRAIN,
+        "--anchors",
+        root / anchors,
+        "--teacher-features",
+        root / "feats.h5",
+    )
     assert_refused(result, *needles, not_written=(out / "run",), folder=out)
 
 
@@ -214,24 +255,37 @@ def test_index_from_another_model_is_refused(invoke, shared, runs, tmp_path, out
 def test_more_anchors_than_images_is_refused(invoke, shared, out):
     features = shared["root"] / "labelled_feats.h5"
     result = invoke("build-anchors", "--features", features, "--M", "5", "-o", out / "anchors.h5")
-    assert_refused(result, "labelled_feats.h5", "emotion 'surprise' has 2 image(s), fewer than M=5",
-                   "--on-small-class shrink", not_written=(out / "anchors.h5",), folder=out)
+    assert_refused(
+        result,
+        "labelled_feats.h5",
+        "emotion 'surprise' has 2 image(s), fewer than M=5",
+        "--on-small-class shrink",
+        not_written=(out / "anchors.h5",),
+        folder=out,
+    )
 
 
 # 16: option values that make no sense
 
 
-@pytest.mark.parametrize("args,needles", [
-    (["train", "--batch-size", "0"], ("--batch-size", "must be at least 1, got 0")),
-    (["train", "--lr", "-1"], ("--lr", "must be positive, got -1")),
-    (["build-anchors", "--M", "0"], ("--M", "0 is not in the range")),
-    (["train", "--img", "no_such_tower"], ("unknown image tower 'no_such_tower'", "--img")),
-], ids=["batch-size-0", "negative-lr", "zero-anchors", "unknown-tower"])
+@pytest.mark.parametrize(
+    "args,needles",
+    [
+        (["train", "--batch-size", "0"], ("--batch-size", "must be at least 1, got 0")),
+        (["train", "--lr", "-1"], ("--lr", "must be positive, got -1")),
+        (["build-anchors", "--M", "0"], ("--M", "0 is not in the range")),
+        (["train", "--img", "no_such_tower"], ("unknown image tower 'no_such_tower'", "--img")),
+    ],
+    ids=["batch-size-0", "negative-lr", "zero-anchors", "unknown-tower"],
+)
 def test_nonsensical_option_is_refused(invoke, shared, out, args, needles):
     command, *options = args
     target = out / ("run" if command == "train" else "anchors.h5")
-    source = ["--data", shared["data"], *TRAIN] if command == "train" else ["--features",
-                                                                           shared["root"] / "labelled_feats.h5"]
+    source = (
+        ["--data", shared["data"], *TRAIN]
+        if command == "train"
+        else ["--features", shared["root"] / "labelled_feats.h5"]
+    )
     result = invoke(command, *source, *options, "-o", target)
     assert_refused(result, *needles, not_written=(target,), folder=out)
 
@@ -246,9 +300,11 @@ def test_unwritable_output_folder_is_refused(invoke, shared, tmp_path, problem):
     if problem == "read-only-folder":
         folder.mkdir()
         folder.chmod(0o555)
-        if os.access(folder, os.W_OK):   # root writes into a 0555 folder; an immutable one stops root too
-            immutable = shutil.which("chattr") is not None and subprocess.run(
-                ["chattr", "+i", str(folder)], capture_output=True).returncode == 0
+        if os.access(folder, os.W_OK):  # root writes into a 0555 folder; an immutable one stops root too
+            immutable = (
+                shutil.which("chattr") is not None
+                and subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode == 0
+            )
             if not immutable:
                 folder.chmod(0o755)
                 pytest.skip("this user can write into a read-only folder and chattr +i is not available")
@@ -260,8 +316,7 @@ def test_unwritable_output_folder_is_refused(invoke, shared, tmp_path, problem):
         if folder.exists():
             folder.chmod(0o755)
     what = "does not exist" if problem == "missing-folder" else "is not writable"
-    assert_refused(result, str(folder), f"output folder {what}", not_written=(folder / "sentiment.h5",),
-                   folder=folder)
+    assert_refused(result, str(folder), f"output folder {what}", not_written=(folder / "sentiment.h5",), folder=folder)
 
 
 @pytest.mark.parametrize("command", ["score-sentiment", "train"])
@@ -361,8 +416,13 @@ def test_killed_writer_leaves_no_half_written_output(invoke, tmp_path, out, exis
     contexts = tmp_path / "contexts.jsonl"
     rng = random.Random(0)
     words = ["今天", "开心", "难过", "下雨", "考试", "太好了", "好累", "哈哈"]
-    contexts.write_text("".join(json.dumps({"id": f"d{i}", "context": [" ".join(rng.choices(words, k=4))]},
-                                           ensure_ascii=False) + "\n" for i in range(20000)), encoding="utf-8")
+    contexts.write_text(
+        "".join(
+            json.dumps({"id": f"d{i}", "context": [" ".join(rng.choices(words, k=4))]}, ensure_ascii=False) + "\n"
+            for i in range(20000)
+        ),
+        encoding="utf-8",
+    )
     target = out / "sentiment.h5"
     before = None
     if existing:
@@ -371,8 +431,12 @@ def test_killed_writer_leaves_no_half_written_output(invoke, tmp_path, out, exis
     # the repository after the PYTHONPATH of the `offline` fixture, whose network guard goes first
     path = [os.environ["PYTHONPATH"], str(Path(__file__).resolve().parents[2])]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(path)}
-    writer = subprocess.Popen([sys.executable, "-c", SLOW_WRITER, "score-sentiment", str(contexts), "-o", str(target),
-                               "--workers", "1"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", SLOW_WRITER, "score-sentiment", str(contexts), "-o", str(target), "--workers", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 60
         while not any(path.stat().st_size for path in temp_files(out)):

@@ -16,10 +16,16 @@ def test_help_lists_commands_without_heavy_imports():
     assert "demo" in proc.stdout
     # heavy libraries must not be imported for --help
     probe = subprocess.run(
-        [sys.executable, "-c", "import sys; from pbr_cli.cli import cli; "
-         "cli(['--help'], standalone_mode=False); "
-         "print(sorted(m for m in ('torch','timm','transformers','h5py','sklearn') if m in sys.modules))"],
-        capture_output=True, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pbr_cli.cli import cli; "
+            "cli(['--help'], standalone_mode=False); "
+            "print(sorted(m for m in ('torch','timm','transformers','h5py','sklearn') if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert probe.stdout.strip().endswith("[]"), probe.stdout
 
 

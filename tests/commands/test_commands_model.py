@@ -13,7 +13,6 @@ from synthetic import write_tiny_dataset
 TRAIN_ARGS = ["--steps", "4", "-K", "4", "--val-every", "2", "--img-size", "32"]
 
 
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
@@ -75,17 +74,35 @@ def test_checkpoint_round_trip_gives_identical_scores(invoke, trained, tmp_path,
         in_memory.append(np.array(scores, copy=True))
         return rank_metrics(scores, label, *args, **kwargs)
 
-    monkeypatch.setattr(pbr_cli.engine, "rank_metrics", keep_scores)      # validation ranks with it: ITM, then ITC
+    monkeypatch.setattr(pbr_cli.engine, "rank_metrics", keep_scores)  # validation ranks with it: ITM, then ITC
     run = tmp_path / "run"
-    result = invoke("train", "--data", trained["data"], "-o", run, "--steps", "2", "-K", "4", "--img-size", "32",
-                    "--val-every", "2")
+    result = invoke(
+        "train", "--data", trained["data"], "-o", run, "--steps", "2", "-K", "4", "--img-size", "32", "--val-every", "2"
+    )
     assert result.exit_code == 0, result.output
     monkeypatch.undo()
     assert len(in_memory) == 2 and in_memory[0].shape == (12, 10)
     scores = tmp_path / "scores.h5"
-    child = subprocess.run([sys.executable, "-m", "pbr_cli.cli", "-q", "evaluate", str(run), "--which", "last",
-                            "--split", "val", "--scores-out", str(scores)],
-                           env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300)
+    child = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pbr_cli.cli",
+            "-q",
+            "evaluate",
+            str(run),
+            "--which",
+            "last",
+            "--split",
+            "val",
+            "--scores-out",
+            str(scores),
+        ],
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert child.returncode == 0, child.stderr
     with h5py.File(scores) as reloaded:
         np.testing.assert_allclose(reloaded["scores"][()], in_memory[0], rtol=1e-5, atol=1e-6)
@@ -110,8 +127,9 @@ def test_clip_baseline_ranks_by_cosine(invoke, trained, tmp_path):
     model, config, tokenizer, _ = load_run(trained["clip"])
     model.eval()
     stickers = [json.loads(line) for line in (data / "stickers.jsonl").read_text("utf-8").splitlines()]
-    pixels, _ = decode_stickers([Sticker(s["id"], s["topic"], data / s["path"]) for s in stickers],
-                                config.model.img_size)
+    pixels, _ = decode_stickers(
+        [Sticker(s["id"], s["topic"], data / s["path"]) for s in stickers], config.model.img_size
+    )
     contexts = {d["id"]: d["context"] for d in map(json.loads, (data / "val.jsonl").read_text("utf-8").splitlines())}
     with torch.no_grad():
         images = model.encode_image(torch.from_numpy(pixels)).embedding.numpy()
@@ -137,8 +155,18 @@ def test_clip_baseline_ranks_by_cosine(invoke, trained, tmp_path):
     context = contexts[ids[0]]
     dialogue_file = tmp_path / "dialogue.txt"
     dialogue_file.write_text("\n".join(context) + "\n", encoding="utf-8")
-    ranked = invoke("rank", dialogue_file, data / "stickers", "--model", trained["clip"], "--score", "itc",
-                    "--top", str(len(stickers)), "--json")
+    ranked = invoke(
+        "rank",
+        dialogue_file,
+        data / "stickers",
+        "--model",
+        trained["clip"],
+        "--score",
+        "itc",
+        "--top",
+        str(len(stickers)),
+        "--json",
+    )
     assert ranked.exit_code == 0, ranked.output
     similarities = cosine(text(context), images)[0]
     by_cosine = [stickers[i]["id"] for i in np.argsort(-similarities, kind="stable")]
@@ -171,12 +199,15 @@ def test_checkpoint_from_another_configuration_is_refused(invoke, trained, tmp_p
     assert "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--steps", "0"], "at least 1"),
-    (["--lr", "-1"], "must be positive"),
-    (["-K", "0"], "at least 1"),
-    (["--img", "no_such_tower_xyz", "--steps", "1"], "unknown image tower"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--steps", "0"], "at least 1"),
+        (["--lr", "-1"], "must be positive"),
+        (["-K", "0"], "at least 1"),
+        (["--img", "no_such_tower_xyz", "--steps", "1"], "unknown image tower"),
+    ],
+)
 def test_bad_training_options(invoke, trained, tmp_path, args, message):
     out = tmp_path / "run"
     result = invoke("train", "--data", trained["data"], "-o", out, *args)
@@ -219,13 +250,16 @@ def test_embed_index_then_rank_from_it(invoke, trained, tmp_path):
     dialogue = tmp_path / "dialogue.txt"
     dialogue.write_text("你好\n我想要猫呀\n", encoding="utf-8")
     from_index = json.loads(invoke("rank", dialogue, index, "--model", trained["run"], "--json").stdout)
-    from_folder = json.loads(invoke("rank", dialogue, trained["data"] / "stickers", "--model", trained["run"],
-                                     "--json").stdout)
+    from_folder = json.loads(
+        invoke("rank", dialogue, trained["data"] / "stickers", "--model", trained["run"], "--json").stdout
+    )
     assert [s["id"] for s in from_index["stickers"]][:3] == [s["id"] for s in from_folder["stickers"]][:3]
     # an index without image tokens re-decodes the top k and gives the same order
     slim = tmp_path / "slim.h5"
-    assert invoke("embed", trained["data"] / "stickers", "--model", trained["run"], "-o", slim,
-                  "--no-tokens").exit_code == 0
+    assert (
+        invoke("embed", trained["data"] / "stickers", "--model", trained["run"], "-o", slim, "--no-tokens").exit_code
+        == 0
+    )
     from_slim = json.loads(invoke("rank", dialogue, slim, "--model", trained["run"], "--json").stdout)
     assert [s["id"] for s in from_slim["stickers"]][:3] == [s["id"] for s in from_index["stickers"]][:3]
 
@@ -244,12 +278,38 @@ def test_embed_needs_exactly_one_model(invoke, trained, tmp_path):
     assert result.exit_code != 0 and "--teacher FILE or --model RUN" in result.output
 
 
-@pytest.mark.parametrize("img,txt", [("resnet", "transformer"), ("inception", "transformer"), ("inception", "gru"),
-                                     ("inception", "lstm"), ("vit", "bert")])
+@pytest.mark.parametrize(
+    "img,txt",
+    [
+        ("resnet", "transformer"),
+        ("inception", "transformer"),
+        ("inception", "gru"),
+        ("inception", "lstm"),
+        ("vit", "bert"),
+    ],
+)
 def test_table1_backbone_pairs_train_and_evaluate(invoke, trained, tmp_path, img, txt):
     run = tmp_path / f"{img}-{txt}"
-    result = invoke("train", "--data", trained["data"], "-o", run, "--img", img, "--txt", txt, "--steps", "2",
-                    "-K", "2", "--val-every", "2", "--val-limit", "4", "--json")
+    result = invoke(
+        "train",
+        "--data",
+        trained["data"],
+        "-o",
+        run,
+        "--img",
+        img,
+        "--txt",
+        txt,
+        "--steps",
+        "2",
+        "-K",
+        "2",
+        "--val-every",
+        "2",
+        "--val-limit",
+        "4",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     config = json.loads((run / "config.json").read_text())["model"]
     assert config["img"] == img and config["txt"] == txt
@@ -258,12 +318,29 @@ def test_table1_backbone_pairs_train_and_evaluate(invoke, trained, tmp_path, img
 
 
 def test_compile_changes_nothing_but_speed(invoke, trained, tmp_path, monkeypatch):
-    monkeypatch.setenv("PBR_COMPILE_BACKEND", "eager")       # the code path of torch.compile, without codegen
+    monkeypatch.setenv("PBR_COMPILE_BACKEND", "eager")  # the code path of torch.compile, without codegen
     runs = {}
     for name, flag in (("eager", "--no-compile"), ("compiled", "--compile")):
         run = tmp_path / name
-        result = invoke("--seed", "4", "train", "--data", trained["data"], "-o", run, "--steps", "2", "-K", "4",
-                         "--img-size", "32", "--log-every", "1", flag, "--json")
+        result = invoke(
+            "--seed",
+            "4",
+            "train",
+            "--data",
+            trained["data"],
+            "-o",
+            run,
+            "--steps",
+            "2",
+            "-K",
+            "4",
+            "--img-size",
+            "32",
+            "--log-every",
+            "1",
+            flag,
+            "--json",
+        )
         assert result.exit_code == 0, result.output
         runs[name] = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if '"loss"' in line]
     for a, b in zip(runs["eager"], runs["compiled"]):

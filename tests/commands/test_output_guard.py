@@ -46,15 +46,17 @@ def world(tmp_path_factory):
     with module_cache(root / "cache"):
         data = write_tiny_dataset(root / "data")
         teacher = Teacher(*build_classifier("tiny", 32)).save(root / "teacher.pt")
-        for args in (["embed", data, "--teacher", teacher, "-o", root / "features.h5"],
-                     ["score-sentiment", data, "-o", root / "sentiment.h5"],
-                     ["train", "--data", data, "-o", root / "run", *TRAIN],
-                     ["embed", data / "stickers", "--model", root / "run", "-o", root / "index.h5"]):
+        for args in (
+            ["embed", data, "--teacher", teacher, "-o", root / "features.h5"],
+            ["score-sentiment", data, "-o", root / "sentiment.h5"],
+            ["train", "--data", data, "-o", root / "run", *TRAIN],
+            ["embed", data / "stickers", "--model", root / "run", "-o", root / "index.h5"],
+        ):
             result = run_pbr(*args)
             assert result.exit_code == 0, result.output
         (root / "dialogue.txt").write_text("你好\n今天好开心\n", encoding="utf-8")
         pictures = sorted((data / "stickers").rglob("*.png"))
-        for number, emotion in enumerate(EMOTIONS):   # an emotion folder root/<emotion>/*.png for the teacher
+        for number, emotion in enumerate(EMOTIONS):  # an emotion folder root/<emotion>/*.png for the teacher
             (root / "emotion" / emotion).mkdir(parents=True)
             for copy in range(2):
                 shutil.copy(pictures[(2 * number + copy) % len(pictures)], root / "emotion" / emotion / f"{copy}.png")
@@ -63,26 +65,45 @@ def world(tmp_path_factory):
 
 def _targets(root: Path) -> dict[str, Path]:
     data = root / "data"
-    return {"split": data / "train.jsonl", "stickers": data / "stickers.jsonl",
-            "image": next((data / "stickers").rglob("*.png")), "teacher": root / "teacher.pt",
-            "features": root / "features.h5", "sentiment": root / "sentiment.h5", "index": root / "index.h5",
-            "dialogue": root / "dialogue.txt", "emotion_image": root / "emotion" / EMOTIONS[0] / "0.png",
-            "weights": root / "run" / "best.safetensors"}
+    return {
+        "split": data / "train.jsonl",
+        "stickers": data / "stickers.jsonl",
+        "image": next((data / "stickers").rglob("*.png")),
+        "teacher": root / "teacher.pt",
+        "features": root / "features.h5",
+        "sentiment": root / "sentiment.h5",
+        "index": root / "index.h5",
+        "dialogue": root / "dialogue.txt",
+        "emotion_image": root / "emotion" / EMOTIONS[0] / "0.png",
+        "weights": root / "run" / "best.safetensors",
+    }
 
 
 # command -> (arguments before the output, output option, the inputs it may be pointed at)
 COMMANDS = {
     "score-sentiment": (lambda r: [r / "data"], "-o", ["split", "stickers"]),
     "embed": (lambda r: [r / "data", "--teacher", r / "teacher.pt"], "-o", ["teacher", "stickers", "image"]),
-    "build-anchors": (lambda r: ["--teacher", r / "teacher.pt", "--features", r / "features.h5"], "-o",
-                      ["teacher", "features"]),
+    "build-anchors": (
+        lambda r: ["--teacher", r / "teacher.pt", "--features", r / "features.h5"],
+        "-o",
+        ["teacher", "features"],
+    ),
     "teacher-train": (lambda r: [r / "emotion", "--epochs", "1"], "-o", ["emotion_image"]),
-    "rank --sheet": (lambda r: [r / "dialogue.txt", r / "index.h5", "--model", r / "run"], "--sheet",
-                     ["index", "dialogue", "weights"]),
-    "rank --html": (lambda r: [r / "dialogue.txt", r / "index.h5", "--model", r / "run"], "--html",
-                    ["index", "dialogue"]),
-    "evaluate": (lambda r: [r / "run", "--data", r / "data", "--split", "val"], "--scores-out",
-                 ["weights", "split", "sentiment"]),
+    "rank --sheet": (
+        lambda r: [r / "dialogue.txt", r / "index.h5", "--model", r / "run"],
+        "--sheet",
+        ["index", "dialogue", "weights"],
+    ),
+    "rank --html": (
+        lambda r: [r / "dialogue.txt", r / "index.h5", "--model", r / "run"],
+        "--html",
+        ["index", "dialogue"],
+    ),
+    "evaluate": (
+        lambda r: [r / "run", "--data", r / "data", "--split", "val"],
+        "--scores-out",
+        ["weights", "split", "sentiment"],
+    ),
 }
 HOW = ("same-file", "symlink", "hardlink")
 CASES = [(command, target, how) for command, (_, _, targets) in COMMANDS.items() for target in targets for how in HOW]
@@ -106,7 +127,7 @@ def test_output_onto_an_input_is_refused_before_any_work(invoke, world, tmp_path
     result = invoke(name, *arguments, option, output)
     assert_refused(result, str(output), "nothing was written")
     assert tree_hashes(world) == snapshot
-    assert time.perf_counter() - started < 10   # refused before loading any model or data worth the name
+    assert time.perf_counter() - started < 10  # refused before loading any model or data worth the name
 
 
 def test_guard_allows_replacing_an_earlier_output_inside_the_dataset(invoke, tmp_path):
@@ -123,7 +144,7 @@ def test_guard_library_function_names_the_option(tmp_path):
     source.write_text("x")
     with pytest.raises(OutputError, match=r"--out names the input"):
         refuse_overwriting_inputs({"--out": source}, [source])
-    refuse_overwriting_inputs({"--out": tmp_path / "new.h5"}, [source, tmp_path])   # a new file is fine
+    refuse_overwriting_inputs({"--out": tmp_path / "new.h5"}, [source, tmp_path])  # a new file is fine
     refuse_overwriting_inputs({"--out": None}, [source])
 
 
@@ -140,18 +161,18 @@ def test_demo_report_into_a_foreign_folder_is_refused(invoke, tmp_path, content)
     result = invoke("demo", "--size", "tiny", "--out", tmp_path / "demo", "--report", report, "--steps", "1")
     assert_refused(result, str(report), "not a pbr demo report")
     assert tree_hashes(report) == snapshot
-    assert not (tmp_path / "demo").exists()     # refused before the dataset was built
+    assert not (tmp_path / "demo").exists()  # refused before the dataset was built
 
 
 def test_demo_report_folder_is_marked_and_reusable(tmp_path):
     from pbr_cli.demo.pipeline import REPORT_MARKER, check_report_folder, claim_report_folder
 
     report = tmp_path / "report"
-    check_report_folder(report)                  # absent: fine
+    check_report_folder(report)  # absent: fine
     claim_report_folder(report)
     assert (report / REPORT_MARKER).is_file()
     (report / "teacher.pt").write_bytes(b"an earlier demo's teacher")
-    check_report_folder(report)                  # the demo's own folder may be written into again
+    check_report_folder(report)  # the demo's own folder may be written into again
     (tmp_path / "file").write_text("x")
     with pytest.raises(OutputError, match="not a folder"):
         check_report_folder(tmp_path / "file")
@@ -168,7 +189,7 @@ def test_lock_refuses_a_second_holder_and_is_released(tmp_path):
             with exclusive_lock(lock, "run folder"):
                 pass
     assert not lock.exists()
-    with exclusive_lock(lock, "run folder"):     # free again
+    with exclusive_lock(lock, "run folder"):  # free again
         pass
 
 
@@ -193,16 +214,32 @@ def test_stale_lock_of_a_killed_process_is_taken_over(tmp_path):
         holder.wait(timeout=30)
     finally:
         holder.kill()
-    assert lock.exists()                          # left behind by the killed process ...
-    with exclusive_lock(lock, "run folder"):      # ... and simply taken over
+    assert lock.exists()  # left behind by the killed process ...
+    with exclusive_lock(lock, "run folder"):  # ... and simply taken over
         pass
 
 
 def test_second_train_into_the_same_folder_is_refused(world, tmp_path):
     """While one `pbr train -o X` runs, another is refused at once; the first goes on alone (one clean run)."""
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "pbr_cli.cli", "train", "--data", str(world / "data"), "-o", str(out),
-               "--steps", "100000", "-K", "4", "--img-size", "32", "--val-every", "5"]
+    command = [
+        sys.executable,
+        "-m",
+        "pbr_cli.cli",
+        "train",
+        "--data",
+        str(world / "data"),
+        "-o",
+        str(out),
+        "--steps",
+        "100000",
+        "-K",
+        "4",
+        "--img-size",
+        "32",
+        "--val-every",
+        "5",
+    ]
     env = {**os.environ, "PBR_CACHE_DIR": str(world / "cache")}
     first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -210,7 +247,7 @@ def test_second_train_into_the_same_folder_is_refused(world, tmp_path):
         while not (out / "train_state.pt").exists() and first.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert (out / "train_state.pt").exists(), first.communicate()
-        for _ in range(1):   # refused while the first goes on
+        for _ in range(1):  # refused while the first goes on
             second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
             assert second.returncode == 1 and "Traceback" not in second.stderr, second.stderr
             lines = [line for line in second.stderr.splitlines() if line.strip()]
@@ -220,16 +257,17 @@ def test_second_train_into_the_same_folder_is_refused(world, tmp_path):
         _, errors = first.communicate(timeout=300)
     finally:
         first.kill()
-    assert first.returncode == 130, errors      # interrupted: checkpoint saved, resumable
+    assert first.returncode == 130, errors  # interrupted: checkpoint saved, resumable
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     steps = [record["step"] for record in records if "split" not in record]
-    assert steps == sorted(set(steps))            # one writer: no step logged twice
+    assert steps == sorted(set(steps))  # one writer: no step logged twice
     assert not (tmp_path / ".run.lock").exists()
 
 
 @pytest.mark.parametrize("breaker", ["batch-too-large", "nan-loss"])
-def test_failed_start_leaves_no_run_folder_and_the_same_command_works_after(invoke, world, tmp_path, monkeypatch,
-                                                                          breaker):
+def test_failed_start_leaves_no_run_folder_and_the_same_command_works_after(
+    invoke, world, tmp_path, monkeypatch, breaker
+):
     out = tmp_path / "run"
     if breaker == "batch-too-large":
         result = invoke("train", "--data", world / "data", "-o", out, "--steps", "2", "-K", "500", "--img-size", "32")
@@ -238,14 +276,16 @@ def test_failed_start_leaves_no_run_folder_and_the_same_command_works_after(invo
         from pbr_cli.losses import objective
 
         real = objective.Objective.__call__
-        monkeypatch.setattr(objective.Objective, "__call__",
-                            lambda self, *a, **k: {name: value * float("nan")
-                                                   for name, value in real(self, *a, **k).items()})
+        monkeypatch.setattr(
+            objective.Objective,
+            "__call__",
+            lambda self, *a, **k: {name: value * float("nan") for name, value in real(self, *a, **k).items()},
+        )
         result = invoke("train", "--data", world / "data", "-o", out, *TRAIN)
         assert_refused(result, "became nan", "no run folder was left")
         monkeypatch.undo()
     assert not out.exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == []     # no staging folder, no lock file
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no staging folder, no lock file
     result = invoke("train", "--data", world / "data", "-o", out, *TRAIN)
     assert result.exit_code == 0, result.output
     assert (out / "train_state.pt").is_file() and (out / "best.safetensors").is_file()
@@ -264,16 +304,25 @@ def test_unfinished_start_of_an_older_version_is_replaced(invoke, world, tmp_pat
 
 @pytest.mark.parametrize("problem", ["existing-file", "non-empty-folder", "existing-run", "under-a-file", "proc"])
 def test_run_folder_that_cannot_be_created_is_refused(invoke, world, tmp_path, problem):
-    out = {"existing-file": tmp_path / "file", "non-empty-folder": tmp_path / "folder",
-           "existing-run": world / "run", "under-a-file": tmp_path / "file" / "run",
-           "proc": Path("/proc/pbr-run")}[problem]
+    out = {
+        "existing-file": tmp_path / "file",
+        "non-empty-folder": tmp_path / "folder",
+        "existing-run": world / "run",
+        "under-a-file": tmp_path / "file" / "run",
+        "proc": Path("/proc/pbr-run"),
+    }[problem]
     (tmp_path / "file").write_text("the user's file")
     (tmp_path / "folder").mkdir()
     (tmp_path / "folder" / "keep.txt").write_text("the user's file")
     snapshot = tree_hashes(tmp_path), tree_hashes(world / "run")
     result = invoke("train", "--data", world / "data", "-o", out, *TRAIN)
-    needle = {"existing-file": "not a folder", "non-empty-folder": "not empty", "existing-run": "a run already exists",
-              "under-a-file": "not a folder", "proc": "cannot"}[problem]
+    needle = {
+        "existing-file": "not a folder",
+        "non-empty-folder": "not empty",
+        "existing-run": "a run already exists",
+        "under-a-file": "not a folder",
+        "proc": "cannot",
+    }[problem]
     assert_refused(result, needle)
     assert (tree_hashes(tmp_path), tree_hashes(world / "run")) == snapshot
 
@@ -311,7 +360,7 @@ def test_missing_best_checkpoint_falls_back_to_last_with_a_notice(invoke, world,
     (run / "best.safetensors").unlink()
     result = invoke("evaluate", run, "--data", world / "data", "--split", "val", "--json")
     assert result.exit_code == 0, result.output
-    words = " ".join(result.output.split())          # the console wraps long notices
+    words = " ".join(result.output.split())  # the console wraps long notices
     assert "has no best.safetensors" in words and "using last.safetensors" in words
 
 

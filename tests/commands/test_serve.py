@@ -27,8 +27,10 @@ def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("serve")
     with module_cache(root / "cache"):
         data = write_tiny_dataset(root / "data")
-        for args in (["train", "--data", data, "-o", root / "run", *TRAIN],
-                     ["embed", data, "--model", root / "run", "-o", root / "index.h5"]):
+        for args in (
+            ["train", "--data", data, "-o", root / "run", *TRAIN],
+            ["embed", data, "--model", root / "run", "-o", root / "index.h5"],
+        ):
             result = run_pbr(*args)
             assert result.exit_code == 0, result.output
     (root / "dialogue.txt").write_text("\n".join(DIALOGUE) + "\n", encoding="utf-8")
@@ -39,9 +41,25 @@ def built(tmp_path_factory):
 def served(built):
     """`pbr serve` for the built run and index on a free loopback port."""
     root, data = built["root"], built["data"]
-    server = subprocess.Popen([sys.executable, "-m", "pbr_cli.cli", "serve", "--model", str(root / "run"), "--index",
-                               str(root / "index.h5"), "--port", "0", "--max-body", "4096"],
-                              stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pbr_cli.cli",
+            "serve",
+            "--model",
+            str(root / "run"),
+            "--index",
+            str(root / "index.h5"),
+            "--port",
+            "0",
+            "--max-body",
+            "4096",
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
     port, lines = None, []
     deadline = time.monotonic() + 120
     while port is None and time.monotonic() < deadline:
@@ -78,8 +96,18 @@ def post_rank(port: int, request: dict) -> tuple[int, dict]:
 
 def cli_ranking(served, score: str, top: int) -> list[dict]:
     root = served["root"]
-    result = run_pbr("rank", root / "dialogue.txt", root / "index.h5", "--model", root / "run", "--score", score,
-                     "--top", top, "--json")
+    result = run_pbr(
+        "rank",
+        root / "dialogue.txt",
+        root / "index.h5",
+        "--model",
+        root / "run",
+        "--score",
+        score,
+        "--top",
+        top,
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     return json.loads(result.output.strip().splitlines()[-1])["stickers"]
 
@@ -109,8 +137,9 @@ def test_candidates_rank_only_those_with_the_same_scores(served):
     assert status == 200, answer
     assert sorted(s["id"] for s in answer["stickers"]) == chosen
     # a pair's score does not depend on the other candidates (up to float rounding of a smaller batch)
-    assert [s["score"] for s in answer["stickers"]] == pytest.approx([everything[s["id"]] for s in answer["stickers"]],
-                                                                     abs=1e-5)
+    assert [s["score"] for s in answer["stickers"]] == pytest.approx(
+        [everything[s["id"]] for s in answer["stickers"]], abs=1e-5
+    )
     scores = [s["score"] for s in answer["stickers"]]
     assert scores == sorted(scores, reverse=True)
 
@@ -148,8 +177,10 @@ def test_bad_request_gets_a_json_error_and_the_server_goes_on(served, name, body
     assert call(served["port"], "GET", "/health")[0] == 200
 
 
-@pytest.mark.parametrize("method,path,status", [("GET", "/rank", 405), ("POST", "/health", 405),
-                                                ("GET", "/nowhere", 404), ("GET", "/stickers/nope", 404)])
+@pytest.mark.parametrize(
+    "method,path,status",
+    [("GET", "/rank", 405), ("POST", "/health", 405), ("GET", "/nowhere", 404), ("GET", "/stickers/nope", 404)],
+)
 def test_wrong_routes_get_json_errors(served, method, path, status):
     got, kind, payload = call(served["port"], method, path)
     assert got == status and "error" in json.loads(payload)
@@ -165,8 +196,9 @@ def test_sticker_images_are_served(served):
 
 
 def test_concurrent_requests_get_the_answers_of_sequential_ones(served):
-    requests = [{"context": DIALOGUE[: 1 + i % 2] + [f"第{i}句"], "top": 5, "score": ("itm", "itc")[i % 2]}
-                for i in range(8)]
+    requests = [
+        {"context": DIALOGUE[: 1 + i % 2] + [f"第{i}句"], "top": 5, "score": ("itm", "itc")[i % 2]} for i in range(8)
+    ]
     expected = [post_rank(served["port"], request)[1]["stickers"] for request in requests]
     answers: dict[int, list] = {}
 
@@ -184,26 +216,39 @@ def test_concurrent_requests_get_the_answers_of_sequential_ones(served):
 
 
 def test_serve_without_the_extra_says_how_to_get_it(invoke, monkeypatch, tmp_path):
-    monkeypatch.setitem(sys.modules, "uvicorn", None)          # import uvicorn now fails
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # import uvicorn now fails
     assert_refused(invoke("serve", "--index", tmp_path / "index.h5"), "pip install 'pbr-cli[serve]'")
 
 
 def test_serve_refuses_a_missing_index_before_listening(invoke, served, tmp_path):
-    assert_refused(invoke("serve", "--model", served["root"] / "run", "--index", tmp_path / "none.h5"),
-                   str(tmp_path / "none.h5"))
+    assert_refused(
+        invoke("serve", "--model", served["root"] / "run", "--index", tmp_path / "none.h5"), str(tmp_path / "none.h5")
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # batch ranking: `pbr rank dialogues.jsonl STICKERS`
 
-BATCH = [{"id": f"q{i}", "context": context} for i, context in
-         enumerate([DIALOGUE, ["好烦啊"], ["明天一起去吗", "好呀"], ["哈哈哈"], ["你在干嘛"]])]
+BATCH = [
+    {"id": f"q{i}", "context": context}
+    for i, context in enumerate([DIALOGUE, ["好烦啊"], ["明天一起去吗", "好呀"], ["哈哈哈"], ["你在干嘛"]])
+]
 
 
 def single_ranking(root, context, tmp_path, score="itm", top=5):
     (tmp_path / "one.txt").write_text("\n".join(context) + "\n", encoding="utf-8")
-    result = run_pbr("rank", tmp_path / "one.txt", root / "index.h5", "--model", root / "run", "--top", top,
-                     "--score", score, "--json")
+    result = run_pbr(
+        "rank",
+        tmp_path / "one.txt",
+        root / "index.h5",
+        "--model",
+        root / "run",
+        "--top",
+        top,
+        "--score",
+        score,
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     return json.loads(result.output.strip().splitlines()[-1])["stickers"]
 
@@ -218,8 +263,21 @@ def test_batch_ranking_equals_one_dialogue_at_a_time(invoke, built, tmp_path, sc
     root = built["root"]
     dialogues = write_jsonl(tmp_path / "dialogues.jsonl", BATCH)
     out = tmp_path / "ranked.jsonl"
-    result = invoke("rank", dialogues, root / "index.h5", "--model", root / "run", "--top", 5, "--score", score,
-                     "--batch-size", 2, "-o", out)
+    result = invoke(
+        "rank",
+        dialogues,
+        root / "index.h5",
+        "--model",
+        root / "run",
+        "--top",
+        5,
+        "--score",
+        score,
+        "--batch-size",
+        2,
+        "-o",
+        out,
+    )
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [line["id"] for line in lines] == [record["id"] for record in BATCH]
@@ -240,30 +298,43 @@ def test_batch_candidates_rank_only_those(invoke, built, tmp_path):
     assert len(second["stickers"]) == 10
 
 
-@pytest.mark.parametrize("line,needle", [
-    ('{"context": ["x"]}', "missing required field 'id'"),
-    ('{"id": "a", "context": []}', "empty context"),
-    ('{"id": "a", "context": "x"}', "'context' must be an array"),
-    ('{"id": "a", "context": ["x"], "candidates": ["nope"]}', "unknown candidate sticker 'nope'"),
-    ('{"id": "a", "context": ["x"], "candidates": []}', "'candidates' is empty"),
-    ('{"id": "q0", "context": ["x"]}', "duplicate dialogue id 'q0'"),
-    ('{"id": "a", "context": ["x"]', "malformed JSON"),
-])
+@pytest.mark.parametrize(
+    "line,needle",
+    [
+        ('{"context": ["x"]}', "missing required field 'id'"),
+        ('{"id": "a", "context": []}', "empty context"),
+        ('{"id": "a", "context": "x"}', "'context' must be an array"),
+        ('{"id": "a", "context": ["x"], "candidates": ["nope"]}', "unknown candidate sticker 'nope'"),
+        ('{"id": "a", "context": ["x"], "candidates": []}', "'candidates' is empty"),
+        ('{"id": "q0", "context": ["x"]}', "duplicate dialogue id 'q0'"),
+        ('{"id": "a", "context": ["x"]', "malformed JSON"),
+    ],
+)
 def test_bad_batch_line_names_file_and_line(invoke, built, tmp_path, line, needle):
     root = built["root"]
     dialogues = tmp_path / "dialogues.jsonl"
     dialogues.write_text(json.dumps(BATCH[0], ensure_ascii=False) + "\n" + line + "\n", encoding="utf-8")
     out = tmp_path / "ranked.jsonl"
-    assert_refused(invoke("rank", dialogues, root / "index.h5", "--model", root / "run", "-o", out),
-                   f"{dialogues}: line 2", needle, not_written=(out,), folder=tmp_path)
+    assert_refused(
+        invoke("rank", dialogues, root / "index.h5", "--model", root / "run", "-o", out),
+        f"{dialogues}: line 2",
+        needle,
+        not_written=(out,),
+        folder=tmp_path,
+    )
 
 
 def test_batch_options_that_need_one_dialogue_are_refused(invoke, built, tmp_path):
     root = built["root"]
     dialogues = write_jsonl(tmp_path / "dialogues.jsonl", BATCH)
-    assert_refused(invoke("rank", dialogues, root / "index.h5", "--model", root / "run", "--sheet", tmp_path / "s.png"),
-                   "--sheet and --html draw one dialogue")
-    assert_refused(invoke("rank", root / "dialogue.txt", root / "index.h5", "--model", root / "run", "-o",
-                           tmp_path / "r.jsonl"), "-o writes the rankings of a .jsonl file")
-    assert_refused(invoke("rank", dialogues, root / "index.h5", "--model", root / "run", "-o", dialogues),
-                   "names the input")
+    assert_refused(
+        invoke("rank", dialogues, root / "index.h5", "--model", root / "run", "--sheet", tmp_path / "s.png"),
+        "--sheet and --html draw one dialogue",
+    )
+    assert_refused(
+        invoke("rank", root / "dialogue.txt", root / "index.h5", "--model", root / "run", "-o", tmp_path / "r.jsonl"),
+        "-o writes the rankings of a .jsonl file",
+    )
+    assert_refused(
+        invoke("rank", dialogues, root / "index.h5", "--model", root / "run", "-o", dialogues), "names the input"
+    )

@@ -14,7 +14,6 @@ EMOTIONS = ["surprise", "happiness", "disgust", "fear", "sadness", "anger", "neu
 BASE = ["--steps", "2", "-K", "4", "--val-every", "2", "--img-size", "32", "--json"]
 
 
-
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
     root = tmp_path_factory.mktemp("pbr-inputs")
@@ -27,13 +26,24 @@ def inputs(tmp_path_factory):
     attrs = {"teacher_hash": "teacher-a", "dim": 16, "class_names": EMOTIONS}
     write_h5(root / "feats.h5", "teacher_features", {"ids": ids, "features": features, "probs": probs}, attrs)
     m = 2
-    write_h5(root / "anchors.h5", "anchors", {"anchors": rng.random((7 * m, 16)).astype(np.float32),
-                                              "emotion": np.repeat(np.arange(7), m)}, {**attrs, "M": m})
-    write_h5(root / "other_anchors.h5", "anchors", {"anchors": rng.random((7 * m, 16)).astype(np.float32),
-                                                    "emotion": np.repeat(np.arange(7), m)},
-             {**attrs, "teacher_hash": "teacher-b", "M": m})
-    write_h5(root / "wide_anchors.h5", "anchors", {"anchors": rng.random((7 * m, 8)).astype(np.float32),
-                                                   "emotion": np.repeat(np.arange(7), m)}, {**attrs, "dim": 8, "M": m})
+    write_h5(
+        root / "anchors.h5",
+        "anchors",
+        {"anchors": rng.random((7 * m, 16)).astype(np.float32), "emotion": np.repeat(np.arange(7), m)},
+        {**attrs, "M": m},
+    )
+    write_h5(
+        root / "other_anchors.h5",
+        "anchors",
+        {"anchors": rng.random((7 * m, 16)).astype(np.float32), "emotion": np.repeat(np.arange(7), m)},
+        {**attrs, "teacher_hash": "teacher-b", "M": m},
+    )
+    write_h5(
+        root / "wide_anchors.h5",
+        "anchors",
+        {"anchors": rng.random((7 * m, 8)).astype(np.float32), "emotion": np.repeat(np.arange(7), m)},
+        {**attrs, "dim": 8, "M": m},
+    )
     result = run_pbr("score-sentiment", data, "-o", root / "sentiment.h5")
     assert result.exit_code == 0, result.output
     return root, data
@@ -47,14 +57,51 @@ CONFIGURATIONS = [
     ("inter", ["--inter"]),
     ("tscl", ["--intra", "--inter"]),
     ("phsm-teacher", ["--teacher-features", "{feats}", "--sentiment", "{sentiment}"]),
-    ("ekd-phsm-student", ["--anchors", "{anchors}", "--teacher-features", "{feats}", "--sentiment", "{sentiment}",
-                          "--phsm-emotion", "student"]),
-    ("ekd-intra-phsm", ["--anchors", "{anchors}", "--teacher-features", "{feats}", "--sentiment", "{sentiment}",
-                        "--phsm-emotion", "student", "--intra"]),
-    ("ekd-inter-phsm", ["--anchors", "{anchors}", "--teacher-features", "{feats}", "--sentiment", "{sentiment}",
-                        "--phsm-emotion", "student", "--inter"]),
-    ("full", ["--anchors", "{anchors}", "--teacher-features", "{feats}", "--sentiment", "{sentiment}",
-              "--intra", "--inter"]),
+    (
+        "ekd-phsm-student",
+        [
+            "--anchors",
+            "{anchors}",
+            "--teacher-features",
+            "{feats}",
+            "--sentiment",
+            "{sentiment}",
+            "--phsm-emotion",
+            "student",
+        ],
+    ),
+    (
+        "ekd-intra-phsm",
+        [
+            "--anchors",
+            "{anchors}",
+            "--teacher-features",
+            "{feats}",
+            "--sentiment",
+            "{sentiment}",
+            "--phsm-emotion",
+            "student",
+            "--intra",
+        ],
+    ),
+    (
+        "ekd-inter-phsm",
+        [
+            "--anchors",
+            "{anchors}",
+            "--teacher-features",
+            "{feats}",
+            "--sentiment",
+            "{sentiment}",
+            "--phsm-emotion",
+            "student",
+            "--inter",
+        ],
+    ),
+    (
+        "full",
+        ["--anchors", "{anchors}", "--teacher-features", "{feats}", "--sentiment", "{sentiment}", "--intra", "--inter"],
+    ),
     ("ekd-logits", ["--teacher-features", "{feats}", "--ekd", "logits"]),
     ("ekd-features", ["--teacher-features", "{feats}", "--ekd", "features"]),
     ("random-negatives", ["--negatives", "random"]),
@@ -75,7 +122,7 @@ def test_configuration_trains(invoke, inputs, tmp_path, name, extra):
         expected_terms.add("ekd")
     expected_terms |= {flag[2:] for flag in ("--intra", "--inter") if flag in extra}
     terms = set(record) - {"step", "epoch", "lr", "loss", "dialogues_per_s"}
-    assert terms == expected_terms, record                     # each asked-for component runs, no other
+    assert terms == expected_terms, record  # each asked-for component runs, no other
     assert all(np.isfinite(record[term]) for term in expected_terms)
     # eq. 10: L = I2T + T2I + SDM + 0.5 EKD + 0.5 Intra + 0.5 Inter (the paper's alpha, beta, gamma)
     weights = {"ekd": 0.5, "intra": 0.5, "inter": 0.5}
@@ -86,19 +133,32 @@ def test_configuration_trains(invoke, inputs, tmp_path, name, extra):
 @pytest.mark.parametrize("anchors,message", [("other_anchors.h5", "another teacher"), ("wide_anchors.h5", "dimension")])
 def test_mismatched_anchors_are_refused_naming_both_files(invoke, inputs, tmp_path, anchors, message):
     root, data = inputs
-    result = invoke("train", "--data", data, "-o", tmp_path / "run", *BASE, "--anchors", root / anchors,
-                     "--teacher-features", root / "feats.h5")
+    result = invoke(
+        "train",
+        "--data",
+        data,
+        "-o",
+        tmp_path / "run",
+        *BASE,
+        "--anchors",
+        root / anchors,
+        "--teacher-features",
+        root / "feats.h5",
+    )
     assert result.exit_code != 0
     assert message in result.output and anchors in result.output and "feats.h5" in result.output
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("extra,message", [
-    (["--ekd", "logits"], "teacher features"),
-    (["--negatives", "phsm"], "--sentiment"),
-    (["--anchors", "{anchors}"], "teacher"),
-    (["--phsm-emotion", "student", "--negatives", "phsm", "--sentiment", "{sentiment}"], "--ekd anchors"),
-])
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--ekd", "logits"], "teacher features"),
+        (["--negatives", "phsm"], "--sentiment"),
+        (["--anchors", "{anchors}"], "teacher"),
+        (["--phsm-emotion", "student", "--negatives", "phsm", "--sentiment", "{sentiment}"], "--ekd anchors"),
+    ],
+)
 def test_missing_component_inputs_are_explained(invoke, inputs, tmp_path, extra, message):
     root, data = inputs
     args = [a.format(anchors=root / "anchors.h5", sentiment=root / "sentiment.h5") for a in extra]

@@ -34,17 +34,18 @@ def test_a_box_crop_upsamples_that_box():
     expected = rows[:, low] * (1 - frac[None, :]) + rows[:, high] * frac[None, :]
     assert torch.allclose(crop[0, 0], expected, atol=1e-3)
     mirrored = crop_boxes(image, torch.tensor([[6.0, 0.0, 6.0, 6.0]]), 12, mirror=torch.tensor([-1.0]))
-    assert torch.allclose(mirrored[0, 0], crop_boxes(image, torch.tensor([[6.0, 0.0, 6.0, 6.0]]), 12)[0, 0].flip(-1),
-                          atol=1e-3)
+    assert torch.allclose(
+        mirrored[0, 0], crop_boxes(image, torch.tensor([[6.0, 0.0, 6.0, 6.0]]), 12)[0, 0].flip(-1), atol=1e-3
+    )
 
 
 def test_random_crops_keep_at_least_their_scale():
     """Every crop of a horizontal ramp stays inside the image and covers at least half of it."""
     ramp = torch.arange(12, dtype=torch.float32).view(1, 1, 1, 12).expand(50, 3, 12, 12)
     crops = random_resized_crop(ramp, 12, scale=(0.5, 1.0), generator=torch.Generator().manual_seed(0))
-    span = crops[:, 0, 0, -1] - crops[:, 0, 0, 0]                      # horizontal extent of each crop's ramp
+    span = crops[:, 0, 0, -1] - crops[:, 0, 0, 0]  # horizontal extent of each crop's ramp
     assert crops.min() >= 0 and crops.max() <= 11
-    assert float(span.min()) > 11 * 0.5 * (3 / 4) ** 0.5 - 1.5           # width >= sqrt(scale * ratio_min) * W
+    assert float(span.min()) > 11 * 0.5 * (3 / 4) ** 0.5 - 1.5  # width >= sqrt(scale * ratio_min) * W
 
 
 def test_hue_rotation_keeps_grey_and_brightness():
@@ -55,9 +56,10 @@ def test_hue_rotation_keeps_grey_and_brightness():
     luma = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
     unclipped = (rotated > 0.5) & (rotated < 254.5)
     keep = unclipped.all(dim=1, keepdim=True)
-    assert torch.allclose(((rotated * luma).sum(1, keepdim=True))[keep], ((colour * luma).sum(1, keepdim=True))[keep],
-                          atol=1e-2)
-    assert not torch.allclose(rotated, colour, atol=1.0)                     # the colours do change
+    assert torch.allclose(
+        ((rotated * luma).sum(1, keepdim=True))[keep], ((colour * luma).sum(1, keepdim=True))[keep], atol=1e-2
+    )
+    assert not torch.allclose(rotated, colour, atol=1.0)  # the colours do change
 
 
 def test_hue_half_turn_swaps_opposite_colours():
@@ -67,7 +69,7 @@ def test_hue_half_turn_swaps_opposite_colours():
     red[0, 1:] = 50.0
     generator = _generator_for_angle(math.pi)
     out = random_hue(red, 1.0, generator)
-    assert out[0, 0] < out[0, 1] and out[0, 0] < out[0, 2]                    # red became cyan-ish
+    assert out[0, 0] < out[0, 1] and out[0, 0] < out[0, 2]  # red became cyan-ish
 
 
 def _generator_for_angle(angle: float) -> torch.Generator:
@@ -101,7 +103,7 @@ def test_auto_precision_on_the_cpu_follows_native_bf16(monkeypatch, native):
     with runtime.autocast(torch.device("cpu"), "auto"):
         product = torch.ones(2, 2) @ torch.ones(2, 2)
     assert product.dtype == (torch.bfloat16 if native else torch.float32)
-    with runtime.autocast(torch.device("cpu")):                                 # inference keeps float32
+    with runtime.autocast(torch.device("cpu")):  # inference keeps float32
         assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
 
 
@@ -111,4 +113,4 @@ def test_auto_precision_keeps_small_images_in_fp32(monkeypatch):
     monkeypatch.setattr(runtime, "cpu_has_bf16", lambda: True)
     cpu = torch.device("cpu")
     assert not runtime.uses_bf16(cpu, "auto", 16) and runtime.uses_bf16(cpu, "auto", 24)
-    assert runtime.uses_bf16(cpu, "bf16", 16)                                     # asked for explicitly
+    assert runtime.uses_bf16(cpu, "bf16", 16)  # asked for explicitly

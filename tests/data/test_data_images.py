@@ -36,13 +36,13 @@ def test_upper_case_suffix_and_grayscale(tmp_path):
 @pytest.mark.parametrize(
     "array, expected",
     [
-        (np.full((3, 5), 7, np.uint8), (7, 7, 7)),                         # HW gray
-        (np.full((3, 5, 1), 9, np.uint8), (9, 9, 9)),                      # HW1
-        (np.tile(np.uint8(RED), (3, 5, 1)), RED),                          # HWC
-        (np.tile(np.uint8([*RED, 255]), (3, 5, 1)), RED),                  # HWC, opaque alpha
-        (np.tile(np.uint8([0, 0, 0, 0]), (3, 5, 1)), (255, 255, 255)),     # HWC, transparent
-        (np.tile(np.uint8(RED), (3, 5, 1)).transpose(2, 0, 1), RED),       # CHW
-        (np.full((3, 5), 300, np.int32).clip(0, 255), (255, 255, 255)),    # integer dtype in range
+        (np.full((3, 5), 7, np.uint8), (7, 7, 7)),  # HW gray
+        (np.full((3, 5, 1), 9, np.uint8), (9, 9, 9)),  # HW1
+        (np.tile(np.uint8(RED), (3, 5, 1)), RED),  # HWC
+        (np.tile(np.uint8([*RED, 255]), (3, 5, 1)), RED),  # HWC, opaque alpha
+        (np.tile(np.uint8([0, 0, 0, 0]), (3, 5, 1)), (255, 255, 255)),  # HWC, transparent
+        (np.tile(np.uint8(RED), (3, 5, 1)).transpose(2, 0, 1), RED),  # CHW
+        (np.full((3, 5), 300, np.int32).clip(0, 255), (255, 255, 255)),  # integer dtype in range
     ],
 )
 def test_npy_arrays(tmp_path, array, expected):
@@ -54,9 +54,9 @@ def test_npy_arrays(tmp_path, array, expected):
 
 def test_transparency_is_composited_on_white(tmp_path):
     rgba = np.zeros((2, 2, 4), np.uint8)
-    rgba[0, 0] = (0, 0, 0, 0)        # transparent -> white
-    rgba[0, 1] = (0, 0, 0, 255)      # opaque black
-    rgba[1, 0] = (0, 0, 0, 128)      # half -> mid grey
+    rgba[0, 0] = (0, 0, 0, 0)  # transparent -> white
+    rgba[0, 1] = (0, 0, 0, 255)  # opaque black
+    rgba[1, 0] = (0, 0, 0, 128)  # half -> mid grey
     rgba[1, 1] = (255, 0, 0, 255)
     Image.fromarray(rgba, "RGBA").save(tmp_path / "rgba.png")
     pixels = load_image(tmp_path / "rgba.png")
@@ -202,8 +202,10 @@ def test_safe_join_refuses_paths_leaving_the_folder(tmp_path):
 def test_parallel_loading_matches_serial(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
-    paths = [_flat(tmp_path / f"{i}.{suffix}", color=(i * 9, 255 - i * 9, 7), size=(32, 32))
-             for i, suffix in enumerate(["png", "webp", "gif", "bmp"] * 6)]
+    paths = [
+        _flat(tmp_path / f"{i}.{suffix}", color=(i * 9, 255 - i * 9, 7), size=(32, 32))
+        for i, suffix in enumerate(["png", "webp", "gif", "bmp"] * 6)
+    ]
     serial = [load_image(path) for path in paths]
     with ThreadPoolExecutor(4) as pool:
         parallel = list(pool.map(load_image, paths))

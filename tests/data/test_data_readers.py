@@ -78,7 +78,7 @@ def test_pbr_candidate_sets_are_sound_stable_and_vary(tmp_path):
     assert [d.candidates for d in dialogues] == [d.candidates for d in second.split("train")]
     same_truth_topic = [d for d in dialogues if first.stickers[d.sticker].topic == "topic0"]
     assert len({tuple(sorted(d.candidates)) for d in same_truth_topic}) > 1  # negatives differ by record
-    assert len({d.candidates.index(d.sticker) for d in dialogues}) > 1       # so does the truth's position
+    assert len({d.candidates.index(d.sticker) for d in dialogues}) > 1  # so does the truth's position
 
 
 def test_pbr_small_topic_is_filled_and_counted(tmp_path):
@@ -108,7 +108,7 @@ def test_pbr_fixed_candidates_are_kept(tmp_path):
     "file_name, line, record_changes, raw_line, expected",
     [
         ("train.jsonl", 3, None, '{"id": "x", "context": ["hi"], ', "malformed JSON"),
-        ("train.jsonl", 2, None, '[1, 2]', "expected a JSON object"),
+        ("train.jsonl", 2, None, "[1, 2]", "expected a JSON object"),
         ("train.jsonl", 4, {"sticker": None}, None, "missing required field 'sticker'"),
         ("train.jsonl", 4, {"context": None}, None, "missing required field 'context'"),
         ("train.jsonl", 5, {"sticker": "nope"}, None, "unknown sticker 'nope'"),
@@ -313,8 +313,11 @@ def test_mod_dialogues_task_file_and_real_debug_dialogue(tmp_path):
     assert dataset.stickers["030"].path == root / "meme_set" / "meme0000.jpg"
 
     train = dataset.split("train")
-    assert [(d.id, d.sticker) for d in train] == [("dialogue 1:1", "001"), ("dialogue 1:3", "002"),
-                                                  ("dialogue 2:2", "004")]
+    assert [(d.id, d.sticker) for d in train] == [
+        ("dialogue 1:1", "001"),
+        ("dialogue 1:3", "002"),
+        ("dialogue 2:2", "004"),
+    ]
     assert train[0].context == ["在吗", "在的，怎么啦"]
     assert train[2].context == ["哈哈哈", "笑什么"]
 
@@ -354,8 +357,11 @@ def test_mod_library_without_img2id_uses_file_stems(tmp_path):
 @pytest.mark.parametrize(
     "file_name, edit, expected",
     [
-        ("c_train.json", lambda d: d["dialogue 1"][1].update(img_id="999"),
-         "'dialogue 1' turn 1: unknown sticker '999'"),
+        (
+            "c_train.json",
+            lambda d: d["dialogue 1"][1].update(img_id="999"),
+            "'dialogue 1' turn 1: unknown sticker '999'",
+        ),
         ("c_train.json", lambda d: d["dialogue 2"].append(7), "'dialogue 2' turn 3: expected a turn object"),
         ("c_test_easy_task2.json", lambda d: d[0]["answer"].update(img_id=""), "record 0: 'answer.img_id' is empty"),
         ("c_test_easy_task2.json", lambda d: d[1].pop("history"), "record 1: missing required field 'history'"),
@@ -433,8 +439,10 @@ def test_plain_folder_as_sticker_library(tmp_path):
     np.save(root / "dog.npy", np.zeros((4, 4, 3), np.uint8))
     stickers = open_sticker_library(root)
     assert [(s.id, s.topic, s.emotion) for s in stickers] == [
-        ("cat/a", "cat", None), ("cat/happiness/b", "cat/happiness", "happiness"),
-        ("dog", "stickers", None), ("top", "stickers", None),
+        ("cat/a", "cat", None),
+        ("cat/happiness/b", "cat/happiness", "happiness"),
+        ("dog", "stickers", None),
+        ("top", "stickers", None),
     ]
     save_image(root / "cat" / "a.jpg", 5)
     with raises_naming(root, "duplicate sticker id 'cat/a'"):

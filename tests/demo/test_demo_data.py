@@ -42,7 +42,7 @@ def stickers(tiny) -> dict[str, dict]:
 
 def test_same_seed_gives_identical_bytes(tiny, tmp_path):
     again = build_demo(tmp_path / "again", seed=0, size="tiny")
-    assert again.build_seconds is not None           # built afresh (its speed is no test: a shared machine varies)
+    assert again.build_seconds is not None  # built afresh (its speed is no test: a shared machine varies)
     assert _files(tiny) == _files(tmp_path / "again")
 
 
@@ -79,8 +79,9 @@ def test_sizes_grow_and_the_catalogue_is_big_enough():
     assert len(LIBRARY_CHARACTERS) >= medium.library_topics and len(TEACHER_CHARACTERS) >= medium.teacher_characters
     assert all(spec.variants_per_topic >= 2 for spec in SIZES.values())
     assert len({c.name for c in LIBRARY_CHARACTERS}) == len(LIBRARY_CHARACTERS)
-    assert len({(c.body, c.ears, c.details, c.fill) for c in LIBRARY_CHARACTERS + TEACHER_CHARACTERS}) == \
-        len(LIBRARY_CHARACTERS) + len(TEACHER_CHARACTERS)
+    assert len({(c.body, c.ears, c.details, c.fill) for c in LIBRARY_CHARACTERS + TEACHER_CHARACTERS}) == len(
+        LIBRARY_CHARACTERS
+    ) + len(TEACHER_CHARACTERS)
 
 
 def test_every_topic_has_every_emotion_in_every_variant(tiny, stickers):

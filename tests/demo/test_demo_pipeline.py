@@ -23,7 +23,7 @@ def test_demo_pipeline_writes_results_plots_and_sheets(invoke, tmp_path):
         assert sheet.width > 200 and sheet.height > 100
     table = (report / "results.md").read_text()
     assert "Base" in table and "PBR" in table
-    teacher = summary["teacher"]                       # the demo knows the emotion of all 4 x 14 stickers
+    teacher = summary["teacher"]  # the demo knows the emotion of all 4 x 14 stickers
     assert teacher["library_stickers"] == 4 * 14 and 0 <= teacher["library_accuracy"] <= 1
     assert 0 <= teacher["test_accuracy"] <= 1
     assert f"{100 * teacher['library_accuracy']:.1f}% on the 56 library stickers" in table

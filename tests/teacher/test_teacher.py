@@ -20,7 +20,6 @@ from synthetic import write_emotion_images
 TEACHER_ARGS = ["--arch", "tiny", "--img-size", "32", "--batch-size", "14"]
 
 
-
 @pytest.fixture(scope="module")
 def teacher_run(tmp_path_factory):
     """A tiny teacher trained through the CLI on root/{train,val}/<emotion>/*: (data, checkpoint, report)."""
@@ -32,8 +31,9 @@ def teacher_run(tmp_path_factory):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny convolutions: one thread is as fast, and far faster on a busy machine
     try:
-        result = run_pbr("teacher-train", data, *TEACHER_ARGS, "--epochs", "8", "--lr", "3e-3", "-o", checkpoint,
-                         "--json")
+        result = run_pbr(
+            "teacher-train", data, *TEACHER_ARGS, "--epochs", "8", "--lr", "3e-3", "-o", checkpoint, "--json"
+        )
     finally:
         torch.set_num_threads(threads)
     assert result.exit_code == 0, result.output
@@ -75,7 +75,7 @@ def test_checkpoint_round_trip_gives_identical_features(teacher_run, tmp_path):
     copy = load_teacher(teacher.save(tmp_path / "copy.pt"))
     assert copy.hash == teacher.hash and copy.config == teacher.config
     assert torch.equal(copy.features(images), features)
-    assert torch.equal(copy.features(list(images)), features)                       # list of HWC arrays
+    assert torch.equal(copy.features(list(images)), features)  # list of HWC arrays
     assert torch.equal(copy.features(torch.from_numpy(images).permute(0, 3, 1, 2)), features)  # (B, 3, H, W)
 
 
@@ -83,7 +83,7 @@ def test_pickled_files_are_refused_and_never_run(invoke, teacher_run, tmp_path):
     data, _, _ = teacher_run
     proof = tmp_path / "proof"
     pickle.loads(evil_pickle(proof))
-    assert proof.exists()                                  # the payload works when unpickled naively
+    assert proof.exists()  # the payload works when unpickled naively
     marker = tmp_path / "marker"
     evil = tmp_path / "evil.pt"
     evil.write_bytes(evil_pickle(marker))
@@ -124,7 +124,7 @@ def test_init_weights_load_everything_but_the_classifier(tmp_path):
     save_file({k: v.contiguous() for k, v in imagenet.state_dict().items()}, str(weights))
     model, _ = build_classifier("tiny", 32)
     info = load_init_weights(model, weights)
-    assert info["loaded"] == len(imagenet.state_dict()) - 2 and info["missing"] == 0      # fc.weight, fc.bias
+    assert info["loaded"] == len(imagenet.state_dict()) - 2 and info["missing"] == 0  # fc.weight, fc.bias
     torch.testing.assert_close(model.conv1[0].weight, imagenet.conv1[0].weight)
     assert model.fc.weight.shape == (7, 96)
 
@@ -146,7 +146,7 @@ def test_embed_writes_teacher_features_with_labels_and_splits(invoke, teacher_ru
 
 def test_embed_unreadable_images_error_or_skip(invoke, teacher_run, tmp_path):
     _, checkpoint, _ = teacher_run
-    folder = tmp_path / "stickers"                         # a plain folder: topics, no emotion labels
+    folder = tmp_path / "stickers"  # a plain folder: topics, no emotion labels
     write_emotion_images(tmp_path / "source", per_class=1)
     (folder / "cat").mkdir(parents=True)
     for image in sorted((tmp_path / "source").rglob("*.png")):

@@ -40,12 +40,31 @@ def _tint(body_alpha: Image.Image, pen: Pen, colour: str, strength: int, full_y:
 
 
 # Props held in front of the body, by the height of their top edge: they move down below the mouth.
-_FRONT_PROP_TOP = {"heart_hands": 0.37, "clap": 0.47, "book": 0.34, "game": 0.42, "cake": 0.46, "laptop": 0.3,
-                   "camera": 0.28, "blanket": 0.15}
+_FRONT_PROP_TOP = {
+    "heart_hands": 0.37,
+    "clap": 0.47,
+    "book": 0.34,
+    "game": 0.42,
+    "cake": 0.46,
+    "laptop": 0.3,
+    "camera": 0.28,
+    "blanket": 0.15,
+}
 
 # Variants whose prop reaches far to the right or up: the character moves left and shrinks a little.
-_ROOMY_VARIANTS = {"umbrella", "balloon", "suitcase", "gift", "bubble_tea", "phone", "coffee", "ice_cream", "flower",
-                   "thumbs_up", "pencil"}
+_ROOMY_VARIANTS = {
+    "umbrella",
+    "balloon",
+    "suitcase",
+    "gift",
+    "bubble_tea",
+    "phone",
+    "coffee",
+    "ice_cream",
+    "flower",
+    "thumbs_up",
+    "pencil",
+}
 
 
 @dataclass(frozen=True)
@@ -61,13 +80,18 @@ class Pose:
     @staticmethod
     def draw(rng: random.Random, variant: str | None) -> "Pose":
         roomy = variant in _ROOMY_VARIANTS
-        return Pose(dx=rng.uniform(-0.04, 0.04) - (0.05 if roomy else 0.0), dy=rng.uniform(-0.03, 0.03),
-                    scale=rng.uniform(0.84, 1.02) * (0.9 if roomy else 1.0), rotation=rng.uniform(-11, 11),
-                    line_factor=rng.uniform(0.8, 1.25))
+        return Pose(
+            dx=rng.uniform(-0.04, 0.04) - (0.05 if roomy else 0.0),
+            dy=rng.uniform(-0.03, 0.03),
+            scale=rng.uniform(0.84, 1.02) * (0.9 if roomy else 1.0),
+            rotation=rng.uniform(-11, 11),
+            line_factor=rng.uniform(0.8, 1.25),
+        )
 
 
-def draw_sticker(character: Character, emotion: str, variant: str | None, rng: random.Random,
-                 size: int = 128) -> Image.Image:
+def draw_sticker(
+    character: Character, emotion: str, variant: str | None, rng: random.Random, size: int = 128
+) -> Image.Image:
     """One sticker as an RGB image: `character` showing `emotion`, with gesture/prop `variant` (or resting hands)."""
     if emotion not in _FACES:
         raise ValueError(f"unknown emotion {emotion!r}")
@@ -108,15 +132,17 @@ def draw_sticker(character: Character, emotion: str, variant: str | None, rng: r
             _DETAILS[name](pen, character)
     if emotion in _TINTS:
         colour, strength, full_y, zero_y = _TINTS[emotion]
-        image.alpha_composite(_tint(body_alpha, pen, colour, round(strength * rng.uniform(0.75, 1.15)),
-                                    full_y, zero_y))
+        image.alpha_composite(_tint(body_alpha, pen, colour, round(strength * rng.uniform(0.75, 1.15)), full_y, zero_y))
 
-    face = Face(eye_y=character.eye_y + rng.uniform(-0.03, 0.03),
-                eye_gap=character.eye_gap * rng.uniform(0.92, 1.08),
-                eye_size=0.14 * rng.uniform(0.88, 1.12),
-                mouth_y=character.mouth_y + rng.uniform(-0.02, 0.03),
-                mouth_width=0.22 * rng.uniform(0.85, 1.15),
-                eye_ink=hex_rgba(character.eye_ink) if character.eye_ink else ink, ink=ink)
+    face = Face(
+        eye_y=character.eye_y + rng.uniform(-0.03, 0.03),
+        eye_gap=character.eye_gap * rng.uniform(0.92, 1.08),
+        eye_size=0.14 * rng.uniform(0.88, 1.12),
+        mouth_y=character.mouth_y + rng.uniform(-0.02, 0.03),
+        mouth_width=0.22 * rng.uniform(0.85, 1.15),
+        eye_ink=hex_rgba(character.eye_ink) if character.eye_ink else ink,
+        ink=ink,
+    )
     _FACES[emotion](pen, face, rng)
     for name in character.details:
         if name in _AFTER_FACE_DETAILS:

@@ -27,8 +27,9 @@ def _inner_ears(pen: Pen, c: Character) -> None:
                 pen.ellipse(side * x, y, spot, spot, fill=getattr(c, colour))
     elif c.ears == "rabbit":
         for side in (-1, 1):
-            pen.polygon(_rotated(_ellipse_points(side * 0.36, -1.28, 0.09, 0.42), side * 10, (side * 0.36, -0.8)),
-                        fill=c.accent)
+            pen.polygon(
+                _rotated(_ellipse_points(side * 0.36, -1.28, 0.09, 0.42), side * 10, (side * 0.36, -0.8)), fill=c.accent
+            )
 
 
 def _detail_belly(pen: Pen, c: Character) -> None:
@@ -89,8 +90,12 @@ def _detail_muzzle_dots(pen: Pen, c: Character) -> None:
 
 def _detail_patches(pen: Pen, c: Character) -> None:
     for side in (-1, 1):
-        pen.polygon(_rotated(_ellipse_points(side * c.eye_gap, c.eye_y + 0.03, 0.2, 0.16), side * -25,
-                             (side * c.eye_gap, c.eye_y)), fill=c.accent)
+        pen.polygon(
+            _rotated(
+                _ellipse_points(side * c.eye_gap, c.eye_y + 0.03, 0.2, 0.16), side * -25, (side * c.eye_gap, c.eye_y)
+            ),
+            fill=c.accent,
+        )
     pen.ellipse(0, c.mouth_y - 0.12, 0.07, 0.05, fill="ink")
 
 
@@ -111,8 +116,10 @@ def _detail_cheek_fur(pen: Pen, c: Character) -> None:
 
 def _detail_fox_cheeks(pen: Pen, c: Character) -> None:
     for side in (-1, 1):
-        pen.polygon(chaikin([(side * 0.05, c.mouth_y - 0.1), (side * 0.98, -0.05), (side * 0.7, 0.65),
-                             (side * 0.05, 0.6)], 2), fill=c.light)
+        pen.polygon(
+            chaikin([(side * 0.05, c.mouth_y - 0.1), (side * 0.98, -0.05), (side * 0.7, 0.65), (side * 0.05, 0.6)], 2),
+            fill=c.light,
+        )
     pen.ellipse(0, c.mouth_y - 0.12, 0.07, 0.05, fill="ink")
 
 
@@ -123,9 +130,11 @@ def _detail_pouches(pen: Pen, c: Character) -> None:
 
 
 def _detail_spots(pen: Pen, c: Character) -> None:
-    spots = ((-0.55, -0.45, 0.14), (0.5, -0.55, 0.12), (0.05, -0.78, 0.1), (0.78, -0.15, 0.08),
-             (-0.82, -0.05, 0.08)) if c.body != "mushroom" else ((-0.65, -0.5, 0.16), (0.55, -0.6, 0.14),
-                                                                   (0.0, -0.82, 0.12), (0.95, -0.15, 0.1))
+    spots = (
+        ((-0.55, -0.45, 0.14), (0.5, -0.55, 0.12), (0.05, -0.78, 0.1), (0.78, -0.15, 0.08), (-0.82, -0.05, 0.08))
+        if c.body != "mushroom"
+        else ((-0.65, -0.5, 0.16), (0.55, -0.6, 0.14), (0.0, -0.82, 0.12), (0.95, -0.15, 0.1))
+    )
     colour = c.light if c.body != "mushroom" else "#ffffff"
     for x, y, r in spots:
         pen.ellipse(x, y, r, r * 0.85, fill=colour)
@@ -167,8 +176,7 @@ def _detail_spines(pen: Pen, c: Character) -> None:
 def _flower(pen: Pen, x: float, y: float, r: float, petal: str, centre: str = "#ffd54f") -> None:
     for i in range(5):
         a = 2 * math.pi * i / 5 - math.pi / 2
-        pen.ellipse(x + r * math.cos(a), y + r * math.sin(a), r * 0.75, r * 0.75, fill=petal, outline="ink",
-                    width=0.6)
+        pen.ellipse(x + r * math.cos(a), y + r * math.sin(a), r * 0.75, r * 0.75, fill=petal, outline="ink", width=0.6)
     pen.ellipse(x, y, r * 0.6, r * 0.6, fill=centre, outline="ink", width=0.6)
 
 
@@ -178,8 +186,9 @@ def _detail_flower_top(pen: Pen, c: Character) -> None:
 
 def _detail_leaf(pen: Pen, c: Character) -> None:
     pen.line([(0, -0.9), (0.05, -1.12)], width=1.2)
-    pen.polygon(_rotated(_ellipse_points(0.28, -1.1, 0.24, 0.1), -20, (0.05, -1.1)), fill="#7cb342", outline="ink",
-                width=0.8)
+    pen.polygon(
+        _rotated(_ellipse_points(0.28, -1.1, 0.24, 0.1), -20, (0.05, -1.1)), fill="#7cb342", outline="ink", width=0.8
+    )
 
 
 def _detail_cleft(pen: Pen, c: Character) -> None:
@@ -238,18 +247,54 @@ def _detail_carrot(pen: Pen, c: Character) -> None:
 
 
 _DETAILS: dict[str, Callable[[Pen, Character], None]] = {
-    "belly": _detail_belly, "muzzle": _detail_muzzle, "snout": _detail_snout, "beak": _detail_beak,
-    "bill": _detail_bill, "wings": _detail_wings, "stripes": _detail_stripes, "tiger_stripes": _detail_tiger_stripes,
-    "whiskers": _detail_whiskers, "muzzle_dots": _detail_muzzle_dots, "patches": _detail_patches,
-    "face_patch": _detail_face_patch, "eye_discs": _detail_eye_discs, "cheek_fur": _detail_cheek_fur,
+    "belly": _detail_belly,
+    "muzzle": _detail_muzzle,
+    "snout": _detail_snout,
+    "beak": _detail_beak,
+    "bill": _detail_bill,
+    "wings": _detail_wings,
+    "stripes": _detail_stripes,
+    "tiger_stripes": _detail_tiger_stripes,
+    "whiskers": _detail_whiskers,
+    "muzzle_dots": _detail_muzzle_dots,
+    "patches": _detail_patches,
+    "face_patch": _detail_face_patch,
+    "eye_discs": _detail_eye_discs,
+    "cheek_fur": _detail_cheek_fur,
     "fox_cheeks": _detail_fox_cheeks,
-    "pouches": _detail_pouches, "spots": _detail_spots, "nori": _detail_nori, "shell": _detail_shell,
-    "pleats": _detail_pleats, "sheen": _detail_sheen, "belly_feathers": _detail_belly_feathers,
-    "spines": _detail_spines, "flower_top": _detail_flower_top, "leaf": _detail_leaf, "cleft": _detail_cleft,
-    "caramel": _detail_caramel, "antenna": _detail_antenna, "antenna_pair": _detail_antenna_pair,
-    "bolts": _detail_bolts, "spout": _detail_spout, "bee_stripes": _detail_bee_stripes, "big_nose": _detail_big_nose,
-    "hat": _detail_hat, "carrot": _detail_carrot,
+    "pouches": _detail_pouches,
+    "spots": _detail_spots,
+    "nori": _detail_nori,
+    "shell": _detail_shell,
+    "pleats": _detail_pleats,
+    "sheen": _detail_sheen,
+    "belly_feathers": _detail_belly_feathers,
+    "spines": _detail_spines,
+    "flower_top": _detail_flower_top,
+    "leaf": _detail_leaf,
+    "cleft": _detail_cleft,
+    "caramel": _detail_caramel,
+    "antenna": _detail_antenna,
+    "antenna_pair": _detail_antenna_pair,
+    "bolts": _detail_bolts,
+    "spout": _detail_spout,
+    "bee_stripes": _detail_bee_stripes,
+    "big_nose": _detail_big_nose,
+    "hat": _detail_hat,
+    "carrot": _detail_carrot,
 }
-_CLIPPED_DETAILS = {"eye_discs", "nori", "caramel", "bee_stripes", "belly", "face_patch", "cheek_fur", "fox_cheeks",
-                    "pouches", "spots", "belly_feathers", "tiger_stripes"}
+_CLIPPED_DETAILS = {
+    "eye_discs",
+    "nori",
+    "caramel",
+    "bee_stripes",
+    "belly",
+    "face_patch",
+    "cheek_fur",
+    "fox_cheeks",
+    "pouches",
+    "spots",
+    "belly_feathers",
+    "tiger_stripes",
+}
 _AFTER_FACE_DETAILS = {"shell"}  # drawn after the face, because they cover the lower body

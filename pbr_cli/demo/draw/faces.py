@@ -41,9 +41,17 @@ def _drop(pen: Pen, x: float, y: float, r: float, colour: str = "#7fc8f8", angle
 
 
 def _exclamation(pen: Pen, x: float, y: float, size: float, colour: str) -> None:
-    pen.polygon([(x - 0.09 * size, y - 0.5 * size), (x + 0.09 * size, y - 0.5 * size),
-                 (x + 0.035 * size, y + 0.12 * size), (x - 0.035 * size, y + 0.12 * size)],
-                fill=colour, outline="ink", width=0.7)
+    pen.polygon(
+        [
+            (x - 0.09 * size, y - 0.5 * size),
+            (x + 0.09 * size, y - 0.5 * size),
+            (x + 0.035 * size, y + 0.12 * size),
+            (x - 0.035 * size, y + 0.12 * size),
+        ],
+        fill=colour,
+        outline="ink",
+        width=0.7,
+    )
     pen.ellipse(x, y + 0.3 * size, 0.07 * size, 0.07 * size, fill=colour, outline="ink", width=0.7)
 
 
@@ -61,8 +69,13 @@ def _vein(pen: Pen, x: float, y: float, r: float) -> None:
 
 def _dot_eyes(pen: Pen, face: Face, scale: float = 1.0, look: float = 0.0) -> None:
     for side in (-1, 1):
-        pen.ellipse(side * face.eye_gap + look, face.eye_y, face.eye_size * 0.55 * scale,
-                    face.eye_size * 0.7 * scale, fill=face.eye_ink)
+        pen.ellipse(
+            side * face.eye_gap + look,
+            face.eye_y,
+            face.eye_size * 0.55 * scale,
+            face.eye_size * 0.7 * scale,
+            fill=face.eye_ink,
+        )
 
 
 def _glossy_eyes(pen: Pen, face: Face, scale: float = 1.0) -> None:
@@ -94,14 +107,25 @@ def _cheeks(pen: Pen, face: Face, colour: str, size: float = 1.0) -> None:
 
 def _face_happiness(pen: Pen, face: Face, rng: random.Random) -> None:
     for side in (-1, 1):
-        pen.arc(side * face.eye_gap, face.eye_y + face.eye_size * 0.5, face.eye_size * 1.05, face.eye_size * 0.95,
-                200, 340, fill=face.eye_ink, width=1.5)
+        pen.arc(
+            side * face.eye_gap,
+            face.eye_y + face.eye_size * 0.5,
+            face.eye_size * 1.05,
+            face.eye_size * 0.95,
+            200,
+            340,
+            fill=face.eye_ink,
+            width=1.5,
+        )
     _cheeks(pen, face, "#ff9eb5")
     w, y = face.mouth_width, face.mouth_y
     if rng.random() < 0.65:
         pen.polygon(_ellipse_points(0, y - 0.04, w, w * 0.9, 24, 0, 180), fill="#b23a48", outline="ink", width=1.0)
-        pen.polygon(_ellipse_points(0, y + w * 0.45, w * 0.5, w * 0.35, 16, 180, 360)
-                    + _ellipse_points(0, y + w * 0.45, w * 0.5, w * 0.3, 16, 0, 180), fill="#ff8a9a")
+        pen.polygon(
+            _ellipse_points(0, y + w * 0.45, w * 0.5, w * 0.35, 16, 180, 360)
+            + _ellipse_points(0, y + w * 0.45, w * 0.5, w * 0.3, 16, 0, 180),
+            fill="#ff8a9a",
+        )
     else:
         pen.arc(0, y - 0.06, w, w * 0.75, 20, 160, width=1.5)
     for _ in range(rng.randint(2, 3)):
@@ -117,13 +141,28 @@ def _face_sadness(pen: Pen, face: Face, rng: random.Random) -> None:
         _glossy_eyes(pen, face, 1.05)
     else:
         for side in (-1, 1):
-            pen.arc(side * face.eye_gap, face.eye_y - face.eye_size * 0.3, face.eye_size * 0.95, face.eye_size * 0.8,
-                    20, 160, fill=face.eye_ink, width=1.4)
+            pen.arc(
+                side * face.eye_gap,
+                face.eye_y - face.eye_size * 0.3,
+                face.eye_size * 0.95,
+                face.eye_size * 0.8,
+                20,
+                160,
+                fill=face.eye_ink,
+                width=1.4,
+            )
     for side in (-1, 1):
         x = side * face.eye_gap
         if rng.random() < 0.6:
-            pen.polygon([(x - 0.07, face.eye_y + face.eye_size * 0.7), (x + 0.07, face.eye_y + face.eye_size * 0.7),
-                         (x + 0.05, face.eye_y + 0.55), (x - 0.05, face.eye_y + 0.55)], fill="#8fd3ff")
+            pen.polygon(
+                [
+                    (x - 0.07, face.eye_y + face.eye_size * 0.7),
+                    (x + 0.07, face.eye_y + face.eye_size * 0.7),
+                    (x + 0.05, face.eye_y + 0.55),
+                    (x - 0.05, face.eye_y + 0.55),
+                ],
+                fill="#8fd3ff",
+            )
         else:
             _drop(pen, x + side * 0.05, face.eye_y + 0.3, 0.07)
     w, y = face.mouth_width * 0.8, face.mouth_y
@@ -140,8 +179,9 @@ def _face_anger(pen: Pen, face: Face, rng: random.Random) -> None:
     _brows(pen, face, inner_dy=0.12, outer_dy=-0.08, lift=-0.04, width=1.8)
     for side in (-1, 1):
         x, y, r = side * face.eye_gap, face.eye_y + 0.02, face.eye_size
-        pen.polygon([(x - side * r * 0.9, y - r * 0.35), (x + side * r * 0.9, y + r * 0.1), (x, y + r * 0.8)],
-                    fill=face.eye_ink)
+        pen.polygon(
+            [(x - side * r * 0.9, y - r * 0.35), (x + side * r * 0.9, y + r * 0.1), (x, y + r * 0.8)], fill=face.eye_ink
+        )
     w, y = face.mouth_width * 1.1, face.mouth_y + 0.03
     pen.rounded_rect(-w, y - w * 0.42, w, y + w * 0.42, 0.06, fill="#ffffff", outline="ink", width=1.0)
     pen.line([(-w, y), (w, y)], width=0.5)
@@ -185,8 +225,7 @@ def _face_fear(pen: Pen, face: Face, rng: random.Random) -> None:
     for side in (-1, 1):
         for k in range(2):
             r = 1.12 + 0.13 * k
-            pen.arc(0, 0.05, r, r * 0.85, (-25 if side > 0 else 155), (25 if side > 0 else 205),
-                    width=0.8)
+            pen.arc(0, 0.05, r, r * 0.85, (-25 if side > 0 else 155), (25 if side > 0 else 205), width=0.8)
 
 
 def _face_disgust(pen: Pen, face: Face, rng: random.Random) -> None:
@@ -201,8 +240,7 @@ def _face_disgust(pen: Pen, face: Face, rng: random.Random) -> None:
     w, y = face.mouth_width, face.mouth_y
     wave = [(-w + 2 * w * i / 12, y + 0.03 * math.sin(i * math.pi / 3)) for i in range(13)]
     tongue_x = rng.uniform(-0.3, 0.3) * w
-    pen.polygon(_ellipse_points(tongue_x, y, w * 0.38, w * 0.7, 16, 0, 180), fill="#ff7a8f", outline="ink",
-                width=0.8)
+    pen.polygon(_ellipse_points(tongue_x, y, w * 0.38, w * 0.7, 16, 0, 180), fill="#ff7a8f", outline="ink", width=0.8)
     pen.line([(tongue_x, y + 0.02), (tongue_x, y + w * 0.4)], fill="#d64b63", width=0.6)
     pen.line(wave, width=1.2)
     for _ in range(rng.randint(1, 2)):
@@ -221,8 +259,13 @@ def _face_neutral(pen: Pen, face: Face, rng: random.Random) -> None:
 
 
 _FACES: dict[str, Callable[[Pen, Face, random.Random], None]] = {
-    "happiness": _face_happiness, "sadness": _face_sadness, "anger": _face_anger, "surprise": _face_surprise,
-    "fear": _face_fear, "disgust": _face_disgust, "neutral": _face_neutral,
+    "happiness": _face_happiness,
+    "sadness": _face_sadness,
+    "anger": _face_anger,
+    "surprise": _face_surprise,
+    "fear": _face_fear,
+    "disgust": _face_disgust,
+    "neutral": _face_neutral,
 }
 
 # A translucent colour over part of the body (clipped to the silhouette): (colour, alpha, full_y, zero_y).

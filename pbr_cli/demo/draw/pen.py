@@ -45,10 +45,16 @@ def _rotated(points: Sequence[Point], angle_deg: float, centre: Point) -> list[P
     return [(cx + (x - cx) * cos - (y - cy) * sin, cy + (x - cx) * sin + (y - cy) * cos) for x, y in points]
 
 
-def _ellipse_points(x: float, y: float, rx: float, ry: float, steps: int = 48,
-                    start: float = 0.0, end: float = 360.0) -> list[Point]:
-    return [(x + rx * math.cos(math.radians(start + (end - start) * i / steps)),
-             y + ry * math.sin(math.radians(start + (end - start) * i / steps))) for i in range(steps + 1)]
+def _ellipse_points(
+    x: float, y: float, rx: float, ry: float, steps: int = 48, start: float = 0.0, end: float = 360.0
+) -> list[Point]:
+    return [
+        (
+            x + rx * math.cos(math.radians(start + (end - start) * i / steps)),
+            y + ry * math.sin(math.radians(start + (end - start) * i / steps)),
+        )
+        for i in range(steps + 1)
+    ]
 
 
 class Pen:
@@ -57,8 +63,7 @@ class Pen:
     The whole frame is turned by `angle` degrees, so a sticker is drawn rotated rather than resampled.
     """
 
-    def __init__(self, image: Image.Image, centre: Point, radius: float, line: float, ink: RGBA,
-                 angle: float = 0.0):
+    def __init__(self, image: Image.Image, centre: Point, radius: float, line: float, ink: RGBA, angle: float = 0.0):
         self.image = image
         self.draw = ImageDraw.Draw(image)
         self.cx, self.cy = centre
@@ -107,11 +112,16 @@ class Pen:
         steps = max(12, min(48, round(8 * math.sqrt(max(rx, ry) * self.radius))))
         self.polygon(_ellipse_points(x, y, rx, ry, steps)[:-1], fill=fill, outline=outline, width=width)
 
-    def rounded_rect(self, x0: float, y0: float, x1: float, y1: float, radius: float, fill=None, outline=None,
-                     width: float = 1.0) -> None:
+    def rounded_rect(
+        self, x0: float, y0: float, x1: float, y1: float, radius: float, fill=None, outline=None, width: float = 1.0
+    ) -> None:
         radius = min(radius, (x1 - x0) / 2, (y1 - y0) / 2)
-        corners = ((x1 - radius, y1 - radius, 0), (x0 + radius, y1 - radius, 90), (x0 + radius, y0 + radius, 180),
-                   (x1 - radius, y0 + radius, 270))
+        corners = (
+            (x1 - radius, y1 - radius, 0),
+            (x0 + radius, y1 - radius, 90),
+            (x0 + radius, y0 + radius, 180),
+            (x1 - radius, y0 + radius, 270),
+        )
         points: list[Point] = []
         for cx, cy, start in corners:
             points += _ellipse_points(cx, cy, radius, radius, 6, start, start + 90) if radius > 0 else [(cx, cy)]
@@ -129,6 +139,7 @@ class Pen:
     def _stroke(self, pixels: list[Point], colour: RGBA | None, width_px: int) -> None:
         self.draw.line(pixels, fill=colour, width=width_px, joint="curve")
 
-    def arc(self, x: float, y: float, rx: float, ry: float, start: float, end: float, fill="ink",
-            width: float = 1.0) -> None:
+    def arc(
+        self, x: float, y: float, rx: float, ry: float, start: float, end: float, fill="ink", width: float = 1.0
+    ) -> None:
         self.line(_ellipse_points(x, y, rx, ry, 24, start, end), fill=fill, width=width)

@@ -26,8 +26,15 @@ def _variant_wave(pen: Pen, c: Character, rng: random.Random) -> None:
     _rest_hands(pen, c, (-side,))
     _hand(pen, c, side * 1.02, -0.36, 0.23)
     for k in range(2):
-        pen.arc(side * 1.02, -0.36, 0.36 + 0.13 * k, 0.36 + 0.13 * k, (-80 if side > 0 else 200),
-                (-20 if side > 0 else 260), width=1.0)
+        pen.arc(
+            side * 1.02,
+            -0.36,
+            0.36 + 0.13 * k,
+            0.36 + 0.13 * k,
+            (-80 if side > 0 else 200),
+            (-20 if side > 0 else 260),
+            width=1.0,
+        )
 
 
 def _heart(pen: Pen, x: float, y: float, r: float, colour: str = "#ff5c7a") -> None:
@@ -53,8 +60,13 @@ def _variant_clap(pen: Pen, c: Character, rng: random.Random) -> None:
     _hand(pen, c, 0.12, 0.7, 0.23)
     for angle in (150, 180, 210, -30, 0, 30):
         a = math.radians(angle)
-        pen.line([(0.01 + 0.36 * math.cos(a), 0.72 + 0.36 * math.sin(a)),
-                  (0.01 + 0.56 * math.cos(a), 0.72 + 0.56 * math.sin(a))], width=1.0)
+        pen.line(
+            [
+                (0.01 + 0.36 * math.cos(a), 0.72 + 0.36 * math.sin(a)),
+                (0.01 + 0.56 * math.cos(a), 0.72 + 0.56 * math.sin(a)),
+            ],
+            width=1.0,
+        )
 
 
 def _variant_thumbs_up(pen: Pen, c: Character, rng: random.Random) -> None:
@@ -80,8 +92,7 @@ def _variant_phone(pen: Pen, c: Character, rng: random.Random) -> None:
 
 def _variant_bubble_tea(pen: Pen, c: Character, rng: random.Random) -> None:
     _rest_hands(pen, c, (-1,))
-    pen.polygon([(0.7, -0.18), (1.32, -0.18), (1.24, 0.78), (0.78, 0.78)], fill="#e8c39e", outline="ink",
-                width=1.0)
+    pen.polygon([(0.7, -0.18), (1.32, -0.18), (1.24, 0.78), (0.78, 0.78)], fill="#e8c39e", outline="ink", width=1.0)
     pen.rounded_rect(0.66, -0.28, 1.36, -0.15, 0.04, fill="#ffffff", outline="ink", width=0.9)
     pen.line([(1.08, -0.28), (1.2, -0.72)], fill="#ef5350", width=2.2)
     for x, y in ((0.88, 0.66), (1.02, 0.64), (1.16, 0.66), (0.95, 0.52), (1.1, 0.51)):
@@ -121,8 +132,7 @@ def _variant_umbrella(pen: Pen, c: Character, rng: random.Random) -> None:
 
 def _variant_book(pen: Pen, c: Character, rng: random.Random) -> None:
     colour = rng.choice(("#e57373", "#64b5f6", "#81c784"))
-    pen.polygon([(-0.78, 0.34), (0.0, 0.46), (0.0, 1.06), (-0.78, 0.94)], fill="#ffffff", outline="ink",
-                width=1.0)
+    pen.polygon([(-0.78, 0.34), (0.0, 0.46), (0.0, 1.06), (-0.78, 0.94)], fill="#ffffff", outline="ink", width=1.0)
     pen.polygon([(0.78, 0.34), (0.0, 0.46), (0.0, 1.06), (0.78, 0.94)], fill="#ffffff", outline="ink", width=1.0)
     pen.line([(-0.8, 0.96), (0.0, 1.08), (0.8, 0.96)], fill=colour, width=2.2)
     for k in range(4):
@@ -139,8 +149,9 @@ def _variant_gift(pen: Pen, c: Character, rng: random.Random) -> None:
     pen.rounded_rect(0.5, 0.0, 1.4, 0.22, 0.04, fill=box, outline="ink", width=1.0)
     pen.rounded_rect(0.88, 0.0, 1.02, 0.9, 0.0, fill=ribbon)
     for side in (-1, 1):
-        pen.polygon([(0.95, 0.0), (0.95 + side * 0.3, -0.22), (0.95 + side * 0.26, 0.04)], fill=ribbon,
-                    outline="ink", width=0.8)
+        pen.polygon(
+            [(0.95, 0.0), (0.95 + side * 0.3, -0.22), (0.95 + side * 0.26, 0.04)], fill=ribbon, outline="ink", width=0.8
+        )
     _hand(pen, c, 0.56, 0.6, 0.19)
     _rest_hands(pen, c, (-1,))
 
@@ -161,8 +172,9 @@ def _variant_coffee(pen: Pen, c: Character, rng: random.Random) -> None:
 def _variant_flower(pen: Pen, c: Character, rng: random.Random) -> None:
     _rest_hands(pen, c, (-1,))
     pen.line([(0.92, 0.5), (1.06, -0.3)], fill="#43a047", width=1.6)
-    pen.polygon(_rotated(_ellipse_points(1.2, 0.1, 0.16, 0.07), -30, (1.04, 0.1)), fill="#66bb6a", outline="ink",
-                width=0.6)
+    pen.polygon(
+        _rotated(_ellipse_points(1.2, 0.1, 0.16, 0.07), -30, (1.04, 0.1)), fill="#66bb6a", outline="ink", width=0.6
+    )
     _flower(pen, 1.07, -0.48, 0.2, rng.choice(("#f48fb1", "#ffb74d", "#ce93d8")))
     _hand(pen, c, 0.92, 0.48, 0.19)
 
@@ -227,8 +239,7 @@ def _variant_headphones(pen: Pen, c: Character, rng: random.Random) -> None:
     colour = rng.choice(("#ef5350", "#26a69a", "#7e57c2"))
     pen.arc(0, -0.1, 1.0, 1.0, 190, 350, fill="#424242", width=2.2)
     for side in (-1, 1):
-        pen.rounded_rect(side * 1.0 - 0.16, -0.4, side * 1.0 + 0.16, 0.1, 0.1, fill=colour, outline="ink",
-                         width=1.0)
+        pen.rounded_rect(side * 1.0 - 0.16, -0.4, side * 1.0 + 0.16, 0.1, 0.1, fill=colour, outline="ink", width=1.0)
     _rest_hands(pen, c)
     for k in range(2):
         x, y = 1.12 + 0.16 * k, -0.72 - 0.28 * k
@@ -277,13 +288,28 @@ def _variant_camera(pen: Pen, c: Character, rng: random.Random) -> None:
 
 
 _VARIANTS: dict[str, Callable[[Pen, Character, random.Random], None]] = {
-    "wave": _variant_wave, "heart_hands": _variant_heart_hands, "clap": _variant_clap,
-    "thumbs_up": _variant_thumbs_up, "phone": _variant_phone, "bubble_tea": _variant_bubble_tea,
-    "blanket": _variant_blanket, "umbrella": _variant_umbrella, "book": _variant_book, "gift": _variant_gift,
-    "coffee": _variant_coffee, "flower": _variant_flower, "balloon": _variant_balloon,
-    "ice_cream": _variant_ice_cream, "game": _variant_game, "mic": _variant_mic, "cake": _variant_cake,
-    "headphones": _variant_headphones, "laptop": _variant_laptop, "pencil": _variant_pencil,
-    "suitcase": _variant_suitcase, "camera": _variant_camera,
+    "wave": _variant_wave,
+    "heart_hands": _variant_heart_hands,
+    "clap": _variant_clap,
+    "thumbs_up": _variant_thumbs_up,
+    "phone": _variant_phone,
+    "bubble_tea": _variant_bubble_tea,
+    "blanket": _variant_blanket,
+    "umbrella": _variant_umbrella,
+    "book": _variant_book,
+    "gift": _variant_gift,
+    "coffee": _variant_coffee,
+    "flower": _variant_flower,
+    "balloon": _variant_balloon,
+    "ice_cream": _variant_ice_cream,
+    "game": _variant_game,
+    "mic": _variant_mic,
+    "cake": _variant_cake,
+    "headphones": _variant_headphones,
+    "laptop": _variant_laptop,
+    "pencil": _variant_pencil,
+    "suitcase": _variant_suitcase,
+    "camera": _variant_camera,
 }
 # Gestures and props a sticker can show; the dialogue grammar has phrases for each of them.
 VARIANTS: tuple[str, ...] = tuple(_VARIANTS)

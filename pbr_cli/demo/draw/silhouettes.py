@@ -63,8 +63,15 @@ def _body_star(pen: Pen, c: Character) -> None:
 
 
 def _body_cloud(pen: Pen, c: Character) -> None:
-    for x, y, r in ((-0.62, 0.15, 0.55), (0.62, 0.15, 0.55), (-0.3, -0.35, 0.58), (0.32, -0.4, 0.6),
-                    (0, 0.3, 0.62), (-0.8, 0.45, 0.4), (0.8, 0.45, 0.4)):
+    for x, y, r in (
+        (-0.62, 0.15, 0.55),
+        (0.62, 0.15, 0.55),
+        (-0.3, -0.35, 0.58),
+        (0.32, -0.4, 0.6),
+        (0, 0.3, 0.62),
+        (-0.8, 0.45, 0.4),
+        (0.8, 0.45, 0.4),
+    ):
         pen.ellipse(x, y, r, r * 0.95, fill=c.fill)
 
 
@@ -93,9 +100,19 @@ def _body_pudding(pen: Pen, c: Character) -> None:
 
 
 _BODIES: dict[str, Callable[[Pen, Character], None]] = {
-    "round": _body_round, "wide": _body_wide, "tall": _body_tall, "egg": _body_egg, "square": _body_square,
-    "capsule": _body_capsule, "ghost": _body_ghost, "triangle": _body_triangle, "star": _body_star,
-    "cloud": _body_cloud, "drop": _body_drop, "dome": _body_dome, "mushroom": _body_mushroom,
+    "round": _body_round,
+    "wide": _body_wide,
+    "tall": _body_tall,
+    "egg": _body_egg,
+    "square": _body_square,
+    "capsule": _body_capsule,
+    "ghost": _body_ghost,
+    "triangle": _body_triangle,
+    "star": _body_star,
+    "cloud": _body_cloud,
+    "drop": _body_drop,
+    "dome": _body_dome,
+    "mushroom": _body_mushroom,
     "pudding": _body_pudding,
 }
 
@@ -145,8 +162,9 @@ def _round_ears(pen: Pen, c: Character) -> None:
 
 def _ears_rabbit(pen: Pen, c: Character) -> None:
     for side in (-1, 1):
-        pen.polygon(_rotated(_ellipse_points(side * 0.36, -1.3, 0.2, 0.62), side * 10, (side * 0.36, -0.8)),
-                    fill=c.fill)
+        pen.polygon(
+            _rotated(_ellipse_points(side * 0.36, -1.3, 0.2, 0.62), side * 10, (side * 0.36, -0.8)), fill=c.fill
+        )
 
 
 def _ears_frog(pen: Pen, c: Character) -> None:
@@ -167,8 +185,9 @@ def _ears_wool(pen: Pen, c: Character) -> None:
 
 def _ears_flippers(pen: Pen, c: Character) -> None:
     for side in (-1, 1):
-        pen.polygon(_rotated(_ellipse_points(side * 0.92, 0.42, 0.14, 0.34), side * -35, (side * 0.92, 0.42)),
-                    fill=c.fill)
+        pen.polygon(
+            _rotated(_ellipse_points(side * 0.92, 0.42, 0.14, 0.34), side * -35, (side * 0.92, 0.42)), fill=c.fill
+        )
 
 
 def _ears_tentacles(pen: Pen, c: Character) -> None:
@@ -182,8 +201,9 @@ def _ears_spikes(pen: Pen, c: Character) -> None:
         base = (0.86 * math.cos(a), 0.05 + 0.96 * math.sin(a))
         tip = (1.22 * math.cos(a), 0.05 + 1.3 * math.sin(a))
         perp = (-math.sin(a) * 0.16, math.cos(a) * 0.16)
-        pen.polygon([(base[0] + perp[0], base[1] + perp[1]), tip, (base[0] - perp[0], base[1] - perp[1])],
-                    fill=c.accent)
+        pen.polygon(
+            [(base[0] + perp[0], base[1] + perp[1]), tip, (base[0] - perp[0], base[1] - perp[1])], fill=c.accent
+        )
 
 
 def _ears_cactus_arms(pen: Pen, c: Character) -> None:
@@ -198,14 +218,18 @@ def _ears_whale_tail(pen: Pen, c: Character) -> None:
 
 def _ears_bee_wings(pen: Pen, c: Character) -> None:
     for side in (-1, 1):
-        pen.polygon(_rotated(_ellipse_points(side * 0.72, -0.95, 0.24, 0.38), side * 35, (side * 0.72, -0.95)),
-                    fill=c.light)
+        pen.polygon(
+            _rotated(_ellipse_points(side * 0.72, -0.95, 0.24, 0.38), side * 35, (side * 0.72, -0.95)), fill=c.light
+        )
 
 
 def _ears_bat(pen: Pen, c: Character) -> None:
     _pointed_ears(pen, c)
-    _pair(pen, [(-0.8, 0.1), (-1.42, -0.3), (-1.3, 0.0), (-1.48, 0.2), (-1.25, 0.35), (-1.3, 0.6), (-0.8, 0.5)],
-          fill=c.fill)
+    _pair(
+        pen,
+        [(-0.8, 0.1), (-1.42, -0.3), (-1.3, 0.0), (-1.48, 0.2), (-1.25, 0.35), (-1.3, 0.6), (-0.8, 0.5)],
+        fill=c.fill,
+    )
 
 
 def _tail(pen: Pen, c: Character, thickness: float) -> None:
@@ -217,9 +241,17 @@ _EARS: dict[str, Callable[[Pen, Character], None]] = {
     "none": lambda pen, c: None,
     **{name: _pointed_ears for name in _POINTED_EARS},
     **{name: _round_ears for name in _ROUND_EARS},
-    "rabbit": _ears_rabbit, "frog": _ears_frog, "tuft": _ears_tuft, "wool": _ears_wool, "flippers": _ears_flippers,
-    "tentacles": _ears_tentacles, "spikes": _ears_spikes, "cactus_arms": _ears_cactus_arms,
-    "whale_tail": _ears_whale_tail, "bee_wings": _ears_bee_wings, "bat": _ears_bat,
+    "rabbit": _ears_rabbit,
+    "frog": _ears_frog,
+    "tuft": _ears_tuft,
+    "wool": _ears_wool,
+    "flippers": _ears_flippers,
+    "tentacles": _ears_tentacles,
+    "spikes": _ears_spikes,
+    "cactus_arms": _ears_cactus_arms,
+    "whale_tail": _ears_whale_tail,
+    "bee_wings": _ears_bee_wings,
+    "bat": _ears_bat,
 }
 
 # Details that belong to the silhouette (outlined with it), drawn before the body.
@@ -227,5 +259,6 @@ _SILHOUETTE_DETAILS: dict[str, Callable[[Pen, Character], None]] = {
     "tail": lambda pen, c: _tail(pen, c, 3.5),
     "tail_thin": lambda pen, c: _tail(pen, c, 2.2),
     "tail_fox": lambda pen, c: pen.polygon(
-        chaikin([(0.6, 0.7), (1.2, 0.75), (1.45, 0.2), (1.3, -0.25), (1.05, 0.25), (0.7, 0.35)], 2), fill=c.fill),
+        chaikin([(0.6, 0.7), (1.2, 0.75), (1.45, 0.2), (1.3, -0.25), (1.05, 0.25), (0.7, 0.35)], 2), fill=c.fill
+    ),
 }
