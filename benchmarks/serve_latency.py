@@ -76,7 +76,7 @@ def make_run(folder: Path, config_name: str, stickers: int) -> tuple[Path, Path]
     return run, index
 
 
-def start_server(run: Path, index: Path, rerank: int, threads: int) -> tuple[subprocess.Popen, int]:
+def start_server(run: Path, index: Path, options: list[str], threads: int) -> tuple[subprocess.Popen, int]:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     server = subprocess.Popen(
         [
@@ -92,8 +92,7 @@ def start_server(run: Path, index: Path, rerank: int, threads: int) -> tuple[sub
             str(index),
             "--port",
             "0",
-            "--rerank",
-            str(rerank),
+            *options,
         ],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
@@ -122,6 +121,15 @@ def connect(port: int) -> http.client.HTTPConnection:
     connection.connect()
     connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return connection
+
+
+def get_health(port: int) -> dict:
+    connection = connect(port)
+    try:
+        connection.request("GET", "/health")
+        return json.loads(connection.getresponse().read())
+    finally:
+        connection.close()
 
 
 def load(port: int, requests: int, clients: int, top: int, score: str) -> dict:
@@ -193,15 +201,18 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--top", type=int, default=5)
-    parser.add_argument("--rerank", type=int, default=128)
+    parser.add_argument("--rerank", type=int, default=None, help="default: the server's")
+    parser.add_argument("--workers", type=int, default=None, help="default: the server's")
     parser.add_argument("--score", choices=("itm", "itc"), default="itm")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads of the server")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as folder:
         run, index = make_run(Path(folder), args.config, args.stickers)
-        server, port = start_server(run, index, args.rerank, args.threads)
+        options = [f"--{name}={value}" for name, value in (("rerank", args.rerank), ("workers", args.workers)) if value]
+        server, port = start_server(run, index, options, args.threads)
         try:
+            health = get_health(port)
             load(port, min(8, args.requests), 1, args.top, args.score)  # warm-up
             result = load(port, args.requests, args.clients, args.top, args.score)
         finally:
@@ -214,7 +225,8 @@ def main() -> None:
                 "config": args.config,
                 "stickers": args.stickers,
                 "clients": args.clients,
-                "rerank": args.rerank,
+                "rerank": health["rerank"],
+                "workers": health["workers"],
                 "score": args.score,
                 "top": args.top,
                 "threads": args.threads,

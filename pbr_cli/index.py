@@ -17,6 +17,11 @@ from .errors import DataError, FormatError
 from .features import read_h5, write_h5
 from .metrics import require_finite
 
+# ITM re-ranks the ITC top 32. Over the whole demo library (504 stickers, 200 val dialogues, a trained tiny
+# Base) the gold sticker's R@1 / R@5 are the same for re-ranking 8, 16, 32, 64 or 128 and R@10 is the same
+# from 32 up, while ITM's cost grows with the number re-ranked (~4x less time than 128)
+DEFAULT_RERANK = 32
+
 
 @dataclass
 class StickerSet:
@@ -208,7 +213,7 @@ def rank_stickers(
     context: list[str],
     stickers: StickerSet,
     device,
-    top_k: int = 128,
+    top_k: int = DEFAULT_RERANK,
     score: str = "itm",
     reload_pixels: Callable[[list[int]], np.ndarray] | None = None,
     candidates: Sequence[int] | None = None,
@@ -258,14 +263,14 @@ def load_sticker_set(model, config, model_hash: str, stickers: str | Path, devic
     return sticker_set, (lambda rows: pixels[rows]), skipped
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def rank_dialogues(
     model,
     tokenizer,
     requests: Sequence[tuple[list[str], Sequence[int] | None]],
     stickers: StickerSet,
     device,
-    top_k: int = 128,
+    top_k: int = DEFAULT_RERANK,
     score: str = "itm",
     reload_pixels: Callable[[list[int]], np.ndarray] | None = None,
     batch_size: int = 32,
@@ -274,7 +279,8 @@ def rank_dialogues(
     """`rank_stickers` for many (context, candidate rows or None) at once: texts and ITM pairs in batches."""
     from .data.batches import pad_tokens
 
-    model.eval()
+    if model.training:  # (train() walks every module: worth skipping on a server's every request)
+        model.eval()
     results: list[list[tuple[int, float]]] = []
     for start in range(0, len(requests), batch_size):
         chunk = requests[start : start + batch_size]
@@ -297,23 +303,24 @@ def rank_dialogues(
         if score == "itc" or model.fusion is None:
             results += [[(int(r), float(s)) for r, s in zip(rows.tolist(), values.tolist())] for rows, values in tops]
         else:
-            owner = torch.cat([torch.full((len(rows),), i, dtype=torch.long) for i, (rows, _) in enumerate(tops)])
             rows = torch.cat([rows for rows, _ in tops])
             if stickers.image_tokens is not None:
                 image_tokens = stickers.image_tokens[rows].float()
             else:
                 image_tokens = model.encode_image(torch.from_numpy(reload_pixels(rows.tolist())).to(device)).tokens
-            if len(chunk) == 1:  # one dialogue: expanded rows, which the fusion computes once where it can
-                pairs = (text.tokens.expand(len(rows), -1, -1), text.mask.expand(len(rows), -1))
-            else:
-                owner = owner.to(text.tokens.device)
-                pairs = (text.tokens[owner], text.mask[owner])
-            probs = model.match_prob(pairs, image_tokens)
-            require_finite(probs.cpu().numpy())
+            lengths = text.mask.sum(1).tolist()
             offset = 0
-            for top_rows, _ in tops:
-                mine = probs[offset : offset + len(top_rows)]
-                offset += len(top_rows)
+            for row, (top_rows, _) in enumerate(tops):
+                # each dialogue against its own stickers as expanded rows, which the fusion computes once where
+                # it can (the first self-attention, the cross-attention queries)
+                count, length = len(top_rows), int(lengths[row])
+                pairs = (
+                    text.tokens[row : row + 1, :length].expand(count, -1, -1),
+                    text.mask[row : row + 1, :length].expand(count, -1),
+                )
+                mine = model.match_prob(pairs, image_tokens[offset : offset + count])
+                offset += count
+                require_finite(mine.cpu().numpy())
                 results.append([(int(top_rows[i]), float(mine[i])) for i in mine.argsort(descending=True).tolist()])
         if progress is not None:
             progress(len(chunk))

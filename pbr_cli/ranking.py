@@ -22,7 +22,7 @@ class RankOptions:
     run: str | os.PathLike | None = None  # run folder (None: the newest under runs/)
     which: str = "best"  # its checkpoint
     top: int = 10  # stickers kept per dialogue
-    rerank: int = 128  # ITM re-ranks the ITC top `rerank`
+    rerank: int = 32  # ITM re-ranks the ITC top `rerank` (index.DEFAULT_RERANK; this module imports no torch)
     score: str = "itm"
     device: Any = "cpu"
     skip_bad_images: bool = False  # rank past unreadable images in a folder of stickers

@@ -9,6 +9,7 @@ server: it gets a JSON `{"error": ...}` with status 400 (or 413 for a body over 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -16,6 +17,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import torch
+
+from .index import DEFAULT_RERANK
 
 MAX_TURNS = 256  # utterances in one request's context
 MAX_TURN_CHARS = 4096
@@ -59,12 +63,14 @@ class Ranker:
         model_hash: str,
         run: str,
         reload: Callable[[list[int]], np.ndarray],
-        rerank: int = 128,
+        rerank: int = DEFAULT_RERANK,
+        workers: int = 1,
     ):
         self.model, self.tokenizer, self.stickers, self.device = model, tokenizer, sticker_set, device
         self.model_hash, self.run, self.reload, self.rerank = model_hash, run, reload, rerank
         self.rows = {sticker_id: row for row, sticker_id in enumerate(sticker_set.ids)}
-        self._lock = threading.Lock()  # one forward pass at a time; requests queue here, not in torch
+        self.workers = workers
+        self._slots = threading.BoundedSemaphore(workers)  # forward passes at once; more requests queue here
 
     def __len__(self) -> int:
         return len(self.stickers.ids)
@@ -116,7 +122,7 @@ class Ranker:
 
         started = time.perf_counter()
         try:
-            with self._lock:
+            with self._slots:
                 ranked = rank_stickers(
                     self.model,
                     self.tokenizer,
@@ -150,6 +156,7 @@ class Ranker:
             "stickers": len(self),
             "image_tokens": self.stickers.image_tokens is not None,
             "rerank": self.rerank,
+            "workers": self.workers,
             "device": str(self.device),
         }
 
@@ -237,16 +244,32 @@ def create_app(ranker: Ranker, max_body: int = DEFAULT_MAX_BODY):
     return Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: server_error})
 
 
+def share_cores(device, workers: int | None) -> int:
+    """How many requests a server ranks at once: `workers`, or by default one per core (at most 4) on the CPU
+    and 1 on a GPU; on the CPU torch's threads are then divided among them (a process-wide setting).
+
+    A ranking request is small (one dialogue, tens of re-ranked pairs), so passes on one core each answer
+    more requests than one pass at a time on every core."""
+    if workers is None:
+        workers = 1 if device.type != "cpu" else max(1, min(4, os.cpu_count() or 1))
+    if device.type == "cpu":
+        torch.set_num_threads(max(1, torch.get_num_threads() // workers))
+    return workers
+
+
 def load_ranker(
     run: str | None,
     stickers: str,
     which: str,
     device,
-    rerank: int = 128,
+    rerank: int = DEFAULT_RERANK,
     skip_bad: bool = False,
     on_folder: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> Ranker:
-    """A Ranker for a run folder and a sticker index .h5 (or a folder of stickers, embedded now)."""
+    """A Ranker for a run folder and a sticker index .h5 (or a folder of stickers, embedded now).
+
+    `workers` requests are ranked at once (see `share_cores`)."""
     from .index import load_sticker_set
     from .model.run import load_run, resolve_run
 
@@ -255,4 +278,4 @@ def load_ranker(
     sticker_set, reload, skipped = load_sticker_set(model, config, model_hash, stickers, device, skip_bad)
     if on_folder is not None:
         on_folder(skipped)
-    return Ranker(model, tokenizer, sticker_set, device, model_hash, str(run_dir), reload, rerank)
+    return Ranker(model, tokenizer, sticker_set, device, model_hash, str(run_dir), reload, rerank, workers)

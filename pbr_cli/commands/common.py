@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 CHECKPOINTS = ("best", "last")  # the weights of a run folder: model.run.WEIGHTS (here, so --help imports no torch)
+RERANK = 32  # how many ITC best stickers ITM re-ranks: index.DEFAULT_RERANK (here, so --help imports no torch)
 SCORES = ("itm", "itc")  # what ranks candidates: the ITM match probability (the paper) or the ITC cosine
 
 
@@ -20,6 +21,11 @@ def which_option(help: str | None = None):
 def score_option(help: str | None = None):
     """`--score itm|itc`: the ranking score."""
     return click.option("--score", type=click.Choice(SCORES), default="itm", show_default=True, help=help)
+
+
+def rerank_option(help: str):
+    """`--rerank K`: ITM re-ranks the ITC top K (a positive integer)."""
+    return click.option("--rerank", type=int, default=RERANK, show_default=True, callback=positive_int, help=help)
 
 
 def output_option(default: str | None, help: str):

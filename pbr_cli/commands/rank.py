@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import file_option, guard_outputs, json_option, score_option, which_option
+from .common import file_option, guard_outputs, json_option, rerank_option, score_option, which_option
 
 
 @click.command()
@@ -14,9 +14,7 @@ from .common import file_option, guard_outputs, json_option, score_option, which
     "--model", "run", type=click.Path(), default=None, help="Run folder. Default: the most recent under runs/."
 )
 @click.option("--top", type=int, default=10, show_default=True, help="How many stickers to show.")
-@click.option(
-    "--rerank", type=int, default=128, show_default=True, help="ITM re-ranks the ITC top K (ALBEF's retrieval scheme)."
-)
+@rerank_option("ITM re-ranks the ITC top K (ALBEF's retrieval scheme).")
 @score_option()
 @which_option()
 @click.option("--skip-bad-images", is_flag=True, help="Rank past unreadable images (reported) instead of stopping.")

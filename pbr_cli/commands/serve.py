@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import positive_int, which_option
+from .common import positive_int, rerank_option, which_option
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -28,14 +28,7 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 )
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port (0: any free one).")
 @which_option()
-@click.option(
-    "--rerank",
-    type=int,
-    default=128,
-    show_default=True,
-    callback=positive_int,
-    help="ITM re-ranks the ITC top K, as `pbr rank` does.",
-)
+@rerank_option("ITM re-ranks the ITC top K, as `pbr rank` does.")
 @click.option(
     "--max-body",
     type=int,
@@ -44,9 +37,17 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
     callback=positive_int,
     help="Largest request body in bytes; a larger one gets 413.",
 )
+@click.option(
+    "--workers",
+    type=int,
+    default=None,
+    callback=positive_int,
+    help="Requests ranked at once, each with its share of the CPU threads. Default: one per core "
+    "(at most 4) on the CPU, 1 on a GPU.",
+)
 @click.option("--skip-bad-images", is_flag=True, help="With a folder: leave out unreadable images (reported).")
 @click.pass_obj
-def serve(settings, run, stickers, host, port, which, rerank, max_body, skip_bad_images):
+def serve(settings, run, stickers, host, port, which, rerank, max_body, workers, skip_bad_images):
     """Serve sticker suggestions over HTTP until interrupted (Ctrl-C).
 
     \b
@@ -66,7 +67,7 @@ def serve(settings, run, stickers, host, port, which, rerank, max_body, skip_bad
     try:
         import uvicorn
 
-        from ..serve import create_app, load_ranker
+        from ..serve import create_app, load_ranker, share_cores
     except ImportError:
         raise ConfigError("pbr serve needs Starlette and uvicorn: pip install 'pbr-cli[serve]'") from None
 
@@ -75,7 +76,9 @@ def serve(settings, run, stickers, host, port, which, rerank, max_body, skip_bad
             console.warn(f"skipped {count} unreadable image(s)")
 
     console.info(f"loading the model and the stickers from {stickers} ...")
-    ranker = load_ranker(run, stickers, which, settings.torch_device(), rerank, skip_bad_images, skipped)
+    device = settings.torch_device()
+    workers = share_cores(device, workers)
+    ranker = load_ranker(run, stickers, which, device, rerank, skip_bad_images, skipped, workers)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # asyncio sets TCP_NODELAY only then
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

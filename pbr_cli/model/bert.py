@@ -42,7 +42,11 @@ class Attention(nn.Module):
         key_mask = mask if context is None else context_mask  # (B, S) bool or None
         attn_mask = None if key_mask is None else key_mask[:, None, None, :]  # (B, 1, 1, S)
         p = self.dropout if self.training else 0.0
-        q, k, v = self._split(self.query(x)), self._split(self.key(source)), self._split(self.value(source))
+        if x.shape[0] > 1 and x.stride(0) == 0:  # one sequence expanded over the rows (ranking): its queries once
+            q = self._split(self.query(x[:1])).expand(x.shape[0], -1, -1, -1)
+        else:
+            q = self._split(self.query(x))
+        k, v = self._split(self.key(source)), self._split(self.value(source))
         if q.device.type == "cpu" and q.dtype == torch.bfloat16:
             q, k, v = q.float(), k.float(), v.float()  # the CPU's bf16 attention backward is ~10x slower than fp32
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=p).to(x.dtype)

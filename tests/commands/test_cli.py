@@ -33,10 +33,13 @@ def test_shared_options_offer_the_library_values_everywhere():
     import click
 
     from pbr_cli.cli import COMMANDS, cli
-    from pbr_cli.commands.common import CHECKPOINTS, SCORES
+    from pbr_cli.commands.common import CHECKPOINTS, RERANK, SCORES
+    from pbr_cli.index import DEFAULT_RERANK
     from pbr_cli.model.run import WEIGHTS
+    from pbr_cli.ranking import RankOptions
 
     assert CHECKPOINTS == tuple(WEIGHTS)
+    assert RERANK == DEFAULT_RERANK == RankOptions().rerank
     offered = {"which": [], "score": []}
     for name in COMMANDS:
         for param in cli.get_command(click.Context(cli), name).params:
@@ -46,3 +49,10 @@ def test_shared_options_offer_the_library_values_everywhere():
     assert {name for name, _, _ in offered["score"]} == {"evaluate", "rank"}
     assert {(choices, default) for _, choices, default in offered["which"]} == {(CHECKPOINTS, "best")}
     assert {(choices, default) for _, choices, default in offered["score"]} == {(SCORES, "itm")}
+    reranks = {
+        name: param.default
+        for name in COMMANDS
+        for param in cli.get_command(click.Context(cli), name).params
+        if param.name == "rerank"
+    }
+    assert reranks == {"rank": RERANK, "serve": RERANK}

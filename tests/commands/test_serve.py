@@ -55,6 +55,8 @@ def served(built):
             "0",
             "--max-body",
             "4096",
+            "--workers",
+            "3",  # three model passes at once: the concurrency test below runs them side by side
         ],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
@@ -117,6 +119,7 @@ def test_health_names_the_model_and_the_stickers(served):
     health = json.loads(payload)
     assert status == 200 and kind.startswith("application/json")
     assert health["status"] == "ok" and health["stickers"] == 20 and len(health["model"]) == 16
+    assert health["workers"] == 3 and health["rerank"] == 32
 
 
 @pytest.mark.parametrize("score", ["itm", "itc"])
@@ -218,6 +221,11 @@ def test_concurrent_requests_get_the_answers_of_sequential_ones(served):
 def test_serve_without_the_extra_says_how_to_get_it(invoke, monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "uvicorn", None)  # import uvicorn now fails
     assert_refused(invoke("serve", "--index", tmp_path / "index.h5"), "pip install 'pbr-cli[serve]'")
+
+
+def test_serve_refuses_workers_below_one(invoke, served):
+    result = invoke("serve", "--model", served["root"] / "run", "--index", served["root"] / "index.h5", "--workers", 0)
+    assert_refused(result, "--workers")
 
 
 def test_serve_refuses_a_missing_index_before_listening(invoke, served, tmp_path):
