@@ -21,6 +21,7 @@ from .metrics import require_finite
 # Base) the gold sticker's R@1 / R@5 are the same for re-ranking 8, 16, 32, 64 or 128 and R@10 is the same
 # from 32 up, while ITM's cost grows with the number re-ranked (~4x less time than 128)
 DEFAULT_RERANK = 32
+SCORES = ("itm", "itc")  # what ranks stickers: the ITM match probability (the paper) or the ITC cosine
 
 
 @dataclass

@@ -62,7 +62,7 @@ def evaluate_run(
     if score == "itm" and model.fusion is None:
         raise ConfigError(f"{run_dir} was trained with --loss itc and has no ITM head; use --score itc")
     data = data or run_info(run_dir).get("data")
-    dataset = load_dataset(data)
+    dataset = load_dataset(data, splits=(split,))  # only the split scored is read
     dialogues = dataset.split(split)
     index = {sticker_id: i for i, sticker_id in enumerate(dataset.stickers)}
     table = build_table(dialogues, index, tokenizer, config.model.max_len, split_source(dataset, split))
@@ -130,7 +130,7 @@ def evaluate_scores_file(path: str, data: str | None = None, split: str = "test"
 
     table = read_scores(path)
     if data is not None:
-        table = align_to_split(table, load_dataset(data), split)
+        table = align_to_split(table, load_dataset(data, splits=(split,)), split)
     elif table.label is None:
         raise DataError(
             "the scores carry no 'label': give the dataset they score with --data DATASET (and --split)", path

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .index import DEFAULT_RERANK
+from .index import DEFAULT_RERANK, SCORES
 
 MAX_TURNS = 256  # utterances in one request's context
 MAX_TURN_CHARS = 4096
@@ -111,7 +111,7 @@ class Ranker:
         if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= available:
             raise RequestError(f"'top' must be an integer from 1 to {available}, got {top!r}")
         score = data.get("score", "itm")
-        if score not in ("itm", "itc"):
+        if score not in SCORES:
             raise RequestError(f'\'score\' must be "itm" or "itc", got {score!r}')
         return RankRequest(context, top, candidates, score)
 

@@ -123,11 +123,11 @@ def resolve_config(options: TrainOptions) -> RunConfig:
     apply_overrides(config, options)
     if options.img and options.img != model.img:
         model.img = options.img
-        model.img_kwargs = tiny_image_kwargs(options.img) if config.name == "tiny" else {}
+        model.img_kwargs = tiny_image_kwargs(options.img) if config.base == "tiny" else {}
     if model.img in ("inception", "inception_v3") and model.img_size < 75:
         console.notice(f"Inception-v3 needs at least 75 px; using 80 px instead of {model.img_size}")
         model.img_size = 80
-    if options.txt is not None and options.txt != "bert" and config.name == "paper":
+    if options.txt is not None and options.txt != "bert" and config.base == "paper":
         model.max_len = 256  # the paper's N_T for word-level towers
     if options.epochs is not None and options.steps is None:
         train.steps = 0

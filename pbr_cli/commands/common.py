@@ -10,7 +10,7 @@ import click
 
 CHECKPOINTS = ("best", "last")  # the weights of a run folder: model.run.WEIGHTS (here, so --help imports no torch)
 RERANK = 32  # how many ITC best stickers ITM re-ranks: index.DEFAULT_RERANK (here, so --help imports no torch)
-SCORES = ("itm", "itc")  # what ranks candidates: the ITM match probability (the paper) or the ITC cosine
+SCORES = ("itm", "itc")  # what ranks candidates: index.SCORES (here, so --help imports no torch)
 
 
 def which_option(help: str | None = None):

@@ -97,9 +97,15 @@ class RunConfig:
     name: str = "custom"
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    base: str = ""  # the named size it starts from (`tiny`, `paper`; a file's `base:`); not saved with a run
+
+    def __post_init__(self) -> None:
+        self.base = self.base or (self.name if self.name in ("tiny", "paper") else "")
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        del data["base"]
+        return data
 
 
 def _tiny() -> RunConfig:
@@ -455,4 +461,6 @@ def load_run_config(spec: str) -> RunConfig:
             raise ConfigError(f"{section}: expected a mapping, got {_shown(section_data)}", path)
         merged[section].update(section_data)
     merged.update({"name": path.stem, **data})
-    return run_config_from_dict(merged, path)
+    config = run_config_from_dict(merged, path)
+    config.base = base_name
+    return config

@@ -35,11 +35,12 @@ def test_shared_options_offer_the_library_values_everywhere():
     from pbr_cli.cli import COMMANDS, cli
     from pbr_cli.commands.common import CHECKPOINTS, RERANK, SCORES
     from pbr_cli.index import DEFAULT_RERANK
+    from pbr_cli.index import SCORES as LIBRARY_SCORES
     from pbr_cli.model.run import WEIGHTS
     from pbr_cli.ranking import RankOptions
 
     assert CHECKPOINTS == tuple(WEIGHTS)
-    assert RERANK == DEFAULT_RERANK == RankOptions().rerank
+    assert RERANK == DEFAULT_RERANK == RankOptions().rerank and SCORES == LIBRARY_SCORES
     offered = {"which": [], "score": []}
     for name in COMMANDS:
         for param in cli.get_command(click.Context(cli), name).params:

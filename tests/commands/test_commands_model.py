@@ -59,6 +59,17 @@ def test_evaluate_writes_scores_and_reads_them_back(invoke, trained, tmp_path):
     assert again["map"] == pytest.approx(metrics["map"])
 
 
+def test_evaluate_reads_only_the_split_it_scores(invoke, trained, tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(trained["data"], data)
+    (data / "train.jsonl").write_text("not json\n", encoding="utf-8")  # a broken split nobody scores
+    result = invoke("evaluate", trained["run"], "--data", data, "--split", "val", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["candidates"] == 10
+
+
 def test_checkpoint_round_trip_gives_identical_scores(invoke, trained, tmp_path, monkeypatch):
     """The val scores the training process computed with its in-memory model at its last step are the scores a
     new process computes from the saved checkpoint."""

@@ -54,3 +54,20 @@ def test_each_option_of_a_configuration_key_is_a_field_named_by_its_rule():
 def test_defaults_render_as_no_option_but_the_configuration(invoke, monkeypatch):
     assert TrainOptions().command_args() == ["--config", "tiny"]
     assert options_from_the_command(invoke, monkeypatch, []) == TrainOptions()
+
+
+@pytest.mark.parametrize("img", ["vit", "resnet"])
+def test_a_config_file_based_on_tiny_gets_the_small_tower_of_img(tmp_path, img):
+    from pbr_cli.model.config import load_run_config, tiny_image_kwargs
+    from pbr_cli.training import resolve_config
+
+    config_file = tmp_path / "mine.json"
+    config_file.write_text('{"base": "tiny", "train": {"steps": 7}}', encoding="utf-8")
+    config = resolve_config(TrainOptions(config=str(config_file), img=img))
+    assert config.name == "mine" and config.base == "tiny" and config.train.steps == 7
+    assert config.model.img_kwargs == tiny_image_kwargs(img) != {}
+    assert "base" not in config.to_dict()  # a run's config.json keeps its layout
+    paper_file = tmp_path / "big.json"
+    paper_file.write_text('{"base": "paper"}', encoding="utf-8")
+    assert resolve_config(TrainOptions(config=str(paper_file), img=img)).model.img_kwargs == {}
+    assert load_run_config("tiny").base == "tiny"
