@@ -55,6 +55,11 @@ def debug(message: str) -> None:
         err.print(message, style="dim", markup=False)
 
 
+def result(text: str) -> None:
+    """One line of a command's result on stdout, printed as written (no markup, no highlighting)."""
+    out.print(text, markup=False, highlight=False)
+
+
 def print_json(obj: Any) -> None:
     """One JSON object on stdout (machine-readable output of every reporting command); strict JSON: a NaN or
     infinite value is an OutputError naming its key, and nothing is printed."""

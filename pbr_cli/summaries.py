@@ -40,32 +40,26 @@ def print_teacher_report(report: dict[str, Any]) -> None:
             ["truth", *(name[:5] for name in class_names)],
             [[name, *counts] for name, counts in zip(class_names, confusion)],
         )
-    console.out.print(
+    console.result(
         f"wrote {report['output']} (teacher {report['teacher_hash']}, feature size "
-        f"{report['feature_dim']}, {report['seconds']:.1f} s)",
-        markup=False,
-        highlight=False,
+        f"{report['feature_dim']}, {report['seconds']:.1f} s)"
     )
 
 
 def print_teacher_features(summary: dict[str, Any]) -> None:
     """`pbr embed --teacher`: the file, its rows and the feature size."""
-    console.out.print(
+    console.result(
         f"{summary['output']}: {summary['images']:,} images x {summary['dim']} teacher features "
-        f"({summary['labelled']:,} labelled, {summary['skipped']} skipped), {summary['seconds']:.1f} s",
-        markup=False,
-        highlight=False,
+        f"({summary['labelled']:,} labelled, {summary['skipped']} skipped), {summary['seconds']:.1f} s"
     )
 
 
 def print_sticker_index(summary: dict[str, Any], store_tokens: bool) -> None:
     """`pbr embed --model`: the index, its stickers and what it stores."""
-    console.out.print(
+    console.result(
         f"{summary['output']}: {summary['stickers']:,} stickers indexed ({summary['skipped']} skipped), "
         f"{summary['dim']}-d embeddings{' + image tokens' if store_tokens else ''}, "
-        f"{summary['seconds']:.1f} s",
-        markup=False,
-        highlight=False,
+        f"{summary['seconds']:.1f} s"
     )
 
 
@@ -80,12 +74,10 @@ def print_anchors(summary: dict[str, Any]) -> None:
             for name, images in summary["images_per_emotion"].items()
         ],
     )
-    console.out.print(
+    console.result(
         f"wrote {summary['output']}: {summary['anchors']} anchors x {summary['dim']} (M={clusters}, "
         f"teacher {summary['teacher_hash']}), {summary['seconds']:.1f} s"
-        f"{' (cached teacher features)' if summary['cached'] else ''}",
-        markup=False,
-        highlight=False,
+        f"{' (cached teacher features)' if summary['cached'] else ''}"
     )
 
 
@@ -93,11 +85,9 @@ def print_sentiment(summary: dict[str, Any]) -> None:
     """`pbr score-sentiment`: dialogues, distinct utterances, the share with a sentiment word, the rate."""
     seconds, dialogues = summary["seconds"], summary["dialogues"]
     rate = dialogues / seconds if seconds > 0 else float("inf")
-    console.out.print(
+    console.result(
         f"{summary['output']}: {dialogues:,} dialogues, {summary['distinct_utterances']:,} distinct utterances, "
-        f"{100 * summary['with_sentiment']:.1f}% with sentiment, {seconds:.2f} s ({rate:,.0f} dialogues/s)",
-        markup=False,
-        highlight=False,
+        f"{100 * summary['with_sentiment']:.1f}% with sentiment, {seconds:.2f} s ({rate:,.0f} dialogues/s)"
     )
 
 

@@ -465,7 +465,7 @@ def print_results(summary: dict) -> None:
         f"Demo test split ({summary['results']['base']['n']} dialogues, {summary['steps']} steps each)", header, rows
     )
     if teacher_line(summary):
-        console.out.print(teacher_line(summary), markup=False, highlight=False)
+        console.result(teacher_line(summary))
     console.out.print(
         f"report: {summary['report']} (results.md, plots/, sheets/, runs/); {summary['seconds']:.0f} s in all",
         markup=False,
