@@ -138,7 +138,11 @@ class PBRModel(nn.Module):
             # the ITC embeddings of the pair, recomputed from the tokens; BatchNorm layers use their running
             # statistics here, so the ITM pairs (3K rows of repeated inputs) never shift them
             with _frozen_batchnorm(self):
-                pair = self.text_embedding(tokens, mask) * self.image_embedding(image_tokens) / self.temperature
+                if tokens.shape[0] > 1 and tokens.stride(0) == 0 and mask.stride(0) == 0:  # one dialogue's rows
+                    text = self.text_embedding(tokens[:1], mask[:1]).expand(tokens.shape[0], -1)
+                else:
+                    text = self.text_embedding(tokens, mask)
+                pair = text * self.image_embedding(image_tokens) / self.temperature
         return self.fusion(tokens, mask, image_tokens, pair)
 
     def match_prob(self, text, image_tokens: torch.Tensor) -> torch.Tensor:
