@@ -35,9 +35,29 @@ BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
     ],
 )
 def test_benchmark_prints_json(tmp_path, script, args, key):
+    run_benchmark(tmp_path, script, args, key)
+
+
+def run_benchmark(tmp_path, script, args, key) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PBR_CACHE_DIR": str(tmp_path)}
     proc = subprocess.run(
         [sys.executable, str(BENCH / script), *args], capture_output=True, text=True, env=env, timeout=600
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert key in json.loads(proc.stdout.strip().splitlines()[-1])
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert key in result
+    return result
+
+
+def test_rerank_quality_reports_recall_per_rerank(tmp_path):
+    from fixtures_data import write_pbr_dataset
+    from helpers import run_pbr
+
+    data = write_pbr_dataset(tmp_path / "data")
+    run = tmp_path / "run"
+    trained = run_pbr("train", "--data", data, "-o", run, "--steps", "2", "-K", "2", "--img-size", "32")
+    assert trained.exit_code == 0, trained.output
+    args = ["--model", str(run), "--split", "test", "--rerank", "2", "4", "--limit", "3"]
+    result = run_benchmark(tmp_path, "rerank_quality.py", args, "results")
+    assert result["dialogues"] == 3 and set(result["results"]) == {"2", "4"}
+    assert all(0 <= row["r@1"] <= row["r@5"] <= row["r@10"] <= 1 for row in result["results"].values())
