@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import re
+import resource
 import socket
 import statistics
 import subprocess
@@ -123,6 +124,18 @@ def connect(port: int) -> http.client.HTTPConnection:
     return connection
 
 
+def cpu_seconds(pid: int | None = None) -> float | None:
+    """CPU time (user + system) used so far by process `pid` (Linux /proc), or by this process."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def get_health(port: int) -> dict:
     connection = connect(port)
     try:
@@ -194,6 +207,10 @@ def load(port: int, requests: int, clients: int, top: int, score: str) -> dict:
     }
 
 
+def per_request(before: float | None, after: float | None, requests: int) -> float | None:
+    return None if before is None or after is None or not requests else round(1000 * (after - before) / requests, 2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="tiny")
@@ -214,7 +231,9 @@ def main() -> None:
         try:
             health = get_health(port)
             load(port, min(8, args.requests), 1, args.top, args.score)  # warm-up
+            before = cpu_seconds(server.pid), cpu_seconds()
             result = load(port, args.requests, args.clients, args.top, args.score)
+            after = cpu_seconds(server.pid), cpu_seconds()
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -233,6 +252,9 @@ def main() -> None:
                 "cpus": os.cpu_count(),
                 "machine": platform.machine(),
                 **result,
+                # CPU time per answered request, of the server and of this load generator (same machine)
+                "server_cpu_ms_per_request": per_request(before[0], after[0], result["ok"]),
+                "client_cpu_ms_per_request": per_request(before[1], after[1], result["ok"]),
             }
         )
     )

@@ -26,12 +26,6 @@ BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
             ["--config", "tiny", "--steps", "1", "--warmup", "1", "--k", "4", "--device", "cpu"],
             "ratio",
         ),
-        pytest.param(
-            "serve_latency.py",
-            ["--stickers", "50", "--requests", "10", "--clients", "2", "--threads", "1"],
-            "p50_ms",
-            marks=pytest.mark.skipif(importlib.util.find_spec("uvicorn") is None, reason="needs the serve extra"),
-        ),
     ],
 )
 def test_benchmark_prints_json(tmp_path, script, args, key):
@@ -61,3 +55,14 @@ def test_rerank_quality_reports_recall_per_rerank(tmp_path):
     result = run_benchmark(tmp_path, "rerank_quality.py", args, "results")
     assert result["dialogues"] == 3 and set(result["results"]) == {"2", "4"}
     assert all(0 <= row["r@1"] <= row["r@5"] <= row["r@10"] <= 1 for row in result["results"].values())
+
+
+@pytest.mark.skipif(importlib.util.find_spec("uvicorn") is None, reason="needs the serve extra")
+def test_serve_latency_reports_latency_and_cpu_per_request(tmp_path):
+    args = ["--stickers", "50", "--requests", "10", "--clients", "2", "--threads", "1"]
+    result = run_benchmark(tmp_path, "serve_latency.py", args, "p50_ms")
+    assert result["ok"] == 10 and result["error_count"] == 0
+    assert 0 < result["p50_ms"] <= result["p90_ms"] <= result["p99_ms"]
+    if sys.platform == "linux":  # the server's CPU time is read from /proc
+        assert result["server_cpu_ms_per_request"] > 0
+    assert result["client_cpu_ms_per_request"] > 0
