@@ -71,3 +71,39 @@ def test_ablation_script_trains_only_the_rows_asked_for(tmp_path):
         [*common, "--only", "nonsense"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600
     )
     assert wrong.returncode == 2 and "no row named nonsense" in wrong.stderr
+
+
+def test_demo_as_stickerchat_writes_what_the_stickerchat_reader_reads_back(tmp_path):
+    import numpy as np
+
+    from fixtures_data import write_pbr_dataset
+    from pbr_cli.data import open_dataset
+    from pbr_cli.data.stickerchat import read_stickerchat
+
+    data = write_pbr_dataset(tmp_path)
+    out = tmp_path / "sc"
+    script = [sys.executable, str(ROOT / "examples" / "demo_as_stickerchat.py")]
+    proc = subprocess.run([*script, str(out), "--data", str(data)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    source, copy = open_dataset(data), read_stickerchat(out)
+    assert copy.format == "stickerchat"
+    assert {split: len(d) for split, d in copy.splits.items()} == {"train": 12, "val": 6, "test": 6}
+    for split, dialogues in source.splits.items():
+        for original, read in zip(dialogues, copy.splits[split], strict=True):
+            assert read.context == original.context
+            sticker = source.stickers[original.sticker]
+            assert read.sticker == f"{sticker.topic}/{sticker.id}"
+            assert copy.stickers[read.sticker].topic == sticker.topic
+            np.testing.assert_array_equal(copy.stickers[read.sticker].image(), sticker.image())
+    assert all(sticker.emotion is None for sticker in copy.stickers.values())  # StickerChat has no labels
+
+    again = subprocess.run([*script, str(out), "--data", str(data)], capture_output=True, text=True, timeout=300)
+    assert again.returncode != 0 and "already exists" in again.stderr
+    missing = subprocess.run(
+        [*script, str(tmp_path / "new"), "--data", str(tmp_path / "nowhere")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert missing.returncode != 0 and missing.stderr.startswith("error: ") and "Traceback" not in missing.stderr
+    assert not (tmp_path / "new").exists() and not (tmp_path / ".new.partial").exists()
