@@ -143,6 +143,7 @@ def _tiny() -> RunConfig:
         val_limit=256,
         log_every=20,
         tscl_stop_grad=True,
+        phsm_pool="own",  # from scratch, other topics' candidates are the wrong hard negatives (README, Table 3)
     )
     return RunConfig("tiny", model, train)
 

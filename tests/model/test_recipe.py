@@ -72,6 +72,8 @@ def test_paper_configuration_keeps_the_authors_choices():
     assert (paper.txt_pool, paper.embed_norm, paper.itm_input, paper.learn_temp) == ("cls", "none", "fusion", True)
     tiny = load_run_config("tiny").model
     assert (tiny.img, tiny.txt_pool, tiny.embed_norm, tiny.itm_input) == ("test_resnet", "mean", "batch", "fusion+itc")
+    assert load_run_config("paper").train.phsm_pool == "batch"  # Algorithm 1: the whole batch's candidates
+    assert load_run_config("tiny").train.phsm_pool == "own"
 
 
 @pytest.mark.parametrize(
