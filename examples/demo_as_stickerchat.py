@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 
@@ -35,8 +38,9 @@ def convert(dataset, output: Path) -> dict[str, int]:
 
     names = {}
     for sticker in dataset.stickers.values():
-        names[sticker.id] = (safe_name(sticker.topic), safe_name(sticker.id))
-        target = output / STICKER_FOLDER / names[sticker.id][0] / f"{names[sticker.id][1]}.npy"
+        set_id, sticker_id = safe_name(sticker.topic), safe_name(sticker.id)
+        names[sticker.id] = (set_id, sticker_id)
+        target = output / STICKER_FOLDER / set_id / f"{sticker_id}.npy"
         target.parent.mkdir(parents=True, exist_ok=True)
         np.save(target, np.ascontiguousarray(sticker.image(), dtype=np.uint8))
     counts = {"stickers": len(names)}
@@ -56,6 +60,7 @@ def convert(dataset, output: Path) -> dict[str, int]:
 def main() -> None:
     from pbr_cli.datasets import load_dataset
     from pbr_cli.errors import DataError
+    from pbr_cli.io import current_umask
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output", type=Path, help="folder to write (must not exist)")
@@ -67,19 +72,25 @@ def main() -> None:
         dataset = load_dataset(args.data)
     except DataError as exc:
         sys.exit(f"error: {exc}")
-    staging = args.output.with_name(f".{args.output.name}.partial")
-    if staging.exists():
-        import shutil
-
-        shutil.rmtree(staging)
+    # written into a hidden folder beside OUTPUT and renamed into place: a failure leaves nothing behind
+    try:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{args.output.name}.", suffix=".partial", dir=args.output.parent))
+        os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes 0700; the dataset gets the usual permissions
+    except OSError as exc:
+        sys.exit(f"error: {args.output}: cannot write ({exc.strerror or exc})")
     try:
         counts = convert(dataset, staging)
-    except ValueError as exc:
-        import shutil
-
+        staging.rename(args.output)
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        sys.exit(f"error: {dataset.root}: {exc}")
-    staging.rename(args.output)
+        if isinstance(exc, DataError):  # an unreadable sticker: the message names its file
+            sys.exit(f"error: {exc}")
+        if isinstance(exc, ValueError):
+            sys.exit(f"error: {dataset.root}: {exc}")
+        if isinstance(exc, OSError):
+            sys.exit(f"error: {args.output}: cannot write ({exc.strerror or exc})")
+        raise
     print(json.dumps({"output": str(args.output), **counts}))
 
 
