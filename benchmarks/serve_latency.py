@@ -125,15 +125,32 @@ def connect(port: int) -> http.client.HTTPConnection:
 
 
 def cpu_seconds(pid: int | None = None) -> float | None:
-    """CPU time (user + system) used so far by process `pid` (Linux /proc), or by this process."""
+    """CPU time (user + system) used so far by process `pid` and its worker processes (Linux /proc), or by
+    this process."""
     if pid is None:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         return usage.ru_utime + usage.ru_stime
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for process in [pid, *children(pid)]:
+        try:
+            fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            if process == pid:
+                return None
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of `pid` (the server's ranking workers), from /proc."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found += [int(child) for child in task.read_text().split()]
+        except OSError:
+            continue
+    return found
 
 
 def get_health(port: int) -> dict:
@@ -246,13 +263,15 @@ def main() -> None:
                 "clients": args.clients,
                 "rerank": health["rerank"],
                 "workers": health["workers"],
+                "worker_kind": health.get("worker_kind"),
                 "score": args.score,
                 "top": args.top,
                 "threads": args.threads,
                 "cpus": os.cpu_count(),
                 "machine": platform.machine(),
                 **result,
-                # CPU time per answered request, of the server and of this load generator (same machine)
+                # CPU time per answered request, of the server (with its worker processes) and of this load
+                # generator (same machine)
                 "server_cpu_ms_per_request": per_request(before[0], after[0], result["ok"]),
                 "client_cpu_ms_per_request": per_request(before[1], after[1], result["ok"]),
             }

@@ -2,14 +2,19 @@
 
 `Ranker` is the product-facing library object (validate a request, rank, answer a dict); `create_app`
 wraps it in a Starlette application that `pbr serve` runs under uvicorn. Requests are validated before
-any model work, model work runs in a worker thread (one at a time), and a bad request never stops the
-server: it gets a JSON `{"error": ...}` with status 400 (or 413 for a body over the limit).
+any model work; model work runs off the event loop, in forked worker processes on a Linux CPU
+(`ProcessWorkers`: the HTTP front never contends with the model for the interpreter lock) or in worker
+threads elsewhere (`ThreadWorkers`). A bad request never stops the server: it gets a JSON `{"error": ...}`
+with status 400 (or 413 for a body over the limit).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -24,6 +29,7 @@ from .index import DEFAULT_RERANK, SCORES
 MAX_TURNS = 256  # utterances in one request's context
 MAX_TURN_CHARS = 4096
 DEFAULT_MAX_BODY = 64 * 1024  # bytes
+MAX_DEFAULT_WORKERS = 4
 _FIELDS = ("context", "top", "candidates", "score")
 _IMAGE_TYPES = {
     ".png": "image/png",
@@ -69,7 +75,7 @@ class Ranker:
         self.model, self.tokenizer, self.stickers, self.device = model, tokenizer, sticker_set, device
         self.model_hash, self.run, self.reload, self.rerank = model_hash, run, reload, rerank
         self.rows = {sticker_id: row for row, sticker_id in enumerate(sticker_set.ids)}
-        self.workers = workers
+        self.workers, self.worker_kind = workers, "thread"
         self._slots = threading.BoundedSemaphore(workers)  # forward passes at once; more requests queue here
 
     def __len__(self) -> int:
@@ -157,6 +163,7 @@ class Ranker:
             "image_tokens": self.stickers.image_tokens is not None,
             "rerank": self.rerank,
             "workers": self.workers,
+            "worker_kind": self.worker_kind,
             "device": str(self.device),
         }
 
@@ -199,13 +206,184 @@ async def _read_body(request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def create_app(ranker: Ranker, max_body: int = DEFAULT_MAX_BODY):
-    """The Starlette application: POST /rank, GET /health, GET /stickers/{id}; errors as JSON."""
+@dataclass(frozen=True)
+class WorkerPlan:
+    """How a server ranks requests side by side: `count` workers, each with `threads` torch threads, as
+    forked processes (`processes`) or as threads of the server's own process."""
+
+    count: int
+    processes: bool
+    threads: int
+
+    def describe(self) -> str:
+        kind = ("process", "processes") if self.processes else ("thread", "threads")
+        return f"{self.count} worker {kind[self.count != 1]}, {self.threads} torch thread(s) each"
+
+
+def plan_workers(device, workers: int | None) -> WorkerPlan:
+    """`workers` (default: one per core, at most 4, on the CPU; 1 on a GPU) and how they run.
+
+    On a Linux CPU the workers are processes forked once the model is loaded (copy-on-write, so the weights
+    and the index are not duplicated): a ranking request is dozens of small tensor operations whose Python
+    overhead dominates, and threads of one process would queue for its interpreter lock. The cores are
+    divided among the workers. OpenMP's thread pool does not survive a fork, so when the workers get more
+    than one thread each, this process loads the model on one thread and the pool first starts in them.
+    Elsewhere (a GPU, macOS, Windows) the workers are threads sharing the process's torch threads."""
+    cpu = device.type == "cpu"
+    if workers is None:
+        workers = max(1, min(MAX_DEFAULT_WORKERS, os.cpu_count() or 1)) if cpu else 1
+    processes = cpu and sys.platform.startswith("linux")
+    threads = max(1, torch.get_num_threads() // workers) if cpu else torch.get_num_threads()
+    if processes and threads > 1:
+        torch.set_num_threads(1)
+    elif cpu and not processes:
+        torch.set_num_threads(threads)
+    return WorkerPlan(workers, processes, threads)
+
+
+class ThreadWorkers:
+    """Ranking in the server's thread pool, `count` forward passes at once (the Ranker's own limit)."""
+
+    def __init__(self, ranker: Ranker):
+        self.ranker = ranker
+
+    async def rank(self, request: RankRequest) -> dict[str, Any]:
+        from starlette.concurrency import run_in_threadpool
+
+        return await run_in_threadpool(self.ranker.rank, request)
+
+    def alive(self) -> int:
+        return self.ranker.workers
+
+    def close(self) -> None:
+        pass
+
+
+class _Worker:
+    def __init__(self, process, connection):
+        self.process, self.connection = process, connection
+
+
+class ProcessWorkers:
+    """Ranking in `plan.count` worker processes forked from this one, each handed one request at a time
+    over a pipe; the event loop waits for the answer on the pipe's descriptor, so no thread is involved.
+
+    A worker that dies answers its request with a 500 and is replaced by a fresh fork; one whose server
+    has gone (killed without a chance to stop it) notices within a second and exits."""
+
+    def __init__(self, ranker: Ranker, plan: WorkerPlan):
+        import multiprocessing
+
+        self.ranker, self.threads = ranker, plan.threads
+        self._context = multiprocessing.get_context("fork")
+        self._pid = os.getpid()
+        self._workers = [self._start() for _ in range(plan.count)]
+        self._idle: asyncio.Queue | None = None  # made on the server's event loop
+
+    def _start(self) -> _Worker:
+        ours, theirs = self._context.Pipe()
+        process = self._context.Process(
+            target=_serve_requests,
+            args=(self.ranker, theirs, ours, self.threads, self._pid),
+            name="pbr-rank",
+            daemon=True,
+        )
+        process.start()
+        theirs.close()
+        return _Worker(process, ours)
+
+    def alive(self) -> int:
+        return sum(worker.process.is_alive() for worker in self._workers)
+
+    async def rank(self, request: RankRequest) -> dict[str, Any]:
+        if self._idle is None:
+            self._idle = asyncio.Queue()
+            for worker in self._workers:
+                self._idle.put_nowait(worker)
+        loop = asyncio.get_running_loop()
+        while True:
+            worker = await self._idle.get()
+            try:
+                worker.connection.send(request)
+                break
+            except OSError:  # it died while idle and never saw the request: replace it, try the next one
+                self._idle.put_nowait(self._replace(worker))
+        answer = loop.create_future()
+        loop.add_reader(worker.connection.fileno(), self._answered, worker, answer)
+        # shielded: a cancelled request still lets the worker's answer arrive before the worker is reused
+        status, payload = await asyncio.shield(answer)
+        if status != 200:
+            raise RequestError(payload, status)
+        return payload
+
+    def _answered(self, worker: _Worker, answer: asyncio.Future) -> None:
+        asyncio.get_running_loop().remove_reader(worker.connection.fileno())
+        try:
+            reply = worker.connection.recv()
+        except (EOFError, OSError):  # it died on this request
+            worker = self._replace(worker)
+            reply = (500, "the ranking worker stopped while answering (it has been restarted)")
+        self._idle.put_nowait(worker)
+        if not answer.done():
+            answer.set_result(reply)
+
+    def _replace(self, worker: _Worker) -> _Worker:
+        worker.connection.close()
+        worker.process.join(timeout=1)
+        fresh = self._start()
+        self._workers[self._workers.index(worker)] = fresh
+        return fresh
+
+    def close(self) -> None:
+        """Let every worker finish its request and exit (a second later, make it)."""
+        for worker in self._workers:
+            worker.connection.close()
+        deadline = time.monotonic() + 5
+        for worker in self._workers:
+            worker.process.join(timeout=max(0.1, deadline - time.monotonic()))
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join(timeout=1)
+
+
+def _serve_requests(ranker: Ranker, connection, server_end, threads: int, server_pid: int) -> None:
+    """A worker process: rank each request from the pipe and send back (status, answer or error)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the server stops us
+    server_end.close()
+    torch.set_num_threads(threads)
+    while True:
+        try:
+            if not connection.poll(1.0):
+                if os.getppid() != server_pid:
+                    return
+                continue
+            request = connection.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            reply = (200, ranker.rank(request))
+        except RequestError as exc:
+            reply = (exc.status, str(exc))
+        except Exception as exc:  # noqa: BLE001 - the server answers 500 and goes on
+            reply = (500, f"internal error: {type(exc).__name__}")
+        try:
+            connection.send(reply)
+        except OSError:
+            return
+
+
+def create_app(ranker: Ranker, max_body: int = DEFAULT_MAX_BODY, workers: ThreadWorkers | ProcessWorkers | None = None):
+    """The Starlette application: POST /rank, GET /health, GET /stickers/{id}; errors as JSON.
+
+    Requests are ranked by `workers` (default: the Ranker in the server's thread pool)."""
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException
     from starlette.responses import FileResponse, JSONResponse, Response
     from starlette.routing import Route
+
+    if workers is None:
+        workers = ThreadWorkers(ranker)
 
     def error(message: str, status: int) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status)
@@ -214,12 +392,12 @@ def create_app(ranker: Ranker, max_body: int = DEFAULT_MAX_BODY):
         try:
             body = await _read_body(request, max_body)
             parsed = ranker.parse(body)  # before any model work
-            return JSONResponse(await run_in_threadpool(ranker.rank, parsed))
+            return JSONResponse(await workers.rank(parsed))
         except RequestError as exc:
             return error(str(exc), exc.status)
 
     async def health(request):
-        return JSONResponse(ranker.health())
+        return JSONResponse({**ranker.health(), "workers_alive": workers.alive()})
 
     async def sticker(request):
         try:
@@ -244,19 +422,6 @@ def create_app(ranker: Ranker, max_body: int = DEFAULT_MAX_BODY):
     return Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: server_error})
 
 
-def share_cores(device, workers: int | None) -> int:
-    """How many requests a server ranks at once: `workers`, or by default one per core (at most 4) on the CPU
-    and 1 on a GPU; on the CPU torch's threads are then divided among them (a process-wide setting).
-
-    A ranking request is small (one dialogue, tens of re-ranked pairs), so passes on one core each answer
-    more requests than one pass at a time on every core."""
-    if workers is None:
-        workers = 1 if device.type != "cpu" else max(1, min(4, os.cpu_count() or 1))
-    if device.type == "cpu":
-        torch.set_num_threads(max(1, torch.get_num_threads() // workers))
-    return workers
-
-
 def load_ranker(
     run: str | None,
     stickers: str,
@@ -269,7 +434,7 @@ def load_ranker(
 ) -> Ranker:
     """A Ranker for a run folder and a sticker index .h5 (or a folder of stickers, embedded now).
 
-    `workers` requests are ranked at once (see `share_cores`)."""
+    `workers` requests are ranked at once (see `plan_workers`)."""
     from .index import load_sticker_set
     from .model.run import load_run, resolve_run
 

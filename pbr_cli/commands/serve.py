@@ -42,8 +42,8 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
     type=int,
     default=None,
     callback=positive_int,
-    help="Requests ranked at once, each with its share of the CPU threads. Default: one per core "
-    "(at most 4) on the CPU, 1 on a GPU.",
+    help="Requests ranked at once, each with its share of the CPU threads: worker processes on a Linux CPU, "
+    "threads elsewhere. Default: one per core (at most 4) on the CPU, 1 on a GPU.",
 )
 @click.option("--skip-bad-images", is_flag=True, help="With a folder: leave out unreadable images (reported).")
 @click.pass_obj
@@ -67,7 +67,7 @@ def serve(settings, run, stickers, host, port, which, rerank, max_body, workers,
     try:
         import uvicorn
 
-        from ..serve import create_app, load_ranker, share_cores
+        from ..serve import ProcessWorkers, ThreadWorkers, create_app, load_ranker, plan_workers
     except ImportError:
         raise ConfigError("pbr serve needs Starlette and uvicorn: pip install 'pbr-cli[serve]'") from None
 
@@ -77,8 +77,8 @@ def serve(settings, run, stickers, host, port, which, rerank, max_body, workers,
 
     console.info(f"loading the model and the stickers from {stickers} ...")
     device = settings.torch_device()
-    workers = share_cores(device, workers)
-    ranker = load_ranker(run, stickers, which, device, rerank, skip_bad_images, skipped, workers)
+    plan = plan_workers(device, workers)
+    ranker = load_ranker(run, stickers, which, device, rerank, skip_bad_images, skipped, plan.count)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # asyncio sets TCP_NODELAY only then
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -91,13 +91,21 @@ def serve(settings, run, stickers, host, port, which, rerank, max_body, workers,
     bound = sock.getsockname()[1]
     if host not in LOOPBACK:
         console.warn(f"listening on {host}: anyone who can reach this machine can query the server")
-    console.info(f"pbr serve: {len(ranker)} stickers, model {ranker.model_hash}, run {ranker.run}")
+    if plan.processes:
+        ranker.worker_kind = "process"
+        pool = ProcessWorkers(ranker, plan)  # forked before the event loop and uvicorn's threads exist
+    else:
+        pool = ThreadWorkers(ranker)
+    console.info(f"pbr serve: {len(ranker)} stickers, model {ranker.model_hash}, run {ranker.run}, {plan.describe()}")
     click.echo(f"listening on http://{host if ':' not in host else f'[{host}]'}:{bound}", err=True)
     config = uvicorn.Config(
-        create_app(ranker, max_body),
+        create_app(ranker, max_body, pool),
         log_level="warning",
         access_log=False,
         timeout_keep_alive=5,
         timeout_graceful_shutdown=5,
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        pool.close()

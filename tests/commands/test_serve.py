@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -37,10 +40,8 @@ def built(tmp_path_factory):
     return {"root": root, "data": data}
 
 
-@pytest.fixture(scope="module")
-def served(built):
-    """`pbr serve` for the built run and index on a free loopback port."""
-    root, data = built["root"], built["data"]
+def start_server(root, *options: str, **popen) -> tuple[subprocess.Popen, int]:
+    """`pbr serve` for the built run and index on a free loopback port: (the process, its port)."""
     server = subprocess.Popen(
         [
             sys.executable,
@@ -53,14 +54,12 @@ def served(built):
             str(root / "index.h5"),
             "--port",
             "0",
-            "--max-body",
-            "4096",
-            "--workers",
-            "3",  # three model passes at once: the concurrency test below runs them side by side
+            *options,
         ],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
+        **popen,
     )
     port, lines = None, []
     deadline = time.monotonic() + 120
@@ -74,10 +73,23 @@ def served(built):
     if port is None:
         server.kill()
         pytest.fail("the server did not start:\n" + "".join(lines))
+    return server, port
+
+
+@pytest.fixture(scope="module")
+def served(built):
+    """`pbr serve` with three workers (the concurrency test below runs them side by side)."""
+    root, data = built["root"], built["data"]
+    server, port = start_server(root, "--max-body", "4096", "--workers", "3")
     threading.Thread(target=server.stderr.read, daemon=True).start()
     yield {"root": root, "data": data, "port": port, "server": server}
     server.terminate()
     server.wait(timeout=30)
+
+
+def worker_pids(pid: int) -> list[int]:
+    """The server's ranking worker processes (Linux /proc)."""
+    return [int(child) for task in Path(f"/proc/{pid}/task").glob("*/children") for child in task.read_text().split()]
 
 
 def call(port: int, method: str, path: str, body: bytes | str | None = None, headers: dict | None = None):
@@ -216,6 +228,53 @@ def test_concurrent_requests_get_the_answers_of_sequential_ones(served):
         thread.join(timeout=120)
     assert len(answers) == 24
     assert all(answers[(number, repeat)] == expected[number] for number, repeat in answers)
+
+
+LINUX = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="worker processes are forked on Linux")
+
+
+@LINUX
+def test_workers_are_processes_on_a_linux_cpu(served):
+    health = json.loads(call(served["port"], "GET", "/health")[2])
+    assert health["worker_kind"] == "process" and health["workers_alive"] == 3
+    assert len(worker_pids(served["server"].pid)) == 3
+
+
+@LINUX
+def test_a_killed_worker_is_replaced_and_no_request_is_lost(served):
+    request = {"context": DIALOGUE, "top": 5}
+    expected = post_rank(served["port"], request)
+    victim = worker_pids(served["server"].pid)[0]
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{victim}").exists() and "Z" not in Path(f"/proc/{victim}/stat").read_text().split()[2]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    answers = [post_rank(served["port"], request) for _ in range(6)]  # every worker, the dead one included
+    assert [status for status, _ in answers] == [200] * 6, answers
+    assert all(answer["stickers"] == expected[1]["stickers"] for _, answer in answers)
+    health = json.loads(call(served["port"], "GET", "/health")[2])
+    assert health["workers_alive"] == 3 and victim not in worker_pids(served["server"].pid)
+
+
+@LINUX
+@pytest.mark.parametrize("stop", ["terminate", "ctrl-c"])
+def test_stopping_the_server_stops_its_workers_without_a_traceback(built, stop):
+    server, port = start_server(built["root"], "--workers", "2", start_new_session=True)
+    assert post_rank(port, {"context": DIALOGUE, "top": 3})[0] == 200
+    workers = worker_pids(server.pid)
+    assert len(workers) == 2
+    if stop == "terminate":
+        server.terminate()
+    else:
+        os.killpg(server.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole process group
+    _, stderr = server.communicate(timeout=30)
+    assert server.returncode in (0, 130, -signal.SIGTERM), stderr  # 130: interrupted, as a shell reports it
+    assert "Traceback" not in stderr, stderr
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in workers):
+        assert time.monotonic() < deadline, "a worker outlived the server"
+        time.sleep(0.05)
 
 
 def test_serve_without_the_extra_says_how_to_get_it(invoke, monkeypatch, tmp_path):
