@@ -6,11 +6,14 @@
     python examples/ablation.py --data my_dataset/ --steps 3000 --report ablation/
     python examples/ablation.py --table 3 --jobs 2               # two trainings at a time, one thread each
     python examples/ablation.py --table 3 --only base full --seeds 0 1 2   # some rows only
+    python examples/ablation.py --table 3 --only full --set ekd_weight=1.5 --report ablation-a15/
 
 The emotion teacher, anchors, teacher features and sentiment are made once (or reused from the
 report folder); every configuration is then trained for the same number of steps with each seed
 and scored on the test split by ITM (the paper) and by ITC similarity. Prints a table of MAP and
-R10@1 as mean ± standard deviation over seeds, and writes it to REPORT/table<N>.md.
+R10@1 as mean ± standard deviation over seeds, and writes it to REPORT/table<N>.md; the json next
+to it also has each run's val R10@1 (ITM, at its kept checkpoint), for choosing between settings without the test split.
+`--set FIELD=VALUE` sets a `pbr train` option (its TrainOptions field name) for every row.
 
 With --jobs N, N trainings run at once in separate processes, each with cores/N threads (on a
 CPU this is faster than one training with all cores: small models do not use many threads well).
@@ -63,6 +66,34 @@ def filled(options: dict, files: dict[str, str]) -> dict:
     return {key: value.format(**files) if isinstance(value, str) else value for key, value in options.items()}
 
 
+def parse_setting(text: str) -> tuple[str, object]:
+    """FIELD=VALUE for `--set`: the value as JSON where it parses (numbers, true/false), else the string."""
+    import dataclasses
+
+    from pbr_cli.training import TrainOptions
+
+    field, equals, value = text.partition("=")
+    fields = {f.name for f in dataclasses.fields(TrainOptions)} - {"data", "config", "out", "steps", "batch_size"}
+    if not equals or field not in fields:
+        raise argparse.ArgumentTypeError(f"expected FIELD=VALUE with FIELD one of {', '.join(sorted(fields))}")
+    try:
+        return field, json.loads(value)
+    except ValueError:
+        return field, value
+
+
+def best_val(run: Path) -> float | None:
+    """Val R@1 by ITM of the checkpoint a run keeps (its best val MAP), from metrics.jsonl; None if it never
+    validated."""
+    path = run / "metrics.jsonl"
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.is_file() else []
+    records = [r for r in records if r.get("split") == "val" and r.get("score") == "itm"]
+    if not records:
+        return None
+    best = max(records, key=lambda r: r["map"])
+    return next(v for k, v in best.items() if k.startswith("r") and k.endswith("@1"))
+
+
 def spread(values: list[float]) -> str:
     """Mean ± sample standard deviation over seeds (± 0 for a single seed), in %."""
     mean = statistics.fmean(values)
@@ -90,6 +121,15 @@ def main() -> None:
         default=None,
         metavar="ROW",
         help="train only these rows of the table (names as printed, e.g. base full)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        type=parse_setting,
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="a `pbr train` option for every row, by its TrainOptions field name (repeatable)",
     )
     args = parser.parse_args()
 
@@ -124,6 +164,7 @@ def main() -> None:
         header = ["M"]
     if args.only:
         configurations = [(labels, extra) for labels, extra in configurations if labels[0] in args.only]
+    configurations = [(labels, {**extra, **dict(args.settings)}) for labels, extra in configurations]
     jobs = [
         (
             plan,
@@ -145,8 +186,9 @@ def main() -> None:
     else:
         results = [train_and_evaluate(*job) for job in jobs]
     for index, (labels, _) in enumerate(configurations):
-        metrics = {"map": [], "r@1": [], "itc_map": [], "itc_r@1": []}
-        for result in results[index * len(args.seeds) : (index + 1) * len(args.seeds)]:
+        metrics = {"map": [], "r@1": [], "itc_map": [], "itc_r@1": [], "val_r@1": []}
+        for seed, result in zip(args.seeds, results[index * len(args.seeds) : (index + 1) * len(args.seeds)]):
+            metrics["val_r@1"].append(best_val(plan.report / "runs" / f"t{args.table}-{labels[0]}-s{seed}"))
             metrics["map"].append(result["map"])
             metrics["r@1"].append(result[f"r{result['candidates']}@1"])
             metrics["itc_map"].append(result["itc"]["map"])
@@ -165,7 +207,8 @@ def main() -> None:
     (args.report / f"table{args.table}.json").write_text(
         json.dumps([{"labels": labels, **metrics} for labels, metrics in rows], indent=2), encoding="utf-8"
     )
-    print(f"Table {args.table} on {data} ({args.steps} steps, seeds {args.seeds}; mean ± std, %):")
+    settings = "".join(f", {field} = {value}" for field, value in args.settings)
+    print(f"Table {args.table} on {data} ({args.steps} steps, seeds {args.seeds}{settings}; mean ± std, %):")
     print(table)
 
 
