@@ -94,3 +94,42 @@ def test_a_cancelled_request_does_not_hand_its_answer_to_the_next():
     finally:
         pool.close()
     assert [a["context"] for a in answers] == [["next", str(i)] for i in range(4)]
+
+
+class MatmulRanker:
+    """Ranks with a multithreaded matrix product, the kind of op that starts OpenMP's thread pool."""
+
+    def rank(self, request: RankRequest) -> dict:
+        import torch
+
+        a = torch.ones(512, 512)
+        return {"threads": torch.get_num_threads(), "sum": float((a @ a).sum())}
+
+
+def test_workers_with_several_threads_each_do_not_hang_after_the_fork():
+    # in a fresh interpreter, as `pbr serve` is: the plan comes first, then the model work, then the fork
+    script = """
+import asyncio, torch
+from pbr_cli.serve import ProcessWorkers, RankRequest, plan_workers
+from test_serve_pool import MatmulRanker
+torch.set_num_threads(4)
+plan = plan_workers(torch.device("cpu"), 2)
+assert plan.processes and plan.threads == 2 and torch.get_num_threads() == 1, plan
+a = torch.ones(2048, 2048); (a @ a).sum()  # loading a model: big ops in this process before the fork
+pool = ProcessWorkers(MatmulRanker(), plan)
+async def main():
+    requests = [pool.rank(RankRequest(["x"], 1, None, "itm")) for _ in range(4)]
+    return await asyncio.wait_for(asyncio.gather(*requests), 60)
+try:
+    print(asyncio.run(main()))
+finally:
+    pool.close()
+"""
+    import subprocess
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here), str(here.parent)])}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("'threads': 2") == 4

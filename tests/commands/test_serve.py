@@ -258,6 +258,22 @@ def test_a_killed_worker_is_replaced_and_no_request_is_lost(served):
 
 
 @LINUX
+def test_workers_with_several_threads_each_answer(built):
+    # OpenMP's pool does not survive a fork: workers with more than one thread must still answer
+    env = {**os.environ, "OMP_NUM_THREADS": "4"}
+    server, port = start_server(built["root"], "--workers", "2", env=env)
+    try:
+        health = json.loads(call(port, "GET", "/health")[2])
+        assert health["worker_kind"] == "process" and health["workers_alive"] == 2
+        answers = [post_rank(port, {"context": DIALOGUE, "top": 3}) for _ in range(4)]  # both workers
+        assert [status for status, _ in answers] == [200] * 4
+        assert len({json.dumps(answer["stickers"]) for _, answer in answers}) == 1
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
+
+
+@LINUX
 @pytest.mark.parametrize("stop", ["terminate", "ctrl-c"])
 def test_stopping_the_server_stops_its_workers_without_a_traceback(built, stop):
     server, port = start_server(built["root"], "--workers", "2", start_new_session=True)
