@@ -75,11 +75,11 @@ def test_ablation_script_trains_only_the_rows_asked_for(tmp_path):
     report = json.loads((tmp_path / "ab" / "table3.json").read_text())
     assert all(len(row["val_r@1"]) == 1 and 0 <= row["val_r@1"][0] <= 1 for row in report)
 
-    setting = [*common[:-1], str(tmp_path / "ab-set"), "--only", "ekd", "--set", "ekd_weight=1.5"]
+    setting = [*common[:-1], str(tmp_path / "ab-set"), "--only", "ekd", "--set", "ekd_weight=1.25"]
     proc = subprocess.run(setting, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     config = json.loads((tmp_path / "ab-set" / "runs" / "t3-ekd-s0" / "config.json").read_text())
-    assert config["train"]["ekd_weight"] == 1.5 and "ekd_weight = 1.5" in proc.stdout
+    assert config["train"]["ekd_weight"] == 1.25 and "ekd_weight = 1.25" in proc.stdout
     bad = subprocess.run(
         [*common, "--set", "no_such_option=1"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600
     )

@@ -68,7 +68,9 @@ from .common import guard_outputs, json_option, non_negative_float, non_negative
     default=None,
     help="Emotion knowledge distillation (default: anchors when --anchors is given, else off).",
 )
-@click.option("--ekd-weight", type=float, default=None, callback=non_negative_float, help="alpha (default 0.5).")
+@click.option(
+    "--ekd-weight", type=float, default=None, callback=non_negative_float, help="alpha (default: tiny 1.5, paper 0.5)."
+)
 @click.option(
     "--ekd-tau",
     type=float,
