@@ -75,7 +75,7 @@ class Ranker:
         self.model, self.tokenizer, self.stickers, self.device = model, tokenizer, sticker_set, device
         self.model_hash, self.run, self.reload, self.rerank = model_hash, run, reload, rerank
         self.rows = {sticker_id: row for row, sticker_id in enumerate(sticker_set.ids)}
-        self.workers, self.worker_kind = workers, "thread"
+        self.workers = workers
         self._slots = threading.BoundedSemaphore(workers)  # forward passes at once; more requests queue here
 
     def __len__(self) -> int:
@@ -163,7 +163,6 @@ class Ranker:
             "image_tokens": self.stickers.image_tokens is not None,
             "rerank": self.rerank,
             "workers": self.workers,
-            "worker_kind": self.worker_kind,
             "device": str(self.device),
         }
 
@@ -241,8 +240,15 @@ def plan_workers(device, workers: int | None) -> WorkerPlan:
     return WorkerPlan(workers, processes, threads)
 
 
+def start_workers(ranker: Ranker, plan: WorkerPlan) -> ThreadWorkers | ProcessWorkers:
+    """The workers `plan` asks for; processes are forked now (call before the event loop and its threads)."""
+    return ProcessWorkers(ranker, plan) if plan.processes else ThreadWorkers(ranker)
+
+
 class ThreadWorkers:
     """Ranking in the server's thread pool, `count` forward passes at once (the Ranker's own limit)."""
+
+    kind = "thread"
 
     def __init__(self, ranker: Ranker):
         self.ranker = ranker
@@ -270,6 +276,8 @@ class ProcessWorkers:
 
     A worker that dies answers its request with a 500 and is replaced by a fresh fork; one whose server
     has gone (killed without a chance to stop it) notices within a second and exits."""
+
+    kind = "process"
 
     def __init__(self, ranker: Ranker, plan: WorkerPlan):
         import multiprocessing
@@ -397,7 +405,7 @@ def create_app(ranker: Ranker, max_body: int = DEFAULT_MAX_BODY, workers: Thread
             return error(str(exc), exc.status)
 
     async def health(request):
-        return JSONResponse({**ranker.health(), "workers_alive": workers.alive()})
+        return JSONResponse({**ranker.health(), "worker_kind": workers.kind, "workers_alive": workers.alive()})
 
     async def sticker(request):
         try:

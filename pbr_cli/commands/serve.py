@@ -67,7 +67,7 @@ def serve(settings, run, stickers, host, port, which, rerank, max_body, workers,
     try:
         import uvicorn
 
-        from ..serve import ProcessWorkers, ThreadWorkers, create_app, load_ranker, plan_workers
+        from ..serve import create_app, load_ranker, plan_workers, start_workers
     except ImportError:
         raise ConfigError("pbr serve needs Starlette and uvicorn: pip install 'pbr-cli[serve]'") from None
 
@@ -91,11 +91,7 @@ def serve(settings, run, stickers, host, port, which, rerank, max_body, workers,
     bound = sock.getsockname()[1]
     if host not in LOOPBACK:
         console.warn(f"listening on {host}: anyone who can reach this machine can query the server")
-    if plan.processes:
-        ranker.worker_kind = "process"
-        pool = ProcessWorkers(ranker, plan)  # forked before the event loop and uvicorn's threads exist
-    else:
-        pool = ThreadWorkers(ranker)
+    pool = start_workers(ranker, plan)  # before the event loop and uvicorn's threads exist
     console.info(f"pbr serve: {len(ranker)} stickers, model {ranker.model_hash}, run {ranker.run}, {plan.describe()}")
     click.echo(f"listening on http://{host if ':' not in host else f'[{host}]'}:{bound}", err=True)
     config = uvicorn.Config(
