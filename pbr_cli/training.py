@@ -183,6 +183,8 @@ def objective_for(config: RunConfig):
         tscl_stop_grad=t.tscl_stop_grad,
         phsm_emotion=t.phsm_emotion,
         phsm_pool=t.phsm_pool,
+        itm_negatives=t.itm_negatives,
+        itm_list_weight=t.itm_list_weight,
     )
 
 

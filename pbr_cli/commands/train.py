@@ -86,6 +86,20 @@ from .common import guard_outputs, json_option, non_negative_float, non_negative
     help="ITM negatives (default: phsm when --sentiment and teacher emotion are given, else semantic).",
 )
 @click.option(
+    "--itm-negatives",
+    type=int,
+    default=None,
+    callback=positive_int,
+    help="Negative stickers per dialogue in the ITM pairs, drawn by --negatives (default 1, the paper).",
+)
+@click.option(
+    "--itm-list-weight",
+    type=float,
+    default=None,
+    callback=non_negative_float,
+    help="Weight of the listwise ITM term: each positive ranked against its dialogue's ITM negatives (0 = off).",
+)
+@click.option(
     "--phsm-emotion",
     type=click.Choice(choices("train.phsm_emotion")),
     default=None,

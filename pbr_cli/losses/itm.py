@@ -26,9 +26,44 @@ def sample_negatives(
     return torch.multinomial(weights, 1, generator=generator).squeeze(1)
 
 
+def sample_negative_sets(
+    similarity: torch.Tensor, positive_mask: torch.Tensor, count: int, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`count` distinct negative columns per row, drawn without replacement from softmax(similarity).
+
+    Gumbel top-k: adding Gumbel noise to the logits and keeping the `count` largest draws the columns one by one
+    from the softmax renormalised over those not yet drawn, with no underflow and no host synchronisation.
+    returns (R, count) column indices and (R, count) bool, False where a row ran out of allowed columns (the
+    index is then a masked column: callers weight those pairs out).
+    """
+    logits = similarity.detach().float().masked_fill(positive_mask, float("-inf"))
+    count = min(count, logits.shape[1])
+    uniform = torch.rand(logits.shape, generator=generator, device=logits.device, dtype=logits.dtype)
+    gumbel = -torch.log(-torch.log(uniform.clamp(1e-20, 1 - 1e-7)))
+    keys = torch.where(positive_mask, torch.full_like(logits, float("-inf")), logits + gumbel)
+    picks = keys.topk(count, dim=1).indices
+    return picks, ~positive_mask.gather(1, picks)
+
+
 def has_negative(positive_mask: torch.Tensor) -> torch.Tensor:
     """(R,) bool: rows that have at least one column allowed as a negative."""
     return (~positive_mask).any(1)
+
+
+def list_loss(
+    positive_logits: torch.Tensor, negative_logits: torch.Tensor, negative_valid: torch.Tensor
+) -> torch.Tensor:
+    """Listwise matching loss: each dialogue's positive against its own negatives, by the match margin.
+
+    positive_logits: (K, 2); negative_logits: (K, m, 2); negative_valid: (K, m) bool (False pairs left out).
+    The score of a pair is its match-minus-no-match logit (what ranking sorts by); the loss is the cross-entropy
+    of the positive among the K lists, as ranking a candidate set asks.
+    """
+    positive = (positive_logits[:, 1] - positive_logits[:, 0]).float()[:, None]  # (K, 1)
+    negative = (negative_logits[..., 1] - negative_logits[..., 0]).float()  # (K, m)
+    negative = negative.masked_fill(~negative_valid, float("-inf"))
+    scores = torch.cat([positive, negative], dim=1)
+    return F.cross_entropy(scores, torch.zeros(len(scores), dtype=torch.long, device=scores.device))
 
 
 def itm_loss(

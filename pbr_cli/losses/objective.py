@@ -12,7 +12,7 @@ import torch
 from ..emotions import fold_emotions
 from .ekd import feature_distillation_loss, kl_distillation_loss
 from .itc import i2t_loss, t2i_loss
-from .itm import has_negative, itm_loss, sample_negatives
+from .itm import has_negative, itm_loss, list_loss, sample_negative_sets, sample_negatives
 from .phsm import phsm_scores, polarity_similarity, sticker_polarity
 from .tscl import inter_topic_loss, intra_topic_loss
 
@@ -49,11 +49,19 @@ class Objective:
     phsm_emotion: str = "teacher"  # teacher (pseudo-labels) | student (EKD head)
     phsm_weight: float = 1.0  # scale of softmax(SEN) added to SIM
     phsm_pool: str = "batch"  # batch (all K·n candidates, Algorithm 1) | own (the dialogue's candidates)
+    itm_negatives: int = 1  # negative stickers per dialogue in the ITM pairs (ALBEF/PBR: 1)
+    itm_list_weight: float = 0.0  # weight of the listwise ITM term over each dialogue's pairs (0 = off)
     generator: torch.Generator | None = None
     weights: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        self.weights = {"ekd": self.ekd_weight, "intra": self.intra_weight, "inter": self.inter_weight, **self.weights}
+        self.weights = {
+            "ekd": self.ekd_weight,
+            "intra": self.intra_weight,
+            "inter": self.inter_weight,
+            "itm_list": self.itm_list_weight,
+            **self.weights,
+        }
 
     def __call__(self, model, batch: Batch) -> dict[str, torch.Tensor]:
         k, n = batch.candidate_ids.shape
@@ -92,8 +100,8 @@ class Objective:
             if self.inter_weight:
                 terms["inter"] = inter_topic_loss(view1, view2, self.tscl_temperature, ids)
         if self.loss == "itm":
-            terms["itm"] = self.matching_loss(
-                model, batch, image, text, candidates, positive, temperature, student_logits
+            terms.update(
+                self.matching_loss(model, batch, image, text, candidates, positive, temperature, student_logits)
             )
         return terms
 
@@ -142,8 +150,13 @@ class Objective:
         return (sim_t2i, mask_t2i, pool), (sim_i2t, mask_i2t)
 
     def matching_loss(self, model, batch, image, text, candidates, positive, temperature, student_logits=None):
-        """Eq. 5 on K positive pairs, K (dialogue, negative sticker) and K (negative dialogue, sticker) pairs,
-        with no host synchronisation."""
+        """Eq. 5 on K positive pairs, K·m (dialogue, negative sticker) and K (negative dialogue, sticker) pairs,
+        with no host synchronisation: {"itm": ...}, and {"itm_list": ...} when the listwise term is on.
+
+        With m > 1 negative stickers per dialogue (drawn without replacement) each weighs 1/m in the binary
+        loss, so positives and negatives keep ALBEF's 1 : 2; the listwise term ranks each dialogue's positive
+        above its m negatives by the match margin, as ranking a candidate set does.
+        """
         k, n = batch.candidate_ids.shape
         rows = torch.arange(k, device=batch.label.device)
         tokens = image.tokens.view(k, n, *image.tokens.shape[1:])  # (K, n, L, C_V)
@@ -152,16 +165,27 @@ class Objective:
             (sim_t2i, mask_t2i, pool), (sim_i2t, mask_i2t) = self.mining_scores(
                 batch, text, candidates, positive, temperature, student_logits
             )
-            negative_sticker = sample_negatives(sim_t2i, mask_t2i, self.generator)
+            if self.itm_negatives == 1:
+                negative_sticker = sample_negatives(sim_t2i, mask_t2i, self.generator)[:, None]  # (K, 1)
+                sticker_valid = has_negative(mask_t2i)[:, None]
+            else:
+                negative_sticker, sticker_valid = sample_negative_sets(
+                    sim_t2i, mask_t2i, self.itm_negatives, self.generator
+                )  # (K, m), (K, m)
             negative_text = sample_negatives(sim_i2t, mask_i2t, self.generator)
+            m = negative_sticker.shape[1]
             # a sticker whose every batch dialogue shares its truth has no negative dialogue: weighted out
-            weight = torch.cat([has_negative(mask_t2i), has_negative(mask_i2t)])
+            weight = torch.cat([sticker_valid.flatten().float() / m, has_negative(mask_i2t).float()])
         if pool == "own":
-            negative_tokens = tokens[rows, negative_sticker]  # own candidate set
+            negative_tokens = tokens[rows[:, None], negative_sticker].flatten(0, 1)  # own candidate set
         else:
-            negative_tokens = tokens.flatten(0, 1)[negative_sticker]  # batch-wide pool
-        text_tokens = torch.cat([text.tokens, text.tokens, text.tokens[negative_text]])
-        text_mask = torch.cat([text.mask, text.mask, text.mask[negative_text]])
+            negative_tokens = tokens.flatten(0, 1)[negative_sticker.flatten()]  # batch-wide pool
+        repeated = (lambda x: x) if m == 1 else (lambda x: x.repeat_interleave(m, dim=0))
+        text_tokens = torch.cat([text.tokens, repeated(text.tokens), text.tokens[negative_text]])
+        text_mask = torch.cat([text.mask, repeated(text.mask), text.mask[negative_text]])
         image_tokens = torch.cat([positive_tokens, negative_tokens, positive_tokens])
         logits = model.match((text_tokens, text_mask), image_tokens)
-        return itm_loss(logits[:k], logits[k:], weight)
+        terms = {"itm": itm_loss(logits[:k], logits[k:], weight)}
+        if self.itm_list_weight:
+            terms["itm_list"] = list_loss(logits[:k], logits[k : k + k * m].view(k, m, 2), sticker_valid)
+        return terms

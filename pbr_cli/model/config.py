@@ -80,6 +80,10 @@ class TrainConfig:
     phsm_emotion: str = "teacher"  # sticker polarity for PHSM: teacher pseudo-labels | student EKD head
     phsm_pool: str = "batch"  # where PHSM draws a dialogue's negative sticker: batch (all K·n candidates,
     # Algorithm 1) | own (the dialogue's own candidate set)
+    itm_negatives: int = 1  # negative stickers per dialogue in the ITM pairs (ALBEF / the paper: 1), drawn
+    # without replacement by the mining distribution; each weighs 1/m, keeping positives : negatives at 1 : 2
+    itm_list_weight: float = 0.0  # weight of a listwise ITM term: each dialogue's positive ranked against its
+    # m negatives by the match margin (0 = off, the paper)
     intra_weight: float = 0.0  # beta, intra-topic contrastive loss (0 = off; the paper: 0.5)
     inter_weight: float = 0.0  # gamma, inter-topic contrastive loss (0 = off; the paper: 0.5)
     tscl_temp: float = 0.1  # temperature of both TSCL losses
@@ -303,6 +307,8 @@ RULES: dict[str, Rule] = {
     "train.ekd_tau": number(**POSITIVE, option="--ekd-tau"),
     "train.phsm_emotion": choice("teacher", "student", option="--phsm-emotion"),
     "train.phsm_pool": choice("batch", "own"),
+    "train.itm_negatives": integer(1, 4096, option="--itm-negatives"),
+    "train.itm_list_weight": number(0, option="--itm-list-weight"),
     "train.intra_weight": number(0, option="--intra-weight"),
     "train.inter_weight": number(0, option="--inter-weight"),
     "train.tscl_temp": number(**POSITIVE, option="--tscl-temp"),

@@ -10,7 +10,7 @@ from ..errors import FormatError
 from .plots import PlotFile, _new_figure, _save
 
 # Loss terms in the order they are drawn; any other logged term follows them.
-LOSS_ORDER = ("loss", "i2t", "t2i", "itm", "ekd", "intra", "inter")
+LOSS_ORDER = ("loss", "i2t", "t2i", "itm", "itm_list", "ekd", "intra", "inter")
 NOT_LOSSES = {"step", "epoch", "lr", "dialogues_per_s"}
 
 

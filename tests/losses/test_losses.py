@@ -71,3 +71,43 @@ def test_sample_negatives_row_without_any_negative_is_reported():
     picks = sample_negatives(torch.zeros(2, 2), mask, torch.Generator().manual_seed(0))
     assert picks[1].item() == 1
     assert has_negative(mask).tolist() == [False, True]
+
+
+def test_sample_negative_sets_draws_distinct_allowed_columns_and_prefers_hard_ones():
+    from pbr_cli.losses.itm import sample_negative_sets
+
+    generator = torch.Generator().manual_seed(0)
+    similarity = torch.tensor([[9.0, 6.0, 5.0, 0.0, 0.0]]).repeat(2000, 1)
+    mask = torch.zeros_like(similarity, dtype=torch.bool)
+    mask[:, 0] = True
+    picks, valid = sample_negative_sets(similarity, mask, 2, generator)
+    assert picks.shape == (2000, 2) and valid.all()
+    assert not (picks == 0).any()
+    assert (picks[:, 0] != picks[:, 1]).all()
+    # without replacement the two hardest come out together far more often than not: p ~ 0.98
+    pairs = torch.sort(picks, dim=1).values
+    assert ((pairs[:, 0] == 1) & (pairs[:, 1] == 2)).float().mean() > 0.9
+    # the first draw follows softmax over the allowed columns: e^6 / (e^6 + e^5 + 2) ~ 0.73
+    assert abs((picks[:, 0] == 1).float().mean().item() - 0.73) < 0.05
+
+
+def test_sample_negative_sets_reports_rows_that_run_out_of_negatives():
+    from pbr_cli.losses.itm import sample_negative_sets
+
+    mask = torch.tensor([[True, False, False], [True, True, True]])
+    picks, valid = sample_negative_sets(torch.zeros(2, 3), mask, 5, torch.Generator().manual_seed(0))
+    assert picks.shape == (2, 3)  # at most as many as there are columns
+    assert valid.tolist() == [[True, True, False], [False, False, False]]
+    assert sorted(picks[0, :2].tolist()) == [1, 2]
+
+
+def test_list_loss_hand_computed_and_leaves_out_invalid_negatives():
+    from pbr_cli.losses.itm import list_loss
+
+    positive = torch.tensor([[0.0, 2.0]])  # margin 2
+    negative = torch.tensor([[[1.0, 1.0], [0.0, 1.0], [9.0, -9.0]]])  # margins 0, 1, -18
+    valid = torch.tensor([[True, True, False]])
+    expected = -math.log(math.exp(2) / (math.exp(2) + 1 + math.exp(1)))
+    assert math.isclose(list_loss(positive, negative, valid).item(), expected, rel_tol=1e-6)
+    nothing = list_loss(positive, negative, torch.zeros_like(valid))
+    assert nothing.item() == 0.0

@@ -179,3 +179,48 @@ def test_phsm_own_pool_draws_from_the_dialogues_candidates():
         sim = candidates[row] @ text.embedding[row] / model.temperature
         sen = polarity_similarity(polarity[row : row + 1], stickers[3 * row : 3 * row + 3])
         assert torch.allclose(scores[row], phsm_scores(sim[None], sen)[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("count", [1, 2, 5])
+def test_itm_pairs_with_several_negatives_per_dialogue(count):
+    """train.itm_negatives m: K positives, K·m distinct negative stickers from each dialogue's own candidates
+    (never its truth; fewer when a set runs out) and K negative dialogues go through the fusion; the listwise
+    term ranks each positive against its own negatives, and both terms reach the fusion's weights."""
+    from pbr_cli.losses.objective import Objective
+
+    config = tiny_model_config("resnet", "bert")
+    torch.manual_seed(0)
+    model = PBRModel(config)
+    k, n = 2, 3
+    batch = random_batch(config, k=k, n=n)
+    seen = []
+    match = model.match
+
+    def recording_match(text, image_tokens):
+        seen.append(image_tokens.detach().clone())
+        return match(text, image_tokens)
+
+    model.match = recording_match
+    objective = Objective("itm", itm_negatives=count, itm_list_weight=1.0, generator=torch.Generator().manual_seed(0))
+    terms = objective(model, batch)
+    assert set(terms) == {"i2t", "t2i", "itm", "itm_list"}
+    m = min(count, n)
+    assert seen[0].shape[0] == k + k * m + k
+    tokens = model.encode_image(batch.images).tokens.detach().view(k, n, *seen[0].shape[1:])
+    for row in range(k):
+        drawn = seen[0][k + row * m : k + (row + 1) * m]
+        positions = [int(((tokens[row] - sticker).abs().flatten(1).sum(1) < 1e-4).nonzero()[0]) for sticker in drawn]
+        assert batch.label[row].item() not in positions[: n - 1]
+        assert len(set(positions[: n - 1])) == len(positions[: n - 1])
+    objective.total(terms).backward()
+    assert model.fusion.itm_head.weight.grad.abs().sum() > 0
+    assert all(torch.isfinite(value) for value in terms.values())
+
+
+def test_itm_list_term_is_off_by_default():
+    from pbr_cli.losses.objective import Objective
+
+    config = tiny_model_config("resnet", "bert")
+    torch.manual_seed(0)
+    terms = Objective("itm")(PBRModel(config), random_batch(config))
+    assert set(terms) == {"i2t", "t2i", "itm"}
