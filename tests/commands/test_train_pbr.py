@@ -105,6 +105,23 @@ CONFIGURATIONS = [
     ("ekd-logits", ["--teacher-features", "{feats}", "--ekd", "logits"]),
     ("ekd-features", ["--teacher-features", "{feats}", "--ekd", "features"]),
     ("random-negatives", ["--negatives", "random"]),
+    ("itm-pairs-of-the-paper", ["--itm-negatives", "1", "--itm-list-weight", "0"]),
+    ("itm-listwise", ["--itm-negatives", "3", "--itm-list-weight", "0.5"]),
+    (
+        "full-itm-listwise",
+        [
+            "--anchors",
+            "{anchors}",
+            "--teacher-features",
+            "{feats}",
+            "--sentiment",
+            "{sentiment}",
+            "--itm-negatives",
+            "2",
+            "--itm-list-weight",
+            "1",
+        ],
+    ),
 ]
 
 
@@ -121,11 +138,17 @@ def test_configuration_trains(invoke, inputs, tmp_path, name, extra):
     if "--anchors" in extra or "--ekd" in extra:
         expected_terms.add("ekd")
     expected_terms |= {flag[2:] for flag in ("--intra", "--inter") if flag in extra}
+    if config["itm_list_weight"]:
+        expected_terms.add("itm_list")
+    for option, key in (("--itm-negatives", "itm_negatives"), ("--itm-list-weight", "itm_list_weight")):
+        if option in extra:
+            assert config[key] == pytest.approx(float(extra[extra.index(option) + 1]))
     terms = set(record) - {"step", "epoch", "lr", "loss", "dialogues_per_s"}
     assert terms == expected_terms, record  # each asked-for component runs, no other
     assert all(np.isfinite(record[term]) for term in expected_terms)
     # eq. 10: L = I2T + T2I + SDM + alpha EKD + beta Intra + gamma Inter (tiny: alpha 1.5; the flags: 0.5)
     weights = {"ekd": config["ekd_weight"], "intra": config["intra_weight"], "inter": config["inter_weight"]}
+    weights["itm_list"] = config["itm_list_weight"]
     assert config["ekd_weight"] == 1.5 and config["intra_weight"] in (0.0, 0.5) and config["inter_weight"] in (0.0, 0.5)
     assert record["loss"] == pytest.approx(sum(weights.get(t, 1.0) * record[t] for t in terms), abs=5e-5)
     assert config["negatives"] == ("phsm" if "--sentiment" in extra else "random" if "random" in name else "semantic")
