@@ -165,7 +165,7 @@ class Objective:
             (sim_t2i, mask_t2i, pool), (sim_i2t, mask_i2t) = self.mining_scores(
                 batch, text, candidates, positive, temperature, student_logits
             )
-            if self.itm_negatives == 1:
+            if self.itm_negatives == 1:  # the paper's draw, with the same random numbers as before the option
                 negative_sticker = sample_negatives(sim_t2i, mask_t2i, self.generator)[:, None]  # (K, 1)
                 sticker_valid = has_negative(mask_t2i)[:, None]
             else:
@@ -180,9 +180,8 @@ class Objective:
             negative_tokens = tokens[rows[:, None], negative_sticker].flatten(0, 1)  # own candidate set
         else:
             negative_tokens = tokens.flatten(0, 1)[negative_sticker.flatten()]  # batch-wide pool
-        repeated = (lambda x: x) if m == 1 else (lambda x: x.repeat_interleave(m, dim=0))
-        text_tokens = torch.cat([text.tokens, repeated(text.tokens), text.tokens[negative_text]])
-        text_mask = torch.cat([text.mask, repeated(text.mask), text.mask[negative_text]])
+        text_tokens = torch.cat([text.tokens, text.tokens.repeat_interleave(m, 0), text.tokens[negative_text]])
+        text_mask = torch.cat([text.mask, text.mask.repeat_interleave(m, 0), text.mask[negative_text]])
         image_tokens = torch.cat([positive_tokens, negative_tokens, positive_tokens])
         logits = model.match((text_tokens, text_mask), image_tokens)
         terms = {"itm": itm_loss(logits[:k], logits[k:], weight)}

@@ -49,79 +49,28 @@ def inputs(tmp_path_factory):
     return root, data
 
 
+EKD = ["--anchors", "{anchors}", "--teacher-features", "{feats}"]
+EKD_PHSM = [*EKD, "--sentiment", "{sentiment}"]  # with the teacher's polarity (the default) unless said
+STUDENT = ["--phsm-emotion", "student"]
+
 # (name, extra options): Table 3 rows, Table 5 variants, the PHSM emotion sources and random negatives
 CONFIGURATIONS = [
     ("base", []),
-    ("ekd", ["--anchors", "{anchors}", "--teacher-features", "{feats}"]),
+    ("ekd", EKD),
     ("intra", ["--intra"]),
     ("inter", ["--inter"]),
     ("tscl", ["--intra", "--inter"]),
     ("phsm-teacher", ["--teacher-features", "{feats}", "--sentiment", "{sentiment}"]),
-    (
-        "ekd-phsm-student",
-        [
-            "--anchors",
-            "{anchors}",
-            "--teacher-features",
-            "{feats}",
-            "--sentiment",
-            "{sentiment}",
-            "--phsm-emotion",
-            "student",
-        ],
-    ),
-    (
-        "ekd-intra-phsm",
-        [
-            "--anchors",
-            "{anchors}",
-            "--teacher-features",
-            "{feats}",
-            "--sentiment",
-            "{sentiment}",
-            "--phsm-emotion",
-            "student",
-            "--intra",
-        ],
-    ),
-    (
-        "ekd-inter-phsm",
-        [
-            "--anchors",
-            "{anchors}",
-            "--teacher-features",
-            "{feats}",
-            "--sentiment",
-            "{sentiment}",
-            "--phsm-emotion",
-            "student",
-            "--inter",
-        ],
-    ),
-    (
-        "full",
-        ["--anchors", "{anchors}", "--teacher-features", "{feats}", "--sentiment", "{sentiment}", "--intra", "--inter"],
-    ),
+    ("ekd-phsm-student", [*EKD_PHSM, *STUDENT]),
+    ("ekd-intra-phsm", [*EKD_PHSM, *STUDENT, "--intra"]),
+    ("ekd-inter-phsm", [*EKD_PHSM, *STUDENT, "--inter"]),
+    ("full", [*EKD_PHSM, "--intra", "--inter"]),
     ("ekd-logits", ["--teacher-features", "{feats}", "--ekd", "logits"]),
     ("ekd-features", ["--teacher-features", "{feats}", "--ekd", "features"]),
     ("random-negatives", ["--negatives", "random"]),
     ("itm-pairs-of-the-paper", ["--itm-negatives", "1", "--itm-list-weight", "0"]),
     ("itm-listwise", ["--itm-negatives", "3", "--itm-list-weight", "0.5"]),
-    (
-        "full-itm-listwise",
-        [
-            "--anchors",
-            "{anchors}",
-            "--teacher-features",
-            "{feats}",
-            "--sentiment",
-            "{sentiment}",
-            "--itm-negatives",
-            "2",
-            "--itm-list-weight",
-            "1",
-        ],
-    ),
+    ("full-itm-listwise", [*EKD_PHSM, "--itm-negatives", "2", "--itm-list-weight", "1"]),
 ]
 
 
