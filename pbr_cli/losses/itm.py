@@ -33,15 +33,14 @@ def sample_negative_sets(
 
     Gumbel top-k: adding Gumbel noise to the logits and keeping the `count` largest draws the columns one by one
     from the softmax renormalised over those not yet drawn, with no underflow and no host synchronisation.
-    returns (R, count) column indices and (R, count) bool, False where a row ran out of allowed columns (the
+    Returns (R, count) column indices and (R, count) bool, False where a row ran out of allowed columns (the
     index is then a masked column: callers weight those pairs out).
     """
     logits = similarity.detach().float().masked_fill(positive_mask, float("-inf"))
     count = min(count, logits.shape[1])
     uniform = torch.rand(logits.shape, generator=generator, device=logits.device, dtype=logits.dtype)
-    gumbel = -torch.log(-torch.log(uniform.clamp(1e-20, 1 - 1e-7)))
-    keys = torch.where(positive_mask, torch.full_like(logits, float("-inf")), logits + gumbel)
-    picks = keys.topk(count, dim=1).indices
+    gumbel = -torch.log(-torch.log(uniform.clamp(1e-20, 1 - 1e-7)))  # finite: masked columns stay at -inf
+    picks = (logits + gumbel).topk(count, dim=1).indices
     return picks, ~positive_mask.gather(1, picks)
 
 
