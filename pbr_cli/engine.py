@@ -84,7 +84,8 @@ def make_optimizer(model: torch.nn.Module, config: RunConfig, device) -> torch.o
         if param.requires_grad:
             (no_decay if param.ndim < 2 or name == "temp" else decay).append(param)
     groups = [{"params": decay, "weight_decay": config.train.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=config.train.lr, fused=(device.type == "cuda"))
+    # fused: one kernel for the whole update (on 2 CPU cores ~1.5 ms against ~9 ms for `tiny`'s 144 tensors)
+    return torch.optim.AdamW(groups, lr=config.train.lr, fused=device.type in ("cpu", "cuda"))
 
 
 class Trainer:

@@ -16,6 +16,18 @@ class PbrError(Exception):
         self.message = message
         super().__init__(f"{self.path}: {message}" if self.path else message)
 
+    def __reduce__(self):
+        # pickled as they are (an error raised in a worker process reaches the parent whole), whatever the
+        # arguments of the subclass's constructor
+        return _rebuild, (type(self), self.args, self.__dict__)
+
+
+def _rebuild(cls: type, args: tuple, state: dict) -> PbrError:
+    error = Exception.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class DataError(PbrError):
     """A dataset file, record or image is missing, malformed or inconsistent."""

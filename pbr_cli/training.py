@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from . import console
 from .errors import ConfigError
@@ -272,10 +273,13 @@ def resume_options(run_dir: Path) -> tuple[TrainOptions, RunConfig, int]:
     return options, config, seed
 
 
-def run_training(options: TrainOptions, settings, resume: str | None = None) -> dict | None:
+def run_training(
+    options: TrainOptions, settings, resume: str | None = None, on_log: Callable[[int, dict], None] | None = None
+) -> dict | None:
     """Train according to `options` (or continue the run `resume`); returns a summary of the run.
 
-    Under torchrun only process 0 gets the summary (the others get None).
+    `on_log(step, record)` is called at every log step (record: the step's metrics.jsonl line). Under torchrun
+    only process 0 gets the summary (the others get None).
     """
     import dataclasses as dc
 
@@ -381,12 +385,14 @@ def run_training(options: TrainOptions, settings, resume: str | None = None) -> 
             trainer.log = log
         with console.progress(total=trainer.steps, initial=trainer.start_step, desc="train", unit="step") as bar:
 
-            def on_log(step, record):
+            def progress(step, record):
                 bar.n = step
                 bar.set_postfix(loss=record["loss"], dlg_s=record["dialogues_per_s"], refresh=False)
                 bar.refresh()
+                if on_log is not None:
+                    on_log(step, record)
 
-            summary = trainer.run(on_log)
+            summary = trainer.run(progress)
     if rank != 0:
         return None  # under torchrun, process 0 reports
     curves = write_learning_curves(run_dir)

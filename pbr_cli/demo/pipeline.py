@@ -36,6 +36,8 @@ class DemoPlan:
     train_options: dict[str, Any] = field(default_factory=dict)  # more TrainOptions fields, for every model
     reuse: bool = False  # keep teacher, anchors, features and sentiment files already in the report folder
     device: str = "auto"  # `pbr --device` of every step
+    parallel: bool | None = None  # train Base in a second process beside the teacher and PBR; None: on a CPU
+    # with 2 or more threads (two one-thread trainings do ~1.5x the work of one two-thread training)
 
     def settings(self, seed: int | None = None) -> Settings:
         """The global options of a step: this plan's device, and `seed` (default: the plan's)."""
@@ -207,8 +209,12 @@ INPUT_STEPS: tuple[tuple[str, str, Callable[[DemoPlan, dict[str, Path], str], No
 )
 
 
-def prepare_inputs(plan: DemoPlan, timings: dict | None = None) -> dict[str, Path]:
-    """Steps 1–4: teacher, anchors, teacher features of the library, dialogue sentiment (kept when present)."""
+def prepare_inputs(
+    plan: DemoPlan, timings: dict | None = None, after_step: Callable[[], None] | None = None
+) -> dict[str, Path]:
+    """Steps 1–4: teacher, anchors, teacher features of the library, dialogue sentiment (kept when present).
+
+    `after_step()` is called after each step that ran."""
     report = plan.report
     claim_report_folder(report)
     paths = {
@@ -226,6 +232,8 @@ def prepare_inputs(plan: DemoPlan, timings: dict | None = None) -> dict[str, Pat
         step(plan, paths, title)
         if timings is not None:
             timings[key] = round(time.perf_counter() - start, 1)
+        if after_step is not None:
+            after_step()
     return paths
 
 
@@ -266,19 +274,11 @@ def _evaluate(run: Path, settings: Settings, score: str, **files: str) -> dict:
         return evaluate_run(str(run), None, "test", score, "best", settings, **files)
 
 
-def train_and_evaluate(
-    plan: DemoPlan, name: str, extra: dict[str, Any], seed: int, title: str, paths: dict[str, Path], plots: bool = False
-) -> dict:
-    """Train one variant (TrainOptions fields `extra` over the plan's) into report/runs/NAME; its test metrics."""
-    from ..summaries import print_training
-    from ..training import TrainOptions, run_training
+def train_options(plan: DemoPlan, name: str, extra: dict[str, Any]):
+    """The TrainOptions of variant NAME: the plan's, then `extra` (TrainOptions fields), into report/runs/NAME."""
+    from ..training import TrainOptions
 
-    run = plan.report / "runs" / name
-    if (run / "config.json").exists():
-        import shutil
-
-        shutil.rmtree(run)
-    options = TrainOptions(
+    return TrainOptions(
         **{
             "data": str(plan.data),
             "config": "tiny",
@@ -286,13 +286,51 @@ def train_and_evaluate(
             "batch_size": plan.batch_size,
             **plan.train_options,
             **extra,
-            "out": str(run),
+            "out": str(plan.report / "runs" / name),
         }
     )
-    settings = plan.settings(seed)
+
+
+def train_model(
+    plan: DemoPlan,
+    name: str,
+    extra: dict[str, Any],
+    seed: int,
+    title: str | None,
+    on_log: Callable[[int, dict], None] | None = None,
+) -> Path:
+    """Train one variant (see `train_options`) into report/runs/NAME, replacing an earlier one; the run folder.
+
+    `on_log(step, record)` is called in this process at every log step of the training.
+    """
+    from ..summaries import print_training
+    from ..training import run_training
+
+    options = train_options(plan, name, extra)
+    run = Path(options.out)
+    if (run / "config.json").exists():
+        import shutil
+
+        shutil.rmtree(run)
     announce(title, [*_seed(seed), "train", *options.command_args()])
-    print_training(run_training(options, settings))
-    itc = _evaluate(run, settings, "itc")
+    print_training(run_training(options, plan.settings(seed), on_log=on_log))
+    return run
+
+
+def _scores(metrics: dict) -> dict:
+    return {k: v for k, v in metrics.items() if k in ("map", "mrr") or k.startswith("r")}
+
+
+def evaluate_model(
+    plan: DemoPlan, name: str, seed: int, paths: dict[str, Path], plots: bool = False, itc: dict | None = None
+) -> dict:
+    """Test metrics of report/runs/NAME by ITM, with its ITC-scored metrics (`itc`, or evaluated here) under "itc".
+
+    `plots`: also the scores file report/scores_NAME.h5 and the figures under report/plots/NAME.
+    """
+    run, settings = plan.report / "runs" / name, plan.settings(seed)
+    if itc is None:
+        itc = _scores(_evaluate(run, settings, "itc"))
     files = {}
     if plots:
         (plan.report / "plots").mkdir(exist_ok=True)
@@ -303,8 +341,138 @@ def train_and_evaluate(
             "teacher_features": str(paths["features"]),
         }
     result = _evaluate(run, settings, "itm", **files)
-    result["itc"] = {k: v for k, v in itc.items() if k in ("map", "mrr") or k.startswith("r")}
+    result["itc"] = itc
     return result
+
+
+def train_and_evaluate(
+    plan: DemoPlan, name: str, extra: dict[str, Any], seed: int, title: str, paths: dict[str, Path], plots: bool = False
+) -> dict:
+    """Train one variant into report/runs/NAME (see `train_model`) and evaluate it on the test split."""
+    train_model(plan, name, extra, seed, title)
+    return evaluate_model(plan, name, seed, paths, plots)
+
+
+def _train_in_background(job: tuple, results) -> None:
+    """A worker process: train one model with `threads` threads, its output to `log`; sends ("ok", ITC-scored test
+    metrics and seconds) or ("error", the exception) through the pipe end `results`."""
+    import os
+    import signal
+    import sys
+    import traceback
+
+    import torch
+
+    plan, name, extra, title, threads, log = job
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops this process
+    descriptor = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(descriptor, 1)
+    os.dup2(descriptor, 2)
+    os.close(descriptor)
+    torch.set_num_threads(threads)
+    try:
+        start = time.perf_counter()
+        run = train_model(plan, name, extra, plan.seed, title)
+        itc = _scores(_evaluate(run, plan.settings(), "itc"))
+        results.send(("ok", {"itc": itc, "seconds": time.perf_counter() - start}))
+    except BaseException as error:  # noqa: BLE001 - every failure goes to the parent, whole where it pickles
+        from ..errors import PbrError
+
+        if isinstance(error, PbrError):
+            print(f"Error: {error}", file=sys.stderr, flush=True)
+        else:
+            traceback.print_exc()
+        try:
+            results.send(("error", error))
+        except Exception:  # noqa: BLE001 - an exception that does not pickle: its text
+            results.send(("error", RuntimeError(f"{type(error).__name__}: {error}")))
+    finally:
+        results.close()
+
+
+class BackgroundTraining:
+    """One model trained in a spawned worker process with a share of the threads, while this process works on.
+
+    `rebalance` (an `on_log` hook of this process's own training, also called between steps) takes back the
+    worker's threads once it is done, or raises its error at once; `close` stops a worker still running (SIGTERM:
+    in training it saves a checkpoint and stops, as `pbr train` does).
+    """
+
+    def __init__(self, plan: DemoPlan, name: str, extra: dict[str, Any], title: str, log: Path):
+        import multiprocessing
+
+        import torch
+
+        self.name, self.log = name, log
+        self.total = torch.get_num_threads()
+        threads = max(1, self.total // 2)
+        torch.set_num_threads(max(1, self.total - threads))
+        context = multiprocessing.get_context("spawn")
+        self.results, sender = context.Pipe(duplex=False)
+        self.process = context.Process(
+            target=_train_in_background, args=((plan, name, extra, title, threads, str(log)), sender), daemon=True
+        )
+        self.process.start()
+        sender.close()
+        self.outcome: tuple[str, Any] | None = None
+
+    def _receive(self, wait: bool) -> tuple[str, Any] | None:
+        if self.outcome is None and (wait or self.results.poll() or not self.process.is_alive()):
+            try:
+                self.outcome = self.results.recv()
+            except EOFError:
+                self.process.join()
+                from ..errors import TrainingError
+
+                self.outcome = (
+                    "error",
+                    TrainingError(
+                        f"the process training {self.name} stopped (exit code {self.process.exitcode}); "
+                        "its output is in this file",
+                        self.log,
+                    ),
+                )
+        return self.outcome
+
+    def rebalance(self, step: int = 0, record: dict | None = None) -> None:
+        """Once the worker is done: its threads back to this process, or its error raised here."""
+        import torch
+
+        outcome = self._receive(wait=False)
+        if outcome is None:
+            return
+        if outcome[0] == "error":
+            raise outcome[1]
+        if torch.get_num_threads() != self.total:
+            torch.set_num_threads(self.total)
+
+    def result(self) -> dict:
+        """Wait for the worker; its result, or its exception raised here."""
+        self._receive(wait=True)
+        self.rebalance()
+        return self.outcome[1]
+
+    def close(self) -> None:
+        """Wait for a finished worker to exit; stop one still running (SIGTERM, then SIGKILL after 60 s)."""
+        import torch
+
+        if self.process.is_alive() and self.outcome is None:
+            self.process.terminate()
+        self.process.join(60)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.results.close()
+        torch.set_num_threads(self.total)
+
+
+def runs_in_parallel(plan: DemoPlan) -> bool:
+    """Whether Base trains in a second process (see DemoPlan.parallel)."""
+    import torch
+
+    if plan.parallel is not None:
+        return plan.parallel
+    return plan.settings().torch_device().type == "cpu" and torch.get_num_threads() >= 2
 
 
 def run_pipeline(plan: DemoPlan) -> dict:
@@ -317,22 +485,26 @@ def run_pipeline(plan: DemoPlan) -> dict:
         return _run_pipeline(plan)
 
 
+BASE = ("base", "5/7 train Base (ITC + ITM, semantic hard negatives)")
+PBR = ("pbr", "6/7 train PBR (EKD + TSCL + PHSM)")
+
+
 def _run_pipeline(plan: DemoPlan) -> dict:
     started = time.perf_counter()
     timings: dict[str, float] = {}
-    paths = prepare_inputs(plan, timings)
-    from ..data import open_dataset
-    from .checks import teacher_summary
-
-    teacher = teacher_summary(paths["teacher"], paths["features"], open_dataset(plan.data))
-    results = {}
-    for name, title, extra in (
-        ("base", "5/7 train Base (ITC + ITM, semantic hard negatives)", {}),
-        ("pbr", "6/7 train PBR (EKD + TSCL + PHSM)", pbr_options(paths)),
-    ):
-        start = time.perf_counter()
-        results[name] = train_and_evaluate(plan, name, extra, plan.seed, title, paths, plots=True)
-        timings[name] = round(time.perf_counter() - start, 1)
+    claim_report_folder(plan.report)
+    background = None
+    if runs_in_parallel(plan):
+        log = plan.report / "logs" / "base.log"
+        log.parent.mkdir(exist_ok=True)
+        announce(BASE[1], [*_seed(plan.seed), "train", *train_options(plan, BASE[0], {}).command_args()])
+        console.info(f"Base trains in a second process beside steps 1-4 and PBR; its output: {log}")
+        background = BackgroundTraining(plan, BASE[0], {}, BASE[1], log)
+    try:
+        results, teacher = _train_models(plan, timings, background)
+    finally:
+        if background is not None:
+            background.close()
     curves = write_demo_curves(plan.report)
     console.err.rule("7/7 ranked sticker sheets", style="cyan")
     sheets = write_sheets(plan, plan.report / "runs" / "pbr")
@@ -341,6 +513,7 @@ def _run_pipeline(plan: DemoPlan) -> dict:
         "report": str(plan.report),
         "seed": plan.seed,
         "steps": plan.steps,
+        "parallel": background is not None,
         "results": {name: {k: v for k, v in r.items() if k != "plots"} for name, r in results.items()},
         "teacher": teacher,
         "sheets": sheets,
@@ -354,6 +527,34 @@ def _run_pipeline(plan: DemoPlan) -> dict:
     write_text_atomic(results, dumps(summary, "the demo results", results, indent=2) + "\n")
     write_text_atomic(plan.report / "results.md", results_markdown(summary))
     return summary
+
+
+def _train_models(
+    plan: DemoPlan, timings: dict[str, float], background: BackgroundTraining | None
+) -> tuple[dict[str, dict], dict]:
+    """Steps 1-6: the inputs, then Base and PBR trained and evaluated (Base in `background` when given).
+
+    Returns each model's test metrics and what is known of the teacher's accuracy."""
+    from ..data import open_dataset
+    from .checks import teacher_summary
+
+    paths = prepare_inputs(plan, timings, background.rebalance if background else None)
+    teacher = teacher_summary(paths["teacher"], paths["features"], open_dataset(plan.data))
+    results: dict[str, Any] = {}
+    for (name, title), extra in ((BASE, {}), (PBR, pbr_options(paths))):
+        if background is not None and name == BASE[0]:
+            continue
+        start = time.perf_counter()
+        train_model(plan, name, extra, plan.seed, title, on_log=background.rebalance if background else None)
+        results[name] = evaluate_model(plan, name, plan.seed, paths, plots=True)
+        timings[name] = round(time.perf_counter() - start, 1)
+    if background is not None:
+        console.info("waiting for Base to finish ...")
+        base = background.result()
+        start = time.perf_counter()
+        results[BASE[0]] = evaluate_model(plan, BASE[0], plan.seed, paths, plots=True, itc=base["itc"])
+        timings[BASE[0]] = round(base["seconds"] + time.perf_counter() - start, 1)
+    return {name: results[name] for name, _ in (BASE, PBR)}, teacher
 
 
 def write_demo_curves(report: Path) -> str | None:

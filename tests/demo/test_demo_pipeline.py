@@ -1,15 +1,20 @@
 """`pbr demo` runs the whole pipeline end to end (tiny dataset, a few steps) and writes its report."""
 
 import json
+import pickle
+import time
 
+import pytest
 from PIL import Image
 
 
 def test_demo_pipeline_writes_results_plots_and_sheets(invoke, tmp_path):
     report = tmp_path / "report"
-    result = invoke("demo", "--size", "tiny", "--steps", "3", "--teacher-epochs", "1", "--report", report, "--json")
+    args = ("--size", "tiny", "--steps", "3", "--teacher-epochs", "1", "--report", report, "--sequential", "--json")
+    result = invoke("demo", *args)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["parallel"] is False and not (report / "logs").exists()
     for name in ("base", "pbr"):
         metrics = summary["results"][name]
         assert metrics["n"] == 20 and 0 <= metrics["map"] <= 1
@@ -29,3 +34,76 @@ def test_demo_pipeline_writes_results_plots_and_sheets(invoke, tmp_path):
     assert f"{100 * teacher['library_accuracy']:.1f}% on the 56 library stickers" in table
     for name in ("teacher.pt", "anchors.h5", "stickers_teacher.h5", "sentiment.h5", "scores_base.h5"):
         assert (report / name).is_file(), name
+
+
+def test_demo_trains_base_in_a_second_process_when_parallel(invoke, tmp_path):
+    report = tmp_path / "report"
+    args = ("--size", "tiny", "--steps", "3", "--teacher-epochs", "1", "--report", report, "--parallel", "--json")
+    result = invoke("demo", *args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["parallel"] is True
+    assert set(summary["timings"]) >= {"teacher", "base", "pbr"}
+    for name in ("base", "pbr"):
+        metrics = summary["results"][name]
+        assert metrics["n"] == 20 and 0 <= metrics["map"] <= 1 and 0 <= metrics["itc"]["map"] <= 1
+        assert (report / "plots" / name / "fig5_intensity.png").is_file()
+        assert json.loads((report / "runs" / name / "config.json").read_text())["train"]["steps"] == 3
+    log = (report / "logs" / "base.log").read_text()  # the worker's output, whole
+    assert "train --data" in log and "steps: 3 in" in log and "evaluate" in log
+    assert "--out" + str(report / "runs" / "base") in "".join(log.split())  # lines wrap anywhere in a path
+    assert "logs/base.log" in result.stderr.replace("\\", "/").replace("\n", "")
+
+
+def test_an_error_in_the_background_training_reaches_the_parent(tmp_path):
+    from pbr_cli.demo.pipeline import BackgroundTraining, DemoPlan
+    from pbr_cli.errors import DataError
+
+    missing = tmp_path / "no-dataset"
+    plan = DemoPlan(data=missing, report=tmp_path / "report", device="cpu")
+    (tmp_path / "report").mkdir()
+    background = BackgroundTraining(plan, "base", {}, "Base", tmp_path / "base.log")
+    try:
+        with pytest.raises(DataError) as early:  # the parent's training loop hears of it at its next log step
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                background.rebalance()
+                time.sleep(0.2)
+        with pytest.raises(DataError) as error:
+            background.result()
+    finally:
+        background.close()
+    assert str(missing) in str(error.value) and str(early.value) == str(error.value)
+    assert not (tmp_path / "report" / "runs" / "base").exists()
+    assert f"Error: {error.value}" in (tmp_path / "base.log").read_text()
+    assert not background.process.is_alive()
+
+
+def test_a_worker_that_dies_is_reported_with_its_log(tmp_path):
+    from pbr_cli.demo import pipeline
+    from pbr_cli.errors import TrainingError
+
+    plan = pipeline.DemoPlan(data=tmp_path, report=tmp_path / "report", device="cpu")
+    background = pipeline.BackgroundTraining(plan, "base", {}, "Base", tmp_path / "base.log")
+    background.process.kill()
+    try:
+        with pytest.raises(TrainingError) as error:
+            background.result()
+    finally:
+        background.close()
+    assert str(error.value).startswith(f"{tmp_path / 'base.log'}: the process training base stopped (exit code -9)")
+
+
+def test_every_error_survives_pickling_whole():
+    """An error raised in a worker process reaches the parent as the same class with the same fields."""
+    from pbr_cli import errors
+
+    samples = [
+        errors.DataError("bad record", "/data/train.jsonl"),
+        errors.OutputError("cannot write"),
+        errors.TrainingInterrupted(7, "/runs/a", "SIGTERM"),
+    ]
+    for error in samples:
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is type(error) and str(copy) == str(error) and copy.__dict__ == error.__dict__
+        assert copy.exit_code == error.exit_code
