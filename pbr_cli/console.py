@@ -31,6 +31,17 @@ def quiet() -> Iterator[None]:
         VERBOSITY["level"] = level
 
 
+@contextlib.contextmanager
+def results_to_stderr() -> Iterator[None]:
+    """Results printed inside the block go to stderr: for a command whose stdout is one JSON object."""
+    saved = getattr(out, "_file", None)  # None (the default): whatever sys.stdout is at each print
+    out.file = sys.stderr
+    try:
+        yield
+    finally:
+        out.file = saved
+
+
 def verbose() -> bool:
     return VERBOSITY["level"] > 0
 

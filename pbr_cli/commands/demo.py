@@ -124,7 +124,11 @@ def demo(
         device=device,
         parallel=parallel,
     )
-    result = run_pipeline(plan)
+    if as_json:
+        with console.results_to_stderr():  # each step's report; stdout is the one JSON object
+            result = run_pipeline(plan)
+    else:
+        result = run_pipeline(plan)
     if as_json:
         console.print_json(result)
     else:

@@ -13,7 +13,7 @@ def test_demo_pipeline_writes_results_plots_and_sheets(invoke, tmp_path):
     args = ("--size", "tiny", "--steps", "3", "--teacher-epochs", "1", "--report", report, "--sequential", "--json")
     result = invoke("demo", *args)
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    summary = json.loads(result.stdout)  # stdout holds the JSON object alone
     assert summary["parallel"] is False and not (report / "logs").exists()
     for name in ("base", "pbr"):
         metrics = summary["results"][name]
@@ -41,7 +41,7 @@ def test_demo_trains_base_in_a_second_process_when_parallel(invoke, tmp_path):
     args = ("--size", "tiny", "--steps", "3", "--teacher-epochs", "1", "--report", report, "--parallel", "--json")
     result = invoke("demo", *args)
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    summary = json.loads(result.stdout)  # stdout holds the JSON object alone
     assert summary["parallel"] is True
     assert set(summary["timings"]) >= {"teacher", "base", "pbr"}
     for name in ("base", "pbr"):
