@@ -8,12 +8,17 @@ import pytest
 from PIL import Image
 
 
-def test_demo_pipeline_writes_results_plots_and_sheets(invoke, tmp_path):
-    report = tmp_path / "report"
-    args = ("--size", "tiny", "--steps", "3", "--teacher-epochs", "1", "--report", report, "--sequential", "--json")
+def tiny_demo(invoke, report, mode: str):
+    """`pbr demo` on the tiny dataset, 3 steps, `mode` --sequential or --parallel: the CLI result and its JSON."""
+    args = ("--size", "tiny", "--steps", "3", "--teacher-epochs", "1", "--report", report, mode, "--json")
     result = invoke("demo", *args)
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout)  # stdout holds the JSON object alone
+    return result, json.loads(result.stdout)  # stdout holds the JSON object alone
+
+
+def test_demo_pipeline_writes_results_plots_and_sheets(invoke, tmp_path):
+    report = tmp_path / "report"
+    _, summary = tiny_demo(invoke, report, "--sequential")
     assert summary["parallel"] is False and not (report / "logs").exists()
     for name in ("base", "pbr"):
         metrics = summary["results"][name]
@@ -38,10 +43,7 @@ def test_demo_pipeline_writes_results_plots_and_sheets(invoke, tmp_path):
 
 def test_demo_trains_base_in_a_second_process_when_parallel(invoke, tmp_path):
     report = tmp_path / "report"
-    args = ("--size", "tiny", "--steps", "3", "--teacher-epochs", "1", "--report", report, "--parallel", "--json")
-    result = invoke("demo", *args)
-    assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout)  # stdout holds the JSON object alone
+    result, summary = tiny_demo(invoke, report, "--parallel")
     assert summary["parallel"] is True
     assert set(summary["timings"]) >= {"teacher", "base", "pbr"}
     for name in ("base", "pbr"):
