@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     "--parallel/--sequential",
     default=None,
     help="Train Base in a second process beside the teacher and PBR, half the threads each, or run the steps "
-    "one after another. Default: parallel on a CPU with 2 or more threads (two one-thread trainings do ~1.5x "
+    "one after another. Default: parallel on a CPU with 2 or more threads (two one-thread trainings do ~1.4x "
     "the work of one two-thread training); sequential on a GPU.",
 )
 @click.option("--dataset-only", is_flag=True, help="Only build the dataset and show what it holds.")

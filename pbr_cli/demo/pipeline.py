@@ -18,6 +18,7 @@ from ..strict_json import dumps
 
 if TYPE_CHECKING:
     from ..cli import Settings
+    from ..training import TrainOptions
 
 
 @dataclass
@@ -37,7 +38,7 @@ class DemoPlan:
     reuse: bool = False  # keep teacher, anchors, features and sentiment files already in the report folder
     device: str = "auto"  # `pbr --device` of every step
     parallel: bool | None = None  # train Base in a second process beside the teacher and PBR; None: on a CPU
-    # with 2 or more threads (two one-thread trainings do ~1.5x the work of one two-thread training)
+    # with 2 or more threads (two one-thread trainings do ~1.4x the work of one two-thread training)
 
     def settings(self, seed: int | None = None) -> Settings:
         """The global options of a step: this plan's device, and `seed` (default: the plan's)."""
@@ -274,7 +275,7 @@ def _evaluate(run: Path, settings: Settings, score: str, **files: str) -> dict:
         return evaluate_run(str(run), None, "test", score, "best", settings, **files)
 
 
-def train_options(plan: DemoPlan, name: str, extra: dict[str, Any]):
+def train_options(plan: DemoPlan, name: str, extra: dict[str, Any]) -> TrainOptions:
     """The TrainOptions of variant NAME: the plan's, then `extra` (TrainOptions fields), into report/runs/NAME."""
     from ..training import TrainOptions
 
