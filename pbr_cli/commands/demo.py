@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -124,10 +125,8 @@ def demo(
         device=device,
         parallel=parallel,
     )
-    if as_json:
-        with console.results_to_stderr():  # each step's report; stdout is the one JSON object
-            result = run_pipeline(plan)
-    else:
+    # with --json each step's report goes to stderr: stdout is the one JSON object
+    with console.results_to_stderr() if as_json else contextlib.nullcontext():
         result = run_pipeline(plan)
     if as_json:
         console.print_json(result)

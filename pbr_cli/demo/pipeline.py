@@ -542,9 +542,8 @@ def _train_models(
     paths = prepare_inputs(plan, timings, background.rebalance if background else None)
     teacher = teacher_summary(paths["teacher"], paths["features"], open_dataset(plan.data))
     results: dict[str, Any] = {}
-    for (name, title), extra in ((BASE, {}), (PBR, pbr_options(paths))):
-        if background is not None and name == BASE[0]:
-            continue
+    here = [(PBR, pbr_options(paths))] if background is not None else [(BASE, {}), (PBR, pbr_options(paths))]
+    for (name, title), extra in here:
         start = time.perf_counter()
         train_model(plan, name, extra, plan.seed, title, on_log=background.rebalance if background else None)
         results[name] = evaluate_model(plan, name, plan.seed, paths, plots=True)
