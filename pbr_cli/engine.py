@@ -88,6 +88,40 @@ def make_optimizer(model: torch.nn.Module, config: RunConfig, device) -> torch.o
     return torch.optim.AdamW(groups, lr=config.train.lr, fused=device.type in ("cpu", "cuda"))
 
 
+class WeightAverage:
+    """An exponential moving average of a model's weights and buffers: the model that validation and saving use.
+
+    The decay warms up as min(decay, (1 + n) / (10 + n)) after n updates, so early averages do not drag the
+    random initialisation along; integer buffers (BatchNorm's batch counts) are copied.
+    """
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        import copy
+
+        self.decay, self.updates = decay, 0
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        average, current = [], []
+        for mine, theirs in zip(self.model.state_dict().values(), model.state_dict().values()):
+            if mine.is_floating_point():
+                average.append(mine)
+                current.append(theirs.detach())
+            else:
+                mine.copy_(theirs)
+        torch._foreach_lerp_(average, current, 1.0 - decay)
+
+    def state_dict(self) -> dict:
+        return {"updates": self.updates, "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.updates = int(state["updates"])
+
+
 class Trainer:
     """Runs `total_steps` optimiser steps, validating every `val_every` and keeping the best val-MAP weights."""
 
@@ -116,6 +150,8 @@ class Trainer:
         self.objective.generator = self.sampling_generator
         self.log = log or (lambda record: None)
         self.optimizer = make_optimizer(model, config, device)
+        # copied before compiling: the average is only ever evaluated
+        self.average = WeightAverage(model, config.train.ema) if config.train.ema else None
         self.compiled = compile_model(model, config.train.compile, device)
         self.steps = total_steps(config, len(data.train))
         self.best_map = -1.0
@@ -187,7 +223,14 @@ class Trainer:
         if self.config.train.grad_clip:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.train.grad_clip)
         self.optimizer.step()
+        if self.average is not None:
+            self.average.update(self.model)
         return loss, terms
+
+    @property
+    def eval_model(self) -> torch.nn.Module:
+        """The weights validated and saved: the moving average when train.ema is on, else the model itself."""
+        return self.model if self.average is None else self.average.model
 
     # -- loop --------------------------------------------------------------------------------------
     def check_batch(self) -> None:
@@ -249,7 +292,7 @@ class Trainer:
                     raise TrainingInterrupted(done, self.run_dir, signals.received)
         if self.rank == 0:
             if self.data.val is None:
-                save_weights(self.run_dir / "best.safetensors", self.model)
+                save_weights(self.run_dir / "best.safetensors", self.eval_model)
             self.save_state(self.steps)
         return {
             "steps": self.steps,
@@ -286,6 +329,7 @@ class Trainer:
             "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
             "best_map": self.best_map,
             "optimizer": self.optimizer.state_dict(),
+            "average": None if self.average is None else self.average.state_dict(),
             "generator": self.generator.get_state(),
             "sampling_generator": self.sampling_generator.get_state(),
             "torch_rng": torch.get_rng_state(),
@@ -297,7 +341,7 @@ class Trainer:
 
         with atomic_path(self.run_dir / "train_state.pt", suffix=".pt") as tmp:
             torch.save(state, tmp)
-        save_weights(self.run_dir / "last.safetensors", self.model)
+        save_weights(self.run_dir / "last.safetensors", self.eval_model)
         self.saved_step = step
         self.after_save()
 
@@ -315,6 +359,8 @@ class Trainer:
         try:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
+            if self.average is not None:
+                self.average.load_state_dict(state["average"])
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise FormatError(
@@ -337,7 +383,7 @@ class Trainer:
         score = "itm" if self.config.train.loss == "itm" else "itc"
         # an ITM model is also ranked by ITC, for the learning curves; selection stays on its own score
         names = ("itm", "itc") if score == "itm" else ("itc",)
-        scores = score_tables(self.model, self.tokenizer, self.data.val, self.data.images, self.device, names)
+        scores = score_tables(self.eval_model, self.tokenizer, self.data.val, self.data.images, self.device, names)
         try:
             metrics = rank_metrics(scores[score], self.data.val.label)
             itc = rank_metrics(scores["itc"], self.data.val.label) if score == "itm" else {}
@@ -350,7 +396,7 @@ class Trainer:
         record.update({f"itc_{name}": value for name, value in itc.items() if name not in ("n", "candidates")})
         if metrics["map"] > self.best_map:
             self.best_map = metrics["map"]
-            save_weights(self.run_dir / "best.safetensors", self.model)
+            save_weights(self.run_dir / "best.safetensors", self.eval_model)
             record["best"] = True
         self.log(record)
         self.model.train()

@@ -149,3 +149,27 @@ def test_resume_without_a_checkpoint_is_explained(setup, invoke):
     tmp_path, data, _ = setup
     result = invoke("train", "--resume", tmp_path / "nowhere")
     assert result.exit_code != 0 and "run folder" in result.output
+
+
+def test_a_killed_run_with_a_weight_average_resumes_to_the_same_average(setup):
+    tmp_path, data, env = setup
+    train = ["--data", data, "--steps", "24", "-K", "4", "--img-size", "32", "--save-every", "4", "--ema", "0.8"]
+    reference = pbr("--seed", "5", "train", *train, "-o", tmp_path / "reference", cwd=tmp_path, env=env)
+    assert reference.wait(timeout=300) == 0, reference.stderr.read()
+    run = tmp_path / "interrupted"
+    killed = subprocess.run(
+        [sys.executable, "-c", SELF_KILLING, "--seed", "5", "train", *map(str, train), "-o", str(run)],
+        cwd=tmp_path,
+        env={**env, "PBR_TEST_KILL": "after:12"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert saved_step(run) == 12
+    process = pbr("train", "--resume", run, cwd=tmp_path, env=env)
+    assert process.wait(timeout=300) == 0, process.stderr.read()
+    expected = load_file(str(tmp_path / "reference" / "last.safetensors"))
+    resumed = load_file(str(run / "last.safetensors"))
+    assert all(torch.equal(expected[k], resumed[k]) for k in expected)
+    assert safe_torch_load(run / "train_state.pt")["average"]["updates"] == 24

@@ -76,6 +76,14 @@ def non_negative_float(ctx, param, value):
     return value
 
 
+def unit_interval(ctx, param, value):
+    """A float in [0, 1), e.g. a decay."""
+    _refuse_non_finite(value)
+    if value is not None and not 0 <= value < 1:
+        raise click.BadParameter(f"must be in [0, 1), got {value}")
+    return value
+
+
 def _refuse_non_finite(value: float | None) -> None:
     if value is not None and not math.isfinite(value):
         raise click.BadParameter(f"must be a finite number, got {value}")

@@ -5,7 +5,15 @@ from __future__ import annotations
 import click
 
 from ..model.config import choices
-from .common import guard_outputs, json_option, non_negative_float, non_negative_int, positive_float, positive_int
+from .common import (
+    guard_outputs,
+    json_option,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    unit_interval,
+)
 
 
 @click.command()
@@ -35,6 +43,13 @@ from .common import guard_outputs, json_option, non_negative_float, non_negative
 @click.option("--lr", type=float, default=None, callback=positive_float, help="Peak learning rate (cosine decay).")
 @click.option("--min-lr", type=float, default=None, callback=non_negative_float, help="Final learning rate.")
 @click.option("--weight-decay", type=float, default=None, callback=non_negative_float)
+@click.option(
+    "--ema",
+    type=float,
+    default=None,
+    callback=unit_interval,
+    help="Decay of a moving average of the weights that validation and the saved weights use (0 = off).",
+)
 @click.option("--img-size", type=int, default=None, callback=positive_int, help="Input resolution.")
 @click.option("--val-every", type=int, default=None, callback=positive_int, help="Validate every N steps.")
 @click.option(

@@ -90,6 +90,8 @@ class TrainConfig:
     tscl_stop_grad: bool = False  # no gradient through the image tower's pass over TSCL's second view (its
     # backward is skipped: PBR steps ~1.4x cheaper)
     crop_scale: float = 0.5  # smallest area share kept by the random resized crop of training views
+    ema: float = 0.0  # decay of a moving average of the weights, which validation, best.safetensors and
+    # last.safetensors then hold (0 = off: the trained weights themselves)
     precision: str = "auto"  # training arithmetic: auto (bf16 on CUDA and on CPUs with native bf16) |
     # bf16 | fp32 (the one bit-reproducible choice)
 
@@ -314,6 +316,7 @@ RULES: dict[str, Rule] = {
     "train.tscl_temp": number(**POSITIVE, option="--tscl-temp"),
     "train.tscl_stop_grad": BOOL,
     "train.crop_scale": number(0, 1, low_open=True),
+    "train.ema": number(0, 1, high_open=True, option="--ema"),
     "train.precision": choice("auto", "bf16", "fp32"),
 }
 
