@@ -11,6 +11,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .averaging import WeightAverage, copy_for_evaluation, has_batchnorm, recalibrate_batchnorm
 from .data.batches import SplitTable, build_table, pad_tokens, split_source
 from .data.types import StickerDataset
 from .errors import ConfigError, NonFiniteLoss, TrainingError, TrainingInterrupted
@@ -88,40 +89,6 @@ def make_optimizer(model: torch.nn.Module, config: RunConfig, device) -> torch.o
     return torch.optim.AdamW(groups, lr=config.train.lr, fused=device.type in ("cpu", "cuda"))
 
 
-class WeightAverage:
-    """An exponential moving average of a model's weights and buffers: the model that validation and saving use.
-
-    The decay warms up as min(decay, (1 + n) / (10 + n)) after n updates, so early averages do not drag the
-    random initialisation along; integer buffers (BatchNorm's batch counts) are copied.
-    """
-
-    def __init__(self, model: torch.nn.Module, decay: float):
-        import copy
-
-        self.decay, self.updates = decay, 0
-        self.model = copy.deepcopy(model).eval().requires_grad_(False)
-
-    @torch.no_grad()
-    def update(self, model: torch.nn.Module) -> None:
-        self.updates += 1
-        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        average, current = [], []
-        for mine, theirs in zip(self.model.state_dict().values(), model.state_dict().values()):
-            if mine.is_floating_point():
-                average.append(mine)
-                current.append(theirs.detach())
-            else:
-                mine.copy_(theirs)
-        torch._foreach_lerp_(average, current, 1.0 - decay)
-
-    def state_dict(self) -> dict:
-        return {"updates": self.updates, "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()}}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
-        self.updates = int(state["updates"])
-
-
 class Trainer:
     """Runs `total_steps` optimiser steps, validating every `val_every` and keeping the best val-MAP weights."""
 
@@ -152,6 +119,13 @@ class Trainer:
         self.optimizer = make_optimizer(model, config, device)
         # copied before compiling: the average is only ever evaluated
         self.average = WeightAverage(model, config.train.ema) if config.train.ema else None
+        # with train.bn_batches, the model validated and saved is a copy whose BatchNorm statistics are recomputed
+        # (the model's own running statistics take part in training: its ITM pairs read them)
+        recalibrated = config.train.bn_batches and has_batchnorm(model)
+        self.snapshot = copy_for_evaluation(model) if recalibrated and self.average is None else None
+        self.recalibrated = bool(recalibrated)
+        self.updates = 0  # optimiser steps taken in this process
+        self.calibrated = -1  # `updates` when the evaluated copy was last brought up to date
         self.compiled = compile_model(model, config.train.compile, device)
         self.steps = total_steps(config, len(data.train))
         self.best_map = -1.0
@@ -223,14 +197,35 @@ class Trainer:
         if self.config.train.grad_clip:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.train.grad_clip)
         self.optimizer.step()
+        self.updates += 1
         if self.average is not None:
             self.average.update(self.model)
         return loss, terms
 
-    @property
-    def eval_model(self) -> torch.nn.Module:
-        """The weights validated and saved: the moving average when train.ema is on, else the model itself."""
-        return self.model if self.average is None else self.average.model
+    def evaluation_model(self) -> torch.nn.Module:
+        """The weights validated and saved: the model itself or (train.ema) its moving average; with
+        train.bn_batches, a copy whose BatchNorm statistics are recomputed on that many training batches
+        without augmentation (once per step)."""
+        if not self.recalibrated:
+            return self.model if self.average is None else self.average.model
+        evaluated = self.snapshot if self.average is None else self.average.model
+        if self.calibrated != self.updates:
+            if self.average is None:
+                evaluated.load_state_dict(self.model.state_dict())
+            train = self.config.train
+            recalibrate_batchnorm(
+                evaluated,
+                self.data.images,
+                self.data.train,
+                self.tokenizer.pad_id,
+                self.device,
+                train.bn_batches,
+                train.batch_size,
+                self._autocast,
+                self.seed,
+            )
+            self.calibrated = self.updates
+        return evaluated
 
     # -- loop --------------------------------------------------------------------------------------
     def check_batch(self) -> None:
@@ -292,7 +287,7 @@ class Trainer:
                     raise TrainingInterrupted(done, self.run_dir, signals.received)
         if self.rank == 0:
             if self.data.val is None:
-                save_weights(self.run_dir / "best.safetensors", self.eval_model)
+                save_weights(self.run_dir / "best.safetensors", self.evaluation_model())
             self.save_state(self.steps)
         return {
             "steps": self.steps,
@@ -323,6 +318,7 @@ class Trainer:
         """
         import random
 
+        model = self.evaluation_model()  # before the state: the average's BatchNorm statistics may be recomputed
         numpy_state = np.random.get_state()
         state = {
             "step": step,
@@ -341,7 +337,7 @@ class Trainer:
 
         with atomic_path(self.run_dir / "train_state.pt", suffix=".pt") as tmp:
             torch.save(state, tmp)
-        save_weights(self.run_dir / "last.safetensors", self.eval_model)
+        save_weights(self.run_dir / "last.safetensors", model)
         self.saved_step = step
         self.after_save()
 
@@ -383,7 +379,9 @@ class Trainer:
         score = "itm" if self.config.train.loss == "itm" else "itc"
         # an ITM model is also ranked by ITC, for the learning curves; selection stays on its own score
         names = ("itm", "itc") if score == "itm" else ("itc",)
-        scores = score_tables(self.eval_model, self.tokenizer, self.data.val, self.data.images, self.device, names)
+        scores = score_tables(
+            self.evaluation_model(), self.tokenizer, self.data.val, self.data.images, self.device, names
+        )
         try:
             metrics = rank_metrics(scores[score], self.data.val.label)
             itc = rank_metrics(scores["itc"], self.data.val.label) if score == "itm" else {}
@@ -396,7 +394,7 @@ class Trainer:
         record.update({f"itc_{name}": value for name, value in itc.items() if name not in ("n", "candidates")})
         if metrics["map"] > self.best_map:
             self.best_map = metrics["map"]
-            save_weights(self.run_dir / "best.safetensors", self.eval_model)
+            save_weights(self.run_dir / "best.safetensors", self.evaluation_model())
             record["best"] = True
         self.log(record)
         self.model.train()

@@ -27,6 +27,8 @@ def validated(tmp_path_factory):
     with module_cache(root / "cache"):
         data = write_tiny_dataset(root / "data")
         set_line(data / "test.jsonl", 3, BROKEN_LINE)
+        raw = root / "raw.yaml"
+        raw.write_text("base: tiny\ntrain:\n  ema: 0\n  bn_batches: 0\n")
         result = run_pbr(
             "train",
             "--data",
@@ -41,6 +43,8 @@ def validated(tmp_path_factory):
             "32",
             "--val-every",
             "2",
+            "--config",  # the raw weights and their own statistics: a run whose val MAP does not rise to the end
+            raw,
             "--json",
         )
         yield write_tiny_dataset(root / "intact"), root / "run", result
@@ -109,10 +113,12 @@ def at_step(monkeypatch, step: int, action):
 
 
 def saved_state(run) -> tuple[int, dict]:
+    """The checkpoint's step and the weights last.safetensors holds (the moving average, with train.ema)."""
     import torch
 
     state = torch.load(run / "train_state.pt", map_location="cpu", weights_only=True)
-    return int(state["step"]), state["model"]
+    saved = state["average"]["model"] if state["average"] else state["model"]  # what last.safetensors holds
+    return int(state["step"]), saved
 
 
 def assert_resumable(run, step: int) -> None:

@@ -54,6 +54,7 @@ def averaged(tmp_path_factory):
 
 
 def test_validation_and_the_saved_weights_are_the_average(averaged):
+    """(tiny also recomputes their BatchNorm statistics: train.bn_batches)"""
     from helpers import run_pbr
 
     data, run, result = averaged
@@ -87,3 +88,94 @@ def test_a_decay_outside_zero_to_one_in_a_config_file_is_refused(invoke, tmp_pat
     config.write_text("base: tiny\ntrain:\n  ema: 1.5\n")
     result = invoke("train", "--data", data, *TRAIN, "--config", config, "-o", tmp_path / "run")
     assert_refused(result, "config.yaml", "train.ema", not_written=(tmp_path / "run",))
+
+
+class _Towers(torch.nn.Module):
+    """Stands in for the model: BatchNorm over the pixels of each image and over the token ids of each dialogue."""
+
+    def __init__(self):
+        super().__init__()
+        self.image_norm = torch.nn.BatchNorm2d(3)
+        self.text_norm = torch.nn.BatchNorm1d(4)
+        self.dropout = torch.nn.Dropout(0.5)
+
+    def encode_image(self, pixels):
+        return self.dropout(self.image_norm(pixels.float()))
+
+    def encode_text(self, ids, mask):
+        return self.dropout(self.text_norm(ids.float()))
+
+
+def test_batchnorm_statistics_are_recomputed_from_the_training_batches_without_drawing_randomness():
+    import contextlib
+
+    import numpy as np
+
+    from pbr_cli.averaging import recalibrate_batchnorm
+    from pbr_cli.data.batches import SplitTable
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(30, 3, 4, 4), dtype=np.uint8)
+    dialogues, n, k = 12, 5, 4
+    candidates = np.stack([rng.choice(30, n, replace=False) for _ in range(dialogues)])
+    tokens = [list(rng.integers(1, 50, size=4)) for _ in range(dialogues)]
+    table = SplitTable([f"d{i}" for i in range(dialogues)], tokens, candidates, np.zeros(dialogues, dtype=np.int64))
+    model = _Towers()
+    with torch.no_grad():
+        model.image_norm.running_mean.fill_(1e3)  # statistics that fit nothing
+        model.text_norm.running_var.fill_(1e-6)
+    state = torch.get_rng_state()
+    recalibrate_batchnorm(model, images, table, 0, torch.device("cpu"), 2, k, contextlib.nullcontext, seed=3)
+    assert torch.equal(torch.get_rng_state(), state) and not model.training
+    assert model.image_norm.momentum == 0.1  # its own momentum back for any later training
+    # two batches of k dialogues in the order of seed 3: the statistics are the means of the two batches' own
+    rows = np.random.default_rng(3).permutation(dialogues)[: 2 * k].reshape(2, k)
+    pixels = [torch.from_numpy(images[candidates[r].reshape(-1)]).float() for r in rows]
+    ids = [torch.tensor([tokens[i] for i in r]).float() for r in rows]
+    image_mean = torch.stack([p.mean((0, 2, 3)) for p in pixels]).mean(0)
+    text_var = torch.stack([t.var(0) for t in ids]).mean(0)
+    assert torch.allclose(model.image_norm.running_mean, image_mean, atol=1e-4)
+    assert torch.allclose(model.text_norm.running_var, text_var, rtol=1e-4)
+
+
+def _train(invoke, tmp_path, data, name, yaml: str):
+    config = tmp_path / f"{name}.yaml"
+    config.write_text("base: tiny\ntrain:\n" + yaml)
+    run = tmp_path / name
+    result = invoke(
+        "train",
+        "--data",
+        data,
+        "--steps",
+        "4",
+        "-K",
+        "4",
+        "--img-size",
+        "32",
+        "--val-every",
+        "2",
+        "--config",
+        config,
+        "-o",
+        run,
+    )
+    assert result.exit_code == 0, result.output
+    return safe_torch_load(run / "train_state.pt"), load_file(str(run / "last.safetensors"))
+
+
+def test_recomputed_statistics_change_what_is_saved_and_not_what_is_trained(invoke, tmp_path):
+    data = write_tiny_dataset(tmp_path / "data")
+    plain, plain_last = _train(invoke, tmp_path, data, "plain", "  ema: 0\n  bn_batches: 0\n")
+    recomputed, recomputed_last = _train(invoke, tmp_path, data, "recomputed", "  ema: 0\n  bn_batches: 3\n")
+    averaged, _ = _train(invoke, tmp_path, data, "averaged", "  ema: 0.9\n  bn_batches: 3\n")
+    # the trained weights and their running statistics are the same whatever is validated and saved
+    for state in (recomputed, averaged):
+        assert all(torch.equal(plain["model"][k], state["model"][k]) for k in plain["model"])
+    assert all(torch.equal(plain_last[k], plain["model"][k]) for k in plain_last)
+    statistics = [k for k in recomputed_last if k.endswith(("running_mean", "running_var"))]
+    assert statistics
+    for key, value in recomputed_last.items():
+        if key in statistics:
+            assert not torch.equal(value, plain_last[key]), key
+        elif not key.endswith("num_batches_tracked"):  # counts the batches that computed the statistics
+            assert torch.equal(value, plain_last[key]), key

@@ -48,7 +48,7 @@ from .common import (
     type=float,
     default=None,
     callback=unit_interval,
-    help="Decay of a moving average of the weights that validation and the saved weights use (0 = off).",
+    help="Decay of the moving average of the weights that is validated and saved (0 = off; tiny: 0.99).",
 )
 @click.option("--img-size", type=int, default=None, callback=positive_int, help="Input resolution.")
 @click.option("--val-every", type=int, default=None, callback=positive_int, help="Validate every N steps.")
