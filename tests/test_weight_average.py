@@ -139,26 +139,12 @@ def test_batchnorm_statistics_are_recomputed_from_the_training_batches_without_d
 
 
 def _train(invoke, tmp_path, data, name, yaml: str):
+    """Four steps of `tiny` with the train keys of `yaml`: the run's (train_state.pt, last.safetensors)."""
     config = tmp_path / f"{name}.yaml"
     config.write_text("base: tiny\ntrain:\n" + yaml)
     run = tmp_path / name
-    result = invoke(
-        "train",
-        "--data",
-        data,
-        "--steps",
-        "4",
-        "-K",
-        "4",
-        "--img-size",
-        "32",
-        "--val-every",
-        "2",
-        "--config",
-        config,
-        "-o",
-        run,
-    )
+    args = ["--steps", "4", "-K", "4", "--img-size", "32", "--val-every", "2", "--config", config]
+    result = invoke("train", "--data", data, *args, "-o", run)
     assert result.exit_code == 0, result.output
     return safe_torch_load(run / "train_state.pt"), load_file(str(run / "last.safetensors"))
 
