@@ -12,8 +12,8 @@ from torch import nn
 from .data.batches import SplitTable, pad_tokens
 
 
-def has_batchnorm(model: nn.Module) -> bool:
-    return any(isinstance(module, nn.modules.batchnorm._BatchNorm) for module in model.modules())
+def batchnorm_layers(model: nn.Module) -> list[nn.Module]:
+    return [module for module in model.modules() if isinstance(module, nn.modules.batchnorm._BatchNorm)]
 
 
 def copy_for_evaluation(model: nn.Module) -> nn.Module:
@@ -33,18 +33,29 @@ class WeightAverage:
     def __init__(self, model: nn.Module, decay: float):
         self.decay, self.updates = decay, 0
         self.model = copy_for_evaluation(model)
+        self.pairs: tuple[list, list, list] | None = None  # (average, model) float tensors, other pairs
+
+    def _pair(self, model: nn.Module) -> tuple[list, list, list]:
+        """The tensors of the average and of `model`, once (state_dict values share the modules' storage, and
+        optimiser steps and load_state_dict update them in place)."""
+        if self.pairs is None:
+            average, current, copied = [], [], []
+            for mine, theirs in zip(self.model.state_dict().values(), model.state_dict().values()):
+                if mine.is_floating_point():
+                    average.append(mine)
+                    current.append(theirs.detach())
+                else:
+                    copied.append((mine, theirs))
+            self.pairs = (average, current, copied)
+        return self.pairs
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
         self.updates += 1
         decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        average, current = [], []
-        for mine, theirs in zip(self.model.state_dict().values(), model.state_dict().values()):
-            if mine.is_floating_point():
-                average.append(mine)
-                current.append(theirs.detach())
-            else:
-                mine.copy_(theirs)
+        average, current, copied = self._pair(model)
+        for mine, theirs in copied:
+            mine.copy_(theirs)
         torch._foreach_lerp_(average, current, 1.0 - decay)
 
     def state_dict(self) -> dict:
@@ -74,7 +85,7 @@ def recalibrate_batchnorm(
     statistics are plain means, as SWA's update_bn computes them). Dropout stays off and no random state is
     drawn from, so training continues exactly as without this. `precision()`: the autocast context to run in.
     """
-    norms = [module for module in model.modules() if isinstance(module, nn.modules.batchnorm._BatchNorm)]
+    norms = batchnorm_layers(model)
     if not norms or not batches:
         return
     model.eval()
@@ -85,8 +96,7 @@ def recalibrate_batchnorm(
         norm.train()
     order = np.random.default_rng(seed).permutation(len(table))
     size = min(batch_size, len(table))
-    starts = range(0, max(1, len(table) - size + 1), size)
-    for start in list(starts)[:batches]:
+    for start in range(0, max(1, len(table) - size + 1), size)[:batches]:
         rows = order[start : start + size]
         pixels = torch.from_numpy(images[table.candidates[rows].reshape(-1)]).to(device)
         ids, mask = pad_tokens([table.token_ids[r] for r in rows], pad_id)

@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .averaging import WeightAverage, copy_for_evaluation, has_batchnorm, recalibrate_batchnorm
+from .averaging import WeightAverage, batchnorm_layers, copy_for_evaluation, recalibrate_batchnorm
 from .data.batches import SplitTable, build_table, pad_tokens, split_source
 from .data.types import StickerDataset
 from .errors import ConfigError, NonFiniteLoss, TrainingError, TrainingInterrupted
@@ -121,7 +121,7 @@ class Trainer:
         self.average = WeightAverage(model, config.train.ema) if config.train.ema else None
         # with train.bn_batches, the model validated and saved is a copy whose BatchNorm statistics are recomputed
         # (the model's own running statistics take part in training: its ITM pairs read them)
-        recalibrated = config.train.bn_batches and has_batchnorm(model)
+        recalibrated = config.train.bn_batches and batchnorm_layers(model)
         self.snapshot = copy_for_evaluation(model) if recalibrated and self.average is None else None
         self.recalibrated = bool(recalibrated)
         self.updates = 0  # optimiser steps taken in this process
