@@ -84,7 +84,7 @@ from .common import (
     help="Emotion knowledge distillation (default: anchors when --anchors is given, else off).",
 )
 @click.option(
-    "--ekd-weight", type=float, default=None, callback=non_negative_float, help="alpha (default: tiny 1.5, paper 0.5)."
+    "--ekd-weight", type=float, default=None, callback=non_negative_float, help="alpha (default: tiny 3.0, paper 0.5)."
 )
 @click.option(
     "--ekd-tau",

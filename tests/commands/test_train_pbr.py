@@ -95,10 +95,10 @@ def test_configuration_trains(invoke, inputs, tmp_path, name, extra):
     terms = set(record) - {"step", "epoch", "lr", "loss", "dialogues_per_s"}
     assert terms == expected_terms, record  # each asked-for component runs, no other
     assert all(np.isfinite(record[term]) for term in expected_terms)
-    # eq. 10: L = I2T + T2I + SDM + alpha EKD + beta Intra + gamma Inter (tiny: alpha 1.5; the flags: 0.5)
+    # eq. 10: L = I2T + T2I + SDM + alpha EKD + beta Intra + gamma Inter (tiny: alpha 3.0; the flags: 0.5)
     weights = {"ekd": config["ekd_weight"], "intra": config["intra_weight"], "inter": config["inter_weight"]}
     weights["itm_list"] = config["itm_list_weight"]
-    assert config["ekd_weight"] == 1.5 and config["intra_weight"] in (0.0, 0.5) and config["inter_weight"] in (0.0, 0.5)
+    assert config["ekd_weight"] == 3.0 and config["intra_weight"] in (0.0, 0.5) and config["inter_weight"] in (0.0, 0.5)
     assert record["loss"] == pytest.approx(sum(weights.get(t, 1.0) * record[t] for t in terms), abs=5e-5)
     assert config["negatives"] == ("phsm" if "--sentiment" in extra else "random" if "random" in name else "semantic")
 
