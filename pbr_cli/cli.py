@@ -71,6 +71,10 @@ class PbrGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("Aborted.", err=True)
             sys.exit(130)
+        finally:
+            from .runtime import close_distributed
+
+            close_distributed()
 
 
 def _verbosity(ctx) -> int:

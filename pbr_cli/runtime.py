@@ -6,6 +6,7 @@ import functools
 import logging
 import os
 import random
+import sys
 
 from .errors import ConfigError
 
@@ -112,6 +113,21 @@ def init_distributed(device) -> tuple[int, int]:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
         rank, size = dist.get_rank(), dist.get_world_size()
     return rank, size
+
+
+def close_distributed() -> None:
+    """Leave the process group, if one was joined, while the interpreter is still whole.
+
+    A gloo process group left to interpreter shutdown can abort the process ("terminate called without an active
+    exception") when its worker threads are torn down after Python; a process that has finished its part (say
+    process 1 of `embed`, which returns while process 0 writes the file) then exits with SIGABRT.
+    """
+    if "torch.distributed" not in sys.modules:  # never imported: nothing joined, and `--help` stays free of torch
+        return
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def gather_with_grad(tensor):

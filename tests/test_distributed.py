@@ -247,3 +247,22 @@ def test_two_gloo_processes_match_one_process_on_the_itm_path(tmp_path):
     assert any(key.startswith("fusion.") for key in weights_one)  # the ITM head and fusion are compared
     differences = torch.cat([(weights_two[k] - weights_one[k]).abs().flatten() for k in weights_one])
     assert (differences > 1e-5).double().mean() < 1e-3 and differences.norm() < 2e-3, differences.norm()
+
+
+def test_a_command_leaves_the_process_group_it_joined(tmp_path, monkeypatch):
+    """A gloo group left to interpreter shutdown can abort a finished process (SIGABRT, "terminate called without
+    an active exception"); every command leaves it on the way out, on success and on error alike."""
+    import torch.distributed as dist
+    from click.testing import CliRunner
+
+    from pbr_cli.cli import cli
+
+    for variable, value in {"RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "0"}.items():
+        monkeypatch.setenv(variable, value)
+    monkeypatch.setenv("PBR_DEVICE", "cpu")
+    for arguments, exit_code in (([str(tmp_path / "missing")], 2), (["--help"], 0)):
+        dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+        done = CliRunner().invoke(cli, ["embed", *arguments])
+        assert done.exit_code == exit_code, done.output
+        assert not dist.is_initialized()
+        (tmp_path / "store").unlink(missing_ok=True)
