@@ -249,7 +249,7 @@ def test_two_gloo_processes_match_one_process_on_the_itm_path(tmp_path):
     assert (differences > 1e-5).double().mean() < 1e-3 and differences.norm() < 2e-3, differences.norm()
 
 
-def test_a_command_leaves_the_process_group_it_joined(tmp_path, monkeypatch):
+def test_a_command_leaves_the_process_group_it_joined(tmp_path):
     """A gloo group left to interpreter shutdown can abort a finished process (SIGABRT, "terminate called without
     an active exception"); every command leaves it on the way out, on success and on error alike."""
     import torch.distributed as dist
@@ -257,9 +257,6 @@ def test_a_command_leaves_the_process_group_it_joined(tmp_path, monkeypatch):
 
     from pbr_cli.cli import cli
 
-    for variable, value in {"RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "0"}.items():
-        monkeypatch.setenv(variable, value)
-    monkeypatch.setenv("PBR_DEVICE", "cpu")
     for arguments, exit_code in (([str(tmp_path / "missing")], 2), (["--help"], 0)):
         dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
         done = CliRunner().invoke(cli, ["embed", *arguments])
