@@ -35,7 +35,7 @@ def train_teacher_file(
         bars.close()
         line = f"epoch {record['epoch']}/{record['epochs']}: loss {record['loss']:.4f}"
         if "val_accuracy" in record:
-            line += f", val accuracy {percent(record['val_accuracy'])}"
+            line += f", val accuracy {percent(record['val_accuracy'])}, val loss {record['val_loss']:.4f}"
         console.info(line)
 
     try:

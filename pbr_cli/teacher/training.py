@@ -77,17 +77,26 @@ def _decode_labelled(
 
 
 @torch.no_grad()
+def _logits(
+    model: nn.Module, config: TeacherConfig, pixels: torch.Tensor, batch_size: int, device: torch.device
+) -> torch.Tensor:
+    """(N, classes) float32 logits of each (N, 3, S, S) uint8 image on CPU, the model in eval mode."""
+    model.eval()
+    logits = []
+    for start in range(0, len(pixels), batch_size):
+        inputs = _standardise(pixels[start : start + batch_size].to(device).float(), config)
+        with autocast(device):
+            logits.append(model(inputs).float().cpu())
+    return torch.cat(logits) if logits else torch.zeros(0, 0)
+
+
 def _predict(
     model: nn.Module, config: TeacherConfig, pixels: torch.Tensor, batch_size: int, device: torch.device
 ) -> np.ndarray:
     """(N,) predicted class of each (N, 3, S, S) uint8 image, the model in eval mode."""
-    model.eval()
-    predictions = []
-    for start in range(0, len(pixels), batch_size):
-        inputs = _standardise(pixels[start : start + batch_size].to(device).float(), config)
-        with autocast(device):
-            predictions.append(model(inputs).argmax(dim=-1).cpu())
-    return torch.cat(predictions).numpy() if predictions else np.zeros(0, np.int64)
+    if len(pixels) == 0:
+        return np.zeros(0, np.int64)
+    return _logits(model, config, pixels, batch_size, device).argmax(dim=-1).numpy()
 
 
 def _class_weights(labels: np.ndarray, n_classes: int) -> torch.Tensor:
@@ -132,7 +141,8 @@ def train_teacher(
     natively); class balance: an inverse-frequency weighted cross-entropy. A set with neither val nor test
     split gets a stratified `holdout` of train as val. Without `epochs`, training runs 10 epochs or, on a
     small set, as many as `MIN_TEACHER_STEPS` optimiser steps need. The best epoch is chosen on val (never on
-    test); the report has accuracy, balanced accuracy, per-class accuracy, confusion matrix and majority-class
+    test): the highest val accuracy, and among epochs level on it (a small val split saturates) the lowest val
+    cross-entropy; the report has accuracy, balanced accuracy, per-class accuracy, confusion matrix and majority-class
     baseline per eval split.
     """
     from ..data.augment import train_view
@@ -180,7 +190,7 @@ def train_teacher(
     order_generator = torch.Generator().manual_seed(seed)
 
     history: list[dict[str, Any]] = []
-    best = (-1.0, 0, None)  # (val accuracy, epoch, state)
+    best: tuple[tuple[float, float], int, Any] = ((-1.0, 0.0), 0, None)  # ((val accuracy, -val loss), epoch, state)
     for epoch in range(1, epochs + 1):
         model.train()
         order = torch.randperm(n_train, generator=order_generator)
@@ -207,10 +217,12 @@ def train_teacher(
         record: dict[str, Any] = {"epoch": epoch, "epochs": epochs, "loss": float(np.mean(losses))}
         if "val" in eval_data:
             val_pixels, val_labels = eval_data["val"]
-            predictions = _predict(model, config, val_pixels, batch_size * 2, device)
-            record["val_accuracy"] = float((predictions == val_labels.numpy()).mean())
+            logits = _logits(model, config, val_pixels, batch_size * 2, device)
+            record["val_accuracy"] = float((logits.argmax(dim=-1) == val_labels).float().mean())
+            record["val_loss"] = float(F.cross_entropy(logits, val_labels))
         history.append(record)
-        score = record.get("val_accuracy", float(epoch))  # without val: the last epoch
+        # the best val accuracy; on a tie (a small val split saturates) the lower val loss; without val: the last
+        score = (record["val_accuracy"], -record["val_loss"]) if "val" in eval_data else (float(epoch), 0.0)
         if score > best[0]:
             best = (score, epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
         if on_epoch:
@@ -240,7 +252,7 @@ def train_teacher(
         "epochs": epochs,
         "epochs_from": "--epochs" if epochs_given else f"default (10, or at least {MIN_TEACHER_STEPS} steps)",
         "best_epoch": best[1],
-        "selected_on": "val" if "val" in eval_data else "last epoch",
+        "selected_on": "val accuracy, ties by val loss" if "val" in eval_data else "last epoch",
         "val_from_train": val_from_train and "val" in eval_data,
         "train_counts": {name: int(count) for name, count in zip(class_names, label_counts)},
         "splits": splits_report,

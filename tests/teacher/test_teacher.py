@@ -59,8 +59,17 @@ def test_teacher_train_beats_the_majority_class(teacher_run):
     assert set(val["per_class"]) == set(EMOTIONS)
     assert all(0.0 <= value <= 1.0 for value in val["per_class"].values())
     assert np.array(val["confusion"]).shape == (7, 7) and np.array(val["confusion"]).sum() == 21
-    assert report["selected_on"] == "val" and 1 <= report["best_epoch"] <= 8
+    assert report["selected_on"] == "val accuracy, ties by val loss" and 1 <= report["best_epoch"] <= 8
     assert report["init"] == "random" and report["feature_dim"] == 96 and len(report["teacher_hash"]) == 16
+
+
+def test_the_kept_epoch_has_the_best_val_accuracy_and_among_ties_the_lowest_val_loss(teacher_run):
+    _, _, report = teacher_run
+    history = report["history"]
+    assert all({"val_accuracy", "val_loss"} <= set(record) for record in history)
+    best = max(history, key=lambda record: (record["val_accuracy"], -record["val_loss"]))
+    assert report["best_epoch"] == best["epoch"]
+    assert report["splits"]["val"]["accuracy"] == pytest.approx(best["val_accuracy"])
 
 
 def test_checkpoint_round_trip_gives_identical_features(teacher_run, tmp_path):
