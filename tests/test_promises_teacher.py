@@ -37,11 +37,14 @@ def recorded(tmp_path_factory):
     data = tmp_path_factory.mktemp("teacher") / "data"
     write_images(data / "train", COUNTS, seed=0)
     write_images(data / "val", {emotion: 1 for emotion in COUNTS}, seed=1)
-    losses, views = [], []
+    losses, val_losses, views = [], [], []
     cross_entropy = F.cross_entropy
 
     def loss(logits, labels, *args, **kwargs):
-        losses.append((labels.clone(), kwargs.get("weight")))
+        if logits.requires_grad:  # training; the val loss that breaks ties between epochs has no gradient
+            losses.append((labels.clone(), kwargs.get("weight")))
+        else:
+            val_losses.append((labels.clone(), kwargs.get("weight")))
         return cross_entropy(logits, labels, *args, **kwargs)
 
     def view(images, size, **kwargs):
@@ -53,11 +56,11 @@ def recorded(tmp_path_factory):
         patch.setattr(F, "cross_entropy", loss)
         patch.setattr(pbr_cli.data.augment, "train_view", view)
         train_teacher(open_emotion_images(data), arch="tiny", img_size=16, epochs=1, batch_size=4, seed=0)
-    return losses, views
+    return losses, views, val_losses
 
 
 def test_the_loss_is_weighted_by_inverse_class_frequency(recorded):
-    losses, _ = recorded
+    losses, _, _ = recorded
     assert len(losses) == 2  # 8 train images, batches of 4
     for _, weight in losses:
         assert weight is not None and weight.tolist() == pytest.approx(EXPECTED_WEIGHTS)
@@ -66,8 +69,15 @@ def test_the_loss_is_weighted_by_inverse_class_frequency(recorded):
     assert float(torch.tensor(EXPECTED_WEIGHTS)[labels].mean()) == pytest.approx(1.0)  # 1 per image on average
 
 
+def test_the_val_loss_is_the_plain_cross_entropy_of_the_val_images(recorded):
+    _, _, val_losses = recorded
+    assert len(val_losses) == 1  # one epoch, one val pass
+    labels, weight = val_losses[0]
+    assert weight is None and sorted(labels.tolist()) == sorted(EMOTIONS.index(e) for e in COUNTS)
+
+
 def test_training_augments_every_batch(recorded):
-    _, views = recorded
+    _, views, _ = recorded
     assert len(views) == 2
     for images, result, kwargs in views:
         assert kwargs.get("jitter") is True and kwargs.get("generator") is not None  # crop, flip and colour jitter
