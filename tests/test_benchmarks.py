@@ -66,3 +66,14 @@ def test_serve_latency_reports_latency_and_cpu_per_request(tmp_path):
     if sys.platform == "linux":  # the server's CPU time is read from /proc
         assert result["server_cpu_ms_per_request"] > 0
     assert result["client_cpu_ms_per_request"] > 0
+
+
+def test_teacher_small_set_holds_out_whole_characters(tmp_path):
+    args = ["--size", "tiny", "--train-characters", "1", "--seeds", "0", "1", "--epochs", "1", "--img-size", "32"]
+    result = run_benchmark(tmp_path, "teacher_small_set.py", args, "mean")
+    assert [run["seed"] for run in result["runs"]] == [0, 1]
+    for run in result["runs"]:
+        assert len(run["train_characters"]) == 1 and run["test_characters"] == 2  # the tiny demo has 3
+        assert run["train_images"] + run["val_images"] == 24 and run["test_images"] == 48  # 24 images each
+        assert sum(run["train_images_per_emotion"].values()) == run["train_images"]
+        assert run["epochs"] == 1 and 0 <= run["majority_baseline"] <= 1 and 0 <= run["test_accuracy"] <= 1
