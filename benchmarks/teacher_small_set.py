@@ -27,6 +27,7 @@ def small_set(data_seed: int, train_characters: int, val_share: float, seed: int
     from pbr_cli.data import open_emotion_images
     from pbr_cli.data.types import EmotionImageSet
     from pbr_cli.demo.build import ensure_demo
+    from pbr_cli.teacher.training import split_holdout
 
     source = open_emotion_images(ensure_demo(seed=data_seed, size=size) / "emotion")
     items = [item for split in source.splits.values() for item in split]
@@ -37,15 +38,10 @@ def small_set(data_seed: int, train_characters: int, val_share: float, seed: int
     chosen = sorted(characters[i] for i in order[:train_characters])
     held_out = sorted(set(characters) - set(chosen))
     train = sorted((item for item in items if item.topic in chosen), key=lambda item: item.id)
-    rng = np.random.default_rng(seed)
-    val_ids = set()
-    for label in sorted({item.label for item in train}):
-        ids = [item.id for item in train if item.label == label]
-        if len(ids) >= 2:
-            val_ids.update(rng.permutation(ids)[: max(1, round(len(ids) * val_share))].tolist())
+    train, val = split_holdout(train, val_share, seed)
     splits = {
-        "train": [item for item in train if item.id not in val_ids],
-        "val": [item for item in train if item.id in val_ids],
+        "train": train,
+        "val": val,
         "test": sorted((item for item in items if item.topic in held_out), key=lambda item: item.id),
     }
     return EmotionImageSet(source.root, source.format, splits), chosen, held_out
@@ -70,7 +66,6 @@ def main() -> None:
     runs = []
     for seed in args.seeds:
         image_set, chosen, held_out = small_set(args.data_seed, args.train_characters, args.val, seed, args.size)
-        train_labels = np.bincount([item.label for item in image_set.splits["train"]], minlength=7)
         started = time.perf_counter()
         _, report = train_teacher(
             image_set, arch=args.arch, img_size=args.img_size, epochs=args.epochs, device="cpu", seed=seed
@@ -81,8 +76,8 @@ def main() -> None:
                 "seed": seed,
                 "train_characters": chosen,
                 "test_characters": len(held_out),
-                "train_images": int(train_labels.sum()),
-                "train_images_per_emotion": dict(zip(report["class_names"], train_labels.tolist())),
+                "train_images": len(image_set.splits["train"]),
+                "train_images_per_emotion": report["train_counts"],
                 "val_images": len(image_set.splits["val"]),
                 "test_images": test["n"],
                 "epochs": report["epochs"],

@@ -48,7 +48,7 @@ def classification_report(
     }
 
 
-def _split_holdout(items: Sequence[LabelledImage], fraction: float, seed: int) -> tuple[list, list]:
+def split_holdout(items: Sequence[LabelledImage], fraction: float, seed: int) -> tuple[list, list]:
     """Stratified (train, val) split of `items`: `fraction` of each class with at least 2 images goes to val."""
     rng = np.random.default_rng(seed)
     by_class: dict[int, list[int]] = {}
@@ -156,7 +156,7 @@ def train_teacher(
     eval_items = {name: list(image_set.splits[name]) for name in EVAL_SPLITS if image_set.splits.get(name)}
     val_from_train = not eval_items
     if val_from_train:
-        train_items, eval_items["val"] = _split_holdout(train_items, holdout, seed)
+        train_items, eval_items["val"] = split_holdout(train_items, holdout, seed)
         if not eval_items["val"]:
             del eval_items["val"]
     if len(train_items) < 2:
