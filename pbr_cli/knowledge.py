@@ -152,7 +152,7 @@ def anchors_file(
     """
     import time
 
-    from .anchors import build_anchors, write_anchors
+    from .anchors import build_anchors, pseudo_label_agreement, write_anchors
     from .teacher import load_teacher
 
     started = time.perf_counter()
@@ -208,6 +208,11 @@ def anchors_file(
         "images_per_emotion": dict(zip(anchors.class_names, anchors.images_per_emotion)),
         "clusters_per_emotion": dict(zip(anchors.class_names, anchors.clusters_per_emotion)),
         "on_small_class": on_small_class,
+        # share of the clustered images whose EKD pseudo-labels (tau 1) favour their own emotion, per similarity
+        "pseudo_label_agreement": {
+            similarity: round(pseudo_label_agreement(features, labels, anchors, 1.0, similarity), 4)
+            for similarity in ("dot", "distance")
+        },
         "seconds": round(time.perf_counter() - started, 3),
     }
     return anchors, summary
@@ -239,7 +244,12 @@ def require_emotions(data: H5Data) -> None:
 
 
 def load_emotion_knowledge(
-    sticker_ids: Sequence[str], features: H5Data, anchors_file: str | None, ekd: str | None, tau: float = 1.0
+    sticker_ids: Sequence[str],
+    features: H5Data,
+    anchors_file: str | None,
+    ekd: str | None,
+    tau: float = 1.0,
+    similarity: str = "dot",
 ) -> EmotionKnowledge:
     """EKD targets and teacher sticker polarity for the library, checking the files belong together."""
     import torch
@@ -275,7 +285,9 @@ def load_emotion_knowledge(
         raise ConfigError("--ekd anchors needs --anchors FILE (from `pbr build-anchors`)")
     pseudo = None
     if anchors is not None:
-        pseudo = pseudo_labels(torch.from_numpy(teacher_features).float(), torch.from_numpy(anchors["anchors"]), tau)
+        pseudo = pseudo_labels(
+            torch.from_numpy(teacher_features).float(), torch.from_numpy(anchors["anchors"]), tau, similarity
+        )
     target = {
         "anchors": pseudo.numpy() if pseudo is not None else None,
         "logits": teacher_probs,

@@ -74,6 +74,12 @@ def print_anchors(summary: dict[str, Any]) -> None:
             for name, images in summary["images_per_emotion"].items()
         ],
     )
+    agreement = summary["pseudo_label_agreement"]
+    console.info(
+        f"EKD pseudo-labels favour an image's own emotion for {100 * agreement['dot']:.1f}% of these images by "
+        f"dot product (the paper's), {100 * agreement['distance']:.1f}% by distance (`pbr train --ekd-similarity "
+        "distance`)"
+    )
     console.result(
         f"wrote {summary['output']}: {summary['anchors']} anchors x {summary['dim']} (M={clusters}, "
         f"teacher {summary['teacher_hash']}), {summary['seconds']:.1f} s"

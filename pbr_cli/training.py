@@ -159,7 +159,9 @@ def attach_knowledge(data, config: RunConfig, options: TrainOptions, stickers, s
         features = teacher_features_for(
             stickers, options.teacher_features, options.teacher, settings, options.skip_bad_images
         )
-        knowledge = load_emotion_knowledge(data.sticker_ids, features, options.anchors, train.ekd, train.ekd_tau)
+        knowledge = load_emotion_knowledge(
+            data.sticker_ids, features, options.anchors, train.ekd, train.ekd_tau, train.ekd_similarity
+        )
         if knowledge.ekd_target is not None:
             data.ekd_target = knowledge.ekd_target
             config.model.ekd_dim = int(knowledge.ekd_target.shape[1])

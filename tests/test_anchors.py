@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from fixtures_data import write_ser30k
-from pbr_cli.anchors import build_anchors, pseudo_labels
+from pbr_cli.anchors import EmotionAnchors, build_anchors, pseudo_label_agreement, pseudo_labels
 from pbr_cli.emotions import fold_emotions
-from pbr_cli.errors import DataError
+from pbr_cli.errors import ConfigError, DataError
 from pbr_cli.features import read_h5
 from pbr_cli.teacher import Teacher, build_classifier
 from synthetic import write_emotion_images
@@ -101,6 +101,39 @@ def test_pseudo_labels_softmax_over_anchors():
     assert soft.max() < as_numpy.max()  # a higher tau is softer
 
 
+def test_pseudo_labels_by_distance_follow_the_nearest_anchor_not_the_longest():
+    features = np.array([[1.0, 0.0]], dtype=np.float32)
+    anchors = np.array([[1.0, 0.0], [3.0, 3.0]], dtype=np.float32)  # the second is farther but longer
+    by_dot = pseudo_labels(features, anchors)
+    by_distance = pseudo_labels(features, anchors, similarity="distance")
+    assert by_dot[0].argmax() == 1 and by_distance[0].argmax() == 0
+    # softmax(-|v - e|^2 / (2 tau)): squared distances 0 and 13
+    for tau in (1.0, 2.0):
+        near, far = math.exp(0.0), math.exp(-13.0 / (2 * tau))
+        expected = [[near / (near + far), far / (near + far)]]
+        np.testing.assert_allclose(pseudo_labels(features, anchors, tau, "distance"), expected, rtol=1e-6)
+        torch.testing.assert_close(
+            pseudo_labels(torch.from_numpy(features), anchors, tau, "distance"), torch.tensor(expected).float()
+        )
+    with pytest.raises(ConfigError, match="dot or distance"):
+        pseudo_labels(features, anchors, similarity="cosine")
+
+
+def test_pseudo_label_agreement_counts_the_emotion_with_the_most_mass():
+    # emotion 0's anchor is long and points away from emotion 1's images, which sit on emotion 1's short anchor
+    anchors = np.zeros((14, 2), dtype=np.float32)
+    anchors[0] = [4.0, 4.0]
+    anchors[2] = [1.0, 0.0]
+    anchors[1::2] = anchors[0::2]  # M = 2, each emotion's two anchors alike
+    emotion = np.repeat(np.arange(7), 2)
+    made = EmotionAnchors(anchors, emotion, 2, [1] * 7, [1] * 7)
+    features = np.array([[1.0, 0.0], [1.1, -0.1], [3.0, 3.5], [1.0, 0.0]], dtype=np.float32)
+    labels = np.array([1, 1, 0, -1])  # the last row is unlabelled: not counted
+    assert pseudo_label_agreement(features, labels, made, similarity="dot") == pytest.approx(1 / 3)
+    assert pseudo_label_agreement(features, labels, made, similarity="distance") == 1.0
+    assert np.isnan(pseudo_label_agreement(features, np.full(4, -1), made))
+
+
 def test_fold_emotions_averages_each_emotions_anchors():
     logits = np.arange(14, dtype=np.float32)[None]  # M = 2: emotion c owns 2c, 2c + 1
     np.testing.assert_array_equal(fold_emotions(logits, 2), [[0.5, 2.5, 4.5, 6.5, 8.5, 10.5, 12.5]])
@@ -150,8 +183,17 @@ def test_build_anchors_from_features_checks_the_teacher(invoke, anchor_setup, tm
         "--json",
     )
     assert shrunk.exit_code == 0, shrunk.output
-    assert json.loads(shrunk.stdout)["clusters_per_emotion"]["anger"] == 4
-    assert read_h5(tmp_path / "a.h5", "anchors")["anchors"].shape == (35, 96)
+    summary = json.loads(shrunk.stdout)
+    assert summary["clusters_per_emotion"]["anger"] == 4
+    made = read_h5(tmp_path / "a.h5", "anchors")
+    assert made["anchors"].shape == (35, 96)
+    embedded = read_h5(features, "teacher_features")
+    anchors = EmotionAnchors(made["anchors"], made["emotion"], 5, [4] * 7, [4] * 7)
+    for similarity in ("dot", "distance"):
+        expected = pseudo_label_agreement(embedded["features"], embedded["labels"], anchors, 1.0, similarity)
+        assert summary["pseudo_label_agreement"][similarity] == pytest.approx(expected, abs=1e-4)
+    printed = invoke("build-anchors", "--features", features, "--M", "2", "-o", tmp_path / "b.h5")
+    assert printed.exit_code == 0 and "EKD pseudo-labels favour an image's own emotion for" in printed.output
     both = invoke("build-anchors", "--features", features, "--data", data)
     assert both.exit_code == 2
 

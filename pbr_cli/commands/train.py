@@ -93,6 +93,12 @@ from .common import (
     callback=positive_float,
     help="Temperature of the pseudo-labels softmax(V^e E / tau) (default 1, the paper).",
 )
+@click.option(
+    "--ekd-similarity",
+    type=click.Choice(choices("train.ekd_similarity")),
+    default=None,
+    help="Pseudo-labels from the dot product v.e (the paper) or the distance -|v-e|^2/2 to each anchor.",
+)
 @click.option("--sentiment", type=click.Path(), default=None, help="Dialogue sentiment (`pbr score-sentiment`).")
 @click.option(
     "--negatives",

@@ -77,6 +77,8 @@ class TrainConfig:
     ekd: str = "off"  # Emotion Knowledge Distillation: anchors | logits | features | off
     ekd_weight: float = 0.5  # alpha
     ekd_tau: float = 1.0  # temperature of the pseudo-labels softmax(V^e E / tau)
+    ekd_similarity: str = "dot"  # how a sticker's teacher feature v meets an anchor e in the pseudo-labels: dot
+    # (v . e, the paper) | distance (-|v - e|^2 / 2: nearest anchor first, whatever the anchors' lengths)
     phsm_emotion: str = "teacher"  # sticker polarity for PHSM: teacher pseudo-labels | student EKD head
     phsm_pool: str = "batch"  # where PHSM draws a dialogue's negative sticker: batch (all K·n candidates,
     # Algorithm 1) | own (the dialogue's own candidate set)
@@ -314,6 +316,7 @@ RULES: dict[str, Rule] = {
     "train.ekd": choice("anchors", "logits", "features", "off", option="--ekd"),
     "train.ekd_weight": number(0, option="--ekd-weight"),
     "train.ekd_tau": number(**POSITIVE, option="--ekd-tau"),
+    "train.ekd_similarity": choice("dot", "distance", option="--ekd-similarity"),
     "train.phsm_emotion": choice("teacher", "student", option="--phsm-emotion"),
     "train.phsm_pool": choice("batch", "own"),
     "train.itm_negatives": integer(1, 4096, option="--itm-negatives"),

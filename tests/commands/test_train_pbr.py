@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from helpers import run_pbr
 from pbr_cli.data.pbrfolder import read_pbr_dataset
@@ -57,6 +58,7 @@ STUDENT = ["--phsm-emotion", "student"]
 CONFIGURATIONS = [
     ("base", []),
     ("ekd", EKD),
+    ("ekd-distance", [*EKD, "--ekd-similarity", "distance"]),
     ("intra", ["--intra"]),
     ("inter", ["--inter"]),
     ("tscl", ["--intra", "--inter"]),
@@ -74,6 +76,29 @@ CONFIGURATIONS = [
 ]
 
 
+def test_ekd_similarity_sets_the_targets_and_the_teacher_polarity(inputs):
+    from pbr_cli.anchors import pseudo_labels
+    from pbr_cli.emotions import fold_emotions
+    from pbr_cli.features import read_h5
+    from pbr_cli.knowledge import load_emotion_knowledge
+    from pbr_cli.losses.phsm import sticker_polarity
+
+    root, data = inputs
+    features = read_h5(root / "feats.h5", "teacher_features")
+    anchors = read_h5(root / "anchors.h5", "anchors")
+    ids = list(features["ids"])[::-1]  # rows follow the ids asked for
+    order = np.arange(len(ids))[::-1]
+    found = {}
+    for similarity in ("dot", "distance"):
+        knowledge = load_emotion_knowledge(ids, features, str(root / "anchors.h5"), "anchors", 2.0, similarity)
+        expected = pseudo_labels(features["features"][order], anchors["anchors"], 2.0, similarity)
+        np.testing.assert_allclose(knowledge.ekd_target, expected, rtol=1e-5, atol=1e-7)
+        polarity = sticker_polarity(torch.from_numpy(fold_emotions(expected, 2) * 2)).numpy()
+        np.testing.assert_allclose(knowledge.sticker_polarity, polarity, rtol=1e-5, atol=1e-6)
+        found[similarity] = knowledge.ekd_target
+    assert np.abs(found["dot"] - found["distance"]).max() > 1e-3  # the choice reaches the targets
+
+
 @pytest.mark.parametrize("name,extra", CONFIGURATIONS, ids=[c[0] for c in CONFIGURATIONS])
 def test_configuration_trains(invoke, inputs, tmp_path, name, extra):
     root, data = inputs
@@ -89,6 +114,7 @@ def test_configuration_trains(invoke, inputs, tmp_path, name, extra):
     expected_terms |= {flag[2:] for flag in ("--intra", "--inter") if flag in extra}
     if config["itm_list_weight"]:
         expected_terms.add("itm_list")
+    assert config["ekd_similarity"] == ("distance" if "--ekd-similarity" in extra else "dot")
     for option, key in (("--itm-negatives", "itm_negatives"), ("--itm-list-weight", "itm_list_weight")):
         if option in extra:
             assert config[key] == pytest.approx(float(extra[extra.index(option) + 1]))
