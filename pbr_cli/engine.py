@@ -144,7 +144,7 @@ class Trainer:
 
     def make_batch(self, rows: np.ndarray) -> Batch:
         """The step's batch on the device: `rows` is the global batch; this rank keeps its contiguous share."""
-        from .data.augment import train_view
+        from .data.augment import mask_tokens, train_view
 
         table = self.data.train
         k_global, n = len(rows), table.candidates.shape[1]
@@ -157,6 +157,12 @@ class Trainer:
         local = rows[share]
         flat = table.candidates[local].reshape(-1)  # (K*n,) library indices
         ids, mask = pad_tokens([table.token_ids[r] for r in local], self.tokenizer.pad_id)
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        if self.config.train.text_mask:
+            tokenizer = self.tokenizer
+            mask_id = tokenizer.index.get("[MASK]", tokenizer.unk_id)
+            keep = (tokenizer.cls_id, tokenizer.sep_id)
+            ids = mask_tokens(ids, mask, self.config.train.text_mask, mask_id, keep, self.generator)
         candidates = torch.from_numpy(flat).to(self.device)
         view2 = None
         if self.objective.intra_weight or self.objective.inter_weight:
@@ -164,8 +170,8 @@ class Trainer:
             view2 = view2.view(k_global, n, 3, size, size)[share].flatten(0, 1)
         return Batch(
             images=images.flatten(0, 1),
-            input_ids=ids.to(self.device),
-            mask=mask.to(self.device),
+            input_ids=ids,
+            mask=mask,
             label=torch.from_numpy(table.label[local]).to(self.device),
             candidate_ids=torch.from_numpy(table.candidates[local]).to(self.device),
             ekd_target=None if self.ekd_target is None else self.ekd_target[candidates],

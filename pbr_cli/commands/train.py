@@ -99,6 +99,13 @@ from .common import (
     default=None,
     help="Pseudo-labels from the dot product v.e (the paper) or the distance -|v-e|^2/2 to each anchor.",
 )
+@click.option(
+    "--text-mask",
+    type=float,
+    default=None,
+    callback=non_negative_float,
+    help="Share of the dialogue tokens replaced by [MASK] in each training batch (default 0, off).",
+)
 @click.option("--sentiment", type=click.Path(), default=None, help="Dialogue sentiment (`pbr score-sentiment`).")
 @click.option(
     "--negatives",

@@ -1,4 +1,4 @@
-"""Batched image augmentation on tensors (CPU or GPU): random resized crop, flip, colour jitter."""
+"""Batched augmentation on tensors (CPU or GPU): random resized crop, flip, colour jitter; token masking."""
 
 from __future__ import annotations
 
@@ -102,3 +102,20 @@ def train_view(
     if jitter:
         x = color_jitter(x, generator=generator)
     return random_hue(x, hue, generator=generator) if hue else x
+
+
+def mask_tokens(
+    ids: torch.Tensor,
+    mask: torch.Tensor,
+    share: float,
+    mask_id: int,
+    keep: tuple[int, ...] = (),
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """(B, T) token ids with each real token (mask true, id not in `keep`) replaced by `mask_id` with
+    probability `share`, drawn independently on the ids' device; the input is not changed."""
+    real = mask.bool()
+    for token in keep:
+        real = real & (ids != token)  # not in place: `mask` may be this very tensor
+    hit = torch.rand(ids.shape, device=ids.device, generator=generator) < share
+    return torch.where(real & hit, torch.full_like(ids, mask_id), ids)

@@ -92,6 +92,8 @@ class TrainConfig:
     tscl_stop_grad: bool = False  # no gradient through the image tower's pass over TSCL's second view (its
     # backward is skipped: PBR steps ~1.4x cheaper)
     crop_scale: float = 0.5  # smallest area share kept by the random resized crop of training views
+    text_mask: float = 0.0  # share of the dialogue tokens (not [CLS] / [SEP]) replaced by [MASK] in each
+    # training batch, drawn anew every step (0 = off, the paper)
     ema: float = 0.0  # decay of a moving average of the weights, which validation, best.safetensors and
     # last.safetensors then hold (0 = off: the trained weights themselves)
     bn_batches: int = 0  # training batches (without augmentation) that recompute the BatchNorm statistics of the
@@ -326,6 +328,7 @@ RULES: dict[str, Rule] = {
     "train.tscl_temp": number(**POSITIVE, option="--tscl-temp"),
     "train.tscl_stop_grad": BOOL,
     "train.crop_scale": number(0, 1, low_open=True),
+    "train.text_mask": number(0, 1, high_open=True, option="--text-mask"),
     "train.ema": number(0, 1, high_open=True, option="--ema"),
     "train.bn_batches": integer(0),
     "train.precision": choice("auto", "bf16", "fp32"),

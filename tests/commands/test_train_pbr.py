@@ -70,6 +70,7 @@ CONFIGURATIONS = [
     ("ekd-logits", ["--teacher-features", "{feats}", "--ekd", "logits"]),
     ("ekd-features", ["--teacher-features", "{feats}", "--ekd", "features"]),
     ("random-negatives", ["--negatives", "random"]),
+    ("text-mask", ["--text-mask", "0.3"]),
     ("itm-pairs-of-the-paper", ["--itm-negatives", "1", "--itm-list-weight", "0"]),
     ("itm-listwise", ["--itm-negatives", "3", "--itm-list-weight", "0.5"]),
     ("full-itm-listwise", [*EKD_PHSM, "--itm-negatives", "2", "--itm-list-weight", "1"]),
@@ -115,6 +116,7 @@ def test_configuration_trains(invoke, inputs, tmp_path, name, extra):
     if config["itm_list_weight"]:
         expected_terms.add("itm_list")
     assert config["ekd_similarity"] == ("distance" if "--ekd-similarity" in extra else "dot")
+    assert config["text_mask"] == (0.3 if "--text-mask" in extra else 0.0)
     for option, key in (("--itm-negatives", "itm_negatives"), ("--itm-list-weight", "itm_list_weight")):
         if option in extra:
             assert config[key] == pytest.approx(float(extra[extra.index(option) + 1]))

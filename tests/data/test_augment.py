@@ -114,3 +114,22 @@ def test_auto_precision_keeps_small_images_in_fp32(monkeypatch):
     cpu = torch.device("cpu")
     assert not runtime.uses_bf16(cpu, "auto", 16) and runtime.uses_bf16(cpu, "auto", 24)
     assert runtime.uses_bf16(cpu, "bf16", 16)  # asked for explicitly
+
+
+def test_mask_tokens_masks_a_share_of_the_real_tokens_only():
+    from pbr_cli.data.augment import mask_tokens
+
+    cls, sep, pad, masked = 2, 3, 0, 4
+    ids = torch.tensor([[cls] + [7] * 200 + [sep] + [pad] * 50] * 40)
+    mask = ids != pad
+    before, mask_before = ids.clone(), mask.clone()
+    out = mask_tokens(ids, mask, 0.15, masked, keep=(cls, sep), generator=torch.Generator().manual_seed(0))
+    assert torch.equal(ids, before) and torch.equal(mask, mask_before)  # the inputs are not changed
+    changed = out != ids
+    assert torch.all(out[changed] == masked)
+    assert not changed[:, 0].any() and not changed[:, 201].any() and not changed[:, 202:].any()
+    share = changed[:, 1:201].float().mean().item()
+    assert abs(share - 0.15) < 0.02  # 8000 tokens: the standard error is 0.004
+    again = mask_tokens(ids, mask, 0.15, masked, keep=(cls, sep), generator=torch.Generator().manual_seed(0))
+    assert torch.equal(out, again)
+    assert torch.equal(mask_tokens(ids, mask, 0.0, masked, keep=(cls, sep)), ids)
