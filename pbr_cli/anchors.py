@@ -10,7 +10,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .emotions import EMOTIONS
+from .emotions import EMOTIONS, fold_emotions
 from .errors import ConfigError, DataError
 
 SMALL_CLASS_POLICIES: tuple[str, ...] = ("error", "shrink")
@@ -131,17 +131,16 @@ def pseudo_label_agreement(
 ) -> float:
     """Share of the labelled rows (label >= 0) whose pseudo-labels put the most mass on their own emotion.
 
-    The mass of emotion c is the sum of the pseudo-labels over its M anchors; a diagnostic of the EKD target
-    (Eq. 6) that `pbr build-anchors` prints for both similarities. NaN when no row is labelled.
+    An emotion's mass is its M anchors' pseudo-labels folded as PHSM folds them (`fold_emotions`); a
+    diagnostic of the EKD target (Eq. 6) that `pbr build-anchors` prints for both similarities. NaN when no
+    row is labelled.
     """
     labels = np.asarray(labels)
     keep = labels >= 0
     if not keep.any():
         return float("nan")
     probs = pseudo_labels(np.asarray(features)[keep], anchors.anchors, tau, similarity)
-    mass = np.zeros((len(probs), len(anchors.class_names)))
-    np.add.at(mass.T, anchors.emotion, probs.T)
-    return float((mass.argmax(-1) == labels[keep]).mean())
+    return float((fold_emotions(probs, anchors.M).argmax(-1) == labels[keep]).mean())
 
 
 def _is_torch(value: Any) -> bool:
