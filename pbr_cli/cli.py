@@ -34,6 +34,7 @@ class Settings:
     device: str = "auto"  # auto | cpu | cuda
     seed: int = 0
     verbosity: int = 0  # -1 quiet, 0 normal, 1+ verbose
+    deterministic: bool = False  # only deterministic kernels (see runtime.deterministic_algorithms)
 
     def torch_device(self):
         from .runtime import resolve_device
@@ -102,10 +103,18 @@ def _verbosity(ctx) -> int:
     show_default=True,
     help="Random seed for everything that draws.",
 )
+@click.option(
+    "--deterministic",
+    is_flag=True,
+    envvar="PBR_DETERMINISTIC",
+    help="Only deterministic kernels, so that a command run twice on one machine with one --seed gives the "
+    "same numbers to the bit (with several CPU threads training otherwise differs by float order from run to "
+    "run; ~5% slower there). `pbr demo` always runs so.",
+)
 @click.option("-v", "--verbose", count=True, help="More output; show tracebacks on errors.")
 @click.option("-q", "--quiet", is_flag=True, help="Only results and errors.")
 @click.pass_context
-def cli(ctx, device, seed, verbose, quiet):
+def cli(ctx, device, seed, deterministic, verbose, quiet):
     """Sticker response selection: rank candidate stickers for a chat, Perceive-before-Respond style.
 
     A pipeline of independent steps that hand HDF5 files to each other:
@@ -116,7 +125,11 @@ def cli(ctx, device, seed, verbose, quiet):
 
     level = -1 if quiet else verbose
     console.set_verbosity(level)
-    ctx.obj = Settings(device=device, seed=seed, verbosity=level)
+    ctx.obj = Settings(device=device, seed=seed, verbosity=level, deterministic=deterministic)
+    if deterministic:
+        from .runtime import deterministic_algorithms
+
+        ctx.with_resource(deterministic_algorithms())
     if level <= 0:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 

@@ -238,6 +238,7 @@ def write_run_info(run_dir: Path, options: TrainOptions, settings) -> None:
         "options": stored,
         "data": absolute(options.data),
         "seed": settings.seed,
+        "deterministic": settings.deterministic,
         "teacher": absolute(options.teacher),
         "teacher_features": absolute(options.teacher_features),
         "anchors": absolute(options.anchors),
@@ -283,6 +284,31 @@ def run_training(
     `on_log(step, record)` is called at every log step (record: the step's metrics.jsonl line). Under torchrun
     only process 0 gets the summary (the others get None).
     """
+    import dataclasses as dc
+
+    from .runtime import deterministic_algorithms
+
+    deterministic = settings.deterministic or (resume is not None and _started_deterministic(Path(resume)))
+    with deterministic_algorithms(deterministic):
+        return _run_training(options, dc.replace(settings, deterministic=deterministic), resume, on_log)
+
+
+def _started_deterministic(run_dir: Path) -> bool:
+    """Whether the run in `run_dir` was started with `pbr --deterministic` (so that resuming it is, too)."""
+    import json
+
+    from .model.run import resolve_run
+
+    try:
+        return json.loads((resolve_run(run_dir) / "run.json").read_text(encoding="utf-8")).get("deterministic") is True
+    except Exception:  # noqa: BLE001 - an unreadable run folder is reported by resume_options
+        return False
+
+
+def _run_training(
+    options: TrainOptions, settings, resume: str | None, on_log: Callable[[int, dict], None] | None
+) -> dict | None:
+    """run_training within its kernel settings."""
     import dataclasses as dc
 
     from .data.cache import sticker_image_cache

@@ -86,8 +86,9 @@ def demo(
     Chinese dialogues whose last turns usually carry the emotion of the sticker sent after them,
     and an emotion-labelled set of other characters in SER30K layout for the teacher. The data and
     every random draw follow from the global --seed (an existing dataset of the same seed and size
-    is reused); trained in bf16 (on CUDA, or a CPU with native bf16), runs of one seed still differ
-    by float rounding.
+    is reused). Every step runs with deterministic kernels (as `pbr --deterministic`) and PBR takes
+    Base's threads at a fixed step (half-way, waiting for Base if need be), so a demo run twice on one
+    machine gives the same numbers; another CPU or GPU, or another torch, gives others.
     """
     from .. import console
     from ..demo.build import build_demo, default_demo_dir, demo_is_current, read_demo_summary

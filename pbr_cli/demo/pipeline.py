@@ -44,7 +44,7 @@ class DemoPlan:
         """The global options of a step: this plan's device, and `seed` (default: the plan's)."""
         from ..cli import Settings
 
-        return Settings(device=self.device, seed=self.seed if seed is None else seed)
+        return Settings(device=self.device, seed=self.seed if seed is None else seed, deterministic=True)
 
 
 def announce(title: str | None, args: Sequence[str]) -> None:
@@ -96,8 +96,9 @@ def claim_report_folder(report: Path) -> None:
         write_text_atomic(report / REPORT_MARKER, "a report folder of `pbr demo`; it may replace every file here\n")
 
 
-def _seed(seed: int) -> list[str]:
-    return ["--seed", str(seed)]
+def _globals(seed: int) -> list[str]:
+    """The global options of every step's command line: the demo's seed, and deterministic kernels."""
+    return ["--deterministic", "--seed", str(seed)]
 
 
 def train_teacher_step(plan: DemoPlan, paths: dict[str, Path], title: str) -> None:
@@ -109,7 +110,7 @@ def train_teacher_step(plan: DemoPlan, paths: dict[str, Path], title: str) -> No
     announce(
         title,
         [
-            *_seed(plan.seed),
+            *_globals(plan.seed),
             "teacher-train",
             str(images),
             "--arch",
@@ -138,7 +139,7 @@ def _embed_with_teacher(plan: DemoPlan, paths: dict[str, Path], title: str, imag
     from ..summaries import print_teacher_features
     from ..teacher import embed_folder
 
-    announce(title, [*_seed(plan.seed), "embed", str(images), "--teacher", str(paths["teacher"]), "-o", str(output)])
+    announce(title, [*_globals(plan.seed), "embed", str(images), "--teacher", str(paths["teacher"]), "-o", str(output)])
     print_teacher_features(embed_folder(images, paths["teacher"], output, 64, False, plan.settings().torch_device()))
 
 
@@ -164,7 +165,7 @@ def build_anchors_step(
     announce(
         title,
         [
-            *_seed(plan.seed),
+            *_globals(plan.seed),
             "build-anchors",
             "--teacher",
             str(paths["teacher"]),
@@ -197,7 +198,7 @@ def score_sentiment_step(plan: DemoPlan, paths: dict[str, Path], title: str) -> 
     from ..sentiment import score_sentiment_file
     from ..summaries import print_sentiment
 
-    announce(title, [*_seed(plan.seed), "score-sentiment", str(plan.data), "-o", str(paths["sentiment"])])
+    announce(title, [*_globals(plan.seed), "score-sentiment", str(plan.data), "-o", str(paths["sentiment"])])
     print_sentiment(score_sentiment_file(plan.data, paths["sentiment"]))
 
 
@@ -262,7 +263,7 @@ def _evaluate(run: Path, settings: Settings, score: str, **files: str) -> dict:
     announce(
         None,
         [
-            *_seed(settings.seed),
+            *_globals(settings.seed),
             "evaluate",
             str(run),
             "--split",
@@ -313,7 +314,7 @@ def train_model(
         import shutil
 
         shutil.rmtree(run)
-    announce(title, [*_seed(seed), "train", *options.command_args()])
+    announce(title, [*_globals(seed), "train", *options.command_args()])
     print_training(run_training(options, plan.settings(seed), on_log=on_log))
     return run
 
@@ -372,9 +373,12 @@ def _train_in_background(job: tuple, results) -> None:
     os.close(descriptor)
     torch.set_num_threads(threads)
     try:
+        from ..runtime import deterministic_algorithms
+
         start = time.perf_counter()
-        run = train_model(plan, name, extra, plan.seed, title)
-        itc = _scores(_evaluate(run, plan.settings(), "itc"))
+        with deterministic_algorithms(plan.settings().deterministic):
+            run = train_model(plan, name, extra, plan.seed, title)
+            itc = _scores(_evaluate(run, plan.settings(), "itc"))
         results.send(("ok", {"itc": itc, "seconds": time.perf_counter() - start}))
     except BaseException as error:  # noqa: BLE001 - every failure goes to the parent, whole where it pickles
         from ..errors import PbrError
@@ -394,9 +398,12 @@ def _train_in_background(job: tuple, results) -> None:
 class BackgroundTraining:
     """One model trained in a spawned worker process with a share of the threads, while this process works on.
 
-    `rebalance` (an `on_log` hook of this process's own training, also called between steps) takes back the
-    worker's threads once it is done, or raises its error at once; `close` stops a worker still running (SIGTERM:
-    in training it saves a checkpoint and stops, as `pbr train` does).
+    `check` (called between this process's steps and at its training's log steps) raises the worker's error at
+    once. `hand_off_at(step)` is the `on_log` hook of this process's own training: from that step on it waits
+    for the worker and takes its threads. The step is fixed, not the moment the worker ends, so every training
+    step runs on the same number of threads in every run, and with deterministic kernels a demo run twice gives
+    the same numbers. `close` stops a worker still running (SIGTERM: in training it saves a checkpoint and
+    stops, as `pbr train` does).
     """
 
     def __init__(self, plan: DemoPlan, name: str, extra: dict[str, Any], title: str, log: Path):
@@ -435,23 +442,40 @@ class BackgroundTraining:
                 )
         return self.outcome
 
-    def rebalance(self, step: int = 0, record: dict | None = None) -> None:
-        """Once the worker is done: its threads back to this process, or its error raised here."""
+    def check(self) -> None:
+        """The worker's error raised here once it has failed; nothing else (the threads stay as they are)."""
+        outcome = self._receive(wait=False)
+        if outcome is not None and outcome[0] == "error":
+            raise outcome[1]
+
+    def hand_off_at(self, step: int) -> Callable[[int, dict], None]:
+        """An `on_log(step, record)` hook: before `step`, `check`; at the first log step from `step` on, wait for
+        the worker to finish and take its threads (its error raised here)."""
+
+        taken = False
+
+        def hook(at: int, record: dict | None = None) -> None:
+            nonlocal taken
+            if at < step or taken:
+                self.check()
+                return
+            if self._receive(wait=False) is None:
+                console.info(f"step {at}: waiting for {self.name} to finish, then on with all {self.total} threads")
+            self.result()
+            taken = True
+
+        return hook
+
+    def result(self) -> dict:
+        """Wait for the worker; its result (its threads back to this process), or its exception raised here."""
         import torch
 
-        outcome = self._receive(wait=False)
-        if outcome is None:
-            return
+        outcome = self._receive(wait=True)
         if outcome[0] == "error":
             raise outcome[1]
         if torch.get_num_threads() != self.total:
             torch.set_num_threads(self.total)
-
-    def result(self) -> dict:
-        """Wait for the worker; its result, or its exception raised here."""
-        self._receive(wait=True)
-        self.rebalance()
-        return self.outcome[1]
+        return outcome[1]
 
     def close(self) -> None:
         """Wait for a finished worker to exit; stop one still running (SIGTERM, then SIGKILL after 60 s)."""
@@ -467,6 +491,15 @@ class BackgroundTraining:
         torch.set_num_threads(self.total)
 
 
+def hand_off_step(plan: DemoPlan) -> int:
+    """The step of PBR's training from which it waits for Base and trains on all threads: half its steps.
+
+    Base starts with the teacher, PBR after steps 1-4, and a one-thread Base step is a little faster than a
+    one-thread PBR step; on the machines measured Base ended when PBR was about half-way (2 cores: near its
+    step 620 of 1200), so PBR seldom waits long, nor trains long on one thread beside an idle core."""
+    return max(1, plan.steps // 2)
+
+
 def runs_in_parallel(plan: DemoPlan) -> bool:
     """Whether Base trains in a second process (see DemoPlan.parallel)."""
     import torch
@@ -479,11 +512,13 @@ def runs_in_parallel(plan: DemoPlan) -> bool:
 def run_pipeline(plan: DemoPlan) -> dict:
     """teacher -> anchors -> teacher features -> sentiment -> Base and PBR -> evaluation, plots, sheets."""
     from ..io import exclusive_lock
+    from ..runtime import deterministic_algorithms
 
     check_report_folder(plan.report)
     plan.report.parent.mkdir(parents=True, exist_ok=True)
     with exclusive_lock(plan.report.parent / f".{plan.report.name}.lock", "demo report folder"):
-        return _run_pipeline(plan)
+        with deterministic_algorithms(plan.settings().deterministic):
+            return _run_pipeline(plan)
 
 
 BASE = ("base", "5/7 train Base (ITC + ITM, semantic hard negatives)")
@@ -498,7 +533,7 @@ def _run_pipeline(plan: DemoPlan) -> dict:
     if runs_in_parallel(plan):
         log = plan.report / "logs" / "base.log"
         log.parent.mkdir(exist_ok=True)
-        announce(BASE[1], [*_seed(plan.seed), "train", *train_options(plan, BASE[0], {}).command_args()])
+        announce(BASE[1], [*_globals(plan.seed), "train", *train_options(plan, BASE[0], {}).command_args()])
         console.info(f"Base trains in a second process beside steps 1-4 and PBR; its output: {log}")
         background = BackgroundTraining(plan, BASE[0], {}, BASE[1], log)
     try:
@@ -539,13 +574,14 @@ def _train_models(
     from ..data import open_dataset
     from .checks import teacher_summary
 
-    paths = prepare_inputs(plan, timings, background.rebalance if background else None)
+    paths = prepare_inputs(plan, timings, background.check if background else None)
     teacher = teacher_summary(paths["teacher"], paths["features"], open_dataset(plan.data))
     results: dict[str, Any] = {}
     here = [(PBR, pbr_options(paths))] if background is not None else [(BASE, {}), (PBR, pbr_options(paths))]
     for (name, title), extra in here:
         start = time.perf_counter()
-        train_model(plan, name, extra, plan.seed, title, on_log=background.rebalance if background else None)
+        hand_off = background.hand_off_at(hand_off_step(plan)) if background else None
+        train_model(plan, name, extra, plan.seed, title, on_log=hand_off)
         results[name] = evaluate_model(plan, name, plan.seed, paths, plots=True)
         timings[name] = round(time.perf_counter() - start, 1)
     if background is not None:

@@ -51,7 +51,10 @@ def test_demo_trains_base_in_a_second_process_when_parallel(invoke, tmp_path):
         assert metrics["n"] == 20 and 0 <= metrics["map"] <= 1 and 0 <= metrics["itc"]["map"] <= 1
         assert (report / "plots" / name / "fig5_intensity.png").is_file()
         assert json.loads((report / "runs" / name / "config.json").read_text())["train"]["steps"] == 3
+    for name in ("base", "pbr"):  # both processes with deterministic kernels
+        assert json.loads((report / "runs" / name / "run.json").read_text())["deterministic"] is True
     log = (report / "logs" / "base.log").read_text()  # the worker's output, whole
+    assert "pbr --deterministic --seed 0 train" in " ".join(log.split())
     assert "train --data" in log and "steps: 3 in" in log and "evaluate" in log
     assert "--out" + str(report / "runs" / "base") in "".join(log.split())  # lines wrap anywhere in a path
     assert "logs/base.log" in result.stderr.replace("\\", "/").replace("\n", "")
@@ -69,7 +72,7 @@ def test_an_error_in_the_background_training_reaches_the_parent(tmp_path):
         with pytest.raises(DataError) as early:  # the parent's training loop hears of it at its next log step
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
-                background.rebalance()
+                background.check()
                 time.sleep(0.2)
         with pytest.raises(DataError) as error:
             background.result()
@@ -94,6 +97,76 @@ def test_a_worker_that_dies_is_reported_with_its_log(tmp_path):
     finally:
         background.close()
     assert str(error.value).startswith(f"{tmp_path / 'base.log'}: the process training base stopped (exit code -9)")
+
+
+class ScriptedWorker:
+    """A BackgroundTraining without a process: the outcome it reports from the given poll on (None: running)."""
+
+    def __init__(self, outcome, after_polls: int, total: int = 2):
+        from pbr_cli.demo.pipeline import BackgroundTraining
+
+        self.background = BackgroundTraining.__new__(BackgroundTraining)
+        self.background.name, self.background.total, self.background.outcome = "base", total, None
+        self.polls, self.waits = 0, 0
+
+        def receive(wait):
+            self.polls += 1
+            self.waits += wait
+            if wait or self.polls > after_polls:
+                self.background.outcome = outcome
+            return self.background.outcome
+
+        self.background._receive = receive
+
+
+@pytest.fixture
+def one_thread():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield torch
+    torch.set_num_threads(before)
+
+
+def test_the_hand_off_takes_the_threads_at_its_step_not_when_the_worker_ends(one_thread):
+    torch = one_thread
+    early = ScriptedWorker(("ok", {"itc": {}}), after_polls=0)  # done before the hand-off step
+    hook = early.background.hand_off_at(40)
+    for step in (20, 30):
+        hook(step, {})
+        assert torch.get_num_threads() == 1  # Base is done, and still PBR keeps one thread until step 40
+    hook(40, {})
+    assert torch.get_num_threads() == 2
+
+    torch.set_num_threads(1)
+    late = ScriptedWorker(("ok", {"itc": {}}), after_polls=10**6)  # still running at the hand-off step
+    hook = late.background.hand_off_at(40)
+    hook(20, {})
+    assert torch.get_num_threads() == 1 and late.waits == 0
+    hook(60, {})  # the first log step from 40 on waits for it
+    assert torch.get_num_threads() == 2 and late.waits == 1
+    hook(80, {})
+    assert late.waits == 1
+
+
+def test_a_failed_worker_is_heard_of_before_the_hand_off_step(one_thread):
+    from pbr_cli.errors import DataError
+
+    failed = ScriptedWorker(("error", DataError("bad record", "/data/train.jsonl")), after_polls=1)
+    hook = failed.background.hand_off_at(600)
+    hook(20, {})
+    with pytest.raises(DataError, match="bad record"):
+        hook(40, {})
+    assert one_thread.get_num_threads() == 1
+
+
+def test_the_hand_off_step_is_half_the_training():
+    from pbr_cli.demo.pipeline import DemoPlan, hand_off_step
+
+    assert hand_off_step(DemoPlan(data=None, report=None)) == 600
+    assert hand_off_step(DemoPlan(data=None, report=None, steps=3)) == 1
+    assert hand_off_step(DemoPlan(data=None, report=None, steps=1)) == 1
 
 
 def test_every_error_survives_pickling_whole():
