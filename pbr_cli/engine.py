@@ -415,6 +415,8 @@ class Trainer:
 class StopSignals:
     """Turn SIGINT / SIGTERM into a flag the loop checks after each step (main thread only)."""
 
+    active: list[StopSignals] = []  # the blocks now open, innermost last
+
     def __init__(self):
         self.received: str = ""
         self.previous: dict = {}
@@ -426,6 +428,7 @@ class StopSignals:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self.previous[sig] = signal.signal(sig, self._handle)
+        StopSignals.active.append(self)
         return self
 
     def _handle(self, signum, frame):
@@ -436,9 +439,16 @@ class StopSignals:
     def __exit__(self, *exc):
         import signal
 
+        StopSignals.active.remove(self)
         for sig, handler in self.previous.items():
             signal.signal(sig, handler)
         return False
+
+
+def stop_requested() -> bool:
+    """Whether a training running in this process has been asked to stop (it stops after its current step);
+    for code that waits inside a training step, such as an `on_log` hook."""
+    return any(signals.received for signals in StopSignals.active)
 
 
 def check_finite(step: int, terms: dict, window: int = 1, saved_step: int = 0) -> None:

@@ -460,7 +460,12 @@ class BackgroundTraining:
                 self.check()
                 return
             if self._receive(wait=False) is None:
+                from ..engine import stop_requested
+
                 console.info(f"step {at}: waiting for {self.name} to finish, then on with all {self.total} threads")
+                while not self.results.poll(0.5) and self.process.is_alive():
+                    if stop_requested():  # Ctrl-C: the training stops after this step, and `close` the worker
+                        return
             self.result()
             taken = True
 

@@ -3,6 +3,7 @@
 import json
 import pickle
 import time
+from types import SimpleNamespace
 
 import pytest
 from PIL import Image
@@ -117,6 +118,8 @@ class ScriptedWorker:
             return self.background.outcome
 
         self.background._receive = receive
+        self.background.results = SimpleNamespace(poll=lambda timeout=0: True)  # its result comes when waited for
+        self.background.process = SimpleNamespace(is_alive=lambda: True)
 
 
 @pytest.fixture
@@ -148,6 +151,30 @@ def test_the_hand_off_takes_the_threads_at_its_step_not_when_the_worker_ends(one
     assert torch.get_num_threads() == 2 and late.waits == 1
     hook(80, {})
     assert late.waits == 1
+
+
+def test_a_stop_asked_for_while_waiting_for_the_worker_ends_the_wait(one_thread):
+    """Ctrl-C while PBR waits at the hand-off step: the wait ends (the worker ignores SIGINT and may run for
+    minutes), the threads stay, and PBR's training stops after its step as it always does."""
+    from pbr_cli.engine import StopSignals, stop_requested
+
+    running = ScriptedWorker(("ok", {"itc": {}}), after_polls=10**6)
+    polls = []
+
+    def poll(timeout=0):  # it never ends by itself
+        polls.append(timeout)
+        assert len(polls) < 20, "the hand-off kept waiting after the stop was asked for"
+        return False
+
+    running.background.results = SimpleNamespace(poll=poll)
+    hook = running.background.hand_off_at(600)
+    assert not stop_requested()
+    with StopSignals() as signals:
+        signals.received = "SIGINT"
+        assert stop_requested()
+        hook(600, {})
+    assert not stop_requested()
+    assert one_thread.get_num_threads() == 1 and running.waits == 0
 
 
 def test_a_failed_worker_is_heard_of_before_the_hand_off_step(one_thread):
