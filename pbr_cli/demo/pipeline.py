@@ -423,6 +423,7 @@ class BackgroundTraining:
         self.process.start()
         sender.close()
         self.outcome: tuple[str, Any] | None = None
+        self.waited: float | None = None  # seconds the hand-off waited for the worker, once it has taken its threads
 
     def _receive(self, wait: bool) -> tuple[str, Any] | None:
         if self.outcome is None and (wait or self.results.poll() or not self.process.is_alive()):
@@ -459,6 +460,7 @@ class BackgroundTraining:
             if at < step or taken:
                 self.check()
                 return
+            start = time.perf_counter()
             if self._receive(wait=False) is None:
                 from ..engine import stop_requested
 
@@ -467,7 +469,7 @@ class BackgroundTraining:
                     if stop_requested():  # Ctrl-C: the training stops after this step, and `close` the worker
                         return
             self.result()
-            taken = True
+            taken, self.waited = True, round(time.perf_counter() - start, 1)
 
         return hook
 
@@ -595,6 +597,8 @@ def _train_models(
         start = time.perf_counter()
         results[BASE[0]] = evaluate_model(plan, BASE[0], plan.seed, paths, plots=True, itc=base["itc"])
         timings[BASE[0]] = round(base["seconds"] + time.perf_counter() - start, 1)
+        if background.waited is not None:
+            timings["pbr_waited_for_base"] = background.waited  # at the hand-off step
     return {name: results[name] for name, _ in (BASE, PBR)}, teacher
 
 

@@ -46,7 +46,7 @@ def test_demo_trains_base_in_a_second_process_when_parallel(invoke, tmp_path):
     report = tmp_path / "report"
     result, summary = tiny_demo(invoke, report, "--parallel")
     assert summary["parallel"] is True
-    assert set(summary["timings"]) >= {"teacher", "base", "pbr"}
+    assert set(summary["timings"]) >= {"teacher", "base", "pbr", "pbr_waited_for_base"}
     for name in ("base", "pbr"):
         metrics = summary["results"][name]
         assert metrics["n"] == 20 and 0 <= metrics["map"] <= 1 and 0 <= metrics["itc"]["map"] <= 1
@@ -108,6 +108,7 @@ class ScriptedWorker:
 
         self.background = BackgroundTraining.__new__(BackgroundTraining)
         self.background.name, self.background.total, self.background.outcome = "base", total, None
+        self.background.waited = None
         self.polls, self.waits = 0, 0
 
         def receive(wait):
@@ -139,8 +140,9 @@ def test_the_hand_off_takes_the_threads_at_its_step_not_when_the_worker_ends(one
     for step in (20, 30):
         hook(step, {})
         assert torch.get_num_threads() == 1  # Base is done, and still PBR keeps one thread until step 40
+    assert early.background.waited is None
     hook(40, {})
-    assert torch.get_num_threads() == 2
+    assert torch.get_num_threads() == 2 and 0 <= early.background.waited < 5
 
     torch.set_num_threads(1)
     late = ScriptedWorker(("ok", {"itc": {}}), after_polls=10**6)  # still running at the hand-off step
