@@ -109,7 +109,7 @@ def _verbosity(ctx) -> int:
     envvar="PBR_DETERMINISTIC",
     help="Only deterministic kernels, so that a command run twice on one machine with one --seed gives the "
     "same numbers to the bit (with several CPU threads training otherwise differs by float order from run to "
-    "run; ~5% slower there). `pbr demo` always runs so.",
+    "run; ~6% slower there). `pbr demo` always runs so.",
 )
 @click.option("-v", "--verbose", count=True, help="More output; show tracebacks on errors.")
 @click.option("-q", "--quiet", is_flag=True, help="Only results and errors.")

@@ -92,7 +92,7 @@ def deterministic_algorithms(enabled: bool = True) -> Iterator[None]:
     with one seed and one thread count gives the same numbers to the bit. With several CPU threads some
     backward kernels otherwise add up in a different order on every run.
 
-    Costs ~5% of a two-thread CPU training step, nothing on one thread. An operation with no deterministic
+    Costs ~6% of a two-thread CPU training step, nothing on one thread. An operation with no deterministic
     kernel warns instead of failing. On CUDA it also fixes cuBLAS's workspace (CUBLAS_WORKSPACE_CONFIG, unless
     set) and turns cuDNN's autotuner off. The earlier settings come back on leaving the block; with
     `enabled` false it does nothing.
