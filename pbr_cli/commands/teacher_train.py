@@ -49,6 +49,14 @@ DEFAULT_OUTPUT = "teacher.pt"
     "sticker's emotion does not depend on its character's colours.",
 )
 @click.option(
+    "--ema",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=0.0,
+    show_default=True,
+    help="Decay per step of a moving average of the weights, which is then validated and kept (its "
+    "BatchNorm statistics recomputed on the training images); 0: the trained weights themselves.",
+)
+@click.option(
     "--init",
     "init_path",
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
@@ -68,6 +76,7 @@ def teacher_train(
     batch_size: int,
     lr: float,
     hue: float,
+    ema: float,
     init_path: Path | None,
     output: Path,
     as_json: bool,
@@ -96,6 +105,7 @@ def teacher_train(
         batch_size=batch_size,
         lr=lr,
         hue=hue,
+        ema=ema,
         init=init_path,
         device=settings.torch_device(),
         seed=settings.seed,

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..averaging import WeightAverage, batchnorm_layers
 from ..data.types import EmotionImageSet, LabelledImage
 from ..errors import DataError, TrainingError
 from ..runtime import autocast, uses_bf16
@@ -99,6 +100,33 @@ def _predict(
     return _logits(model, config, pixels, batch_size, device).argmax(dim=-1).numpy()
 
 
+@torch.no_grad()
+def _recompute_batchnorm(
+    model: nn.Module, config: TeacherConfig, pixels: torch.Tensor, batch_size: int, device: torch.device
+) -> None:
+    """Recompute the BatchNorm running statistics of `model` as plain means over batches of `pixels` (the
+    unaugmented (N, 3, S, S) uint8 training images, in order); leaves the model in eval mode."""
+    norms = batchnorm_layers(model)
+    if not norms:
+        return
+    model.eval()
+    momenta = [norm.momentum for norm in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # cumulative mean over the batches
+        norm.train()
+    size = max(2, batch_size)
+    for start in range(0, len(pixels), size):
+        chunk = pixels[start : start + size]
+        if len(chunk) < 2 and start:  # BatchNorm in training mode needs two values per channel
+            break
+        with autocast(device):
+            model(_standardise(chunk.to(device).float(), config))
+    for norm, momentum in zip(norms, momenta):
+        norm.momentum = momentum
+    model.eval()
+
+
 def _class_weights(labels: np.ndarray, n_classes: int) -> torch.Tensor:
     """Inverse-frequency weights, scaled so that their mean over the training images is 1 (absent classes get 0)."""
     counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
@@ -108,6 +136,7 @@ def _class_weights(labels: np.ndarray, n_classes: int) -> torch.Tensor:
     return torch.tensor(weights, dtype=torch.float32)
 
 
+BATCHNORM_IMAGES = 512  # training images (in decoding order) that recompute the moving average's BatchNorm statistics
 MIN_TEACHER_STEPS = 1500  # with --epochs left at its default, small sets get at least this many optimiser steps
 
 
@@ -131,6 +160,7 @@ def train_teacher(
     holdout: float = 0.1,
     hue: float = 0.5,
     precision: str = "auto",
+    ema: float = 0.0,
     on_progress: StageProgress | None = None,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[Teacher, dict[str, Any]]:
@@ -142,7 +172,9 @@ def train_teacher(
     split gets a stratified `holdout` of train as val. Without `epochs`, training runs 10 epochs or, on a
     small set, as many as `MIN_TEACHER_STEPS` optimiser steps need. The best epoch is chosen on val (never on
     test): the highest val accuracy, and among epochs level on it (a small val split saturates) the lowest val
-    cross-entropy; the report has accuracy, balanced accuracy, per-class accuracy, confusion matrix and majority-class
+    cross-entropy. With `ema` > 0 the weights validated and kept are an exponential moving average of the
+    trained ones (decay `ema` per step), with BatchNorm statistics recomputed on the unaugmented training
+    images before each validation; the report has accuracy, balanced accuracy, per-class accuracy, confusion matrix and majority-class
     baseline per eval split.
     """
     from ..data.augment import train_view
@@ -186,6 +218,7 @@ def train_teacher(
     total_steps = epochs * steps_per_epoch
     warmup = max(1, min(100, total_steps // 10))
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: cosine_lr(step, total_steps, 1.0, 0.0, warmup))
+    average = WeightAverage(model, ema) if ema > 0 else None
     generator = torch.Generator(device=device).manual_seed(seed)
     order_generator = torch.Generator().manual_seed(seed)
 
@@ -206,6 +239,8 @@ def train_teacher(
             loss.backward()
             optimizer.step()
             schedule.step()
+            if average is not None:
+                average.update(model)
             losses.append(loss.item())
             if not math.isfinite(losses[-1]):
                 raise TrainingError(
@@ -215,16 +250,20 @@ def train_teacher(
             if on_progress:
                 on_progress(f"epoch {epoch}/{epochs}", 1, len(batches))
         record: dict[str, Any] = {"epoch": epoch, "epochs": epochs, "loss": float(np.mean(losses))}
+        kept = model
+        if average is not None:
+            kept = average.model
+            _recompute_batchnorm(kept, config, train_pixels[:BATCHNORM_IMAGES], batch_size * 2, device)
         if "val" in eval_data:
             val_pixels, val_labels = eval_data["val"]
-            logits = _logits(model, config, val_pixels, batch_size * 2, device)
+            logits = _logits(kept, config, val_pixels, batch_size * 2, device)
             record["val_accuracy"] = float((logits.argmax(dim=-1) == val_labels).float().mean())
             record["val_loss"] = float(F.cross_entropy(logits, val_labels))
         history.append(record)
         # the best val accuracy; on a tie (a small val split saturates) the lower val loss; without val: the last
         score = (record["val_accuracy"], -record["val_loss"]) if "val" in eval_data else (float(epoch), 0.0)
         if score > best[0]:
-            best = (score, epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
+            best = (score, epoch, {k: v.detach().clone() for k, v in kept.state_dict().items()})
         if on_epoch:
             on_epoch(record)
 
@@ -250,6 +289,7 @@ def train_teacher(
         "data_format": image_set.format,
         "init": init_info or "random",
         "epochs": epochs,
+        "ema": ema,
         "epochs_from": "--epochs" if epochs_given else f"default (10, or at least {MIN_TEACHER_STEPS} steps)",
         "best_epoch": best[1],
         "selected_on": "val accuracy, ties by val loss" if "val" in eval_data else "last epoch",

@@ -184,3 +184,42 @@ def test_teacher_outputs_are_frozen():
     teacher = Teacher(*build_classifier("tiny", 32))
     assert not any(parameter.requires_grad for parameter in teacher.model.parameters())
     assert not teacher.model.training
+
+
+def test_a_moving_average_of_the_weights_is_what_is_validated_and_kept(teacher_run, tmp_path):
+    data, plain, plain_report = teacher_run
+    checkpoint = tmp_path / "average.pt"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        result = run_pbr(
+            "teacher-train", data, *TEACHER_ARGS, "--epochs", "8", "--lr", "3e-3", "--ema", "0.9",
+            "-o", checkpoint, "--json",
+        )  # fmt: skip
+    finally:
+        torch.set_num_threads(threads)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["ema"] == 0.9 and plain_report["ema"] == 0.0
+    best = max(report["history"], key=lambda record: (record["val_accuracy"], -record["val_loss"]))
+    assert report["best_epoch"] == best["epoch"]
+    assert report["splits"]["val"]["accuracy"] == pytest.approx(best["val_accuracy"])
+    assert report["splits"]["val"]["accuracy"] > report["splits"]["val"]["majority_baseline"] + 0.3
+    # the same seed and data: the kept weights differ from the run without the average
+    images = np.random.default_rng(0).integers(0, 256, size=(5, 32, 32, 3), dtype=np.uint8)
+    assert not torch.equal(load_teacher(checkpoint).features(images), load_teacher(plain).features(images))
+
+
+def test_batchnorm_statistics_are_recomputed_as_plain_means_over_the_images():
+    from pbr_cli.teacher.model import TeacherConfig
+    from pbr_cli.teacher.training import _recompute_batchnorm
+
+    model = torch.nn.Sequential(torch.nn.BatchNorm2d(3, momentum=0.3))
+    model[0].running_mean.fill_(5.0)
+    config = TeacherConfig("none", 4, ("a", "b"), 3, (0.0, 0.0, 0.0), (1 / 255,) * 3)
+    pixels = torch.randint(0, 256, (10, 3, 4, 4), dtype=torch.uint8)
+    _recompute_batchnorm(model, config, pixels, 4, torch.device("cpu"))  # batches of 4, 4 and 2 images
+    batches = pixels.float().split(4)
+    expected = torch.stack([batch.mean(dim=(0, 2, 3)) for batch in batches]).mean(0)
+    torch.testing.assert_close(model[0].running_mean, expected)
+    assert model[0].momentum == 0.3 and not model.training
