@@ -174,8 +174,8 @@ def train_teacher(
     test): the highest val accuracy, and among epochs level on it (a small val split saturates) the lowest val
     cross-entropy. With `ema` > 0 the weights validated and kept are an exponential moving average of the
     trained ones (decay `ema` per step), with BatchNorm statistics recomputed on the unaugmented training
-    images before each validation; the report has accuracy, balanced accuracy, per-class accuracy, confusion matrix and majority-class
-    baseline per eval split.
+    images before each validation. The report has accuracy, balanced accuracy, per-class accuracy, confusion
+    matrix and majority-class baseline per eval split.
     """
     from ..data.augment import train_view
     from ..engine import cosine_lr
