@@ -107,13 +107,15 @@ def refuse_overwriting_inputs(
     outputs: dict[str, str | os.PathLike | None],
     inputs: "list[str | os.PathLike | None]",
     folders: tuple[str, ...] = (),
+    folder_files: "dict[str, tuple[str, ...]] | None" = None,
 ) -> None:
     """OutputError, before any work, when an output would replace one of the command's inputs.
 
     `outputs` maps the option a user typed (e.g. "-o") to its path; the names in `folders` are folder
-    outputs. Refused: an output that is an input file (the same file, also through a hard or symbolic
-    link); a folder output that is an input folder or file; an existing file inside an input folder (a
-    dataset's records and images), unless it is an earlier pbr HDF5 output.
+    outputs, and `folder_files` names the files a folder output writes into its folder. Refused: an output
+    that is an input file (the same file, also through a hard or symbolic link); a folder output that is an
+    input folder or file; an existing file inside an input folder (a dataset's records and images), unless
+    it is an earlier pbr HDF5 output — also one of the files a folder output writes.
     """
     files: dict[tuple[int, int], Path] = {}
     input_folders: list[tuple[str, str, Path]] = []
@@ -131,33 +133,55 @@ def refuse_overwriting_inputs(
         if given is None:
             continue
         out = Path(given)
-        identity = _identity(out)
-        if identity is not None and identity in files:
-            raise OutputError(
-                f"{option} names the input {files[identity]}; it would be replaced — "
-                "choose another output; nothing was written",
-                out,
-            )
-        if option in folders or identity is None:
-            continue
-        lexical, real = os.path.abspath(out), os.path.realpath(out)
-        for folder_abs, folder_real, folder in input_folders:
-            if (_inside(lexical, folder_abs) or _inside(real, folder_real)) and not _replaceable_inside_input(out):
+        if option in folders:
+            identity = _identity(out)
+            if identity is not None and identity in files:
                 raise OutputError(
-                    f"{option} names an existing file inside the input folder {folder}, which the "
-                    "command reads; choose a new name or another folder; nothing was written",
+                    f"{option} names the input {files[identity]}; it would be replaced — "
+                    "choose another output; nothing was written",
                     out,
                 )
-        if input_folders and os.stat(out).st_nlink > 1:
-            for _, _, folder in input_folders:
-                for dirpath, _, names in os.walk(folder):
-                    for name in names:
-                        if _identity(Path(dirpath, name)) == identity:
-                            raise OutputError(
-                                f"{option} is a hard link to {Path(dirpath, name)}, an input; it "
-                                "would be replaced — choose another output; nothing was written",
-                                out,
-                            )
+            for name in (folder_files or {}).get(option, ()):
+                _refuse_replacing(option, out / name, files, input_folders, f"{option} would replace")
+        else:
+            _refuse_replacing(option, out, files, input_folders, f"{option} names")
+
+
+def _refuse_replacing(
+    option: str,
+    out: Path,
+    files: dict[tuple[int, int], Path],
+    input_folders: list[tuple[str, str, Path]],
+    says: str,
+) -> None:
+    """OutputError when the file `out` is one of the input `files`, or an existing file inside an input folder."""
+    identity = _identity(out)
+    if identity is None:
+        return
+    if identity in files:
+        raise OutputError(
+            f"{option} names the input {files[identity]}; it would be replaced — "
+            "choose another output; nothing was written",
+            out,
+        )
+    lexical, real = os.path.abspath(out), os.path.realpath(out)
+    for folder_abs, folder_real, folder in input_folders:
+        if (_inside(lexical, folder_abs) or _inside(real, folder_real)) and not _replaceable_inside_input(out):
+            raise OutputError(
+                f"{says} an existing file inside the input folder {folder}, which the "
+                "command reads; choose a new name or another folder; nothing was written",
+                out,
+            )
+    if input_folders and os.stat(out).st_nlink > 1:
+        for _, _, folder in input_folders:
+            for dirpath, _, names in os.walk(folder):
+                for name in names:
+                    if _identity(Path(dirpath, name)) == identity:
+                        raise OutputError(
+                            f"{option} is a hard link to {Path(dirpath, name)}, an input; it "
+                            "would be replaced — choose another output; nothing was written",
+                            out,
+                        )
 
 
 class Busy(OutputError):

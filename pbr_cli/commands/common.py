@@ -4,7 +4,9 @@ guard."""
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
+from typing import Any, Callable, Iterable
 
 import click
 
@@ -89,11 +91,20 @@ def _refuse_non_finite(value: float | None) -> None:
         raise click.BadParameter(f"must be a finite number, got {value}")
 
 
-def guard_outputs(*outputs: str, folders: tuple[str, ...] = ()):
+def guard_outputs(
+    *outputs: str,
+    folders: tuple[str, ...] = (),
+    folder_files: Callable[[], dict[str, tuple[str, ...]]] | None = None,
+    implied: Callable[[dict[str, Any]], Iterable[str | os.PathLike | None]] | None = None,
+):
     """Decorator for a command: refuse, before any work, an output option that would replace one of its inputs.
 
     `outputs` (and `folders`, the folder outputs) are parameter names; every other path parameter of the
-    command is an input. New path options are therefore guarded without being listed.
+    command is an input. New path options are therefore guarded without being listed. `folder_files()`
+    maps a folder output to the names of the files it writes there. `implied(kwargs)` yields the inputs
+    the command reads without their being named (the run folder it picks, the dataset a run was trained
+    on, the images of a sticker index, ...), resolved by the code the command resolves them with; a
+    PbrError while resolving them ends the list (the command reports it itself, in its place).
     """
     import functools
 
@@ -103,7 +114,9 @@ def guard_outputs(*outputs: str, folders: tuple[str, ...] = ()):
             from ..io import refuse_overwriting_inputs
 
             command = click.get_current_context().command
-            named, inputs, folder_flags = {}, [], []
+            named, inputs, folder_flags, files = {}, [], [], {}
+            wanted = folder_files is not None and any(kwargs.get(name) is not None for name in folders)
+            written = folder_files() if wanted else {}
             for param in command.params:
                 if not isinstance(param.type, click.Path) or param.name not in kwargs:
                     continue
@@ -112,11 +125,29 @@ def guard_outputs(*outputs: str, folders: tuple[str, ...] = ()):
                     named[flag] = kwargs[param.name]
                     if param.name in folders:
                         folder_flags.append(flag)
+                        files[flag] = written.get(param.name, ())
                 else:
                     inputs.append(kwargs[param.name])
-            refuse_overwriting_inputs(named, inputs, tuple(folder_flags))
+            if implied is not None and any(value is not None for value in named.values()):
+                inputs.extend(collect_implied(implied, kwargs))
+            refuse_overwriting_inputs(named, inputs, tuple(folder_flags), files)
             return function(*args, **kwargs)
 
         return wrapper
 
     return decorate
+
+
+def collect_implied(
+    implied: Callable[[dict[str, Any]], Iterable[str | os.PathLike | None]], kwargs: dict[str, Any]
+) -> list[str | os.PathLike | None]:
+    """The inputs `implied(kwargs)` yields, up to the first PbrError (which the command reports in its place)."""
+    from ..errors import PbrError
+
+    found: list[str | os.PathLike | None] = []
+    try:
+        for path in implied(kwargs):
+            found.append(path)
+    except PbrError:
+        pass
+    return found
