@@ -524,6 +524,25 @@ def read_h5(path: str | os.PathLike, kind: str, dim: int | None = None) -> H5Dat
     return data
 
 
+def read_h5_strings(path: str | os.PathLike, kind: str, name: str) -> list[str]:
+    """One string dataset of a pbr HDF5 file of `kind` (e.g. the image paths of a sticker index), read without
+    the rest of the file; FormatError when the file is not of that kind or the dataset cannot be read
+    (`read_h5` says why in detail)."""
+    import h5py
+
+    path = Path(path)
+    try:
+        with h5py.File(path, "r") as handle:
+            if _plain(handle.attrs.get("kind")) != kind:
+                raise ValueError(kind)
+            node = handle[name]
+            if not isinstance(node, h5py.Dataset) or h5py.check_string_dtype(node.dtype) is None:
+                raise ValueError(name)
+            return [str(value) for value in np.asarray(node.asstr()[()]).reshape(-1)]
+    except (OSError, KeyError, RuntimeError, TypeError, ValueError, UnicodeDecodeError):
+        raise FormatError(f"not a readable '{kind}' file", path) from None
+
+
 def _read_dataset(node: Any, name: str, spec: Spec, path: Path) -> np.ndarray:
     """One dataset as the spec's dtype, its rank checked; FormatError when it is not a dataset of that type."""
     import h5py

@@ -107,14 +107,22 @@ def teacher_features_for(
     return cached.data
 
 
-def training_data_of(teacher) -> Path | None:
-    """The folder the teacher was trained on, when its checkpoint records one (None: use the demo's)."""
-    recorded = teacher.info.get("data")
+def training_data_of(info: dict[str, Any]) -> Path | None:
+    """The folder a teacher was trained on, when its checkpoint's training info records one (None: use the demo's)."""
+    recorded = info.get("data")
     if not recorded:
         return None
     if not Path(recorded).is_dir():
         raise ConfigError(f"the teacher was trained on {recorded}, which is not there any more; pass --data")
     return Path(recorded)
+
+
+def anchor_images_path(data: Path | None, teacher_info: dict[str, Any], build: bool = True) -> Path:
+    """The emotion-labelled images build-anchors embeds: `data`, else the teacher's own training data (from its
+    training info), else the demo's emotion set (built first unless `build` is False)."""
+    from .datasets import teacher_data_path
+
+    return teacher_data_path(data if data is not None else training_data_of(teacher_info), build)
 
 
 def labelled_train_features(features_path: Path) -> tuple[np.ndarray, np.ndarray, str, int]:
@@ -173,7 +181,7 @@ def anchors_file(
         from .teacher import records_from_emotion_set
 
         teacher = load_teacher(teacher_path, device)
-        image_set = open_teacher_data(data if data is not None else training_data_of(teacher))
+        image_set = open_teacher_data(anchor_images_path(data, teacher.info))
         records = records_from_emotion_set(image_set, splits=("train",))
         if not records:
             raise DataError("has no images in its train split", image_set.root)

@@ -19,9 +19,17 @@ def run_info(run_dir: Path) -> dict:
     if not path.is_file():
         return {}
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        info = json.loads(path.read_text(encoding="utf-8"))
     except ValueError:
         raise FormatError("run.json is not valid JSON", path) from None
+    if not isinstance(info, dict):
+        raise FormatError("run.json is not a JSON object", path)
+    return info
+
+
+def run_dataset(run_dir: Path, data: str | None) -> str | None:
+    """The dataset a run is evaluated on: `data`, else the one it was trained on (run.json; None: the demo's)."""
+    return data or run_info(run_dir).get("data")
 
 
 def evaluate_run(
@@ -61,7 +69,7 @@ def evaluate_run(
     model, config, tokenizer, model_hash = load_run(run_dir, which, device)
     if score == "itm" and model.fusion is None:
         raise ConfigError(f"{run_dir} was trained with --loss itc and has no ITM head; use --score itc")
-    data = data or run_info(run_dir).get("data")
+    data = run_dataset(run_dir, data)
     dataset = load_dataset(data, splits=(split,))  # only the split scored is read
     dialogues = dataset.split(split)
     index = {sticker_id: i for i, sticker_id in enumerate(dataset.stickers)}

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 INTENSITY_FILE = "fig5_intensity.png"
 CONSISTENCY_FILE = "fig1b_consistency.png"
 TSNE_FILE = "fig4_tsne.png"
+PLOT_FILES = (INTENSITY_FILE, CONSISTENCY_FILE, TSNE_FILE)  # what --plots writes into its folder
 TSNE_MAX_STICKERS = 2000
 TSNE_FEATURE = "image-tower v_cls"
 

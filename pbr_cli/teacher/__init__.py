@@ -40,6 +40,7 @@ __all__ = [
     "records_from_stickers",
     "resolve_arch",
     "teacher_feature_contents",
+    "teacher_info",
     "train_rows",
     "train_teacher",
     "train_teacher_file",

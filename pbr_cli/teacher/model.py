@@ -256,6 +256,23 @@ class Teacher:
         return Path(path)
 
 
+def teacher_info(path: str | os.PathLike) -> dict[str, Any]:
+    """The training info (report, data, init) in a teacher checkpoint's header, read without its weights;
+    FormatError when the file is not a readable pbr teacher checkpoint (`load_teacher` says why)."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="numpy") as handle:
+            metadata = dict(handle.metadata() or {})
+        if metadata.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(path)
+        info = json.loads(metadata.get("info") or "{}")
+    except (SafetensorError, OSError, ValueError, RuntimeError):
+        raise FormatError("not a pbr teacher checkpoint", path) from None
+    return info if isinstance(info, dict) else {}  # as load_teacher reads it
+
+
 def load_teacher(path: str | os.PathLike, device: str | torch.device = "cpu") -> Teacher:
     """Load and validate a teacher checkpoint (safetensors; no code is executed); FormatError names the file."""
     from safetensors import SafetensorError, safe_open
