@@ -13,6 +13,24 @@ DEFAULT_TEACHER = "teacher.pt"
 DEFAULT_OUTPUT = "anchors.h5"
 
 
+def teacher_or_default(teacher_path: Path | None) -> Path:
+    """The teacher that embeds the images: --teacher, else teacher.pt in the working folder."""
+    return teacher_path if teacher_path is not None else Path(DEFAULT_TEACHER)
+
+
+def implied_inputs(kwargs):
+    """Without --features: the teacher (default teacher.pt) and the images it embeds (--data, else the teacher's
+    own training data, else the demo's emotion set)."""
+    if kwargs["features_path"] is not None:
+        return  # the features file is named; the teacher, when named, only checks it
+    from ..knowledge import anchor_images_path
+    from ..teacher.model import teacher_info
+
+    teacher_path = teacher_or_default(kwargs["teacher_path"])
+    yield teacher_path
+    yield anchor_images_path(kwargs["data"], teacher_info(teacher_path), build=False)
+
+
 @click.command("build-anchors")
 @click.option(
     "--teacher",
@@ -62,7 +80,7 @@ DEFAULT_OUTPUT = "anchors.h5"
 )
 @json_option("Print the summary as one JSON object.")
 @click.pass_obj
-@guard_outputs("output")
+@guard_outputs("output", implied=implied_inputs)
 def build_anchors(
     settings,
     teacher_path: Path | None,
@@ -91,7 +109,7 @@ def build_anchors(
         raise click.UsageError("--data and --features exclude each other: give one")
     check_output_path(output)
     if features_path is None:
-        teacher_path = teacher_path if teacher_path is not None else Path(DEFAULT_TEACHER)
+        teacher_path = teacher_or_default(teacher_path)
         if not teacher_path.exists():
             raise ConfigError(
                 f"no teacher: {teacher_path} not found; pass --teacher FILE or train one with `pbr teacher-train`"

@@ -9,6 +9,14 @@ import click
 from .common import guard_outputs, json_option, output_option, which_option
 
 
+def implied_inputs(kwargs):
+    """With --model: the run folder, also when --model names its .safetensors file."""
+    if kwargs["run"] is not None:
+        from ..model.run import resolve_run
+
+        yield resolve_run(kwargs["run"])
+
+
 @click.command("embed")
 @click.argument("images", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.option(
@@ -43,7 +51,7 @@ from .common import guard_outputs, json_option, output_option, which_option
 )
 @json_option("Print the summary as one JSON object.")
 @click.pass_obj
-@guard_outputs("output")
+@guard_outputs("output", implied=implied_inputs)
 def embed(
     settings,
     images: Path,

@@ -7,6 +7,26 @@ import click
 from .common import guard_outputs, json_option, score_option, which_option
 
 
+def plot_files() -> dict[str, tuple[str, ...]]:
+    """The files --plots writes into its folder."""
+    from ..report.evaluate_plots import PLOT_FILES
+
+    return {"plots_dir": PLOT_FILES}
+
+
+def implied_inputs(kwargs):
+    """The run folder evaluated (RUN, else the newest) and its dataset (--data, else the one it was trained on)."""
+    if kwargs["scores_file"]:
+        return  # --scores reads only the files it names
+    from ..datasets import dataset_path
+    from ..model.run import resolve_run
+    from ..run_evaluation import run_dataset
+
+    run_dir = resolve_run(kwargs["run"])
+    yield run_dir
+    yield dataset_path(run_dataset(run_dir, kwargs["data"]), build=False)
+
+
 @click.command()
 @click.argument("run", required=False, type=click.Path())
 @click.option(
@@ -51,7 +71,7 @@ from .common import guard_outputs, json_option, score_option, which_option
 )
 @json_option("Print one JSON object (metrics as fractions).")
 @click.pass_obj
-@guard_outputs("scores_out", folders=("plots_dir",))
+@guard_outputs("scores_out", folders=("plots_dir",), folder_files=plot_files, implied=implied_inputs)
 def evaluate(
     settings,
     run,

@@ -7,6 +7,19 @@ import click
 from .common import file_option, guard_outputs, json_option, rerank_option, score_option, which_option
 
 
+def implied_inputs(kwargs):
+    """The run folder (--model, else the newest) and, for a sticker index, the folders of the images it refers to
+    (the sheet, the page and ITM re-ranking without stored tokens read them)."""
+    from pathlib import Path
+
+    from ..index import index_image_folders
+    from ..model.run import resolve_run
+
+    if Path(kwargs["stickers"]).is_file():
+        yield from index_image_folders(kwargs["stickers"])
+    yield resolve_run(kwargs["run"])
+
+
 @click.command()
 @click.argument("dialogue", type=click.Path(allow_dash=True))
 @click.argument("stickers", type=click.Path())
@@ -29,7 +42,7 @@ from .common import file_option, guard_outputs, json_option, rerank_option, scor
 )
 @json_option("Print JSON (with a .jsonl DIALOGUE: one line per dialogue).")
 @click.pass_obj
-@guard_outputs("sheet", "html_out", "output")
+@guard_outputs("sheet", "html_out", "output", implied=implied_inputs)
 def rank(
     settings,
     dialogue,

@@ -13,6 +13,13 @@ from .common import guard_outputs, json_option, output_option
 DEFAULT_OUTPUT = "sentiment.h5"
 
 
+def implied_inputs(kwargs):
+    """Without INPUT: the demo dataset (where it is or will be built)."""
+    from ..datasets import dataset_path
+
+    yield dataset_path(kwargs["input_path"], build=False)
+
+
 @click.command("score-sentiment")
 @click.argument("input_path", metavar="[INPUT]", required=False, type=click.Path(path_type=Path, exists=False))
 @output_option(DEFAULT_OUTPUT, "Sentiment file to write (HDF5, kind 'sentiment').")
@@ -39,7 +46,7 @@ DEFAULT_OUTPUT = "sentiment.h5"
     help="Which split of a dataset folder to score.",
 )
 @json_option("Print the summary as one JSON object.")
-@guard_outputs("output")
+@guard_outputs("output", implied=implied_inputs)
 def score_sentiment(
     input_path: Path | None, output: Path, workers: int, lexicon: str, split: str, as_json: bool
 ) -> None:

@@ -11,6 +11,13 @@ from .common import guard_outputs, json_option, output_option
 DEFAULT_OUTPUT = "teacher.pt"
 
 
+def implied_inputs(kwargs):
+    """Without DATA: the demo's emotion set (where it is or will be built)."""
+    from ..datasets import teacher_data_path
+
+    yield teacher_data_path(kwargs["data"], build=False)
+
+
 @click.command("teacher-train")
 @click.argument("data", metavar="[DATA]", required=False, type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.option(
@@ -66,7 +73,7 @@ DEFAULT_OUTPUT = "teacher.pt"
 @output_option(DEFAULT_OUTPUT, "Teacher checkpoint to write (safetensors with its config in the header).")
 @json_option("Print the report as one JSON object (fractions in 0..1).")
 @click.pass_obj
-@guard_outputs("output")
+@guard_outputs("output", implied=implied_inputs)
 def teacher_train(
     settings,
     data: Path | None,

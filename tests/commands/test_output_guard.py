@@ -149,6 +149,125 @@ def test_guard_library_function_names_the_option(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# inputs a command reads without their being named: the run's dataset, the teacher's data, an index's images, the
+# newest run, the demo's data
+
+
+def _implied_case(case: str, world: Path, tmp_path: Path, monkeypatch) -> tuple[list, Path]:
+    """(the command line, the input file its output names) for one way of reaching an implied input."""
+    from pbr_cli.demo.build import default_demo_dir
+    from pbr_cli.teacher import Teacher, build_classifier
+
+    data, run, image = world / "data", world / "run", _targets(world)["image"]
+    rank = ["rank", world / "dialogue.txt", world / "index.h5", "--model", run]
+    if "newest-run" in case:  # no RUN / --model: the newest run under runs/ of the working folder
+        monkeypatch.chdir(tmp_path)
+        (tmp_path / "runs").mkdir()
+        (tmp_path / "runs" / "latest").symlink_to(run, target_is_directory=True)
+    if case == "build-anchors-teacher-data":  # the images the teacher was trained on
+        model, config = build_classifier("tiny", 32)
+        Teacher(model, config, info={"data": str(world / "emotion")}).save(tmp_path / "teacher.pt")
+    if case == "build-anchors-default-teacher":  # teacher.pt of the working folder
+        monkeypatch.chdir(tmp_path)
+        shutil.copy(world / "teacher.pt", tmp_path / "teacher.pt")
+    if case == "rank-jsonl-output":
+        (tmp_path / "dialogues.jsonl").write_text('{"id": "a", "context": ["你好"]}\n', encoding="utf-8")
+    demo = default_demo_dir()  # the demo dataset, as far as the guard is concerned (in this test's own cache)
+    if case == "score-sentiment-demo":
+        demo.mkdir(parents=True)
+        (demo / "test.jsonl").write_text('{"id": "d1"}\n', encoding="utf-8")
+    if case == "teacher-train-demo":
+        (demo / "emotion" / EMOTIONS[0]).mkdir(parents=True)
+        shutil.copy(image, demo / "emotion" / EMOTIONS[0] / "0.png")
+    return {
+        "evaluate-run-dataset": (["evaluate", run, "--split", "val", "--scores-out"], data / "test.jsonl"),
+        "evaluate-weights-file": (
+            ["evaluate", run / "best.safetensors", "--data", data, "--split", "val", "--scores-out"],
+            run / "config.json",
+        ),
+        "evaluate-newest-run": (["evaluate", "--split", "val", "--scores-out"], Path("runs/latest/metrics.jsonl")),
+        "evaluate-newest-run-dataset": (["evaluate", "--split", "val", "--scores-out"], data / "val.jsonl"),
+        "build-anchors-teacher-data": (
+            ["build-anchors", "--teacher", tmp_path / "teacher.pt", "-M", "1", "-o"],
+            _targets(world)["emotion_image"],
+        ),
+        "build-anchors-default-teacher": (["build-anchors", "-M", "1", "-o"], Path("teacher.pt")),
+        "rank-index-sheet": ([*rank, "--sheet"], image),
+        "rank-index-html": ([*rank, "--html"], image),
+        "rank-jsonl-output": (["rank", tmp_path / "dialogues.jsonl", world / "index.h5", "--model", run, "-o"], image),
+        "rank-newest-run": (["rank", world / "dialogue.txt", world / "index.h5", "--sheet"], run / "tokenizer.json"),
+        "embed-weights-file": (
+            ["embed", data / "stickers", "--model", run / "best.safetensors", "-o"],
+            run / "run.json",
+        ),
+        "score-sentiment-demo": (["score-sentiment", "-o"], demo / "test.jsonl"),
+        "teacher-train-demo": (
+            ["teacher-train", "--arch", "tiny", "--epochs", "1", "--img-size", "32", "-o"],
+            demo / "emotion" / EMOTIONS[0] / "0.png",
+        ),
+    }[case]
+
+
+IMPLIED = [
+    "evaluate-run-dataset",
+    "evaluate-weights-file",
+    "evaluate-newest-run",
+    "evaluate-newest-run-dataset",
+    "build-anchors-teacher-data",
+    "build-anchors-default-teacher",
+    "rank-index-sheet",
+    "rank-index-html",
+    "rank-jsonl-output",
+    "rank-newest-run",
+    "embed-weights-file",
+    "score-sentiment-demo",
+    "teacher-train-demo",
+]
+
+
+@pytest.mark.parametrize("case", IMPLIED)
+def test_output_onto_an_implied_input_is_refused(invoke, world, tmp_path, monkeypatch, isolated_cache, case):
+    arguments, victim = _implied_case(case, world, tmp_path, monkeypatch)
+    content = victim.read_bytes()
+    snapshot = tree_hashes(world), tree_hashes(tmp_path), tree_hashes(isolated_cache)
+    started = time.perf_counter()
+    result = invoke(*arguments, victim)
+    assert_refused(result, f"Error: {victim}: ", "nothing was written")
+    assert victim.read_bytes() == content
+    assert (tree_hashes(world), tree_hashes(tmp_path), tree_hashes(isolated_cache)) == snapshot
+    assert time.perf_counter() - started < 10  # refused before loading any model or data worth the name
+
+
+@pytest.mark.parametrize("figure", ["fig5_intensity.png", "fig4_tsne.png"])
+def test_plots_folder_that_would_replace_a_file_of_an_input_folder_is_refused(invoke, world, figure):
+    folder = world / "data" / "stickers" / "t0"
+    victim = folder / figure
+    victim.write_bytes(b"the user's own picture")
+    try:
+        snapshot = tree_hashes(world)
+        for data in ([], ["--data", world / "data"]):  # the run's own dataset, or named
+            result = invoke("evaluate", world / "run", *data, "--split", "val", "--plots", folder)
+            message = assert_refused(
+                result, str(victim), "--plots would replace an existing file", "nothing was written"
+            )
+            assert f"input folder {world / 'data'}" in message
+            assert tree_hashes(world) == snapshot
+    finally:
+        victim.unlink()
+
+
+def test_guard_checks_the_files_a_folder_output_writes(tmp_path):
+    data = write_tiny_dataset(tmp_path / "data")
+    plots = data / "stickers" / "t0"
+    files = {"--plots": ("fig.png",)}
+    refuse_overwriting_inputs({"--plots": plots}, [data], ("--plots",), files)  # new files only: fine
+    (plots / "fig.png").write_bytes(b"x")
+    with pytest.raises(OutputError, match=r"--plots would replace an existing file inside the input folder"):
+        refuse_overwriting_inputs({"--plots": plots}, [data], ("--plots",), files)
+    refuse_overwriting_inputs({"--plots": plots}, [tmp_path / "elsewhere"], ("--plots",), files)
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # pbr demo --report
 
 
