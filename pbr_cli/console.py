@@ -58,7 +58,8 @@ def notice(message: str) -> None:
 
 
 def warn(message: str) -> None:
-    err.print(f"warning: {message}", style="yellow", markup=False)
+    """One line, however long: not wrapped at the terminal's width (a log or grep sees the whole warning)."""
+    err.print(f"warning: {message}", style="yellow", markup=False, soft_wrap=True)
 
 
 def debug(message: str) -> None:

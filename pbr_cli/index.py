@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -358,14 +358,27 @@ class DialogueRequest:
     candidates: list[int] | None = None
 
 
+def _json_lines(path: Path) -> Iterator[tuple[int, dict]]:
+    """iter_json_lines; a .json file that is not JSON lines (one pretty-printed document, an array) is told so."""
+    from .data.records import iter_json_lines
+
+    try:
+        yield from iter_json_lines(path)
+    except DataError as exc:
+        if path.suffix.lower() != ".json" or not ("malformed JSON" in exc.message or "expected a JSON" in exc.message):
+            raise
+        hint = "a .json file of dialogues is read as JSON lines: one object per line"
+        raise DataError(f"{exc.message} ({hint})", path) from None
+
+
 def read_dialogue_requests(path: str | Path, sticker_rows: dict[str, int]) -> list[DialogueRequest]:
     """A JSON-lines file of {"id", "context": [...], optional "candidates": [sticker ids]}, checked line by line."""
-    from .data.records import as_id, as_id_list, as_utterances, claim_id, iter_json_lines, require
+    from .data.records import as_id, as_id_list, as_utterances, claim_id, require
 
     path = Path(path)
     requests: list[DialogueRequest] = []
     seen: dict[str, str] = {}
-    for number, record in iter_json_lines(path):
+    for number, record in _json_lines(path):
         where = f"line {number}"
         dialogue_id = as_id(require(record, "id", path, where), "id", path, where)
         claim_id(seen, dialogue_id, where, "dialogue", path, where)

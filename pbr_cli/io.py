@@ -23,6 +23,9 @@ def check_output_path(path: str | os.PathLike) -> Path:
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
+        file = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+        if file is not None:  # e.g. -o notes.txt/out.h5
+            raise OutputError("is a file, not a folder; the output cannot go inside it", file)
         raise OutputError("output folder does not exist", folder)
     if not os.access(folder, os.W_OK | os.X_OK):
         raise OutputError("output folder is not writable", folder)

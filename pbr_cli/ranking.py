@@ -15,6 +15,14 @@ if TYPE_CHECKING:
     from .serve import Ranker
 
 
+DIALOGUE_FILE_SUFFIXES = (".jsonl", ".json")  # a DIALOGUE with one of these (any case) holds many dialogues
+
+
+def is_dialogue_file(path: str | os.PathLike) -> bool:
+    """True when DIALOGUE names a JSON-lines file of many dialogues (.jsonl or .json, any case), not one chat."""
+    return os.fspath(path) != "-" and Path(path).suffix.lower() in DIALOGUE_FILE_SUFFIXES
+
+
 @dataclass
 class RankOptions:
     """How `pbr rank` ranks: which model, how many stickers it shows and how they are scored."""

@@ -369,6 +369,20 @@ def test_output_in_a_missing_folder_fails_before_scoring(runner, tmp_path):
     assert not out.parent.exists()
 
 
+@pytest.mark.parametrize("inside", ["sentiment.h5", "sub/sentiment.h5"])
+def test_output_inside_a_file_says_it_is_a_file(runner, tmp_path, inside):
+    jsonl = _write_jsonl(tmp_path / "dialogues.jsonl", DIALOGUES)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a folder\n", encoding="utf-8")
+    result = runner.invoke(cli, ["score-sentiment", str(jsonl), "-o", str(notes / inside)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit) and "Traceback" not in result.output
+    assert result.output.strip().splitlines() == [
+        f"Error: {notes}: is a file, not a folder; the output cannot go inside it"
+    ]
+    assert notes.read_text(encoding="utf-8") == "not a folder\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dialogues.jsonl", "notes.txt"]  # nothing written
+
+
 def test_split_option_needs_a_dataset_folder(runner, tmp_path):
     jsonl = _write_jsonl(tmp_path / "dialogues.jsonl", DIALOGUES)
     result = runner.invoke(cli, ["score-sentiment", str(jsonl), "--split", "train", "-o", str(tmp_path / "s.h5")])

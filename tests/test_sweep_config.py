@@ -650,6 +650,30 @@ def test_bad_image_weights_are_refused(tmp_path, case):
     assert caught.value.path == str(path) and needle in str(caught.value), str(caught.value)
 
 
+def test_safetensors_image_weights_are_told_by_content_not_by_name(tmp_path):
+    """pbr's own teacher checkpoint is safetensors named teacher.pt; its backbone fits the tiny image tower."""
+    from pbr_cli.teacher import Teacher, build_classifier
+
+    config = tiny_model_config()
+    model, teacher_config = build_classifier("tiny", config.img_size)
+    checkpoint = Teacher(model, teacher_config).save(tmp_path / "teacher.pt")
+    tower = ImageTower(config)
+    load_image_weights(tower, checkpoint, config.img_size)
+    torch.testing.assert_close(tower.body.conv1[0].weight, model.conv1[0].weight)
+
+
+def test_a_folder_as_image_weights_says_so(invoke, dataset, tmp_path):
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    with pytest.raises(FormatError, match=f"^{folder}: is a folder, not a file$"):
+        load_image_weights(small_vit(), folder, 32)
+    before = tree_hash(dataset)
+    out = tmp_path / "run"
+    result = invoke("train", "--data", dataset, *TRAIN, "--img-weights", folder, "-o", out)
+    assert_refused(result, f"{folder}: is a folder, not a file", not_written=(out,), folder=tmp_path)
+    assert tree_hash(dataset) == before
+
+
 def test_image_tower_notice_names_the_tower_built():
     config = tiny_model_config()
     config.img_size, config.vocab_size = 32, 50

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from .common import guard_outputs, json_option, output_option, which_option
 
@@ -79,6 +80,17 @@ def embed(
     if (teacher_path is None) == (run is None):
         raise click.UsageError("name exactly one model to embed with: --teacher FILE or --model RUN")
     if teacher_path is not None:
+        context = click.get_current_context()
+        given = [
+            name
+            for name, option in (("--which", "which"), ("--no-tokens", "no_tokens"))
+            if context.get_parameter_source(option) not in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
+        ]
+        if given:
+            raise click.UsageError(
+                f"{' and '.join(given)} {'apply' if len(given) > 1 else 'applies'} to --model only; "
+                "a teacher has neither checkpoints nor tokens"
+            )
         embed_with_teacher(settings, images, teacher_path, output, batch_size, skip_bad_images, as_json)
     else:
         embed_with_model(settings, images, run, which, not no_tokens, output, batch_size, skip_bad_images, as_json)

@@ -63,19 +63,20 @@ def rank(
     """Rank STICKERS for the chat in DIALOGUE, best first.
 
     DIALOGUE is a UTF-8 text file with one utterance per line, oldest first ('-' reads stdin), or
-    a .jsonl file of many dialogues, one per line: {"id": ..., "context": [...]} with an optional
-    "candidates": [sticker ids] to rank only those; they are ranked in batches, in one process.
+    a JSON-lines file (.jsonl or .json, any case) of many dialogues, one per line: {"id": ...,
+    "context": [...]} with an optional "candidates": [sticker ids] to rank only those; they are
+    ranked in batches, in one process.
     STICKERS is a folder of images (searched recursively) or a sticker index .h5 from
     `pbr embed --model`. Scores are ITM match probabilities of the ITC top --rerank stickers.
     """
     from .. import console
     from ..io import check_output_path
-    from ..ranking import RankOptions, rank_dialogue, rank_dialogue_file
+    from ..ranking import RankOptions, is_dialogue_file, rank_dialogue, rank_dialogue_file
 
     for name, value in (("--top", top), ("--rerank", rerank), ("--batch-size", batch_size)):
         if value < 1:
             raise click.BadParameter(f"must be at least 1, got {value}", param_hint=name)
-    batch = str(dialogue).endswith(".jsonl")
+    batch = is_dialogue_file(dialogue)
     if teacher_features and not (sheet or html_out):
         raise click.UsageError("--teacher-features colours the sentiment bars; add --sheet FILE or --html FILE")
     if batch and (sheet or html_out):

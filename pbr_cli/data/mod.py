@@ -207,15 +207,12 @@ def read_mod(path: str | os.PathLike, only: Collection[str] | None = None) -> St
     """
     path = Path(path)
     root = path.parent if path.is_file() else path
-    files = (
-        [path]
-        if path.is_file()
-        else sorted(
-            p
-            for p in root.glob("*.json")
-            if p.name not in _NOT_DIALOGUE_FILES and (only is None or split_name(p.name) in only)
-        )
+    candidates = (
+        [path] if path.is_file() else sorted(p for p in root.glob("*.json") if p.name not in _NOT_DIALOGUE_FILES)
     )
+    files = [p for p in candidates if path.is_file() or only is None or split_name(p.name) in only]
+    # the splits of the files not read, for messages: those that start like a dialogue or task file
+    unread = {split_name(p.name) for p in candidates if p not in files and looks_like_mod_file(p)}
     memes = _MemeIds(read_mod_library(root))
     sources: dict[tuple[str, str], Path] = {}  # (split, "task" | "dialogue") -> file
     documents: dict[Path, Any] = {}
@@ -239,10 +236,11 @@ def read_mod(path: str | os.PathLike, only: Collection[str] | None = None) -> St
             splits[name] = _samples_from_tasks(documents[source], source, name, memes)
         elif (name, "task") not in sources:
             splits[name] = _samples_from_dialogues(documents[source], source, memes)
-    if not splits:
+    if not splits and not unread:
         raise DataError("no MOD dialogue or task files (.json) found", root)
     ordered = dict(sorted(splits.items(), key=lambda item: (_split_rank(item[0]), item[0])))
-    return build_dataset(root, FORMAT, memes.stickers, ordered)
+    available = sorted({*ordered, *unread}, key=lambda name: (_split_rank(name), name))
+    return build_dataset(root, FORMAT, memes.stickers, ordered, available=available)
 
 
 def _split_rank(name: str) -> int:

@@ -91,4 +91,6 @@ def read_pbr_dataset(root: str | os.PathLike, only: Collection[str] | None = Non
         for name in present
         if only is None or name in only
     }
-    return build_dataset(root, FORMAT, stickers, splits, {name: root / f"{name}.jsonl" for name in splits})
+    return build_dataset(
+        root, FORMAT, stickers, splits, {name: root / f"{name}.jsonl" for name in splits}, available=present
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 from ..errors import DataError
 from .candidates import assign_candidates
@@ -195,8 +195,11 @@ def build_dataset(
     stickers: dict[str, Sticker],
     splits: dict[str, list[Dialogue]],
     sources: dict[str, Path] | None = None,
+    available: Sequence[str] = (),
 ) -> StickerDataset:
-    """Assemble a StickerDataset, drawing the candidate sets of every sample that has none."""
+    """Assemble a StickerDataset, drawing the candidate sets of every sample that has none.
+
+    `available`: every split the dataset has, also those not read (default: the splits read)."""
     all_dialogues = [dialogue for dialogues in splits.values() for dialogue in dialogues]
     filled = assign_candidates(all_dialogues, stickers)
     return StickerDataset(
@@ -207,4 +210,5 @@ def build_dataset(
         splits=splits,
         filled_from_other_topics=filled,
         sources=dict(sources or {}),
+        available_splits=tuple(available) or tuple(splits),
     )

@@ -138,4 +138,4 @@ def read_stickerchat(root: str | os.PathLike, only: Collection[str] | None = Non
         raise DataError("no release_{train,val,test}.json files", root)
     ordered = sorted(sources, key=lambda name: (_SPLIT_ORDER.index(name) if name in _SPLIT_ORDER else 3, name))
     splits = {name: _read_release(sources[name], name, stickers) for name in ordered if only is None or name in only}
-    return build_dataset(root, FORMAT, stickers, splits, {name: sources[name] for name in splits})
+    return build_dataset(root, FORMAT, stickers, splits, {name: sources[name] for name in splits}, available=ordered)

@@ -63,12 +63,14 @@ class StickerDataset:
     splits: dict[str, list[Dialogue]]
     filled_from_other_topics: int = 0
     sources: dict[str, Path] = field(default_factory=dict)  # split -> the file it was read from, where one is
+    # every split the dataset has, read or not (a reader asked for some splits reads only those): for messages
+    available_splits: tuple[str, ...] = ()
 
     def split(self, name: str) -> list[Dialogue]:
         from ..errors import DataError
 
         if name not in self.splits:
-            available = ", ".join(sorted(self.splits)) or "none"
+            available = ", ".join(self.available_splits or self.splits) or "none"
             raise DataError(f"no '{name}' split (available: {available})", self.root)
         return self.splits[name]
 

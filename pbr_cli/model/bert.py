@@ -212,8 +212,10 @@ def check_hf_bert_shapes(config: dict, shapes: dict[str, tuple[int, ...]], weigh
 def check_hf_bert_weights(folder: str | Path, config: dict) -> None:
     """Check the weights of a BERT folder against its config.json without loading them (safetensors headers;
     a pytorch_model.bin is checked when it is loaded)."""
+    from .weights import is_safetensors
+
     weights_file = hf_weights_file(folder)
-    if weights_file.suffix != ".safetensors":
+    if not is_safetensors(weights_file):
         return
     from safetensors import safe_open
 

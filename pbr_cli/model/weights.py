@@ -6,6 +6,7 @@ A leaf: it imports nothing from `pbr_cli.model`, so every tower and the run load
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -109,12 +110,29 @@ def pickled_objects(path: str | Path) -> list[str]:
     return found
 
 
+def is_safetensors(path: str | Path) -> bool:
+    """True when the file is named .safetensors or starts as one: an 8-byte little-endian header length, then a
+    JSON object. The content decides, not the name (pbr's own teacher checkpoint is safetensors named teacher.pt);
+    a torch file (a zip archive or a pickle) never starts so."""
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        return True
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(9)
+            size = os.fstat(handle.fileno()).st_size
+    except OSError:
+        return False
+    return len(head) == 9 and head[8:9] == b"{" and 2 <= int.from_bytes(head[:8], "little") <= size - 8
+
+
 def read_weights(path: str | Path) -> dict:
-    """A flat tensor dict from a .safetensors file, or from a torch file loaded weights-only; all finite."""
+    """A flat tensor dict from a safetensors file (by name or content, see `is_safetensors`), or from a torch
+    file loaded weights-only; all finite."""
     path = Path(path)
     if not path.is_file():
-        raise FormatError("file not found", path)
-    if path.suffix != ".safetensors":
+        raise FormatError("is a folder, not a file" if path.is_dir() else "file not found", path)
+    if not is_safetensors(path):
         return safe_torch_load(path)
     from safetensors.torch import load_file
 

@@ -118,7 +118,8 @@ def build_classifier(
 def load_init_weights(model: nn.Module, path: str | os.PathLike) -> dict[str, Any]:
     """Copy a timm / ImageNet checkpoint into `model`, keeping `model`'s own classifier; returns what was loaded.
 
-    Reads safetensors, or a torch file restricted to tensors (pickled code is refused, never run).
+    Reads safetensors (told by content: a pbr teacher checkpoint of the same arch fits), or a torch file
+    restricted to tensors (pickled code is refused, never run).
     """
     from ..model.weights import read_state_dict
 

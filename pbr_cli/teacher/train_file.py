@@ -6,8 +6,15 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..data.types import EmotionImageSet
 from ..summaries import percent
 from .training import train_teacher
+
+
+def classes_without_images(image_set: EmotionImageSet, split: str = "train") -> list[str]:
+    """The class names (emotions) of which `split` holds no image, in class order."""
+    present = {item.label for item in image_set.splits.get(split, [])}
+    return [name for label, name in enumerate(image_set.class_names) if label not in present]
 
 
 def train_teacher_file(
@@ -27,6 +34,12 @@ def train_teacher_file(
 
     check_output_path(output)
     image_set = open_teacher_data(data)
+    missing = classes_without_images(image_set)
+    if missing and image_set.splits.get("train"):  # no train images at all: train_teacher refuses
+        console.warn(
+            f"{image_set.root}: no training images for {', '.join(missing)}; the teacher cannot learn "
+            f"{'this emotion' if len(missing) == 1 else 'these emotions'}"
+        )
     if init is None:
         console.notice("no --init: the teacher starts from random weights (nothing is downloaded)")
     bars = console.StageBars()

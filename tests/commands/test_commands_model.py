@@ -7,7 +7,7 @@ import h5py
 import numpy as np
 import pytest
 
-from helpers import module_cache, run_pbr
+from helpers import assert_refused, module_cache, run_pbr
 from synthetic import write_tiny_dataset
 
 TRAIN_ARGS = ["--steps", "4", "-K", "4", "--val-every", "2", "--img-size", "32"]
@@ -68,6 +68,11 @@ def test_evaluate_reads_only_the_split_it_scores(invoke, trained, tmp_path):
     result = invoke("evaluate", trained["run"], "--data", data, "--split", "val", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["candidates"] == 10
+
+
+def test_evaluate_an_unknown_split_lists_the_splits_of_the_dataset(invoke, trained):
+    result = invoke("evaluate", trained["run"], "--split", "nosuch")
+    assert_refused(result, f"{trained['data']}: no 'nosuch' split (available: train, val, test)")
 
 
 def test_checkpoint_round_trip_gives_identical_scores(invoke, trained, tmp_path, monkeypatch):
@@ -245,6 +250,32 @@ def test_rank_errors(invoke, trained, tmp_path):
     dialogue.write_text("你好\n", encoding="utf-8")
     result = invoke("rank", dialogue, trained["data"] / "stickers", "--model", tmp_path / "nope")
     assert result.exit_code != 0 and "run folder" in result.output
+
+
+@pytest.mark.parametrize("name", ["dialogues.JSONL", "dialogues.json", "dialogues.Json"])
+def test_rank_reads_json_dialogue_files_whatever_the_suffix_case(invoke, trained, tmp_path, name):
+    dialogues = tmp_path / name
+    dialogues.write_text('{"id": "a", "context": ["你好"]}\n{"id": "b", "context": ["好烦啊"]}\n', encoding="utf-8")
+    result = invoke("rank", dialogues, trained["data"] / "stickers", "--model", trained["run"], "--json")
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert [record["id"] for record in records] == ["a", "b"] and all(len(r["stickers"]) == 10 for r in records)
+
+
+@pytest.mark.parametrize(
+    "text,needle",
+    [
+        ('{\n  "id": "a",\n  "context": ["你好"]\n}\n', "line 1: malformed JSON"),
+        ('[{"id": "a", "context": ["你好"]}]\n', "line 1: expected a JSON object, got array"),
+    ],
+)
+def test_rank_refuses_a_json_file_that_is_not_json_lines(invoke, trained, tmp_path, text, needle):
+    dialogues = tmp_path / "dialogues.json"
+    dialogues.write_text(text, encoding="utf-8")
+    before = dialogues.read_bytes()
+    result = invoke("rank", dialogues, trained["data"] / "stickers", "--model", trained["run"])
+    assert_refused(result, f"{dialogues}: {needle}", "read as JSON lines: one object per line", folder=tmp_path)
+    assert dialogues.read_bytes() == before
 
 
 def test_embed_index_then_rank_from_it(invoke, trained, tmp_path):

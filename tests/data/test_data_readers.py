@@ -394,6 +394,25 @@ def test_mod_duplicate_dialogue_key_and_malformed_json(tmp_path):
         open_dataset(root)
 
 
+# --- a split the dataset lacks, when only some splits are read -------------------------------------
+
+
+@pytest.mark.parametrize(
+    "write,available",
+    [
+        (write_pbr_dataset, "train, val, test"),
+        (write_stickerchat, "train, val, test"),
+        (write_mod, "train, val, test_easy"),
+    ],
+)
+def test_a_missing_split_lists_the_splits_the_dataset_has(tmp_path, write, available):
+    root = write(tmp_path)
+    for only in (("nosuch",), ("test", "nosuch")):
+        dataset = open_dataset(root, only)
+        with raises_naming(root, f"no 'nosuch' split (available: {available})"):
+            dataset.split("nosuch")
+
+
 # --- ImageFolder and plain folders ----------------------------------------------------------------
 
 

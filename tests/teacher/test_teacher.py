@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import pickle
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from helpers import run_pbr
+from helpers import assert_refused, run_pbr
 from pbr_cli.emotions import EMOTIONS
 from pbr_cli.errors import FormatError
 from pbr_cli.features import read_h5
@@ -136,6 +137,45 @@ def test_init_weights_load_everything_but_the_classifier(tmp_path):
     assert info["loaded"] == len(imagenet.state_dict()) - 2 and info["missing"] == 0  # fc.weight, fc.bias
     torch.testing.assert_close(model.conv1[0].weight, imagenet.conv1[0].weight)
     assert model.fc.weight.shape == (7, 96)
+
+
+def test_a_pbr_teacher_checkpoint_is_an_init_for_teacher_train(invoke, tmp_path):
+    """teacher-train writes safetensors under the name teacher.pt; --init tells the format by content."""
+    model, config = build_classifier("tiny", 32)
+    checkpoint = Teacher(model, config).save(tmp_path / "teacher.pt")
+    fresh, _ = build_classifier("tiny", 32)
+    info = load_init_weights(fresh, checkpoint)
+    assert info["loaded"] == len(model.state_dict()) - 2 and info["missing"] == 0  # all but fc.weight, fc.bias
+    torch.testing.assert_close(fresh.conv1[0].weight, model.conv1[0].weight)
+    write_emotion_images(tmp_path / "data", per_class=2)
+    output = tmp_path / "again.pt"
+    result = invoke(
+        "teacher-train", tmp_path / "data", *TEACHER_ARGS, "--epochs", "1", "--init", checkpoint, "-o", output, "--json"
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["init"]["loaded"] == info["loaded"] and load_teacher(output).dim == 96
+    assert "warning:" not in result.stderr  # every emotion has training images
+
+
+def test_teacher_train_warns_about_emotions_without_training_images(invoke, tmp_path):
+    data = write_emotion_images(tmp_path / "data", per_class=2)
+    for emotion in ("fear", "surprise"):
+        shutil.rmtree(data / emotion)
+    result = invoke("teacher-train", data, *TEACHER_ARGS, "--epochs", "1", "-o", tmp_path / "t.pt")
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        f"warning: {data.absolute()}: no training images for surprise, fear; the teacher cannot learn these emotions"
+    ], result.stderr
+
+
+@pytest.mark.parametrize("options", [["--which", "last"], ["--which", "best"], ["--no-tokens"]])
+def test_embed_with_a_teacher_refuses_the_options_of_a_run(invoke, tmp_path, options):
+    write_emotion_images(tmp_path / "data", per_class=1)
+    output = tmp_path / "out.h5"
+    result = invoke("embed", tmp_path / "data", "--teacher", tmp_path / "teacher.pt", *options, "-o", output)
+    assert_refused(result, f"{options[0]} applies to --model only", not_written=(output,), folder=tmp_path)
+    assert result.exit_code == 2
 
 
 def test_embed_writes_teacher_features_with_labels_and_splits(invoke, teacher_run, tmp_path):
