@@ -36,11 +36,11 @@ def implied_inputs(kwargs):
 @file_option(
     "--teacher-features", help="Sentiment bars from this teacher features .h5 for stickers without an emotion label."
 )
-@file_option("-o", "--output", help="With a .jsonl DIALOGUE: write the rankings here, one JSON line per dialogue.")
+@file_option("-o", "--output", help="With a JSON-lines DIALOGUE: write the rankings here, one JSON line per dialogue.")
 @click.option(
-    "--batch-size", type=int, default=32, show_default=True, help="With a .jsonl DIALOGUE: dialogues per batch."
+    "--batch-size", type=int, default=32, show_default=True, help="With a JSON-lines DIALOGUE: dialogues per batch."
 )
-@json_option("Print JSON (with a .jsonl DIALOGUE: one line per dialogue).")
+@json_option("Print JSON (with a JSON-lines DIALOGUE: one line per dialogue).")
 @click.pass_obj
 @guard_outputs("sheet", "html_out", "output", implied=implied_inputs)
 def rank(
