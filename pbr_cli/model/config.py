@@ -366,6 +366,14 @@ RELATIONS: tuple[Relation, ...] = (
         lambda c: "must be at least 1 for the itm loss (its fusion encoder), got 0",
     ),
     Relation(
+        "train.batch_size",
+        lambda c: c.model.embed_norm != "batch" or c.train.batch_size >= 2,
+        lambda c: (
+            f"must be at least 2 with model.embed_norm batch (BatchNorm over the dialogues of a step), "
+            f"got {c.train.batch_size}"
+        ),
+    ),
+    Relation(
         "train.min_lr",
         lambda c: c.train.min_lr <= c.train.lr,
         lambda c: f"must be at most train.lr ({c.train.lr:g}), got {c.train.min_lr:g}",
