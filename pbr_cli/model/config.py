@@ -272,13 +272,14 @@ def choice(*choices: str, option: str = "") -> Rule:
 
 
 TEXT, BOOL, MAPPING = Rule("str"), Rule("bool"), Rule("mapping")
+MAX_IMG_SIZE = 4096  # the largest input side in pixels, of the ranker and (`teacher-train --img-size`) the teacher
 POSITIVE = {"low": 0, "low_open": True}
 
 # Every key of RunConfig, ModelConfig ("model.*") and TrainConfig ("train.*"): its type and range.
 RULES: dict[str, Rule] = {
     "name": Rule("name"),
     "model.img": TEXT,
-    "model.img_size": integer(32, 4096, option="--img-size"),
+    "model.img_size": integer(32, MAX_IMG_SIZE, option="--img-size"),
     "model.img_kwargs": MAPPING,
     "model.txt": choice(*TEXT_TOWERS, option="--txt"),
     "model.txt_layers": integer(1, 256),
