@@ -524,3 +524,38 @@ def test_resume_refuses_input_files_it_would_not_read(invoke, shared, runs, out)
     assert_refused(result, "--sentiment is not read with --resume", folder=run_a)
     assert {path: path.read_bytes() for path in run_a.rglob("*") if path.is_file()} == before
 
+
+# 23: --teacher must be the teacher that made --teacher-features, as in build-anchors
+
+
+def test_train_refuses_a_teacher_other_than_the_features_one(invoke, shared, teacher_checkpoint, out):
+    root = shared["root"]
+    result = invoke(
+        "train",
+        "--data",
+        shared["data"],
+        "-o",
+        out / "run",
+        *TRAIN,
+        "--teacher-features",
+        root / "feats.h5",
+        "--anchors",
+        root / "anchors.h5",
+        "--teacher",
+        teacher_checkpoint,
+    )
+    assert_refused(
+        result, "feats.h5: made by teacher teacher-a, but", str(teacher_checkpoint), not_written=(out / "run",)
+    )
+    assert temp_files(out) == []
+
+
+def test_train_accepts_and_records_the_teacher_that_made_the_features(invoke, shared, teacher_checkpoint, out):
+    features = out / "teacher_feats.h5"
+    embedded = invoke("embed", shared["data"], "--teacher", teacher_checkpoint, "-o", features)
+    assert embedded.exit_code == 0, embedded.output
+    args = ["--teacher-features", features, "--teacher", teacher_checkpoint, "--ekd", "logits"]
+    result = invoke("train", "--data", shared["data"], "-o", out / "run", *TRAIN, *args)
+    assert result.exit_code == 0, result.output
+    info = json.loads((out / "run" / "run.json").read_text(encoding="utf-8"))
+    assert info["teacher"] == str(teacher_checkpoint.resolve()) and info["teacher_features"] == str(features)
