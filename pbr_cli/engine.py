@@ -241,6 +241,11 @@ class Trainer:
             raise ConfigError(f"batch size {k} is larger than the training split ({n_train} dialogues)")
         if k % self.world_size:
             raise ConfigError(f"batch size {k} must be divisible by the number of processes ({self.world_size})")
+        if self.config.model.embed_norm == "batch" and k // self.world_size < 2:
+            raise ConfigError(
+                f"batch size {k} gives each of the {self.world_size} processes {k // self.world_size} dialogue(s) per "
+                "step; model.embed_norm batch (BatchNorm over a process's dialogues) needs at least 2"
+            )
 
     def run(self, progress: Callable[[int, dict], None] | None = None) -> dict:
         """Train from `self.start_step` to `self.steps`; checkpoints every `save_every` steps for --resume."""

@@ -4,6 +4,7 @@ dialogue polarity per training dialogue."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -92,9 +93,13 @@ def cached_teacher_features(
 def teacher_features_for(
     stickers: Sequence, features_file: str | None, teacher_file: str | None, settings, skip_bad_images: bool = False
 ) -> H5Data:
-    """The library's teacher features: from `--teacher-features`, or computed once with `--teacher` and cached."""
+    """The library's teacher features: from `--teacher-features` (which `--teacher`, when given too, must have made),
+    or computed once with `--teacher` and cached."""
     if features_file:
-        return read_h5(features_file, "teacher_features")
+        features = read_h5(features_file, "teacher_features")
+        if teacher_file:
+            require_same_teacher(teacher_file, str(features.attrs["teacher_hash"]), features_file)
+        return features
     if not teacher_file:
         raise ConfigError("EKD and teacher-based PHSM need --teacher-features FILE or --teacher FILE")
     from .teacher import load_teacher, records_from_stickers
@@ -105,6 +110,20 @@ def teacher_features_for(
     if not cached.hit and cached.path is not None:
         console.info(f"teacher features of {len(records)} stickers cached at {cached.path}")
     return cached.data
+
+
+def require_same_teacher(teacher_path: str | os.PathLike, teacher_hash: str, features_path) -> None:
+    """FormatError naming `features_path` unless the teacher checkpoint at `teacher_path` is the teacher (by its
+    hash, `teacher_hash`) that made that file."""
+    from .teacher import load_teacher
+
+    teacher = load_teacher(teacher_path)
+    if teacher.hash != teacher_hash:
+        raise FormatError(
+            f"made by teacher {teacher_hash}, but {teacher_path} is teacher {teacher.hash}; "
+            f"embed again with --teacher {teacher_path}, or leave --teacher out",
+            features_path,
+        )
 
 
 def training_data_of(info: dict[str, Any]) -> Path | None:
@@ -168,13 +187,7 @@ def anchors_file(
     if features_path is not None:
         features, labels, teacher_hash, dim = labelled_train_features(features_path)
         if teacher_path is not None:
-            teacher = load_teacher(teacher_path)
-            if teacher.hash != teacher_hash:
-                raise FormatError(
-                    f"made by teacher {teacher_hash}, but {teacher_path} is teacher {teacher.hash}; "
-                    f"embed again with --teacher {teacher_path}, or leave --teacher out",
-                    features_path,
-                )
+            require_same_teacher(teacher_path, teacher_hash, features_path)
         source = features_path
     else:
         from .datasets import open_teacher_data

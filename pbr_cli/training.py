@@ -117,6 +117,66 @@ def resolve_components(config: RunConfig, options: TrainOptions) -> None:
     model.tscl_dim = 128 if (train.intra_weight or train.inter_weight) else 0
 
 
+# The TrainOptions fields that name input files or folders (each is its `pbr train` option, e.g. --teacher-features)
+INPUT_PATHS = (
+    "data",
+    "img_weights",
+    "txt_model",
+    "word_vectors",
+    "teacher",
+    "teacher_features",
+    "anchors",
+    "sentiment",
+)
+
+
+def flag(field: str) -> str:
+    """The `pbr train` option of a TrainOptions field: teacher_features -> --teacher-features."""
+    return "--" + field.replace("_", "-")
+
+
+def refuse_unused_inputs(config: RunConfig, options: TrainOptions) -> None:
+    """ConfigError for an input file the resolved configuration never reads (after `resolve_components`): a file
+    named on the command line is either used or refused, never silently ignored."""
+    train = config.train
+    phsm_teacher = train.negatives == "phsm" and train.phsm_emotion == "teacher"
+    if options.anchors and train.ekd != "anchors" and not phsm_teacher:
+        raise ConfigError(
+            "--anchors is only read with --ekd anchors or PHSM negatives with the teacher's emotion; this run has "
+            f"--ekd {train.ekd} and --negatives {train.negatives}: leave --anchors out"
+        )
+    if train.ekd == "off" and not phsm_teacher:
+        for field in ("teacher_features", "teacher"):
+            if getattr(options, field):
+                raise ConfigError(
+                    f"{flag(field)} is only read for EKD (--anchors, or --ekd logits|features) or PHSM negatives "
+                    f"with the teacher's emotion (--sentiment); this run has --ekd off and --negatives "
+                    f"{train.negatives}: leave {flag(field)} out"
+                )
+    if options.sentiment and train.negatives != "phsm":
+        if options.negatives is not None:
+            why = f"this run asks for --negatives {train.negatives}"
+        elif train.loss != "itm":
+            why = f"--loss {train.loss} has no ITM negatives"
+        else:
+            why = (
+                f"this run has --negatives {train.negatives}, since phsm (the default with --sentiment) also needs "
+                "the stickers' emotion: add --teacher-features FILE or --teacher FILE"
+            )
+        raise ConfigError(f"--sentiment is only read with --negatives phsm; {why}")
+    if options.word_vectors and config.model.txt == "bert":
+        raise ConfigError("--word-vectors applies to the lstm, gru and transformer text towers")
+
+
+def refuse_inputs_with_resume(options: TrainOptions) -> None:
+    """ConfigError for an input file named together with --resume, which reads the run's own inputs instead."""
+    for field in INPUT_PATHS:
+        if getattr(options, field):
+            raise ConfigError(
+                f"{flag(field)} is not read with --resume: a resumed run reads the inputs it was started with"
+            )
+
+
 def resolve_config(options: TrainOptions) -> RunConfig:
     """The named or file configuration with the command-line overrides applied, validated."""
     config = load_run_config(options.config)
@@ -145,6 +205,7 @@ def resolve_config(options: TrainOptions) -> RunConfig:
 
         config_from_hf_bert(model, options.txt_model)
     resolve_components(config, options)
+    refuse_unused_inputs(config, options)
     validate(config)
     return config
 
@@ -223,16 +284,7 @@ def write_run_info(run_dir: Path, options: TrainOptions, settings) -> None:
         return str(Path(path).resolve()) if path else None
 
     stored = dataclasses.asdict(options)
-    for key in (
-        "data",
-        "teacher",
-        "teacher_features",
-        "anchors",
-        "sentiment",
-        "img_weights",
-        "txt_model",
-        "word_vectors",
-    ):
+    for key in INPUT_PATHS:
         stored[key] = absolute(stored[key])
     info = {
         "options": stored,
@@ -323,6 +375,7 @@ def _run_training(
     if rank != 0:
         console.set_verbosity(-1)  # one process speaks for the run
     if resume:
+        refuse_inputs_with_resume(options)
         options, config, seed = resume_options(Path(resume))
         settings = dc.replace(settings, seed=seed)
         run_dir = Path(options.out)
@@ -368,9 +421,7 @@ def _run_training(
     if not resume:
         for notice in model.load_pretrained(config.model.img_weights, config.model.txt_model):
             console.notice(notice)
-        if options.word_vectors:
-            if config.model.txt == "bert":
-                raise ConfigError("--word-vectors applies to the lstm, gru and transformer text towers")
+        if options.word_vectors:  # with the bert tower refused by refuse_unused_inputs
             from .model.towers import load_word_vectors
 
             embedding = model.text.embeddings if config.model.txt != "transformer" else model.text.embeddings.word

@@ -166,6 +166,7 @@ RELATION_CASES = {
     "model.fusion_layers": {"model": {"fusion_layers": 0}, "train": {"loss": "itm"}},
     "train.min_lr": {"train": {"lr": 1e-4, "min_lr": 1e-3}},
     "train.epochs": {"train": {"steps": 0, "epochs": 0}},
+    "train.batch_size": {"train": {"batch_size": 1}},  # tiny: BatchNorm over the step's dialogues
 }
 
 
@@ -338,6 +339,11 @@ CLI_CONFIG_CASES = {
     "bool-batch": ("cfg.yaml", {"train": {"batch_size": True}}, "train.batch_size: expected an integer, got True"),
     "top-level-list": ("cfg.json", [1], "expected a mapping at the top level"),
     "name-escapes": ("cfg.yaml", {"name": "../../escaped"}, "name: must be a plain name"),
+    "batch-1-batchnorm": (
+        "cfg.yaml",
+        {"train": {"batch_size": 1}},
+        "train.batch_size: must be at least 2 with model.embed_norm batch",
+    ),
 }
 
 
@@ -380,6 +386,7 @@ MERGED_CASES = [
     (["--min-lr", "0.01"], "train.min_lr (--min-lr): must be at most train.lr (0.001), got 0.01"),
     (["--lr", "1e-5", "--min-lr", "1e-4"], "train.min_lr (--min-lr): must be at most train.lr (1e-05)"),
     (["--temp", "0.9"], "model.temp (--temp): must be at most 0.5, got 0.9"),
+    (["-K", "1"], "train.batch_size (--batch-size): must be at least 2 with model.embed_norm batch"),
 ]
 
 
@@ -400,6 +407,21 @@ def test_options_that_break_the_configuration_rules_are_refused(invoke, dataset,
     out = tmp_path / "run"
     result = invoke("train", "--data", dataset, *TRAIN, "-o", out, *args)
     assert_refused(result, needle, not_written=(out,), folder=tmp_path)
+
+
+def test_one_dialogue_per_step_is_refused_only_where_batchnorm_needs_two(tmp_path):
+    from types import SimpleNamespace
+
+    from pbr_cli.engine import Trainer
+    from pbr_cli.training import TrainOptions, resolve_config
+
+    no_batchnorm = write_config(tmp_path / "cfg.json", {"model": {"embed_norm": "none"}})
+    assert resolve_config(TrainOptions(config=str(no_batchnorm), batch_size=1)).train.batch_size == 1
+    config = resolve_config(TrainOptions(batch_size=2))  # tiny: embed_norm batch
+    data = SimpleNamespace(train=range(8))
+    Trainer.check_batch(SimpleNamespace(config=config, data=data, world_size=1))
+    with pytest.raises(ConfigError, match="each of the 2 processes 1 dialogue"):  # BatchNorm is per process
+        Trainer.check_batch(SimpleNamespace(config=config, data=data, world_size=2))
 
 
 @pytest.mark.parametrize("seed", ["99999999999999999999999", "-1", str(SEED_MAX + 1), "1.5"])

@@ -91,6 +91,19 @@ def _refuse_non_finite(value: float | None) -> None:
         raise click.BadParameter(f"must be a finite number, got {value}")
 
 
+class FiniteFloatRange(click.FloatRange):
+    """click.FloatRange that refuses NaN and infinity too (FloatRange lets NaN through any bound, and +inf
+    through a lower one)."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        try:
+            _refuse_non_finite(number)
+        except click.BadParameter as error:
+            self.fail(error.message, param, ctx)
+        return number
+
+
 def guard_outputs(
     *outputs: str,
     folders: tuple[str, ...] = (),

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from .common import guard_outputs, json_option, output_option
+from ..model.config import MAX_IMG_SIZE
+from .common import FiniteFloatRange, guard_outputs, json_option, output_option
 
 DEFAULT_OUTPUT = "teacher.pt"
 
@@ -28,7 +29,7 @@ def implied_inputs(kwargs):
 )
 @click.option(
     "--img-size",
-    type=click.IntRange(min=16),
+    type=click.IntRange(16, MAX_IMG_SIZE),
     default=128,
     show_default=True,
     help="Input side in pixels (images are padded to a white square and resized).",
@@ -42,14 +43,14 @@ def implied_inputs(kwargs):
 @click.option("--batch-size", type=click.IntRange(min=2), default=32, show_default=True, help="Images per step.")
 @click.option(
     "--lr",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloatRange(min=0, min_open=True),
     default=1e-3,
     show_default=True,
     help="AdamW learning rate (cosine schedule with warm-up).",
 )
 @click.option(
     "--hue",
-    type=click.FloatRange(0, 1),
+    type=FiniteFloatRange(0, 1),
     default=0.5,
     show_default=True,
     help="Largest random hue rotation of the training views, as a share of 180° (0: none): a "
@@ -57,7 +58,7 @@ def implied_inputs(kwargs):
 )
 @click.option(
     "--ema",
-    type=click.FloatRange(0, 1, max_open=True),
+    type=FiniteFloatRange(0, 1, max_open=True),
     default=0.0,
     show_default=True,
     help="Decay per step of a moving average of the weights, which is then validated and kept (its "

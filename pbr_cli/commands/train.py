@@ -15,10 +15,15 @@ from .common import (
     unit_interval,
 )
 
+INPUT_FILE = click.Path(exists=True, dir_okay=False)
+
 
 @click.command()
 @click.option(
-    "--data", type=click.Path(), default=None, help="Dataset folder (any supported format). Default: the demo dataset."
+    "--data",
+    type=click.Path(exists=True),
+    default=None,
+    help="Dataset folder (any supported format). Default: the demo dataset.",
 )
 @click.option("--config", default="tiny", show_default=True, help="tiny, paper, or a YAML/JSON file.")
 @click.option("--img", default=None, help="Image tower: vit, resnet, inception or any timm model name.")
@@ -61,22 +66,27 @@ from .common import (
 )
 @click.option("--temp", type=float, default=None, callback=positive_float, help="ITC temperature (initial value).")
 @click.option("--fixed-temp", is_flag=True, help="Keep the ITC temperature fixed instead of learning it.")
-@click.option("--img-weights", type=click.Path(), default=None, help="timm or ALBEF checkpoint for the image tower.")
-@click.option("--txt-model", type=click.Path(), default=None, help="Hugging Face BERT folder (e.g. bert-base-chinese).")
-@click.option("--word-vectors", type=click.Path(), default=None, help="word2vec text file for lstm/gru/transformer.")
+@click.option(
+    "--img-weights", type=click.Path(exists=True), default=None, help="timm or ALBEF checkpoint for the image tower."
+)
+@click.option(
+    "--txt-model", type=click.Path(exists=True), default=None, help="Hugging Face BERT folder (e.g. bert-base-chinese)."
+)
+@click.option("--word-vectors", type=INPUT_FILE, default=None, help="word2vec text file for lstm/gru/transformer.")
 @click.option(
     "--teacher",
-    type=click.Path(),
+    type=INPUT_FILE,
     default=None,
-    help="Teacher checkpoint; its features of the sticker library are computed once and cached.",
+    help="Teacher checkpoint; its features of the sticker library are computed once and cached. With "
+    "--teacher-features, it must be the teacher that made them.",
 )
 @click.option(
     "--teacher-features",
-    type=click.Path(),
+    type=INPUT_FILE,
     default=None,
     help="Teacher features of the sticker library (`pbr embed DATA --teacher T`).",
 )
-@click.option("--anchors", type=click.Path(), default=None, help="Emotion anchors (`pbr build-anchors`).")
+@click.option("--anchors", type=INPUT_FILE, default=None, help="Emotion anchors (`pbr build-anchors`).")
 @click.option(
     "--ekd",
     type=click.Choice(choices("train.ekd")),
@@ -106,7 +116,12 @@ from .common import (
     callback=non_negative_float,
     help="Share of the dialogue tokens replaced by [MASK] in each training batch (default 0, off).",
 )
-@click.option("--sentiment", type=click.Path(), default=None, help="Dialogue sentiment (`pbr score-sentiment`).")
+@click.option(
+    "--sentiment",
+    type=INPUT_FILE,
+    default=None,
+    help="Dialogue sentiment (`pbr score-sentiment`), for --negatives phsm.",
+)
 @click.option(
     "--negatives",
     type=click.Choice(choices("train.negatives")),

@@ -272,13 +272,14 @@ def choice(*choices: str, option: str = "") -> Rule:
 
 
 TEXT, BOOL, MAPPING = Rule("str"), Rule("bool"), Rule("mapping")
+MAX_IMG_SIZE = 4096  # the largest input side in pixels, of the ranker and (`teacher-train --img-size`) the teacher
 POSITIVE = {"low": 0, "low_open": True}
 
 # Every key of RunConfig, ModelConfig ("model.*") and TrainConfig ("train.*"): its type and range.
 RULES: dict[str, Rule] = {
     "name": Rule("name"),
     "model.img": TEXT,
-    "model.img_size": integer(32, 4096, option="--img-size"),
+    "model.img_size": integer(32, MAX_IMG_SIZE, option="--img-size"),
     "model.img_kwargs": MAPPING,
     "model.txt": choice(*TEXT_TOWERS, option="--txt"),
     "model.txt_layers": integer(1, 256),
@@ -364,6 +365,14 @@ RELATIONS: tuple[Relation, ...] = (
         "model.fusion_layers",
         lambda c: c.train.loss != "itm" or c.model.fusion_layers >= 1,
         lambda c: "must be at least 1 for the itm loss (its fusion encoder), got 0",
+    ),
+    Relation(
+        "train.batch_size",
+        lambda c: c.model.embed_norm != "batch" or c.train.batch_size >= 2,
+        lambda c: (
+            f"must be at least 2 with model.embed_norm batch (BatchNorm over the dialogues of a step), "
+            f"got {c.train.batch_size}"
+        ),
     ),
     Relation(
         "train.min_lr",

@@ -259,6 +259,11 @@ def train_teacher(
             logits = _logits(kept, config, val_pixels, batch_size * 2, device)
             record["val_accuracy"] = float((logits.argmax(dim=-1) == val_labels).float().mean())
             record["val_loss"] = float(F.cross_entropy(logits, val_labels))
+            if not math.isfinite(record["val_loss"]):
+                raise TrainingError(
+                    f"the teacher's val loss became {record['val_loss']} in epoch {epoch}; training diverged and "
+                    "no teacher was written (try a lower --lr)"
+                )
         history.append(record)
         # the best val accuracy; on a tie (a small val split saturates) the lower val loss; without val: the last
         score = (record["val_accuracy"], -record["val_loss"]) if "val" in eval_data else (float(epoch), 0.0)

@@ -460,3 +460,102 @@ def test_killed_writer_leaves_no_half_written_output(invoke, tmp_path, out, exis
     again = invoke("score-sentiment", contexts, "-o", target)  # a stale temporary file is no obstacle
     assert again.exit_code == 0, again.output
     assert len(read_h5(target, "sentiment")) == 20000
+
+
+# 22: input files `pbr train` would not read: refused, whether they exist or not
+
+
+def _file_args(shared, teacher, extra):
+    root = shared["root"]
+    files = {
+        "feats": root / "feats.h5",
+        "anchors": root / "anchors.h5",
+        "sentiment": root / "sentiment.h5",
+        "teacher": teacher,
+        "missing": root / "nosuch.h5",
+    }
+    return [files[arg[1:]] if arg.startswith("@") else arg for arg in extra]
+
+
+UNUSED_INPUT_CASES = {
+    "missing-sentiment": (["--sentiment", "@missing"], ("'--sentiment'", "nosuch.h5", "does not exist")),
+    "missing-features": (["--teacher-features", "@missing"], ("'--teacher-features'", "nosuch.h5", "does not exist")),
+    "missing-teacher": (["--teacher", "@missing"], ("'--teacher'", "nosuch.h5", "does not exist")),
+    "missing-anchors-ekd-off": (
+        ["--anchors", "@missing", "--teacher-features", "@feats", "--ekd", "off"],
+        ("'--anchors'", "nosuch.h5", "does not exist"),
+    ),
+    "sentiment-without-teacher": (
+        ["--sentiment", "@sentiment"],
+        ("--sentiment is only read with --negatives phsm", "--teacher-features FILE"),
+    ),
+    "sentiment-with-itc": (["--sentiment", "@sentiment", "--loss", "itc"], ("--sentiment", "--loss itc")),
+    "sentiment-random-negatives": (
+        ["--sentiment", "@sentiment", "--negatives", "random", "--teacher-features", "@feats", "--ekd", "logits"],
+        ("--sentiment is only read with --negatives phsm", "--negatives random"),
+    ),
+    "features-without-ekd": (["--teacher-features", "@feats"], ("--teacher-features is only read", "--ekd off")),
+    "teacher-without-ekd": (["--teacher", "@teacher"], ("--teacher is only read", "--ekd off")),
+    "anchors-ekd-off": (
+        ["--anchors", "@anchors", "--teacher-features", "@feats", "--ekd", "off"],
+        ("--anchors is only read", "--ekd off"),
+    ),
+    "anchors-ekd-logits": (
+        ["--anchors", "@anchors", "--teacher-features", "@feats", "--ekd", "logits"],
+        ("--anchors is only read", "--ekd logits"),
+    ),
+    "word-vectors-with-bert": (["--word-vectors", "@sentiment"], ("--word-vectors", "lstm, gru and transformer")),
+}
+
+
+@pytest.mark.parametrize("case", list(UNUSED_INPUT_CASES))
+def test_train_refuses_missing_or_unused_input_files(invoke, shared, teacher_checkpoint, out, case):
+    extra, needles = UNUSED_INPUT_CASES[case]
+    args = _file_args(shared, teacher_checkpoint, extra)
+    result = invoke("train", "--data", shared["data"], "-o", out / "run", *TRAIN, *args)
+    assert_refused(result, *needles, not_written=(out / "run",), folder=out)
+    assert "decoding stickers" not in result.output  # refused before any data is read
+
+
+def test_resume_refuses_input_files_it_would_not_read(invoke, shared, runs, out):
+    run_a, _ = runs
+    before = {path: path.read_bytes() for path in run_a.rglob("*") if path.is_file()}
+    result = invoke("train", "--resume", run_a, "--sentiment", shared["root"] / "sentiment.h5")
+    assert_refused(result, "--sentiment is not read with --resume", folder=run_a)
+    assert {path: path.read_bytes() for path in run_a.rglob("*") if path.is_file()} == before
+
+
+# 23: --teacher must be the teacher that made --teacher-features, as in build-anchors
+
+
+def test_train_refuses_a_teacher_other_than_the_features_one(invoke, shared, teacher_checkpoint, out):
+    root = shared["root"]
+    result = invoke(
+        "train",
+        "--data",
+        shared["data"],
+        "-o",
+        out / "run",
+        *TRAIN,
+        "--teacher-features",
+        root / "feats.h5",
+        "--anchors",
+        root / "anchors.h5",
+        "--teacher",
+        teacher_checkpoint,
+    )
+    assert_refused(
+        result, "feats.h5: made by teacher teacher-a, but", str(teacher_checkpoint), not_written=(out / "run",)
+    )
+    assert temp_files(out) == []
+
+
+def test_train_accepts_and_records_the_teacher_that_made_the_features(invoke, shared, teacher_checkpoint, out):
+    features = out / "teacher_feats.h5"
+    embedded = invoke("embed", shared["data"], "--teacher", teacher_checkpoint, "-o", features)
+    assert embedded.exit_code == 0, embedded.output
+    args = ["--teacher-features", features, "--teacher", teacher_checkpoint, "--ekd", "logits"]
+    result = invoke("train", "--data", shared["data"], "-o", out / "run", *TRAIN, *args)
+    assert result.exit_code == 0, result.output
+    info = json.loads((out / "run" / "run.json").read_text(encoding="utf-8"))
+    assert info["teacher"] == str(teacher_checkpoint.resolve()) and info["teacher_features"] == str(features)

@@ -1,6 +1,9 @@
 import subprocess
 import sys
 
+import pytest
+
+from helpers import assert_refused
 from pbr_cli import __version__
 
 
@@ -57,3 +60,43 @@ def test_shared_options_offer_the_library_values_everywhere():
         if param.name == "rerank"
     }
     assert reranks == {"rank": RERANK, "serve": RERANK}
+
+
+def float_options() -> list[tuple[str, str]]:
+    """(command, option) of every option of every command that takes a float."""
+    import click
+
+    from pbr_cli.cli import COMMANDS, cli
+
+    found = []
+    for name in COMMANDS:
+        for param in cli.get_command(click.Context(cli), name).params:
+            if isinstance(param, click.Option) and isinstance(param.type, click.types.FloatParamType):
+                found.append((name, max(param.opts, key=len)))
+    return found
+
+
+def test_every_float_option_is_checked_for_nan_and_infinity():
+    import click
+
+    from pbr_cli.cli import cli
+    from pbr_cli.commands.common import FiniteFloatRange, non_negative_float, positive_float, unit_interval
+
+    assert ("teacher-train", "--lr") in float_options() and ("train", "--lr") in float_options()
+    for name, option in float_options():
+        param = next(p for p in cli.get_command(click.Context(cli), name).params if option in p.opts)
+        checked = isinstance(param.type, FiniteFloatRange) or param.callback in (
+            positive_float,
+            non_negative_float,
+            unit_interval,
+        )
+        assert checked, f"{name} {option} lets NaN or infinity through"
+
+
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_nan_and_infinity_are_usage_errors_for_every_float_option(invoke, tmp_path, value):
+    for name, option in float_options():
+        result = invoke(name, option, value)
+        assert result.exit_code == 2, (name, option, result.output)
+        message = assert_refused(result, f"'{option}'", value)
+        assert "must be a finite number" in message or "is not in the range" in message, message

@@ -8,7 +8,7 @@ import pytest
 
 from pbr_cli import training
 from pbr_cli.model.config import RULES
-from pbr_cli.training import OVERRIDES, TrainOptions
+from pbr_cli.training import INPUT_PATHS, OVERRIDES, TrainOptions
 
 
 def options_from_the_command(invoke, monkeypatch, args: list[str]) -> TrainOptions:
@@ -20,8 +20,11 @@ def options_from_the_command(invoke, monkeypatch, args: list[str]) -> TrainOptio
     return seen[0]
 
 
-def a_value(option: dataclasses.Field, negated: bool):
-    """A value `pbr train` can be asked for, other than the default (a flag's negation when `negated`)."""
+def a_value(option: dataclasses.Field, negated: bool, existing: str):
+    """A value `pbr train` can be asked for, other than the default (a flag's negation when `negated`); input
+    files and folders are the file `existing`."""
+    if option.name in INPUT_PATHS:
+        return existing
     if option.name == "compile":
         return "off" if negated else "on"
     if option.name in OVERRIDES:
@@ -34,7 +37,8 @@ def a_value(option: dataclasses.Field, negated: bool):
 
 @pytest.mark.parametrize("negated", [False, True], ids=["set", "negated"])
 def test_every_option_renders_as_the_flag_that_sets_it(invoke, monkeypatch, tmp_path, negated):
-    given = {option.name: a_value(option, negated) for option in dataclasses.fields(TrainOptions)}
+    (tmp_path / "x").write_text("x", encoding="utf-8")
+    given = {option.name: a_value(option, negated, str(tmp_path / "x")) for option in dataclasses.fields(TrainOptions)}
     given["out"] = str(tmp_path / "run")
     options = TrainOptions(**given)
     args = options.command_args()
@@ -49,6 +53,16 @@ def test_each_option_of_a_configuration_key_is_a_field_named_by_its_rule():
     assert parameters == {option.name for option in dataclasses.fields(TrainOptions)}
     assert OVERRIDES["batch_size"] == "train.batch_size" and OVERRIDES["temp"] == "model.temp"
     assert set(OVERRIDES.values()) == {key for key, rule in RULES.items() if rule.option}
+
+
+def test_every_input_path_option_must_exist():
+    import click
+
+    from pbr_cli.commands.train import train
+
+    paths = {param.name: param.type for param in train.params if isinstance(param.type, click.Path)}
+    assert set(paths) == {*INPUT_PATHS, "out", "resume"}
+    assert all(paths[name].exists for name in INPUT_PATHS)
 
 
 def test_defaults_render_as_no_option_but_the_configuration(invoke, monkeypatch):

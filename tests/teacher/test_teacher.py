@@ -220,6 +220,34 @@ def test_embed_needs_a_model_and_teacher_train_a_known_arch(invoke, tmp_path):
     assert result.exit_code == 1 and "unknown teacher architecture 'no_such_net'" in result.output
 
 
+@pytest.mark.parametrize(
+    "option,value,needle",
+    [
+        ("--lr", "nan", "must be a finite number, got nan"),
+        ("--lr", "inf", "must be a finite number, got inf"),
+        ("--hue", "nan", "must be a finite number, got nan"),
+        ("--ema", "nan", "must be a finite number, got nan"),
+        ("--img-size", "100000", "16<=x<=4096"),
+    ],
+)
+def test_teacher_train_refuses_non_finite_and_huge_option_values(invoke, tmp_path, option, value, needle):
+    output = tmp_path / "t.pt"
+    result = invoke("teacher-train", tmp_path, *TEACHER_ARGS, option, value, "-o", output)
+    assert result.exit_code == 2  # a usage error, as for --lr 0
+    assert_refused(result, f"'{option}'", needle, not_written=(output,), folder=tmp_path)
+
+
+def test_a_diverged_teacher_is_a_training_error_not_an_output_error(invoke, teacher_run, tmp_path):
+    data, _, _ = teacher_run
+    output = tmp_path / "t.pt"
+    # one step per epoch: the step's loss (of the initial weights) is finite, the val loss after it is not
+    args = ["--arch", "tiny", "--img-size", "32", "--batch-size", "56", "--epochs", "1", "--lr", "1e30"]
+    result = invoke("teacher-train", data, *args, "-o", output)
+    assert_refused(result, "val loss became", "no teacher was written", "try a lower --lr", not_written=(output,))
+    assert "JSON" not in result.output and str(output) not in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_teacher_outputs_are_frozen():
     teacher = Teacher(*build_classifier("tiny", 32))
     assert not any(parameter.requires_grad for parameter in teacher.model.parameters())
