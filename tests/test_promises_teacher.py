@@ -100,12 +100,20 @@ def test_augmentation_is_the_same_for_the_same_seed():
     assert images.dtype == torch.uint8 and not torch.equal(first, images.float())
 
 
-def test_non_finite_weights_are_refused_before_anything_is_written(tmp_path, monkeypatch):
-    """A NaN that reaches a weight through its gradient (the loss still finite) stops training with a message."""
+@pytest.mark.parametrize(
+    "counts, message",
+    [
+        (COUNTS, "val loss became nan in epoch 1; training diverged"),
+        ({emotion: 1 for emotion in EMOTIONS}, "weights became non-finite"),  # one image a class: no val split
+    ],
+)
+def test_non_finite_weights_are_refused_before_anything_is_written(tmp_path, monkeypatch, counts, message):
+    """A NaN that reaches a weight through its gradient (the loss still finite) stops training with a message:
+    the val loss's, when there is a val split (here a held-out share of train), else the kept weights'."""
     from pbr_cli.errors import TrainingError
 
     data = tmp_path / "data"
-    write_images(data / "train", COUNTS, seed=0)
+    write_images(data / "train", counts, seed=0)
     step = torch.optim.AdamW.step
 
     def poisoned(self, *args, **kwargs):
@@ -115,6 +123,6 @@ def test_non_finite_weights_are_refused_before_anything_is_written(tmp_path, mon
         return result
 
     monkeypatch.setattr(torch.optim.AdamW, "step", poisoned)
-    with pytest.raises(TrainingError, match="weights became non-finite") as refused:
+    with pytest.raises(TrainingError, match=message) as refused:
         train_teacher(open_emotion_images(data), arch="tiny", img_size=16, epochs=1, batch_size=4, seed=0)
     assert "no teacher was written" in str(refused.value)
