@@ -10,14 +10,16 @@ a `FormatError` naming the file and the dataset or attribute.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
+import re
 import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, NoReturn
+from typing import Any, Callable, Iterator, Mapping, NoReturn
 
 import numpy as np
 
@@ -26,6 +28,9 @@ from .errors import FormatError
 from .io import atomic_path
 
 STR = "str"  # marker dtype for variable-length UTF-8 string datasets
+# what h5py raises while reading a corrupt file: HDF5's error stack surfaces as OSError, RuntimeError or KeyError,
+# a garbled datatype or dataspace as ValueError or TypeError
+H5_ERRORS: tuple[type[Exception], ...] = (OSError, RuntimeError, KeyError, ValueError, TypeError)
 ID_FORMATS: tuple[str, ...] = ("id", "split/id")  # sentiment ids: plain, or prefixed with their split
 
 
@@ -499,7 +504,7 @@ def read_h5(path: str | os.PathLike, kind: str, dim: int | None = None) -> H5Dat
     except OSError:
         raise FormatError("not a readable HDF5 file (truncated, corrupt or another format)", path) from None
     with handle:
-        attrs = {key: _plain(value) for key, value in handle.attrs.items()}
+        attrs = read_h5_attrs(handle, path)
         found = attrs.get("kind")
         if found is None:
             raise FormatError(f"not a pbr file (no 'kind' attribute); expected kind '{kind}'", path)
@@ -512,11 +517,12 @@ def read_h5(path: str | os.PathLike, kind: str, dim: int | None = None) -> H5Dat
             )
         arrays: dict[str, np.ndarray] = {}
         for name, ds in spec.datasets.items():
-            if name not in handle:
+            node = h5_node(handle, name, path)
+            if node is None:
                 if ds.required:
                     raise FormatError(f"dataset '{name}' is missing", path)
                 continue
-            arrays[name] = _read_dataset(handle[name], name, ds, path)
+            arrays[name] = _read_dataset(node, name, ds, path)
     data = H5Data(path=path, kind=kind, arrays=arrays, attrs=attrs)
     _validate(data)
     if dim is not None and "dim" in attrs and attrs["dim"] != int(dim):
@@ -549,15 +555,50 @@ def _read_dataset(node: Any, name: str, spec: Spec, path: Path) -> np.ndarray:
 
     if not isinstance(node, h5py.Dataset):
         raise FormatError(f"'{name}' is not a dataset", path)
-    if len(node.shape) != spec.ndim:
-        raise FormatError(f"dataset '{name}' has shape {node.shape}, expected {spec.ndim} dimension(s)", path)
-    if spec.dtype == STR and h5py.check_string_dtype(node.dtype) is None:
-        raise FormatError(f"dataset '{name}' must hold strings, it holds {node.dtype}", path)
-    try:
+    with reading_h5(path, f"dataset '{name}'"):
+        shape, dtype = node.shape, node.dtype
+        holds_strings = h5py.check_string_dtype(dtype) is not None
+    if len(shape) != spec.ndim:
+        raise FormatError(f"dataset '{name}' has shape {shape}, expected {spec.ndim} dimension(s)", path)
+    if spec.dtype == STR and not holds_strings:
+        raise FormatError(f"dataset '{name}' must hold strings, it holds {dtype}", path)
+    with reading_h5(path, f"dataset '{name}'"):
         raw = node.asstr()[()] if spec.dtype == STR else node[()]
-    except (OSError, TypeError, ValueError, UnicodeDecodeError) as exc:
-        raise FormatError(f"dataset '{name}' cannot be read ({exc})", path) from None
     return np.asarray(raw, dtype=object) if spec.dtype == STR else _numeric(name, spec, np.asarray(raw), path)
+
+
+@contextlib.contextmanager
+def reading_h5(path: Path, what: str = "") -> Iterator[None]:
+    """FormatError naming `path` (and `what`, a dataset) for whatever h5py raises in the block on a corrupt file.
+
+    The block must hold h5py reads only, so that pbr's own errors and bugs pass through as they are.
+    """
+    try:
+        yield
+    except H5_ERRORS as exc:
+        where = f"{what} cannot be read" if what else "not a readable HDF5 file"
+        raise FormatError(f"{where} (corrupt: {_h5_reason(exc)})", path) from None
+
+
+def _h5_reason(exc: Exception) -> str:
+    """h5py's message, one line, without its "Unable to synchronously ..." frame: what HDF5 found wrong."""
+    text = " ".join(str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc).split())
+    frame = re.fullmatch(r"(?:Unable to|Can't|Error) [^(]*\((.+)\)", text)
+    reason = frame.group(1) if frame else text or type(exc).__name__
+    return reason if len(reason) <= 100 else reason[:97] + "..."
+
+
+def read_h5_attrs(handle: Any, path: Path) -> dict[str, Any]:
+    """The attributes of an open h5py file as plain Python values; FormatError when they cannot be read."""
+    with reading_h5(path):
+        raw = dict(handle.attrs.items())
+    return {key: _plain(value) for key, value in raw.items()}
+
+
+def h5_node(handle: Any, name: str, path: Path) -> Any:
+    """The object `name` of an open h5py file, or None when there is none; FormatError when it cannot be read."""
+    with reading_h5(path):
+        return handle[name] if name in handle else None
 
 
 def _plain(value: Any) -> Any:

@@ -95,14 +95,16 @@ def _inside(path: str, folder: str) -> bool:
 
 def _replaceable_inside_input(path: Path) -> bool:
     """True for an earlier pbr HDF5 output (kind attribute), which may be replaced even inside a dataset folder."""
-    try:
-        import h5py
+    import h5py
 
+    from .features import H5_ERRORS
+
+    try:
         if not h5py.is_hdf5(path):
             return False
         with h5py.File(path, "r") as handle:
             return "kind" in handle.attrs
-    except (OSError, ValueError):
+    except H5_ERRORS:  # a file h5py cannot read (corrupt) is no earlier output
         return False
 
 

@@ -81,6 +81,8 @@ def read_plain_scores_h5(path: Path) -> ScoresTable:
     """An HDF5 file with `ids`, `scores` (N, n) and `label` (N,) and no pbr attributes."""
     import h5py
 
+    from .features import h5_node, reading_h5
+
     try:
         handle = h5py.File(path, "r")
     except OSError:
@@ -88,12 +90,16 @@ def read_plain_scores_h5(path: Path) -> ScoresTable:
     with handle:
         arrays = {}
         for name, ndim in (("ids", 1), ("scores", 2), ("label", 1)):
-            node = handle.get(name)
+            node = h5_node(handle, name, path)
             if not isinstance(node, h5py.Dataset):
                 raise FormatError(f"dataset '{name}' is missing (a scores file has ids, scores and label)", path)
-            if len(node.shape) != ndim:
-                raise FormatError(f"dataset '{name}' has shape {node.shape}, expected {ndim} dimension(s)", path)
-            arrays[name] = node.asstr()[()] if name == "ids" and h5py.check_string_dtype(node.dtype) else node[()]
+            with reading_h5(path, f"dataset '{name}'"):
+                shape = node.shape
+                strings = name == "ids" and h5py.check_string_dtype(node.dtype) is not None
+            if len(shape) != ndim:
+                raise FormatError(f"dataset '{name}' has shape {shape}, expected {ndim} dimension(s)", path)
+            with reading_h5(path, f"dataset '{name}'"):
+                arrays[name] = node.asstr()[()] if strings else node[()]
     scores = np.asarray(arrays["scores"])
     label = np.asarray(arrays["label"])
     if scores.dtype.kind not in "fiu" or label.dtype.kind not in "iu":
@@ -117,7 +123,7 @@ def read_scores(path: str | os.PathLike) -> ScoresTable:
     """Any accepted scores file (see the module docstring)."""
     import h5py
 
-    from .features import read_h5
+    from .features import read_h5, read_h5_attrs
 
     path = Path(path)
     if not path.is_file():
@@ -125,11 +131,12 @@ def read_scores(path: str | os.PathLike) -> ScoresTable:
     if path.suffix.lower() in (".jsonl", ".json"):
         return read_scores_jsonl(path)
     try:
-        with h5py.File(path, "r") as handle:
-            kind, version = handle.attrs.get("kind"), handle.attrs.get("schema_version")
+        handle = h5py.File(path, "r")
     except OSError:
         raise FormatError("not a readable scores file: expected HDF5 (.h5) or JSON lines (.jsonl)", path) from None
-    kind = kind.decode() if isinstance(kind, bytes) else kind
+    with handle:
+        attrs = read_h5_attrs(handle, path)
+    kind, version = attrs.get("kind"), attrs.get("schema_version")
     if kind not in (None, "scores"):
         raise FormatError(f"is a '{kind}' file, expected scores", path)
     if kind == "scores" and version is not None:
