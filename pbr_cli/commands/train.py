@@ -174,7 +174,8 @@ INPUT_FILE = click.Path(exists=True, dir_okay=False)
     "--resume",
     type=click.Path(),
     default=None,
-    help="Continue an interrupted run folder from its last checkpoint (all other options are the run's).",
+    help="Continue an interrupted run folder from its last checkpoint with the options it was started with "
+    "(any other train option given with it is refused).",
 )
 @json_option("Print the result as one JSON object.")
 @click.pass_obj
@@ -197,6 +198,8 @@ def train(settings, resume, as_json, **options):
     from ..summaries import print_training
     from ..training import TrainOptions, run_training
 
+    if resume:
+        refuse_options_with_resume(click.get_current_context(), options)
     compile_mode = options.pop("compile")  # the flag's True / False / None is the config's on / off / auto
     options = TrainOptions(**options, compile=None if compile_mode is None else ("on" if compile_mode else "off"))
     result = run_training(options, settings, resume)
@@ -206,3 +209,19 @@ def train(settings, resume, as_json, **options):
         console.print_json(result)
     else:
         print_training(result)
+
+
+def refuse_options_with_resume(ctx: click.Context, options: dict) -> None:
+    """ConfigError for a train option given on the command line together with --resume: a resumed run continues
+    with the options it was started with, and none is silently ignored."""
+    from ..errors import ConfigError
+
+    for name in options:
+        source = ctx.get_parameter_source(name)
+        if source is click.core.ParameterSource.COMMANDLINE:
+            option = next(param for param in ctx.command.params if param.name == name)
+            spelled = max(option.opts, key=len)
+            raise ConfigError(
+                f"{spelled} is not read with --resume: a resumed run continues with the options it was started "
+                "with (its config.json and run.json); leave it out"
+            )

@@ -525,6 +525,27 @@ def test_resume_refuses_input_files_it_would_not_read(invoke, shared, runs, out)
     assert {path: path.read_bytes() for path in run_a.rglob("*") if path.is_file()} == before
 
 
+@pytest.mark.parametrize(
+    "args, spelled",
+    [
+        (["--steps", "5"], "--steps"),
+        (["-K", "2"], "--batch-size"),
+        (["-o", "elsewhere"], "--out"),
+        (["--lr", "0.01"], "--lr"),
+        (["--intra"], "--intra"),
+        (["--data", "."], "--data"),
+    ],
+)
+def test_resume_refuses_every_other_train_option(invoke, runs, args, spelled):
+    run_a, _ = runs
+    before = {path: path.read_bytes() for path in run_a.rglob("*") if path.is_file()}
+    result = invoke("train", "--resume", run_a, *args)
+    assert_refused(
+        result, f"{spelled} is not read with --resume: a resumed run continues with the options", folder=run_a
+    )
+    assert {path: path.read_bytes() for path in run_a.rglob("*") if path.is_file()} == before
+
+
 # 23: --teacher must be the teacher that made --teacher-features, as in build-anchors
 
 
