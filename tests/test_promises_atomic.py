@@ -30,7 +30,7 @@ from helpers import TRAIN, module_cache, run_pbr
 from synthetic import write_emotion_images, write_tiny_dataset
 
 TRAIN_RUN = [*TRAIN, "--val-every", "1"]  # best.safetensors and train_state.pt at step 1, before publishing
-RESUME = ["--steps", "4"]  # continues a 2-step run: replaces every checkpoint file
+RESUME: list[str] = []  # --resume of a finished 2-step run saves it again: replaces every checkpoint file
 
 
 @pytest.fixture(scope="module")
