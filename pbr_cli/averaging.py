@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from typing import Callable, ContextManager
+from typing import Callable, ContextManager, Iterator
 
 import numpy as np
 import torch
@@ -66,6 +67,26 @@ class WeightAverage:
         self.updates = int(state["updates"])
 
 
+@contextlib.contextmanager
+def recomputing_batchnorm(model: nn.Module) -> Iterator[None]:
+    """Inside: every BatchNorm layer of `model` starts its running statistics afresh and accumulates them as a
+    plain mean over the batches run through it (as SWA's update_bn), the rest of the model in eval mode (dropout
+    off). After: the layers' momenta restored and the model in eval mode."""
+    norms = batchnorm_layers(model)
+    model.eval()
+    momenta = [norm.momentum for norm in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # cumulative mean over the batches
+        norm.train()
+    try:
+        yield
+    finally:
+        for norm, momentum in zip(norms, momenta):
+            norm.momentum = momentum
+        model.eval()
+
+
 @torch.no_grad()
 def recalibrate_batchnorm(
     model: nn.Module,
@@ -85,25 +106,16 @@ def recalibrate_batchnorm(
     statistics are plain means, as SWA's update_bn computes them). Dropout stays off and no random state is
     drawn from, so training continues exactly as without this. `precision()`: the autocast context to run in.
     """
-    norms = batchnorm_layers(model)
-    if not norms or not batches:
+    if not batches or not batchnorm_layers(model):
         return
-    model.eval()
-    momenta = [norm.momentum for norm in norms]
-    for norm in norms:
-        norm.reset_running_stats()
-        norm.momentum = None  # cumulative mean over the batches
-        norm.train()
-    order = np.random.default_rng(seed).permutation(len(table))
-    size = min(batch_size, len(table))
-    for start in range(0, max(1, len(table) - size + 1), size)[:batches]:
-        rows = order[start : start + size]
-        pixels = torch.from_numpy(images[table.candidates[rows].reshape(-1)]).to(device)
-        ids, mask = pad_tokens([table.token_ids[r] for r in rows], pad_id)
-        with precision():
-            model.encode_image(pixels)
-            if len(rows) > 1:  # BatchNorm in training mode needs two values per channel
-                model.encode_text(ids.to(device), mask.to(device))
-    for norm, momentum in zip(norms, momenta):
-        norm.momentum = momentum
-    model.eval()
+    with recomputing_batchnorm(model):
+        order = np.random.default_rng(seed).permutation(len(table))
+        size = min(batch_size, len(table))
+        for start in range(0, max(1, len(table) - size + 1), size)[:batches]:
+            rows = order[start : start + size]
+            pixels = torch.from_numpy(images[table.candidates[rows].reshape(-1)]).to(device)
+            ids, mask = pad_tokens([table.token_ids[r] for r in rows], pad_id)
+            with precision():
+                model.encode_image(pixels)
+                if len(rows) > 1:  # BatchNorm in training mode needs two values per channel
+                    model.encode_text(ids.to(device), mask.to(device))

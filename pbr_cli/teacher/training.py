@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..averaging import WeightAverage, batchnorm_layers
+from ..averaging import WeightAverage, batchnorm_layers, recomputing_batchnorm
 from ..data.types import EmotionImageSet, LabelledImage
 from ..errors import DataError, TrainingError
 from ..runtime import autocast, uses_bf16
@@ -106,25 +106,16 @@ def _recompute_batchnorm(
 ) -> None:
     """Recompute the BatchNorm running statistics of `model` as plain means over batches of `pixels` (the
     unaugmented (N, 3, S, S) uint8 training images, in order); leaves the model in eval mode."""
-    norms = batchnorm_layers(model)
-    if not norms:
+    if not batchnorm_layers(model):
         return
-    model.eval()
-    momenta = [norm.momentum for norm in norms]
-    for norm in norms:
-        norm.reset_running_stats()
-        norm.momentum = None  # cumulative mean over the batches
-        norm.train()
     size = max(2, batch_size)
-    for start in range(0, len(pixels), size):
-        chunk = pixels[start : start + size]
-        if len(chunk) < 2 and start:  # BatchNorm in training mode needs two values per channel
-            break
-        with autocast(device):
-            model(_standardise(chunk.to(device).float(), config))
-    for norm, momentum in zip(norms, momenta):
-        norm.momentum = momentum
-    model.eval()
+    with recomputing_batchnorm(model):
+        for start in range(0, len(pixels), size):
+            chunk = pixels[start : start + size]
+            if len(chunk) < 2 and start:  # BatchNorm in training mode needs two values per channel
+                break
+            with autocast(device):
+                model(_standardise(chunk.to(device).float(), config))
 
 
 def _class_weights(labels: np.ndarray, n_classes: int) -> torch.Tensor:

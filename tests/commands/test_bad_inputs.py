@@ -551,20 +551,8 @@ def test_resume_refuses_every_other_train_option(invoke, runs, args, spelled):
 
 def test_train_refuses_a_teacher_other_than_the_features_one(invoke, shared, teacher_checkpoint, out):
     root = shared["root"]
-    result = invoke(
-        "train",
-        "--data",
-        shared["data"],
-        "-o",
-        out / "run",
-        *TRAIN,
-        "--teacher-features",
-        root / "feats.h5",
-        "--anchors",
-        root / "anchors.h5",
-        "--teacher",
-        teacher_checkpoint,
-    )
+    files = ["--teacher-features", root / "feats.h5", "--anchors", root / "anchors.h5", "--teacher", teacher_checkpoint]
+    result = invoke("train", "--data", shared["data"], "-o", out / "run", *TRAIN, *files)
     assert_refused(
         result, "feats.h5: made by teacher teacher-a, but", str(teacher_checkpoint), not_written=(out / "run",)
     )
