@@ -55,11 +55,19 @@ class PbrGroup(click.Group):
         module_name, attr = target.split(":")
         return getattr(importlib.import_module(module_name), attr)
 
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
+
     def invoke(self, ctx):
         from .errors import PbrError
 
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
         except PbrError as exc:
             if _verbosity(ctx) > 0:
                 raise
@@ -76,6 +84,27 @@ class PbrGroup(click.Group):
             from .runtime import close_distributed
 
             close_distributed()
+
+
+class OneLineUsageError(click.UsageError):
+    """A usage error shown as one line (message and where the help is) instead of Click's usage block."""
+
+    def show(self, file=None) -> None:
+        message = " ".join(self.format_message().split())
+        if self.ctx is not None:
+            if not message.endswith((".", "?", ")")):
+                message += "."
+            message += f" Try '{self.ctx.command_path} --help'."
+        click.echo(f"Error: {message}", file=file, err=True)
+
+
+def _one_line(exc: click.UsageError) -> click.UsageError:
+    """The same error shown on one line; the help that `pbr` alone prints stays as it is."""
+    if isinstance(exc, (OneLineUsageError, click.exceptions.NoArgsIsHelpError)):
+        return exc
+    error = OneLineUsageError(exc.format_message(), ctx=exc.ctx)
+    error.exit_code = exc.exit_code
+    return error
 
 
 def _verbosity(ctx) -> int:

@@ -18,6 +18,7 @@ def run_pbr(*args, runner=None, **kwargs):
 
     from pbr_cli.cli import cli
 
+    kwargs.setdefault("prog_name", "pbr")
     return (runner or CliRunner()).invoke(cli, [str(a) for a in args], **kwargs)
 
 

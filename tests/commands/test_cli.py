@@ -100,3 +100,32 @@ def test_nan_and_infinity_are_usage_errors_for_every_float_option(invoke, tmp_pa
         assert result.exit_code == 2, (name, option, result.output)
         message = assert_refused(result, f"'{option}'", value)
         assert "must be a finite number" in message or "is not in the range" in message, message
+
+
+@pytest.mark.parametrize(
+    "args,needles",
+    [
+        (["train", "--no-such-option"], ["No such option '--no-such-option'", "Try 'pbr train --help'."]),
+        (["train", "--steps", "x"], ["'--steps'", "'x' is not a valid integer", "Try 'pbr train --help'."]),
+        (["no-such-command"], ["No such command 'no-such-command'", "Try 'pbr --help'."]),
+        (["--seed", "-1", "demo"], ["'--seed'", "Try 'pbr --help'."]),
+        (["rank", "--sheet", "a.png"], ["Missing argument 'DIALOGUE'", "Try 'pbr rank --help'."]),
+        (["train", "--resume"], ["'--resume' requires an argument"]),
+        (["rank", "hello", "lib", "--teacher-features", "t.h5"], ["--teacher-features colours the sentiment bars"]),
+    ],
+)
+def test_usage_errors_are_one_line(invoke, args, needles):
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert_refused(result, *needles)
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    assert "Usage:" not in result.output
+
+
+def test_usage_error_is_one_line_on_stderr_and_bare_pbr_still_prints_help():
+    proc = subprocess.run([sys.executable, "-m", "pbr_cli.cli", "train", "--nope"], capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stdout == ""
+    (line,) = proc.stderr.splitlines()
+    assert line.startswith("Error: No such option '--nope'.") and line.endswith(" Try 'pbr train --help'."), line
+    bare = subprocess.run([sys.executable, "-m", "pbr_cli.cli"], capture_output=True, text=True)
+    assert "Commands:" in bare.stdout + bare.stderr
