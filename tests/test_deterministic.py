@@ -36,7 +36,9 @@ def test_the_block_turns_deterministic_kernels_on_and_restores_the_settings_afte
         assert torch.are_deterministic_algorithms_enabled()
         assert torch.is_deterministic_algorithms_warn_only_enabled()  # an op without such a kernel warns
         assert not torch.backends.cudnn.benchmark
+        assert not torch.utils.deterministic.fill_uninitialized_memory  # a tenth of a CPU step, see below
     assert not torch.are_deterministic_algorithms_enabled()
+    assert torch.utils.deterministic.fill_uninitialized_memory
     with deterministic_algorithms(False):
         assert not torch.are_deterministic_algorithms_enabled()
 
@@ -104,3 +106,28 @@ def test_the_environment_variable_turns_it_on(tmp_path, monkeypatch):
     data = write_tiny_dataset(tmp_path / "data")
     run_pbr("train", "--data", data, "-o", tmp_path / "run", *TRAIN)
     assert seen == [True]
+
+
+def test_training_reads_no_uninitialised_memory(tmp_path, monkeypatch):
+    """The block leaves new tensors unfilled; filled with NaN (torch's default under deterministic kernels) a
+    training gives the same numbers, so nothing pbr computes reads memory it did not write."""
+    import contextlib
+
+    from pbr_cli import runtime
+
+    unfilled = runtime.deterministic_algorithms
+
+    @contextlib.contextmanager
+    def filled(enabled=True):
+        with unfilled(enabled):
+            torch.utils.deterministic.fill_uninitialized_memory = True
+            yield
+
+    data = write_tiny_dataset(tmp_path / "data")
+    runs = [tmp_path / "unfilled", tmp_path / "filled"]
+    for run, block in zip(runs, (unfilled, filled)):
+        monkeypatch.setattr(runtime, "deterministic_algorithms", block)
+        result = run_pbr("--deterministic", "--seed", "3", "train", "--data", data, "-o", run, *TRAIN)
+        assert result.exit_code == 0, result.output
+    assert torch.utils.deterministic.fill_uninitialized_memory
+    assert metrics(runs[0]) == metrics(runs[1])
