@@ -266,14 +266,6 @@ def reloader(paths: Sequence[str], img_size: int) -> Callable[[list[int]], np.nd
     return reload
 
 
-def index_image_folders(path: str | Path) -> list[Path]:
-    """The folders of the images a sticker index refers to (paths as `reloader` and the sheet read them),
-    read without its embeddings; FormatError when `path` is not a readable sticker index."""
-    from .features import read_h5_strings
-
-    return sorted({Path(image).parent for image in read_h5_strings(path, "sticker_index", "paths") if image})
-
-
 def load_sticker_set(model, config, model_hash: str, stickers: str | Path, device, skip_bad: bool = False):
     """(StickerSet, reload, skipped) for a sticker index .h5 of this model, or a folder of stickers encoded now."""
     if Path(stickers).is_file():

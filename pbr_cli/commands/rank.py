@@ -12,11 +12,14 @@ def implied_inputs(kwargs):
     (the sheet, the page and ITM re-ranking without stored tokens read them)."""
     from pathlib import Path
 
-    from ..index import index_image_folders
+    from ..features import read_h5_strings
     from ..model.run import resolve_run
 
-    if Path(kwargs["stickers"]).is_file():
-        yield from index_image_folders(kwargs["stickers"])
+    stickers = kwargs["stickers"]
+    if Path(stickers).is_file():  # the paths as the sheet and the re-ranking read them, not the embeddings
+        yield from sorted(
+            {Path(image).parent for image in read_h5_strings(stickers, "sticker_index", "paths") if image}
+        )
     yield resolve_run(kwargs["run"])
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from ..errors import ConfigError, FormatError
 from ..io import write_text_atomic
 from .config import ModelConfig, RunConfig, run_config_from_dict
-from .weights import file_hash, read_weights
 
 WEIGHTS = {"best": "best.safetensors", "last": "last.safetensors"}
 
@@ -93,6 +92,8 @@ def weights_file(run_dir: Path, which: str = "best", notice: bool = False) -> Pa
 
 def load_run(run: str | Path | None, which: str = "best", device="cpu"):
     """(model, run_config, tokenizer, model_hash) from a run folder; weights must be finite and fit config.json."""
+    from .weights import file_hash, read_weights  # torch: not needed to find a run, as the output guards do
+
     run_dir = resolve_run(run)
     weights_path = weights_file(run_dir, which, notice=True)
     config_file = run_dir / "config.json"

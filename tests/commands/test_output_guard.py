@@ -502,3 +502,31 @@ def test_demo_report_of_an_earlier_version_is_recognised(tmp_path):
     (report / REPORT_MARKER).unlink()
     with pytest.raises(OutputError, match="not a pbr demo report"):
         check_report_folder(report)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["evaluate", "run", "--scores-out", "run/config.json"],
+        ["embed", ".", "--model", "run", "-o", "run/config.json"],
+        ["rank", "hi", "run", "--model", "run", "--json", "-o", "run/config.json"],
+    ],
+)
+def test_an_output_onto_an_implied_input_is_refused_before_torch_loads(tmp_path, args):
+    """The guards find the run a command would read without loading a model: the refusal is instant."""
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text("{}")
+    probe = textwrap.dedent(
+        f"""
+        import sys
+        from pbr_cli.cli import cli
+        try:
+            cli({args!r}, prog_name="pbr")
+        except SystemExit as exit:
+            print("exit", exit.code, "torch" in sys.modules)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path)
+    assert "names an existing file inside the input folder" in proc.stderr, proc.stderr
+    assert proc.stdout.split() == ["exit", "1", "False"], proc.stdout + proc.stderr
+    assert (tmp_path / "run" / "config.json").read_text() == "{}"
