@@ -52,7 +52,7 @@ def implied_inputs(kwargs):
     default=None,
     metavar="DIR",
     help="Also draw fig5_intensity.png, fig1b_consistency.png and fig4_tsne.png into this folder "
-    "(created if its parent exists; needs the plot extra).",
+    "(created if its parent exists; not a folder of other images; needs the plot extra).",
 )
 @click.option(
     "--sentiment",

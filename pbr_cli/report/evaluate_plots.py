@@ -32,6 +32,20 @@ def check_plots_request(folder: str | os.PathLike) -> Path:
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise OutputError("exists and is not a folder; --plots names a folder", folder)
+    if folder.is_dir():
+        from ..data.images import IMAGE_SUFFIXES, is_hidden
+
+        images = [
+            entry.name
+            for entry in folder.iterdir()
+            if entry.suffix.lower() in IMAGE_SUFFIXES and entry.name not in PLOT_FILES and not is_hidden(entry.name)
+        ]
+        if images:
+            raise OutputError(
+                f"holds {len(images)} image(s) other than pbr's plots (e.g. {sorted(images)[0]}); the plots would "
+                "join them as stickers for `pbr embed` and `pbr rank` — give --plots a folder of its own",
+                folder,
+            )
     # an existing folder must take the files; a new one is made inside an existing, writable parent
     check_output_path(folder / INTENSITY_FILE if folder.is_dir() else folder)
     require_matplotlib()

@@ -256,6 +256,18 @@ def test_plots_folder_that_would_replace_a_file_of_an_input_folder_is_refused(in
         victim.unlink()
 
 
+def test_plots_folder_that_holds_sticker_images_is_refused(invoke, world, tmp_path):
+    """New plots in a sticker folder would become stickers for `embed` and `rank`, which read every image there."""
+    for folder in (world / "data" / "stickers" / "t0", tmp_path / "mine"):
+        if not folder.exists():
+            folder.mkdir()
+            (folder / "sticker.PNG").write_bytes(b"a user's sticker")
+        snapshot = tree_hashes(folder)
+        result = invoke("evaluate", world / "run", "--split", "val", "--plots", folder)
+        assert_refused(result, f"{folder}: holds ", "image(s) other than pbr's plots", "a folder of its own")
+        assert tree_hashes(folder) == snapshot
+
+
 def test_guard_checks_the_files_a_folder_output_writes(tmp_path):
     data = write_tiny_dataset(tmp_path / "data")
     plots = data / "stickers" / "t0"
