@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "build-anchors": "pbr_cli.commands.build_anchors:build_anchors",
 }
 
+COMMAND_KEY = "pbr.command"  # ctx.meta: the name of the command being run, for the help hint of a usage error
 SEED_MAX = 2**31 - 1  # numpy and scikit-learn take seeds below 2**32, and seeds derived as seed + i stay below it
 
 
@@ -55,11 +56,16 @@ class PbrGroup(click.Group):
         module_name, attr = target.split(":")
         return getattr(importlib.import_module(module_name), attr)
 
+    def resolve_command(self, ctx, args):
+        name, command, rest = super().resolve_command(ctx, args)
+        ctx.meta[COMMAND_KEY] = name
+        return name, command, rest
+
     def make_context(self, info_name, args, parent=None, **extra):
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except click.UsageError as exc:
-            raise _one_line(exc) from None
+            raise _one_line(exc, info_name) from None
 
     def invoke(self, ctx):
         from .errors import PbrError
@@ -67,7 +73,8 @@ class PbrGroup(click.Group):
         try:
             return super().invoke(ctx)
         except click.UsageError as exc:
-            raise _one_line(exc) from None
+            name = ctx.meta.get(COMMAND_KEY)  # errors of the parser come without the command's context
+            raise _one_line(exc, f"{ctx.command_path} {name}" if name else None) from None
         except PbrError as exc:
             if _verbosity(ctx) > 0:
                 raise
@@ -89,21 +96,24 @@ class PbrGroup(click.Group):
 class OneLineUsageError(click.UsageError):
     """A usage error shown as one line (message and where the help is) instead of Click's usage block."""
 
+    command_path: str | None = None  # whose --help the message points to
+
     def show(self, file=None) -> None:
         message = " ".join(self.format_message().split())
-        if self.ctx is not None:
+        if self.command_path:
             if not message.endswith((".", "?", ")")):
                 message += "."
-            message += f" Try '{self.ctx.command_path} --help'."
+            message += f" Try '{self.command_path} --help'."
         click.echo(f"Error: {message}", file=file, err=True)
 
 
-def _one_line(exc: click.UsageError) -> click.UsageError:
+def _one_line(exc: click.UsageError, command_path: str | None = None) -> click.UsageError:
     """The same error shown on one line; the help that `pbr` alone prints stays as it is."""
     if isinstance(exc, (OneLineUsageError, click.exceptions.NoArgsIsHelpError)):
         return exc
     error = OneLineUsageError(exc.format_message(), ctx=exc.ctx)
     error.exit_code = exc.exit_code
+    error.command_path = exc.ctx.command_path if exc.ctx is not None else command_path
     return error
 
 

@@ -110,7 +110,8 @@ def test_nan_and_infinity_are_usage_errors_for_every_float_option(invoke, tmp_pa
         (["no-such-command"], ["No such command 'no-such-command'", "Try 'pbr --help'."]),
         (["--seed", "-1", "demo"], ["'--seed'", "Try 'pbr --help'."]),
         (["rank", "--sheet", "a.png"], ["Missing argument 'DIALOGUE'", "Try 'pbr rank --help'."]),
-        (["train", "--resume"], ["'--resume' requires an argument"]),
+        (["train", "--resume"], ["'--resume' requires an argument.", "Try 'pbr train --help'."]),
+        (["--seed"], ["'--seed' requires an argument.", "Try 'pbr --help'."]),
         (["rank", "hello", "lib", "--teacher-features", "t.h5"], ["--teacher-features colours the sentiment bars"]),
     ],
 )
