@@ -15,6 +15,13 @@ RERANK = 32  # how many ITC best stickers ITM re-ranks: index.DEFAULT_RERANK (he
 SCORES = ("itm", "itc")  # what ranks candidates: index.SCORES (here, so --help imports no torch)
 
 
+def given_options(ctx: click.Context, names: Iterable[str]) -> list[str]:
+    """The long spelling (`--no-tokens`) of each parameter of `names` that the user gave, in `names` order."""
+    spelled = {param.name: max(param.opts, key=len) for param in ctx.command.params if param.opts}
+    defaults = (click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP)
+    return [spelled[name] for name in names if ctx.get_parameter_source(name) not in defaults]
+
+
 def which_option(help: str | None = None):
     """`--which best|last`: which checkpoint of a run folder."""
     return click.option("--which", type=click.Choice(CHECKPOINTS), default="best", show_default=True, help=help)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from click.core import ParameterSource
 
-from .common import guard_outputs, json_option, output_option, which_option
+from .common import given_options, guard_outputs, json_option, output_option, which_option
 
 
 def implied_inputs(kwargs):
@@ -80,12 +79,7 @@ def embed(
     if (teacher_path is None) == (run is None):
         raise click.UsageError("name exactly one model to embed with: --teacher FILE or --model RUN")
     if teacher_path is not None:
-        context = click.get_current_context()
-        given = [
-            name
-            for name, option in (("--which", "which"), ("--no-tokens", "no_tokens"))
-            if context.get_parameter_source(option) not in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
-        ]
+        given = given_options(click.get_current_context(), ("which", "no_tokens"))
         if given:
             raise click.UsageError(
                 f"{' and '.join(given)} {'apply' if len(given) > 1 else 'applies'} to --model only; "

@@ -6,6 +6,7 @@ import click
 
 from ..model.config import choices
 from .common import (
+    given_options,
     guard_outputs,
     json_option,
     non_negative_float,
@@ -216,12 +217,9 @@ def refuse_options_with_resume(ctx: click.Context, options: dict) -> None:
     with the options it was started with, and none is silently ignored."""
     from ..errors import ConfigError
 
-    for name in options:
-        source = ctx.get_parameter_source(name)
-        if source is click.core.ParameterSource.COMMANDLINE:
-            option = next(param for param in ctx.command.params if param.name == name)
-            spelled = max(option.opts, key=len)
-            raise ConfigError(
-                f"{spelled} is not read with --resume: a resumed run continues with the options it was started "
-                "with (its config.json and run.json); leave it out"
-            )
+    given = given_options(ctx, options)
+    if given:
+        raise ConfigError(
+            f"{given[0]} is not read with --resume: a resumed run continues with the options it was started "
+            "with (its config.json and run.json); leave it out"
+        )
