@@ -491,7 +491,6 @@ def read_h5(path: str | os.PathLike, kind: str, dim: int | None = None) -> H5Dat
     attributes must agree with each other (see the kind's `check`); FormatError names the file and the
     dataset or attribute at fault.
     """
-    import h5py
 
     path = Path(path)
     spec = KINDS[kind]
@@ -499,11 +498,7 @@ def read_h5(path: str | os.PathLike, kind: str, dim: int | None = None) -> H5Dat
         raise FormatError("file not found", path)
     if not path.is_file():
         raise FormatError("not a file", path)
-    try:
-        handle = h5py.File(path, "r")
-    except OSError:
-        raise FormatError("not a readable HDF5 file (truncated, corrupt or another format)", path) from None
-    with handle:
+    with open_h5(path) as handle:
         attrs = read_h5_attrs(handle, path)
         found = attrs.get("kind")
         if found is None:
@@ -530,6 +525,30 @@ def read_h5(path: str | os.PathLike, kind: str, dim: int | None = None) -> H5Dat
     return data
 
 
+UNREADABLE = "not a readable HDF5 file (truncated, corrupt or another format)"
+
+
+def open_h5(path: Path, unreadable: str = UNREADABLE) -> Any:
+    """`h5py.File(path, "r")`; FormatError(`unreadable`) when HDF5 cannot open it, and FormatError, before HDF5
+    reads anything, for a damaged global heap, whose walk would never end in HDF5 (see `h5heap`)."""
+    import h5py
+
+    from .h5heap import damaged_global_heap
+
+    try:
+        damaged = damaged_global_heap(path)
+    except OSError:  # unreadable: h5py says so below
+        damaged = None
+    if damaged is not None:
+        raise FormatError(
+            f"not a readable HDF5 file (corrupt: the global heap collection at byte {damaged} is damaged)", path
+        )
+    try:
+        return h5py.File(path, "r")
+    except OSError:
+        raise FormatError(unreadable, path) from None
+
+
 def read_h5_strings(path: str | os.PathLike, kind: str, name: str) -> list[str]:
     """One string dataset of a pbr HDF5 file of `kind` (e.g. the image paths of a sticker index), read without
     the rest of the file; FormatError when the file is not of that kind or the dataset cannot be read
@@ -538,7 +557,7 @@ def read_h5_strings(path: str | os.PathLike, kind: str, name: str) -> list[str]:
 
     path = Path(path)
     try:
-        with h5py.File(path, "r") as handle:
+        with open_h5(path, f"not a readable '{kind}' file") as handle:
             if _plain(handle.attrs.get("kind")) != kind:
                 raise ValueError(kind)
             node = handle[name]

@@ -97,14 +97,15 @@ def _replaceable_inside_input(path: Path) -> bool:
     """True for an earlier pbr HDF5 output (kind attribute), which may be replaced even inside a dataset folder."""
     import h5py
 
-    from .features import H5_ERRORS
+    from .errors import FormatError
+    from .features import H5_ERRORS, open_h5
 
     try:
         if not h5py.is_hdf5(path):
             return False
-        with h5py.File(path, "r") as handle:
+        with open_h5(path) as handle:
             return "kind" in handle.attrs
-    except H5_ERRORS:  # a file h5py cannot read (corrupt) is no earlier output
+    except (FormatError, *H5_ERRORS):  # a file h5py cannot read (corrupt) is no earlier output
         return False
 
 

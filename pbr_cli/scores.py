@@ -81,13 +81,9 @@ def read_plain_scores_h5(path: Path) -> ScoresTable:
     """An HDF5 file with `ids`, `scores` (N, n) and `label` (N,) and no pbr attributes."""
     import h5py
 
-    from .features import h5_node, reading_h5
+    from .features import h5_node, open_h5, reading_h5
 
-    try:
-        handle = h5py.File(path, "r")
-    except OSError:
-        raise FormatError("not a readable HDF5 file (truncated, corrupt or another format)", path) from None
-    with handle:
+    with open_h5(path) as handle:
         arrays = {}
         for name, ndim in (("ids", 1), ("scores", 2), ("label", 1)):
             node = h5_node(handle, name, path)
@@ -121,20 +117,15 @@ def read_plain_scores_h5(path: Path) -> ScoresTable:
 
 def read_scores(path: str | os.PathLike) -> ScoresTable:
     """Any accepted scores file (see the module docstring)."""
-    import h5py
 
-    from .features import read_h5, read_h5_attrs
+    from .features import open_h5, read_h5, read_h5_attrs
 
     path = Path(path)
     if not path.is_file():
         raise DataError("scores file not found" if not path.exists() else "not a file", path)
     if path.suffix.lower() in (".jsonl", ".json"):
         return read_scores_jsonl(path)
-    try:
-        handle = h5py.File(path, "r")
-    except OSError:
-        raise FormatError("not a readable scores file: expected HDF5 (.h5) or JSON lines (.jsonl)", path) from None
-    with handle:
+    with open_h5(path, "not a readable scores file: expected HDF5 (.h5) or JSON lines (.jsonl)") as handle:
         attrs = read_h5_attrs(handle, path)
     kind, version = attrs.get("kind"), attrs.get("schema_version")
     if kind not in (None, "scores"):

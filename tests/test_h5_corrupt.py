@@ -1,7 +1,8 @@
 """Corrupt (not truncated) HDF5 files: four bytes overwritten at many offsets of a real file of every kind.
 
 Every read either succeeds (the bytes were data) or raises a PbrError naming the file, never an h5py
-exception; one case goes through the CLI, asserting one `Error:` line and no traceback.
+exception, and never hangs (HDF5 2.0 walks a damaged global heap for ever; pbr checks the heap first); one
+case goes through the CLI, asserting one `Error:` line and no traceback.
 """
 
 from __future__ import annotations
@@ -32,25 +33,29 @@ def valid_files(tmp_path_factory) -> dict[str, Path]:
         return {kind: write_h5(folder / f"{kind}.h5", kind, *make()) for kind, make in VALID.items()}
 
 
-def global_heap_headers(data: bytes) -> set[int]:
-    """Offsets of the global heap's collection and object headers (where variable-length strings live).
-
-    HDF5 2.0 loops forever on some values there (a zeroed object index), so the sweep leaves them alone.
-    """
-    offsets: set[int] = set()
+def global_heap_headers(data: bytes) -> list[int]:
+    """Offsets of the global heap's collection and object headers (16 bytes each; variable-length strings live
+    there), the free-space object's last."""
+    headers: list[int] = []
     start = 0
     while (at := data.find(b"GCOL", start)) >= 0:
         size = struct.unpack_from("<Q", data, at + 8)[0]
-        offsets.update(range(at, at + 16))
+        headers.append(at)
         cursor = at + 16
         while cursor + 16 <= min(at + size, len(data)):
             index, _, _, length = struct.unpack_from("<HHIQ", data, cursor)
-            offsets.update(range(cursor, cursor + 16))
+            headers.append(cursor)
             if index == 0:  # the free space: the collection's last object
                 break
             cursor += 16 + (length + 7) // 8 * 8
         start = at + 4
-    return offsets
+    return headers
+
+
+def heap_cases(data: bytes) -> list[tuple[int, bytes]]:
+    """Each 4-byte field of every global heap header (index and count, reserved, size), with both fills: a zeroed
+    index or free-space size is what made HDF5 2.0 walk a collection for ever."""
+    return [(header + field, fill) for header in global_heap_headers(data) for field in (0, 4, 8, 12) for fill in FILLS]
 
 
 def read(path: Path, kind: str) -> None:
@@ -65,12 +70,9 @@ def sweep(kind: str, source: Path, folder: Path) -> tuple[int, list[str]]:
     current = int(Path("/proc/self/statm").read_text().split()[0]) * resource.getpagesize()
     resource.setrlimit(resource.RLIMIT_AS, (current + 2**30, resource.RLIM_INFINITY))
     data = source.read_bytes()
-    skipped = global_heap_headers(data)
+    strided = [(offset, FILLS[step % 2]) for step, offset in enumerate(range(0, len(data) - 4, STRIDE))]
     cases, failures = 0, []
-    for step, offset in enumerate(range(0, len(data) - 4, STRIDE)):
-        if skipped.intersection(range(offset, offset + 4)):
-            continue
-        fill = FILLS[step % 2]
+    for offset, fill in strided + heap_cases(data):
         path = folder / f"{kind}-{offset}.h5"
         path.write_bytes(data[:offset] + fill + data[offset + 4 :])
         cases += 1
@@ -97,11 +99,8 @@ def test_corrupt_file_is_read_or_refused_with_a_pbr_error(valid_files, tmp_path,
 def first_corrupt(source: Path, folder: Path) -> Path:
     """A copy of `source` with four bytes of 0xff where they make the file unreadable (not merely wrong)."""
     data = source.read_bytes()
-    skipped = global_heap_headers(data)
     path = folder / "c.h5"
     for offset in range(0, len(data) - 4, STRIDE):
-        if skipped.intersection(range(offset, offset + 4)):
-            continue
         path.write_bytes(data[:offset] + b"\xff" * 4 + data[offset + 4 :])
         try:
             read_h5(path, "teacher_features")
@@ -118,3 +117,74 @@ def test_build_anchors_refuses_a_corrupt_features_file(invoke, valid_files, tmp_
     result = invoke("build-anchors", "--features", corrupt, "-M", 2, "-o", output)
     assert_refused(result, f"{corrupt}: not a readable HDF5 file (corrupt: ", not_written=(output,), folder=tmp_path)
     assert corrupt.read_bytes() == before
+
+
+def with_free_space_zeroed(source: Path, folder: Path) -> Path:
+    """A copy of `source` whose first global heap collection's free-space object has size 0 (a step of 0 bytes)."""
+    data = source.read_bytes()
+    free_space = global_heap_headers(data)[-1] if data.count(b"GCOL") == 1 else None
+    assert free_space is not None and struct.unpack_from("<H", data, free_space)[0] == 0
+    path = folder / f"heap-{source.name}"
+    path.write_bytes(data[: free_space + 8] + b"\x00" * 8 + data[free_space + 16 :])
+    return path
+
+
+def read_or_error(path: Path, kind: str) -> str:
+    try:
+        read(path, kind)
+    except PbrError as error:
+        return str(error)
+    return "read"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork is Linux's")
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_a_damaged_global_heap_is_refused_before_hdf5_walks_it(valid_files, tmp_path, kind):
+    """HDF5 2.0 never returns from a collection whose free space has size 0; pbr names the collection instead."""
+    path = with_free_space_zeroed(valid_files[kind], tmp_path)
+    with multiprocessing.get_context("fork").Pool(1) as pool:  # a hang fails the test instead of stopping it
+        message = pool.apply_async(read_or_error, (path, kind)).get(timeout=60)
+    at = path.read_bytes().find(b"GCOL")
+    assert message == f"{path}: not a readable HDF5 file (corrupt: the global heap collection at byte {at} is damaged)"
+
+
+def test_bytes_that_look_like_a_heap_inside_data_are_not_a_damaged_heap(tmp_path):
+    """A string that holds a collection's signature and version followed by a size past the end of the file is
+    data, not a collection: nothing in the file holds its address, so the file reads."""
+    from test_sweep_h5 import valid_sticker_index
+
+    arrays, attrs = valid_sticker_index()
+    arrays = dict(arrays, paths=["img/GCOL\x01\x02\x03\x04" + "\x7f" * 8 + ".png", *arrays["paths"][1:]])
+    path = write_h5(tmp_path / "index.h5", "sticker_index", arrays, attrs)
+    assert path.read_bytes().count(b"GCOL\x01") == 2
+    assert read_h5(path, "sticker_index").arrays["paths"][0] == arrays["paths"][0]
+
+
+def test_a_command_refuses_a_damaged_heap_in_one_line(tmp_path):
+    """Through the real CLI in a subprocess (a hang would be killed by the timeout): one line, exit 1."""
+    import subprocess
+
+    from test_sweep_h5 import VALID
+
+    source = write_h5(tmp_path / "features.h5", "teacher_features", *VALID["teacher_features"]())
+    damaged = with_free_space_zeroed(source, tmp_path)
+    output = tmp_path / "anchors.h5"
+    command = [
+        sys.executable,
+        "-m",
+        "pbr_cli.cli",
+        "build-anchors",
+        "--features",
+        str(damaged),
+        "-M",
+        "2",
+        "-o",
+        str(output),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"Error: {damaged}: not a readable HDF5 file (corrupt: the global heap collection at byte "
+        f"{damaged.read_bytes().find(b'GCOL')} is damaged)"
+    ]
+    assert not output.exists()
