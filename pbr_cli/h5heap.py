@@ -22,9 +22,10 @@ OBJECT_HEADER = 16  # object header: index (2), reference count (2), reserved (4
 def damaged_global_heap(path: str | Path) -> int | None:
     """The byte offset of a global heap collection whose object walk would not end, or None.
 
-    Checked for files with the superblock at byte 0 and 8-byte lengths (h5py's default; others are left
-    to HDF5). A collection counts only when the file also holds its address (a vlen reference to it), so
-    bytes that merely look like a collection header inside data are never taken for a damaged heap.
+    Checked for files with 8-byte lengths and offsets (h5py's default; others are left to HDF5). A collection
+    counts only when the file also holds its address (a vlen reference to it; addresses count from the
+    superblock, after any user block), so bytes that merely look like a collection header inside data are
+    never taken for a damaged heap.
     """
     with open(path, "rb") as handle:
         try:
@@ -32,22 +33,32 @@ def damaged_global_heap(path: str | Path) -> int | None:
         except ValueError:  # an empty file: nothing to walk (HDF5 refuses it)
             return None
     with buffer:
-        if buffer[:8] != SIGNATURE or _length_size(buffer) != 8:
+        base = _superblock(buffer)
+        if base is None or _sizes(buffer, base) != (8, 8):
             return None
-        start = 0
+        start = base
         while (at := buffer.find(COLLECTION, start)) >= 0:
             start = at + 1
-            if not _walk_ends(buffer, at) and buffer.find(struct.pack("<Q", at)) >= 0:
+            if not _walk_ends(buffer, at) and buffer.find(struct.pack("<Q", at - base)) >= 0:
                 return at
     return None
 
 
-def _length_size(buffer: mmap.mmap) -> int | None:
-    """The superblock's "size of lengths" field (byte 14 in versions 0 and 1, byte 10 in 2 and 3)."""
-    if len(buffer) < 16:
-        return None
-    version = buffer[8]
-    return buffer[14] if version in (0, 1) else buffer[10] if version in (2, 3) else None
+def _superblock(buffer: mmap.mmap) -> int | None:
+    """Where the superblock is: byte 0, or after a user block (512, 1024, 2048, ... bytes), as HDF5 looks."""
+    offset = 0
+    while offset + 16 <= len(buffer):
+        if buffer[offset : offset + 8] == SIGNATURE:
+            return offset
+        offset = 512 if offset == 0 else offset * 2
+    return None
+
+
+def _sizes(buffer: mmap.mmap, base: int) -> tuple[int, int] | None:
+    """The superblock's sizes of offsets and of lengths (bytes 13-14 in versions 0 and 1, 9-10 in 2 and 3)."""
+    version = buffer[base + 8]
+    at = base + 13 if version in (0, 1) else base + 9 if version in (2, 3) else None
+    return None if at is None else (buffer[at], buffer[at + 1])
 
 
 def _walk_ends(buffer: mmap.mmap, at: int) -> bool:

@@ -13,6 +13,7 @@ import struct
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from test_sweep_h5 import VALID
 
@@ -188,3 +189,19 @@ def test_a_command_refuses_a_damaged_heap_in_one_line(tmp_path):
         f"{damaged.read_bytes().find(b'GCOL')} is damaged)"
     ]
     assert not output.exists()
+
+
+@pytest.mark.parametrize("userblock", [0, 512, 2048])
+def test_the_heap_check_finds_the_superblock_after_a_user_block(tmp_path, userblock):
+    """Heap addresses count from the superblock, which a user block moves: the check finds a damaged heap (and
+    passes a sound one) either way."""
+    import h5py
+
+    from pbr_cli.h5heap import damaged_global_heap
+
+    path = tmp_path / "index.h5"
+    with h5py.File(path, "w", **({"userblock_size": userblock} if userblock else {})) as handle:
+        handle.create_dataset("paths", data=np.array(["a/b.png", "c/d.png"], dtype=object), dtype=h5py.string_dtype())
+    assert damaged_global_heap(path) is None
+    damaged = with_free_space_zeroed(path, tmp_path)
+    assert damaged_global_heap(damaged) == damaged.read_bytes().find(b"GCOL") >= userblock
