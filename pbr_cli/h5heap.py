@@ -27,6 +27,8 @@ def damaged_global_heap(path: str | Path) -> int | None:
     superblock, after any user block), so bytes that merely look like a collection header inside data are
     never taken for a damaged heap.
     """
+    if not Path(path).is_file():  # opening a pipe would wait for a writer; the reader refuses what is not a file
+        return None
     with open(path, "rb") as handle:
         try:
             buffer = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
