@@ -556,6 +556,8 @@ def read_h5_strings(path: str | os.PathLike, kind: str, name: str) -> list[str]:
     import h5py
 
     path = Path(path)
+    if not path.is_file():  # a pipe would make HDF5 wait for a writer
+        raise FormatError(f"not a readable '{kind}' file", path)
     try:
         with open_h5(path, f"not a readable '{kind}' file") as handle:
             if _plain(handle.attrs.get("kind")) != kind:

@@ -205,3 +205,18 @@ def test_the_heap_check_finds_the_superblock_after_a_user_block(tmp_path, userbl
     assert damaged_global_heap(path) is None
     damaged = with_free_space_zeroed(path, tmp_path)
     assert damaged_global_heap(damaged) == damaged.read_bytes().find(b"GCOL") >= userblock
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="named pipes are POSIX's")
+def test_reading_one_dataset_refuses_a_pipe_at_once(tmp_path):
+    """`read_h5_strings` (rank's look at an index's image folders) neither opens a pipe, which waits for a writer,
+    nor a missing file."""
+    import os
+
+    from pbr_cli.features import read_h5_strings
+
+    pipe = tmp_path / "index.h5"
+    os.mkfifo(pipe)
+    for path in (pipe, tmp_path / "missing.h5"):
+        with pytest.raises(FormatError, match="not a readable 'sticker_index' file"):
+            read_h5_strings(path, "sticker_index", "paths")
