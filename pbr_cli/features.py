@@ -491,7 +491,6 @@ def read_h5(path: str | os.PathLike, kind: str, dim: int | None = None) -> H5Dat
     attributes must agree with each other (see the kind's `check`); FormatError names the file and the
     dataset or attribute at fault.
     """
-
     path = Path(path)
     spec = KINDS[kind]
     if not path.exists():
@@ -529,12 +528,15 @@ UNREADABLE = "not a readable HDF5 file (truncated, corrupt or another format)"
 
 
 def open_h5(path: Path, unreadable: str = UNREADABLE) -> Any:
-    """`h5py.File(path, "r")`; FormatError(`unreadable`) when HDF5 cannot open it, and FormatError, before HDF5
-    reads anything, for a damaged global heap, whose walk would never end in HDF5 (see `h5heap`)."""
+    """`h5py.File(path, "r")`; FormatError(`unreadable`) when it is not a regular file (HDF5 would wait for a
+    pipe's writer) or HDF5 cannot open it, and FormatError, before HDF5 reads anything, for a damaged global
+    heap, whose walk would never end in HDF5 (see `h5heap`)."""
     import h5py
 
     from .h5heap import damaged_global_heap
 
+    if not path.is_file():
+        raise FormatError(unreadable, path)
     try:
         damaged = damaged_global_heap(path)
     except OSError:  # unreadable: h5py says so below
@@ -556,8 +558,6 @@ def read_h5_strings(path: str | os.PathLike, kind: str, name: str) -> list[str]:
     import h5py
 
     path = Path(path)
-    if not path.is_file():  # a pipe would make HDF5 wait for a writer
-        raise FormatError(f"not a readable '{kind}' file", path)
     try:
         with open_h5(path, f"not a readable '{kind}' file") as handle:
             if _plain(handle.attrs.get("kind")) != kind:

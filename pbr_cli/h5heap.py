@@ -25,10 +25,8 @@ def damaged_global_heap(path: str | Path) -> int | None:
     Checked for files with 8-byte lengths and offsets (h5py's default; others are left to HDF5). A collection
     counts only when the file also holds its address (a vlen reference to it; addresses count from the
     superblock, after any user block), so bytes that merely look like a collection header inside data are
-    never taken for a damaged heap.
+    never taken for a damaged heap. `path` must be a regular file (`features.open_h5` checks).
     """
-    if not Path(path).is_file():  # opening a pipe would wait for a writer; the reader refuses what is not a file
-        return None
     with open(path, "rb") as handle:
         try:
             buffer = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)

@@ -117,7 +117,6 @@ def read_plain_scores_h5(path: Path) -> ScoresTable:
 
 def read_scores(path: str | os.PathLike) -> ScoresTable:
     """Any accepted scores file (see the module docstring)."""
-
     from .features import open_h5, read_h5, read_h5_attrs
 
     path = Path(path)
