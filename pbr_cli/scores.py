@@ -169,7 +169,8 @@ def align_to_split(table: ScoresTable, dataset, split: str) -> ScoresTable:
                 f"'{dialogue_id}' is {labels[row]}",
                 table.path,
             )
-    missing = [dialogue_id for dialogue_id in dialogues if dialogue_id not in set(table.ids)]
+    scored = set(table.ids)
+    missing = [dialogue_id for dialogue_id in dialogues if dialogue_id not in scored]
     if missing:
         raise DataError(
             f"no scores for {len(missing)} of the {len(dialogues)} {split} dialogues of {dataset.root} "

@@ -26,6 +26,7 @@ BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
             ["--config", "tiny", "--steps", "1", "--warmup", "1", "--k", "4", "--device", "cpu"],
             "ratio",
         ),
+        ("evaluate_scores.py", ["--dialogues", "30", "--stickers", "12"], "seconds"),
     ],
 )
 def test_benchmark_prints_json(tmp_path, script, args, key):
