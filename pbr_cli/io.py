@@ -31,6 +31,8 @@ def check_output_path(path: str | os.PathLike) -> Path:
         raise OutputError("output folder is not writable", folder)
     if path.is_dir():
         raise OutputError("output path is a folder, expected a file", path)
+    if path.exists() and not path.is_file():  # a rename onto a device or pipe would replace it with a file
+        raise OutputError("output path is a device, pipe or socket, expected a file", path)
     return path
 
 
@@ -100,6 +102,8 @@ def _replaceable_inside_input(path: Path) -> bool:
     from .errors import FormatError
     from .features import H5_ERRORS, open_h5
 
+    if not path.is_file():  # h5py.is_hdf5 would wait on a pipe for a writer
+        return False
     try:
         if not h5py.is_hdf5(path):
             return False

@@ -10,6 +10,7 @@ Accepted files:
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +51,11 @@ def read_scores_jsonl(path: Path) -> ScoresTable:
             or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
         ):
             raise DataError(f"{where}: 'scores' must be a non-empty array of numbers", path)
-        if not all(np.isfinite(values)):
+        try:
+            values = [float(v) for v in values]
+        except OverflowError:  # an integer beyond the float range (JSON numbers have no limit)
+            raise DataError(f"{where}: 'scores' holds a number too large for a float", path) from None
+        if not all(math.isfinite(v) for v in values):
             raise DataError(f"{where}: 'scores' holds a NaN or infinite number", path)
         if rows and len(values) != len(rows[0]):
             raise DataError(
@@ -68,7 +73,7 @@ def read_scores_jsonl(path: Path) -> ScoresTable:
         if labels and (label is None) != (labels[0] is None):
             raise DataError(f"{where}: 'label' is given on some lines and not on others", path)
         ids.append(dialogue_id)
-        rows.append([float(v) for v in values])
+        rows.append(values)
         labels.append(label)
         lines.append(number)
     if not rows:
@@ -81,6 +86,7 @@ def read_plain_scores_h5(path: Path) -> ScoresTable:
     """An HDF5 file with `ids`, `scores` (N, n) and `label` (N,) and no pbr attributes."""
     import h5py
 
+    from .data.records import printable
     from .features import h5_node, open_h5, reading_h5
 
     with open_h5(path) as handle:
@@ -107,6 +113,10 @@ def read_plain_scores_h5(path: Path) -> ScoresTable:
             f"{len(ids)}, {len(scores)}, {len(label)}",
             path,
         )
+    if len(set(ids)) != len(ids):
+        seen: set[str] = set()
+        twice = next(i for i in ids if i in seen or seen.add(i))
+        raise FormatError(f"dataset 'ids' holds '{printable(twice, 60)}' twice; one row per dialogue", path)
     if not np.isfinite(scores).all():
         first = int(np.argwhere(~np.isfinite(scores))[0][0])
         raise FormatError(f"dataset 'scores' holds NaN or infinite values (row {first})", path)

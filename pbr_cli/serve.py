@@ -83,17 +83,26 @@ class Ranker:
 
     def parse(self, body: bytes) -> RankRequest:
         """Validate a POST /rank body; RequestError naming the field on anything wrong."""
+        from .data.records import lone_surrogate, printable
+
         try:
-            data = json.loads(body.decode("utf-8"), parse_constant=_no_constant)
+            text = body.decode("utf-8")
+            data = json.loads(text, parse_constant=_no_constant)
         except UnicodeDecodeError:
             raise RequestError("the body is not UTF-8") from None
         except ValueError as exc:
             raise RequestError(f"the body is not valid JSON ({exc})") from None
+        except RecursionError:
+            raise RequestError("the body is not valid JSON (nested too deeply)") from None
+        if "\\u" in text and (found := lone_surrogate(data)) is not None:
+            raise RequestError(
+                f"'{printable(found, 60)}' holds an unpaired UTF-16 surrogate escape, which is not Unicode text"
+            )
         if not isinstance(data, dict):
             raise RequestError('the body must be a JSON object like {"context": ["..."]}')
         unknown = sorted(set(data) - set(_FIELDS))
         if unknown:
-            raise RequestError(f"unknown field '{unknown[0]}' (fields: {', '.join(_FIELDS)})")
+            raise RequestError(f"unknown field '{printable(unknown[0], 60)}' (fields: {', '.join(_FIELDS)})")
         context = data.get("context")
         if not isinstance(context, list) or not all(isinstance(turn, str) for turn in context):
             raise RequestError("'context' must be a list of strings, oldest utterance first")
@@ -108,17 +117,19 @@ class Ranker:
                 raise RequestError("'candidates' must be a non-empty list of sticker ids")
             missing = [c for c in candidates if c not in self.rows]
             if missing:
-                raise RequestError(f"unknown sticker id '{missing[0]}' in 'candidates' ({len(missing)} unknown)")
+                raise RequestError(
+                    f"unknown sticker id '{printable(missing[0], 60)}' in 'candidates' ({len(missing)} unknown)"
+                )
             if len(set(candidates)) != len(candidates):
                 raise RequestError("'candidates' lists a sticker twice")
             candidates = [self.rows[c] for c in candidates]
         available = len(candidates) if candidates is not None else len(self)
         top = data.get("top", min(10, available))
         if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= available:
-            raise RequestError(f"'top' must be an integer from 1 to {available}, got {top!r}")
+            raise RequestError(f"'top' must be an integer from 1 to {available}, got {printable(repr(top), 60)}")
         score = data.get("score", "itm")
         if score not in SCORES:
-            raise RequestError(f'\'score\' must be "itm" or "itc", got {score!r}')
+            raise RequestError(f'\'score\' must be "itm" or "itc", got {printable(repr(score), 60)}')
         return RankRequest(context, top, candidates, score)
 
     def rank(self, request: RankRequest) -> dict[str, Any]:
@@ -168,9 +179,11 @@ class Ranker:
 
     def sticker_file(self, sticker_id: str) -> tuple[bytes | Path, str]:
         """(the image file, or PNG bytes for a .npy sticker, and its media type); RequestError 404 if unknown."""
+        from .data.records import printable
+
         row = self.rows.get(sticker_id)
         if row is None:
-            raise RequestError(f"no sticker '{sticker_id}' in the index", status=404)
+            raise RequestError(f"no sticker '{printable(sticker_id, 60)}' in the index", status=404)
         path = Path(self.stickers.paths[row])
         media = _IMAGE_TYPES.get(path.suffix.lower())
         if not path.is_file():

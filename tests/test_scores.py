@@ -103,6 +103,12 @@ def _break(kind, ids, scores, label, dataset):
         return [json.dumps({**rows[0], "label": (int(label[0]) + 1) % 10})], "disagrees with the dataset", True
     if kind == "not-json":
         return ["{id: 1}"], "line 1: malformed JSON", False
+    if kind == "huge-number":  # JSON integers have no limit; this one is beyond a float's
+        return (
+            [json.dumps(rows[0]), json.dumps({**rows[1], "scores": [10**400] + rows[1]["scores"][1:]})],
+            ("line 2: 'scores' holds a number too large for a float"),
+            False,
+        )
     raise AssertionError(kind)
 
 
@@ -119,6 +125,7 @@ def _break(kind, ids, scores, label, dataset):
         "missing-dialogues",
         "wrong-label",
         "not-json",
+        "huge-number",
     ],
 )
 def test_bad_scores_file_is_refused_naming_it(invoke, dataset, tmp_path, kind):
@@ -130,7 +137,7 @@ def test_bad_scores_file_is_refused_naming_it(invoke, dataset, tmp_path, kind):
     assert_refused(invoke("evaluate", "--scores", path, *args), str(path), needle)
 
 
-@pytest.mark.parametrize("problem", ["no-label-dataset", "label-out-of-range", "nan"])
+@pytest.mark.parametrize("problem", ["no-label-dataset", "label-out-of-range", "nan", "duplicate-id"])
 def test_bad_plain_hdf5_is_refused(invoke, dataset, tmp_path, problem):
     ids, scores, label = system_scores(dataset)
     path = tmp_path / "plain.h5"
@@ -140,9 +147,13 @@ def test_bad_plain_hdf5_is_refused(invoke, dataset, tmp_path, problem):
             handle["label"] = label + (10 if problem == "label-out-of-range" else 0)
         if problem == "nan":
             handle["scores"][3, 2] = np.nan
+        if problem == "duplicate-id":
+            del handle["ids"]
+            handle["ids"] = np.array([*ids[:-1], ids[0]], dtype="S")
     needle = {
         "no-label-dataset": "dataset 'label' is missing",
         "label-out-of-range": "'label' must index",
         "nan": "NaN or infinite values (row 3)",
+        "duplicate-id": f"dataset 'ids' holds '{ids[0]}' twice",
     }[problem]
     assert_refused(invoke("evaluate", "--scores", path), str(path), needle)

@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import DataError
+from .records import printable
 
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".npy")
 DEFAULT_MAX_PIXELS = 64_000_000  # 64 megapixels: far above any sticker, far below a decompression bomb
@@ -30,6 +31,7 @@ _SIGNATURES = (  # (format, offset, magic bytes): what a file that Pillow cannot
     ("NPY", 0, b"\x93NUMPY"),
 )
 _ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
+_WIDE_GREY_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")  # 16-bit greyscale (PNG, TIFF); "I" holds it too
 _NOT_IN_PATHS = {"Cc": "the control character", "Cs": "the unpaired surrogate"}  # Unicode categories refused
 
 
@@ -105,6 +107,8 @@ def _load_picture(path: Path, max_pixels: int | None) -> np.ndarray:
     try:
         with _open_picture(path) as image:
             _check_pixels(image.height, image.width, max_pixels, path)
+            if image.mode in _WIDE_GREY_MODES:
+                return _wide_grey(image)
             if image.mode in _ALPHA_MODES or "transparency" in image.info:
                 return _over_white(np.array(image.convert("RGBA"), dtype=np.uint8))
             return np.array(image.convert("RGB"), dtype=np.uint8)
@@ -118,6 +122,22 @@ def _load_picture(path: Path, max_pixels: int | None) -> np.ndarray:
         raise
     except Exception as exc:  # decoders raise OSError, SyntaxError, zlib.error, struct.error, ...
         raise DataError(f"corrupt or truncated {_kind(path)}: {exc}", path) from None
+
+
+def _wide_grey(image: Image.Image) -> np.ndarray:
+    """A 16-bit greyscale picture as RGB uint8, its 0-65535 range scaled to 0-255.
+
+    Pillow's convert("RGB") clips such values instead, so anything above 255 of 65535 turned white.
+    A transparent grey value (PNG's tRNS) is composited on white as other transparency is.
+    """
+    values = np.asarray(image).astype(np.int64)
+    grey = ((np.clip(values, 0, 65535) * 255 + 32767) // 65535).astype(np.uint8)
+    rgb = np.repeat(grey[..., None], 3, axis=2)
+    key = image.info.get("transparency")
+    if isinstance(key, int):
+        alpha = np.where(values == key, 0, 255).astype(np.uint8)
+        return _over_white(np.dstack([rgb, alpha]))
+    return rgb
 
 
 def _sniff(path: Path) -> str | None:
@@ -198,11 +218,6 @@ def _load_array(path: Path, max_pixels: int | None) -> np.ndarray:
     return np.ascontiguousarray(pixels)
 
 
-def printable(text: str) -> str:
-    """`text` with unprintable characters escaped (\\x00, \\n, \\ud800), so that a message stays one line."""
-    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
-
-
 def fit_in_square(picture: Image.Image, size: int, resample: int) -> Image.Image:
     """`picture` scaled so that its longer side is `size`, centred on a white size x size RGB square.
 
@@ -224,6 +239,15 @@ def is_hidden(name: str) -> bool:
     return name.startswith(".")
 
 
+def refuse_undecodable_name(name: str, folder: str | os.PathLike) -> None:
+    """DataError when a file name read from `folder` is not UTF-8 (Python keeps its bytes as lone surrogates).
+
+    Its sticker id could be written to no output (HDF5 strings, JSON, an HTTP reply), so it is refused first.
+    """
+    if any("\udc80" <= char <= "\udcff" for char in name):
+        raise DataError(f"file name '{printable(name)}' is not UTF-8; rename it", folder)
+
+
 def find_images(folder: str | os.PathLike) -> list[Path]:
     """Every image file under `folder` (recursive, hidden files and folders skipped), sorted by relative path."""
     root = Path(folder)
@@ -234,8 +258,11 @@ def find_images(folder: str | os.PathLike) -> list[Path]:
     found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(name for name in dirnames if not is_hidden(name))
+        for name in dirnames:
+            refuse_undecodable_name(name, dirpath)
         for name in filenames:
             if not is_hidden(name) and os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES:
+                refuse_undecodable_name(name, dirpath)
                 found.append(Path(dirpath, name))
     return sorted(found, key=lambda image_path: image_path.relative_to(root).parts)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -12,6 +13,7 @@ from .candidates import assign_candidates
 from .types import Dialogue, Sticker, StickerDataset
 
 _BOM = b"\xef\xbb\xbf"
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # how a surrogate gets into JSON text: UTF-8 cannot carry one
 _SPLIT_ALIASES = {"valid": "val", "validation": "val", "dev": "val"}
 
 
@@ -30,6 +32,51 @@ def json_type(value: Any) -> str:
     if isinstance(value, dict):
         return "object"
     return type(value).__name__
+
+
+def lone_surrogate(value: Any, key: str = "") -> str | None:
+    """Dotted key of the first string (or object key) in `value` holding an unpaired UTF-16 surrogate; None if none.
+
+    JSON's `\\ud83d\\ude00` escapes pair into one character when parsed; one left alone is no Unicode
+    character, and writing it anywhere as UTF-8 (a file, an HDF5 string, a reply) fails.
+    """
+    if isinstance(value, str):
+        return key or "(the value)" if any("\ud800" <= char <= "\udfff" for char in value) else None
+    if isinstance(value, dict):
+        for name, item in value.items():
+            inner = f"{key}.{name}" if key else str(name)
+            if lone_surrogate(name) is not None:
+                return inner
+            found = lone_surrogate(item, inner)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = lone_surrogate(item, f"{key}.{index}" if key else str(index))
+            if found is not None:
+                return found
+    return None
+
+
+def refuse_lone_surrogates(text: str, value: Any, path: Path, where: str | None = None) -> None:
+    """DataError naming the field when the JSON `text` parsed into `value` holds an unpaired surrogate escape."""
+    if _SURROGATE_ESCAPE.search(text) is None:
+        return
+    found = lone_surrogate(value)
+    if found is not None:
+        prefix = f"{where}: " if where else ""
+        raise DataError(
+            f"{prefix}'{printable(found, 60)}' holds an unpaired UTF-16 surrogate escape (\\ud800-\\udfff), "
+            "which is not Unicode text",
+            path,
+        )
+
+
+def printable(text: str, limit: int = 0) -> str:
+    """`text` with unprintable characters escaped (\\x00, \\n, \\ud800), so that a message stays one line;
+    with `limit`, cut to that many characters."""
+    shown = "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+    return shown if not limit or len(shown) <= limit else shown[: limit - 3] + "..."
 
 
 def normalise_split_name(name: str) -> str:
@@ -84,13 +131,15 @@ def read_json(path: str | os.PathLike, *, reject_duplicate_keys: bool = False) -
         raise DataError("file is empty, expected JSON", path)
     hook = _reject_duplicate_keys if reject_duplicate_keys else None
     try:
-        return json.loads(text, object_pairs_hook=hook)
+        value = json.loads(text, object_pairs_hook=hook)
     except _DuplicateKey as exc:
         raise DataError(f"duplicate key '{exc.args[0]}'", path) from None
     except json.JSONDecodeError as exc:
         raise DataError(f"line {exc.lineno}: malformed JSON (column {exc.colno}): {exc.msg}", path) from None
     except RecursionError:
         raise DataError("malformed JSON: nested too deeply", path) from None
+    refuse_lone_surrogates(text, value, path)
+    return value
 
 
 def iter_json_lines(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -114,6 +163,9 @@ def iter_json_lines(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, An
                 record = json.loads(text)
             except json.JSONDecodeError as exc:
                 raise DataError(f"{where}: malformed JSON (column {exc.colno}): {exc.msg}", path) from None
+            except RecursionError:
+                raise DataError(f"{where}: malformed JSON: nested too deeply", path) from None
+            refuse_lone_surrogates(text, record, path, where)
             if not isinstance(record, dict):
                 raise DataError(f"{where}: expected a JSON object, got {json_type(record)}", path)
             yield number, record

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Collection
 
 from ..errors import DataError
-from .images import is_hidden
+from .images import is_hidden, refuse_undecodable_name
 from .records import (
     as_id,
     as_object,
@@ -71,9 +71,11 @@ def read_stickerchat_library(root: str | os.PathLike) -> dict[str, Sticker]:
     stickers: dict[str, Sticker] = {}
     set_entries = sorted((e for e in os.scandir(folder) if e.is_dir() and not is_hidden(e.name)), key=lambda e: e.name)
     for set_entry in set_entries:
+        refuse_undecodable_name(set_entry.name, folder)
         for entry in sorted(os.scandir(set_entry.path), key=lambda e: e.name):
             if is_hidden(entry.name) or not entry.name.lower().endswith(".npy") or not entry.is_file():
                 continue
+            refuse_undecodable_name(entry.name, set_entry.path)
             sticker_id = sticker_key(set_entry.name, entry.name[: -len(".npy")])
             stickers[sticker_id] = Sticker(id=sticker_id, topic=set_entry.name, path=Path(entry.path))
     if not stickers:

@@ -181,7 +181,13 @@ def non_utf8_text(data):
     return "train.jsonl", "line 6", "not UTF-8", "0xe9"
 
 
+def lone_surrogate_id(data):
+    set_line(data / "val.jsonl", 3, '{"id": "val\\udcff", "context": ["你好"], "sticker": "t0s1"}')
+    return "val.jsonl", "line 3", "'id' holds an unpaired UTF-16 surrogate escape"
+
+
 DATASET_CASES = [
+    lone_surrogate_id,
     malformed_json,
     missing_field,
     unknown_sticker,
@@ -247,6 +253,35 @@ def test_index_from_another_model_is_refused(invoke, shared, runs, tmp_path, out
     dialogue.write_text("你好\n我想要猫呀\n", encoding="utf-8")
     result = invoke("rank", dialogue, index, "--model", run_a, "--sheet", out / "sheet.png")
     assert_refused(result, "index_b.h5", "another model", not_written=(out / "sheet.png",), folder=out)
+
+
+def test_sticker_file_name_that_is_not_utf8_is_refused(invoke, shared, runs, tmp_path, out):
+    # Python keeps such a name's bytes as lone surrogates, which no output (HDF5, JSON, a sheet) can hold
+    folder = tmp_path / "stickers"
+    shutil.copytree(shared["data"] / "stickers", folder)
+    first = sorted(folder.rglob("*.png"))[0]
+    os.rename(first, os.path.join(os.fsencode(first.parent), b"bad\xff.png"))
+    dialogue = tmp_path / "dialogue.txt"
+    dialogue.write_text("你好\n", encoding="utf-8")
+    for args in (
+        ["embed", folder, "--model", runs[0], "-o", out / "index.h5"],
+        ["rank", dialogue, folder, "--model", runs[0], "--json", "--sheet", out / "sheet.png"],
+    ):
+        result = invoke(*args)
+        assert_refused(result, str(first.parent), "file name 'bad\\udcff.png' is not UTF-8", folder=out)
+    assert list(out.iterdir()) == []
+
+
+def test_dialogue_id_with_a_lone_surrogate_is_refused_and_a_pair_is_not(invoke, shared, runs, tmp_path, out):
+    index = tmp_path / "index.h5"
+    assert invoke("embed", shared["data"] / "stickers", "--model", runs[0], "-o", index).exit_code == 0
+    dialogues = tmp_path / "dialogues.jsonl"
+    dialogues.write_text('{"id": "\\ud83d\\ude00", "context": ["你好\\ud83d\\ude00"]}\n', encoding="utf-8")
+    assert invoke("rank", dialogues, index, "--model", runs[0], "-o", out / "ok.jsonl").exit_code == 0
+    assert json.loads((out / "ok.jsonl").read_text(encoding="utf-8"))["id"] == "\U0001f600"
+    dialogues.write_text('{"id": "a", "context": ["你好"]}\n{"id": "\\udcff", "context": ["你好"]}\n', encoding="utf-8")
+    result = invoke("rank", dialogues, index, "--model", runs[0], "-o", out / "bad.jsonl")
+    assert_refused(result, "dialogues.jsonl", "line 2", "'id' holds an unpaired", not_written=(out / "bad.jsonl",))
 
 
 # 15: more anchors per emotion than an emotion has images
@@ -317,6 +352,19 @@ def test_unwritable_output_folder_is_refused(invoke, shared, tmp_path, problem):
             folder.chmod(0o755)
     what = "does not exist" if problem == "missing-folder" else "is not writable"
     assert_refused(result, str(folder), f"output folder {what}", not_written=(folder / "sentiment.h5",), folder=folder)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "link-to-dev-null"])
+def test_output_onto_a_pipe_or_device_is_refused(invoke, shared, out, kind):
+    # the output is renamed into place: onto a pipe or /dev/null that would replace it with a plain file
+    target = out / "sentiment.h5"
+    if kind == "fifo":
+        os.mkfifo(target)
+    else:
+        target.symlink_to(os.devnull)
+    result = invoke("score-sentiment", shared["data"], "-o", target)
+    assert_refused(result, str(target), "output path is a device, pipe or socket")
+    assert target.is_fifo() if kind == "fifo" else target.is_symlink() and Path(os.devnull).is_char_device()
 
 
 @pytest.mark.parametrize("command", ["score-sentiment", "train"])

@@ -180,6 +180,11 @@ BAD_REQUESTS = [
     ("empty-candidates", b'{"context": ["x"], "candidates": []}', 400, "non-empty list"),
     ("repeated-candidate", b'{"context": ["x"], "candidates": ["t0s0", "t0s0"]}', 400, "twice"),
     ("bad-score", b'{"context": ["x"], "score": "best"}', 400, "'score'"),
+    ("deep-nesting", b'{"context": ["x"], "top": ' + b"[" * 1500 + b"]" * 1500 + b"}", 400, "nested too deeply"),
+    ("lone-surrogate", b'{"context": ["x"], "candidates": ["\\udcff"]}', 400, "'candidates.0' holds an unpaired"),
+    ("lone-surrogate-key", b'{"context": ["x"], "\\ud800": 1}', 400, "unpaired UTF-16 surrogate"),
+    ("long-score", json.dumps({"context": ["x"], "score": "s" * 3000}).encode(), 400, "'score' must be"),
+    ("long-field", json.dumps({"context": ["x"], "f" * 3000: 1}).encode(), 400, "unknown field 'fff"),
     ("too-large", json.dumps({"context": ["长" * 2000]}).encode(), 413, "over the limit of 4096 bytes"),
 ]
 
@@ -188,7 +193,8 @@ BAD_REQUESTS = [
 def test_bad_request_gets_a_json_error_and_the_server_goes_on(served, name, body, status, needle):
     got, kind, payload = call(served["port"], "POST", "/rank", body, {"Content-Type": "application/json"})
     assert got == status and kind.startswith("application/json"), payload
-    assert needle in json.loads(payload)["error"]
+    error = json.loads(payload)["error"]
+    assert needle in error and len(error) < 200  # an offending value is shown cut short, never echoed whole
     assert call(served["port"], "GET", "/health")[0] == 200
 
 

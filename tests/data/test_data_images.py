@@ -83,6 +83,18 @@ def test_la_and_palette_transparency(tmp_path):
         assert load_image(tmp_path / name).tolist() == [[[255, 255, 255], [10, 20, 30]]], name
 
 
+def test_sixteen_bit_greyscale_is_scaled_not_clipped(tmp_path):
+    values = np.array([[0, 16384, 32768, 65535]] * 3, dtype=np.uint16)
+    Image.fromarray(values).save(tmp_path / "grey16.png")  # mode I;16
+    with Image.open(tmp_path / "grey16.png") as opened:
+        assert opened.mode.startswith("I")
+    pixels = load_image(tmp_path / "grey16.png")
+    assert pixels.shape == (3, 4, 3) and pixels.dtype == np.uint8
+    assert pixels[0, :, 0].tolist() == [0, 64, 128, 255] and (pixels == pixels[..., :1]).all()
+    Image.fromarray(values).save(tmp_path / "keyed16.png", transparency=16384)  # tRNS: that grey is transparent
+    assert load_image(tmp_path / "keyed16.png")[0, :, 0].tolist() == [0, 255, 128, 255]
+
+
 def test_gif_gives_its_first_frame(tmp_path):
     frames = [Image.new("RGB", (4, 4), c) for c in [(255, 0, 0), (0, 0, 255), (0, 255, 0)]]
     frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=50)
