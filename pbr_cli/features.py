@@ -199,6 +199,12 @@ def _check_sentiment(data: "H5Data") -> None:
 def _check_sticker_index(data: "H5Data") -> None:
     _unique_ids(data)
     _width(data, "embeddings", data.attrs["dim"], "attribute 'dim'")
+    # ITC ranks by the dot product of unit vectors: an embedding of another length would skew every score
+    norms = np.linalg.norm(np.asarray(data["embeddings"], dtype=np.float32), axis=1)
+    off = np.abs(norms - 1) > 0.01  # stored as float16: lengths within ~1e-3 of 1
+    if off.any():
+        row = _first(off)
+        _fail(data, f"dataset 'embeddings' row {row} has length {norms[row]:.4g}; an index stores unit vectors")
 
 
 def _check_scores(data: "H5Data") -> None:

@@ -172,8 +172,12 @@ def index_folder(
     return summary
 
 
-def load_index(path: str | Path, model_hash: str, dim: int, device) -> StickerSet:
-    """The stickers of a `sticker_index` file built by this model; FormatError when it is another's or empty."""
+def load_index(path: str | Path, model_hash: str, dim: int, device, img_size: int | None = None) -> StickerSet:
+    """The stickers of a `sticker_index` file built by this model; FormatError when it is another's or empty.
+
+    The model hash is the weights'; `img_size`, the resolution the run's config.json reads stickers at,
+    must be the index's too (the same weights at another resolution embed the stickers differently).
+    """
     index = read_h5(path, "sticker_index", dim=dim)
     if not len(index["ids"]):
         raise FormatError("the index holds no stickers; rebuild it with `pbr embed --model`", path)
@@ -181,6 +185,13 @@ def load_index(path: str | Path, model_hash: str, dim: int, device) -> StickerSe
         raise FormatError(
             f"index was built by another model (hash {index.attrs.get('model_hash')}, "
             f"this model {model_hash}); rebuild it with `pbr embed --model`",
+            path,
+        )
+    built_at = index.attrs.get("img_size")
+    if img_size is not None and built_at is not None and int(built_at) != int(img_size):
+        raise FormatError(
+            f"index was built from {built_at}-px stickers, but this run reads {img_size} px (its config.json); "
+            "rebuild it with `pbr embed --model`",
             path,
         )
     tokens = index.arrays.get("image_tokens")
@@ -266,10 +277,34 @@ def reloader(paths: Sequence[str], img_size: int) -> Callable[[list[int]], np.nd
     return reload
 
 
+def _readable_part(sticker_set: StickerSet, img_size: int, where: str | Path):
+    """(the stickers of an index without image tokens whose images still decode, their pixels' reloader, skipped).
+
+    Such an index re-reads images for ITM at ranking time; with --skip-bad-images they are all read once here,
+    so that an unreadable one is left out (and counted) rather than stopping a ranking later.
+    """
+    from .data.cache import decode_stickers
+    from .data.types import Sticker
+
+    stickers = [Sticker(id=i, topic="", path=Path(p)) for i, p in zip(sticker_set.ids, sticker_set.paths)]
+    pixels, bad = decode_stickers(stickers, img_size, skip_bad=True)
+    if not bad:
+        return sticker_set, (lambda rows: pixels[rows]), 0
+    keep = readable_rows(len(stickers), bad, where)
+    rows = torch.from_numpy(keep).to(sticker_set.embeddings.device)
+    readable = StickerSet(
+        [sticker_set.ids[i] for i in keep], [sticker_set.paths[i] for i in keep], sticker_set.embeddings[rows]
+    )
+    kept = pixels[keep]
+    return readable, (lambda rows: kept[rows]), len(bad)
+
+
 def load_sticker_set(model, config, model_hash: str, stickers: str | Path, device, skip_bad: bool = False):
     """(StickerSet, reload, skipped) for a sticker index .h5 of this model, or a folder of stickers encoded now."""
     if Path(stickers).is_file():
-        sticker_set = load_index(stickers, model_hash, config.model.embed_dim, device)
+        sticker_set = load_index(stickers, model_hash, config.model.embed_dim, device, config.model.img_size)
+        if skip_bad and sticker_set.image_tokens is None and model.fusion is not None:
+            return _readable_part(sticker_set, config.model.img_size, stickers)
         return sticker_set, reloader(sticker_set.paths, config.model.img_size), 0
     if not Path(stickers).is_dir():
         raise DataError("no such sticker index or folder", stickers)

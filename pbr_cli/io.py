@@ -125,8 +125,22 @@ def refuse_overwriting_inputs(
     outputs, and `folder_files` names the files a folder output writes into its folder. Refused: an output
     that is an input file (the same file, also through a hard or symbolic link); a folder output that is an
     input folder or file; an existing file inside an input folder (a dataset's records and images), unless
-    it is an earlier pbr HDF5 output — also one of the files a folder output writes.
+    it is an earlier pbr HDF5 output — also one of the files a folder output writes; and two outputs that
+    name the same file (the second would replace the first).
     """
+    written: dict[str, str] = {}
+    for option, given in outputs.items():
+        if given is None:
+            continue
+        names = (
+            [Path(given) / name for name in (folder_files or {}).get(option, ())]
+            if option in folders
+            else [Path(given)]
+        )
+        for name in names:
+            other = written.setdefault(os.path.realpath(name), option)
+            if other != option:
+                raise OutputError(f"{other} and {option} name the same file; give each its own", name)
     files: dict[tuple[int, int], Path] = {}
     input_folders: list[tuple[str, str, Path]] = []
     for given in inputs:

@@ -284,6 +284,7 @@ RULE_CASES = [  # the kinds' own rules tying values together
     Case("sentiment", "id_format", "unknown", set_attr("id_format", "id/split")),
     Case("sentiment", "ids", "duplicate", transform_dataset("ids", lambda a: np.array([a[1], *a[1:]], object))),
     Case("sticker_index", "ids", "duplicate", transform_dataset("ids", lambda a: np.array([a[1], *a[1:]], object))),
+    Case("sticker_index", "embeddings", "not-unit-length", transform_dataset("embeddings", lambda a: a * 3)),
     Case("scores", "label", "beyond-the-candidates", transform_dataset("label", with_value(0, 5))),
     Case("scores", "label", "negative", transform_dataset("label", with_value(0, -1))),
     Case("scores", "scores", "no-rows", no_rows),

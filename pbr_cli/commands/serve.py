@@ -45,7 +45,11 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
     help="Requests ranked at once, each with its share of the CPU threads: worker processes on a Linux CPU, "
     "threads elsewhere. Default: one per core (at most 4) on the CPU, 1 on a GPU.",
 )
-@click.option("--skip-bad-images", is_flag=True, help="With a folder: leave out unreadable images (reported).")
+@click.option(
+    "--skip-bad-images",
+    is_flag=True,
+    help="Leave out unreadable images (reported): of a folder, or of an index without image tokens (read at start-up).",
+)
 @click.pass_obj
 def serve(settings, run, stickers, host, port, which, rerank, max_body, workers, skip_bad_images):
     """Serve sticker suggestions over HTTP until interrupted (Ctrl-C).

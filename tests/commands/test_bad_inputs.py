@@ -255,6 +255,23 @@ def test_index_from_another_model_is_refused(invoke, shared, runs, tmp_path, out
     assert_refused(result, "index_b.h5", "another model", not_written=(out / "sheet.png",), folder=out)
 
 
+def test_index_built_at_another_resolution_is_refused(invoke, shared, runs, tmp_path, out):
+    # the same weights reading stickers at another size (config.json edited) embed them differently
+    index = tmp_path / "index_a.h5"
+    assert invoke("embed", shared["data"] / "stickers", "--model", runs[0], "-o", index).exit_code == 0
+    edited = tmp_path / "edited"
+    shutil.copytree(runs[0], edited)
+    config = json.loads((edited / "config.json").read_text(encoding="utf-8"))
+    size = config["model"]["img_size"]
+    config["model"]["img_size"] = size + 16
+    (edited / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    dialogue = tmp_path / "dialogue.txt"
+    dialogue.write_text("你好\n", encoding="utf-8")
+    result = invoke("rank", dialogue, index, "--model", edited, "--json")
+    assert_refused(result, "index_a.h5", f"built from {size}-px stickers, but this run reads {size + 16} px")
+    assert invoke("rank", dialogue, index, "--model", runs[0], "--json").exit_code == 0
+
+
 def test_sticker_file_name_that_is_not_utf8_is_refused(invoke, shared, runs, tmp_path, out):
     # Python keeps such a name's bytes as lone surrogates, which no output (HDF5, JSON, a sheet) can hold
     folder = tmp_path / "stickers"

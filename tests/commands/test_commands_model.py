@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -304,6 +305,24 @@ def test_embed_index_then_rank_from_it(invoke, trained, tmp_path):
     )
     from_slim = json.loads(invoke("rank", dialogue, slim, "--model", trained["run"], "--json").stdout)
     assert [s["id"] for s in from_slim["stickers"]][:3] == [s["id"] for s in from_index["stickers"]][:3]
+
+
+def test_skip_bad_images_with_an_index_without_image_tokens(invoke, trained, tmp_path):
+    # such an index re-reads its images for ITM: one gone since must be left out (counted), or stop the ranking
+    stickers = tmp_path / "stickers"
+    shutil.copytree(trained["data"] / "stickers", stickers)
+    slim = tmp_path / "slim.h5"
+    assert invoke("embed", stickers, "--model", trained["run"], "-o", slim, "--no-tokens").exit_code == 0
+    dialogue = tmp_path / "dialogue.txt"
+    dialogue.write_text("你好\n我想要猫呀\n", encoding="utf-8")
+    before = json.loads(invoke("rank", dialogue, slim, "--model", trained["run"], "--json", "--top", "5").stdout)
+    gone = before["stickers"][0]
+    Path(gone["path"]).unlink()
+    assert_refused(invoke("rank", dialogue, slim, "--model", trained["run"], "--json"), "image file not found")
+    result = invoke("rank", dialogue, slim, "--model", trained["run"], "--json", "--top", "4", "--skip-bad-images")
+    assert result.exit_code == 0, result.output
+    after = json.loads(result.stdout)
+    assert after["skipped"] == 1 and [s["id"] for s in after["stickers"]] == [s["id"] for s in before["stickers"][1:]]
 
 
 def test_index_from_another_model_is_refused(invoke, trained, tmp_path):

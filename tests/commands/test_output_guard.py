@@ -279,6 +279,20 @@ def test_guard_checks_the_files_a_folder_output_writes(tmp_path):
     refuse_overwriting_inputs({"--plots": plots}, [tmp_path / "elsewhere"], ("--plots",), files)
 
 
+def test_two_outputs_naming_one_file_are_refused(invoke, world, tmp_path):
+    same = tmp_path / "same.out"
+    with pytest.raises(OutputError, match=r"--sheet and --html name the same file"):
+        refuse_overwriting_inputs({"--sheet": same, "--html": tmp_path / "." / "same.out"}, [])
+    files = {"--plots": ("fig.png",)}
+    with pytest.raises(OutputError, match=r"--scores-out and --plots name the same file"):
+        refuse_overwriting_inputs({"--scores-out": tmp_path / "fig.png", "--plots": tmp_path}, [], ("--plots",), files)
+    refuse_overwriting_inputs({"--sheet": same, "--html": tmp_path / "page.html"}, [])
+    dialogue = tmp_path / "dialogue.txt"
+    dialogue.write_text("你好\n", encoding="utf-8")
+    result = invoke("rank", dialogue, world / "index.h5", "--model", world / "run", "--sheet", same, "--html", same)
+    assert_refused(result, "--sheet and --html name the same file", not_written=(same,))
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # pbr demo --report
 
