@@ -87,7 +87,10 @@ def thumbnail(path: str, size: int) -> Image.Image:
 
     try:
         picture = Image.fromarray(np.asarray(load_image(path)))
-    except DataError:
+    except DataError as exc:
+        from .. import console
+
+        console.warn(f"{exc}; drawn as a grey square")
         return Image.new("RGB", (size, size), PLACEHOLDER_COLOR)
     enlarged = size >= 2 * max(picture.size)  # small stickers stay crisp when enlarged
     return fit_in_square(picture, size, Image.NEAREST if enlarged else Image.LANCZOS)

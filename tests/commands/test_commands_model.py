@@ -415,3 +415,17 @@ def test_compile_changes_nothing_but_speed(invoke, trained, tmp_path, monkeypatc
     assert eager.keys() == compiled.keys()
     for name, value in eager.items():
         torch.testing.assert_close(compiled[name], value, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_sheet_warns_of_a_sticker_image_it_cannot_draw(invoke, trained, tmp_path):
+    stickers = tmp_path / "stickers"
+    shutil.copytree(trained["data"] / "stickers", stickers)
+    index = tmp_path / "index.h5"
+    assert invoke("embed", stickers, "--model", trained["run"], "-o", index).exit_code == 0
+    dialogue = tmp_path / "dialogue.txt"
+    dialogue.write_text("你好\n", encoding="utf-8")
+    ranked = json.loads(invoke("rank", dialogue, index, "--model", trained["run"], "--json", "--top", "1").stdout)
+    Path(ranked["stickers"][0]["path"]).unlink()  # the index has the image tokens: ranking needs no image
+    result = invoke("rank", dialogue, index, "--model", trained["run"], "--sheet", tmp_path / "sheet.png")
+    assert result.exit_code == 0 and (tmp_path / "sheet.png").is_file(), result.output
+    assert f"warning: {ranked['stickers'][0]['path']}: image file not found; drawn as a grey square" in result.output
