@@ -357,7 +357,6 @@ PATH_CASES = {
     "newline": ("stickers/t0/t0\ns0.png", ("U+000A", "t0\\ns0.png")),
     "escape": ("stickers/t0/\x1bs0.png", ("U+001B",)),
     "delete": ("stickers/t0/\x7fs0.png", ("U+007F",)),
-    "lone_surrogate": ("stickers/t0/\ud800.png", ("U+D800",)),
     "absolute": ("/etc/passwd", ("'/etc/passwd' is absolute",)),
     "drive": ("C:\\stickers\\a.png", ("is absolute",)),
     "unc": ("\\\\server\\share\\a.png", ("is absolute",)),
@@ -390,6 +389,14 @@ def test_dataset_path_is_refused_naming_file_and_line(dataset, tmp_path, value, 
     assert "\n" not in message and "\0" not in message, repr(message)
     for needle in needles:
         assert needle in message, f"{needle!r} not in {message!r}"
+
+
+def test_dataset_path_with_a_lone_surrogate_is_refused_as_not_unicode(dataset, tmp_path):
+    # refused by the JSON reader already, for every field: no file name (and no output) can hold it
+    root = shutil.copytree(dataset, tmp_path / "data", symlinks=True)
+    set_first_sticker_path(root, "stickers/t0/\ud800.png")
+    with pytest.raises(DataError, match=r"stickers.jsonl: line 1: 'path' holds an unpaired UTF-16 surrogate"):
+        read_pbr_dataset(root)
 
 
 # ---------------------------------------------------------------------------------------------------------------
