@@ -373,16 +373,27 @@ class Trainer:
             raise FormatError(
                 f"the checkpoint does not fit the run's config.json (was config.json edited?): {first}", path
             ) from None
-        self.generator.set_state(state["generator"])
-        self.sampling_generator.set_state(state["sampling_generator"])
-        torch.set_rng_state(state["torch_rng"])
-        if state["cuda_rng"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
-        random.setstate(state["python_rng"])
-        kind, keys, *rest = state["numpy_rng"]
-        np.random.set_state((kind, keys.numpy().astype(np.uint32), *rest))
-        self.start_step = self.saved_step = int(state["step"])
-        self.best_map = float(state["best_map"])
+        try:
+            step, best_map = state["step"], float(state["best_map"])
+            if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= self.steps:
+                raise ValueError(f"step {step!r} is not one of the run's 0-{self.steps}")
+            if not (best_map == -1.0 or 0.0 <= best_map <= 1.0):
+                raise ValueError(f"best_map {best_map!r} is not a MAP")
+            self.generator.set_state(state["generator"])
+            self.sampling_generator.set_state(state["sampling_generator"])
+            torch.set_rng_state(state["torch_rng"])
+            if state["cuda_rng"] and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(state["cuda_rng"])
+            random.setstate(state["python_rng"])
+            kind, keys, *rest = state["numpy_rng"]
+            np.random.set_state((kind, keys.numpy().astype(np.uint32), *rest))
+        except KeyError as exc:
+            raise FormatError(f"damaged checkpoint: '{exc.args[0]}' is missing", path) from None
+        except (RuntimeError, ValueError, TypeError, AttributeError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise FormatError(f"damaged checkpoint: {first}", path) from None
+        self.start_step = self.saved_step = step
+        self.best_map = best_map
 
     def validate(self, step: int) -> dict:
         from .scoring import score_tables

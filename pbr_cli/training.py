@@ -301,6 +301,25 @@ def write_run_info(run_dir: Path, options: TrainOptions, settings) -> None:
     write_text_atomic(run_dir / "run.json", dumps(info, "run.json", run_dir / "run.json", indent=2) + "\n")
 
 
+def mistyped_option(options: TrainOptions) -> str | None:
+    """The first field of `options` whose value is not None and not of the field's type (run.json is edited text)."""
+    kinds = {field.name: bool if "bool" in str(field.type) else str for field in dataclasses.fields(TrainInputs)}
+    kinds.update({name: _FIELD_TYPES.get(RULES[key].kind, str) for name, key in OVERRIDES.items()})
+    for name, kind in kinds.items():
+        value = getattr(options, name)
+        if value is None:
+            continue
+        if kind is bool:
+            fits = isinstance(value, bool)
+        elif kind in (int, float):
+            fits = isinstance(value, (int, float) if kind is float else int) and not isinstance(value, bool)
+        else:
+            fits = isinstance(value, str)
+        if not fits:
+            return name
+    return None
+
+
 def resume_options(run_dir: Path) -> tuple[TrainOptions, RunConfig, int]:
     """The options, resolved configuration and seed a run was started with (run.json, config.json)."""
     import json
@@ -324,6 +343,9 @@ def resume_options(run_dir: Path) -> tuple[TrainOptions, RunConfig, int]:
         raise FormatError(
             "cannot resume: run.json / config.json are missing or not from `pbr train`", run_dir
         ) from None
+    wrong = mistyped_option(options)
+    if wrong is not None:
+        raise FormatError(f"cannot resume: option '{wrong}' holds {getattr(options, wrong)!r}", run_dir / "run.json")
     options.out = str(run_dir)
     return options, config, seed
 
@@ -379,6 +401,10 @@ def _run_training(
         options, config, seed = resume_options(Path(resume))
         settings = dc.replace(settings, seed=seed)
         run_dir = Path(options.out)
+        if (run_dir / "metrics.jsonl").exists():  # the run's log goes on: refuse a damaged one before any work
+            from .report.curves import read_metrics
+
+            read_metrics(run_dir / "metrics.jsonl")
     else:
         config = resolve_config(options)
         run_dir = Path(options.out) if options.out else default_run_dir(config)
@@ -417,7 +443,11 @@ def _run_training(
     if data.val is None:
         console.notice("the val split is empty: no validation; best.safetensors will be the last step's weights")
 
-    model = create_model(config.model)
+    try:
+        model = create_model(config.model)
+    except ConfigError as exc:  # a tower the configuration file describes: name the file
+        named = None if resume or options.config in ("tiny", "paper") else options.config
+        raise ConfigError(exc.message, named) from None
     if not resume:
         for notice in model.load_pretrained(config.model.img_weights, config.model.txt_model):
             console.notice(notice)

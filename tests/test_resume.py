@@ -173,3 +173,68 @@ def test_a_killed_run_with_a_weight_average_resumes_to_the_same_average(setup):
     resumed = load_file(str(run / "last.safetensors"))
     assert all(torch.equal(expected[k], resumed[k]) for k in expected)
     assert safe_torch_load(run / "train_state.pt")["average"]["updates"] == 24
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    from helpers import module_cache, run_pbr
+
+    root = tmp_path_factory.mktemp("finished")
+    with module_cache(root / "cache"):
+        data = write_tiny_dataset(root / "data")
+        result = run_pbr("train", "--data", data, "-o", root / "run", "--steps", "2", "-K", "4", "--img-size", "32")
+        assert result.exit_code == 0, result.output
+    return root / "run"
+
+
+def _damage(run, case):
+    import json
+
+    if case == "run.json data not text":
+        info = json.loads((run / "run.json").read_text(encoding="utf-8"))
+        info["options"]["data"] = 5
+        (run / "run.json").write_text(json.dumps(info), encoding="utf-8")
+        return "run.json", "option 'data' holds 5"
+    if case == "metrics.jsonl line not json":
+        with open(run / "metrics.jsonl", "a", encoding="utf-8") as handle:
+            handle.write("{bad\n")
+        return "metrics.jsonl", "is not JSON"
+    state = torch.load(run / "train_state.pt", weights_only=False)
+    if case == "no generator":
+        del state["generator"]
+        needle = "'generator' is missing"
+    elif case == "generator of 3 bytes":
+        state["generator"] = torch.zeros(3, dtype=torch.uint8)
+        needle = "damaged checkpoint"
+    elif case == "negative step":
+        state["step"] = -5
+        needle = "step -5 is not one of the run's 0-2"
+    else:
+        state["step"] = 10**6
+        needle = "step 1000000 is not one of the run's 0-2"
+    torch.save(state, run / "train_state.pt")
+    return "train_state.pt", needle
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "no generator",
+        "generator of 3 bytes",
+        "negative step",
+        "step past the end",
+        "run.json data not text",
+        "metrics.jsonl line not json",
+    ],
+)
+def test_resume_refuses_a_damaged_run_folder_before_any_work(finished_run, tmp_path, invoke, case):
+    import shutil
+
+    from helpers import assert_refused
+
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    name, needle = _damage(run, case)
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    assert_refused(invoke("train", "--resume", run), f"{run / name}: ", needle)
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before

@@ -710,6 +710,7 @@ def test_image_tower_notice_names_the_tower_built():
     [
         ({"depth": "three"}, "cannot build image tower"),
         ({"num_classes": 5}, "model.img_kwargs: num_classes is set by pbr"),
+        ({"in_chans": 1}, "model.img_kwargs: in_chans must be 3"),  # builds, then fails on the first RGB batch
     ],
 )
 def test_image_tower_kwargs_that_timm_refuses_are_a_config_error(kwargs, needle):
@@ -717,3 +718,13 @@ def test_image_tower_kwargs_that_timm_refuses_are_a_config_error(kwargs, needle)
     config.img, config.img_size, config.img_kwargs = "vit", 32, kwargs
     with pytest.raises(ConfigError, match=needle):
         ImageTower(config)
+
+
+def test_train_names_the_config_file_of_a_tower_it_cannot_build(invoke, tmp_path):
+    from fixtures_data import write_pbr_dataset
+
+    data = write_pbr_dataset(tmp_path / "data")
+    config = tmp_path / "tower.yaml"
+    config.write_text("model:\n  img_kwargs: {in_chans: 1}\n", encoding="utf-8")
+    result = invoke("train", "--data", data, "--config", config, "--steps", "1", "-K", "2", "-o", tmp_path / "run")
+    assert_refused(result, f"{config}: model.img_kwargs: in_chans must be 3", not_written=(tmp_path / "run",))

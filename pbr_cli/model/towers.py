@@ -31,6 +31,10 @@ class ImageTower(nn.Module):
         reserved = sorted({"pretrained", "num_classes", "img_size"} & set(config.img_kwargs))
         if reserved:
             raise ConfigError(f"model.img_kwargs: {reserved[0]} is set by pbr, not by img_kwargs")
+        if config.img_kwargs.get("in_chans", 3) != 3:
+            raise ConfigError(
+                f"model.img_kwargs: in_chans must be 3 (stickers are RGB), got {config.img_kwargs['in_chans']!r}"
+            )
         kwargs = dict(pretrained=False, num_classes=0, **config.img_kwargs)
         try:
             try:

@@ -22,6 +22,8 @@ def read_metrics(path: str | os.PathLike) -> tuple[list[dict], list[dict]]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise FormatError(f"cannot read the metrics log ({exc.strerror})", path) from None
+    except UnicodeDecodeError:
+        raise FormatError("the metrics log is not UTF-8 text", path) from None
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
