@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Dataset folder (default: the cache, $PBR_CACHE_DIR or ~/.cache/pbr, under demo/).",
+    help="Dataset folder (default: the cache, $PBR_CACHE_DIR or ~/.cache/pbr, under demo/). A demo dataset of "
+    "another seed or size there is replaced (said so); a folder that also holds other files is refused.",
 )
 @click.option(
     "--size",
@@ -103,6 +104,12 @@ def demo(
         console.info(f"using the demo dataset in {root}")
         summary = read_demo_summary(root)
     else:
+        from ..demo.build import check_replaceable, describe_existing
+
+        check_replaceable(Path(root))  # before a word of replacing it
+        replaced = describe_existing(root)
+        if replaced:
+            console.notice(f"{root} holds {replaced}: it is replaced by the {size} demo dataset of seed {seed}")
         console.info(f"building the {size} demo dataset (seed {seed}) in {root} ...")
         summary = build_demo(root, seed, size)
         console.info(f"built in {summary.build_seconds:.1f} s")

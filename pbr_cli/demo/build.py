@@ -133,6 +133,17 @@ def _read_manifest(root: Path) -> dict[str, Any] | None:
     return manifest if isinstance(manifest, dict) and manifest.get("kind") == MANIFEST_KIND else None
 
 
+def describe_existing(root: str | os.PathLike) -> str:
+    """What demo dataset `root` holds ("the small demo dataset of seed 1, generator 2"), or "" when none."""
+    manifest = _read_manifest(Path(root))
+    if manifest is None:
+        return ""
+    return (
+        f"the {manifest.get('size', '?')} demo dataset of seed {manifest.get('seed', '?')} "
+        f"(generator version {manifest.get('generator_version', '?')})"
+    )
+
+
 def demo_is_current(root: str | os.PathLike, seed: int = 0, size: str = "small") -> bool:
     """True when `root` holds a complete demo dataset of this generator version, seed and size."""
     root = Path(root)
@@ -354,14 +365,28 @@ def _build_into(folder: Path, seed: int, spec: DemoSize) -> dict[str, Any]:
     return manifest
 
 
-def _check_replaceable(out_dir: Path) -> None:
+DATASET_ENTRIES = frozenset(
+    {MANIFEST, "stickers.jsonl", "dialogue_labels.jsonl", "stickers", "emotion", *(f"{s}.jsonl" for s in SPLITS)}
+)  # what a demo dataset folder holds at its top level
+
+
+def check_replaceable(out_dir: Path) -> None:
+    """OutputError unless `out_dir` is absent, empty, or a demo dataset holding nothing a build did not write."""
     if not out_dir.exists():
         return
     if not out_dir.is_dir():
         raise OutputError("exists and is not a folder; nothing was written", out_dir)
-    if any(out_dir.iterdir()) and _read_manifest(out_dir) is None:
+    entries = sorted(entry.name for entry in out_dir.iterdir())
+    if entries and _read_manifest(out_dir) is None:
         raise OutputError(
             "folder exists and is not a pbr demo dataset; choose another folder, nothing was written", out_dir
+        )
+    foreign = [name for name in entries if name not in DATASET_ENTRIES]
+    if foreign:  # replacing the dataset replaces the folder: they would go with it
+        raise OutputError(
+            f"the demo dataset here would be rebuilt, but the folder also holds '{foreign[0]}', which the "
+            "demo did not write; move it or choose another folder, nothing was written",
+            out_dir,
         )
 
 
@@ -373,7 +398,7 @@ def build_demo(out_dir: str | os.PathLike, seed: int = 0, size: str = "small") -
     """
     spec = _size(size)
     out_dir = Path(out_dir)
-    _check_replaceable(out_dir)
+    check_replaceable(out_dir)
     started = time.perf_counter()
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)

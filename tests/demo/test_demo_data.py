@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from helpers import assert_refused
 from pbr_cli.demo.build import SIZES, build_demo, default_demo_dir, demo_is_current, ensure_demo
 from pbr_cli.demo.draw import LIBRARY_CHARACTERS, TEACHER_CHARACTERS, VARIANTS
 from pbr_cli.emotions import EMOTIONS, NEGATIVE_EMOTIONS, POSITIVE_EMOTIONS
@@ -246,3 +247,21 @@ def test_unknown_size_is_a_config_error(tmp_path):
 
     with pytest.raises(ConfigError, match="unknown demo size"):
         build_demo(tmp_path / "x", size="huge")
+
+
+def test_rebuilding_a_demo_folder_that_holds_other_files_is_refused(tiny, tmp_path, invoke):
+    # a rebuild replaces the whole folder: files the demo did not write would go with it
+    target = tmp_path / "demo"
+    shutil.copytree(tiny, target)
+    (target / "notes.txt").write_text("keep me")
+    with pytest.raises(OutputError, match="also holds 'notes.txt', which the demo did not write"):
+        build_demo(target, seed=1, size="tiny")
+    before = _files(target)
+    result = invoke("--seed", "1", "demo", "--dataset-only", "--size", "tiny", "--out", target)
+    assert_refused(result, str(target), "also holds 'notes.txt'")
+    assert _files(target) == before
+    (target / "notes.txt").unlink()
+    result = invoke("--seed", "1", "demo", "--dataset-only", "--size", "tiny", "--out", target)
+    assert result.exit_code == 0, result.output
+    assert "holds the tiny demo dataset of seed 0 (generator version" in " ".join(result.output.split())
+    assert json.loads((target / "demo.json").read_text())["seed"] == 1
