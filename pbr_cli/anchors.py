@@ -24,7 +24,7 @@ class EmotionAnchors:
     emotion: np.ndarray  # (7*M,) int64 emotion index of each row
     M: int  # anchors per emotion
     images_per_emotion: list[int]  # images clustered for each emotion
-    clusters_per_emotion: list[int]  # distinct centroids per emotion (< M only where a class was shrunk)
+    clusters_per_emotion: list[int]  # distinct centroids per emotion (< M where a class was shrunk or repeats images)
     class_names: tuple[str, ...] = EMOTIONS
 
     @property
@@ -93,7 +93,7 @@ def build_anchors(
             kmeans = KMeans(n_clusters=k, n_init=1, random_state=seed + index).fit(members)
         centroids = kmeans.cluster_centers_.astype(np.float32)  # (k, C_S)
         blocks.append(centroids[np.arange(M) % k])  # (M, C_S)
-        distinct.append(k)
+        distinct.append(len(np.unique(centroids, axis=0)))  # repeated images give repeated centroids
     return EmotionAnchors(
         anchors=np.concatenate(blocks),
         emotion=np.repeat(np.arange(len(class_names), dtype=np.int64), M),

@@ -216,7 +216,9 @@ def anchors_file(
     )
     if anchors.shrunk:
         listed = ", ".join(f"{name} {count}" for name, count in anchors.shrunk.items())
-        console.warn(f"fewer than M={M} images ({listed}): those emotions' anchors repeat their distinct centroids")
+        console.warn(
+            f"fewer than M={M} distinct images ({listed}): those emotions' anchors repeat their distinct centroids"
+        )
     summary = {
         "output": str(output),
         "teacher_hash": teacher_hash,

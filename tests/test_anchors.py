@@ -68,6 +68,13 @@ def test_small_class_is_an_error_or_shrinks():
         build_anchors(missing, missing_labels, M=3, on_small_class="shrink")
 
 
+def test_repeated_images_count_as_one_distinct_anchor():
+    features, labels = blobs([6, 6, 6, 6, 6, 6, 6])
+    features[labels == 2] = features[labels == 2][0]  # disgust: one image six times
+    anchors = build_anchors(features, labels, M=3)
+    assert anchors.clusters_per_emotion == [3, 3, 1, 3, 3, 3, 3] and anchors.shrunk == {"disgust": 1}
+
+
 def test_pseudo_labels_softmax_over_anchors():
     features = np.array([[1.0, 0.0]], dtype=np.float32)
     anchors = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)

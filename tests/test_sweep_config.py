@@ -728,3 +728,14 @@ def test_train_names_the_config_file_of_a_tower_it_cannot_build(invoke, tmp_path
     config.write_text("model:\n  img_kwargs: {in_chans: 1}\n", encoding="utf-8")
     result = invoke("train", "--data", data, "--config", config, "--steps", "1", "-K", "2", "-o", tmp_path / "run")
     assert_refused(result, f"{config}: model.img_kwargs: in_chans must be 3", not_written=(tmp_path / "run",))
+
+
+def test_an_exponent_yaml_reads_as_text_gets_a_hint(tmp_path):
+    from pbr_cli.model.config import load_run_config
+
+    path = tmp_path / "lr.yaml"
+    path.write_text("train:\n  lr: 1e-3\n", encoding="utf-8")  # YAML 1.1: text, not a number
+    with pytest.raises(ConfigError, match=r"train.lr: expected a number, got '1e-3' \(.*write 1.0e-3\)"):
+        load_run_config(str(path))
+    path.write_text("train:\n  lr: 1.0e-3\n", encoding="utf-8")
+    assert load_run_config(str(path)).train.lr == 1e-3

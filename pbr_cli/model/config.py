@@ -6,6 +6,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
@@ -211,7 +212,11 @@ class Rule:
             return self._in_range(int(value))
         if self.kind == "float":
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError(f"expected a number, got {_shown(value)}")
+                hint = ""
+                if isinstance(value, str) and re.fullmatch(r"[-+]?\d+e[-+]?\d+", value.strip(), re.IGNORECASE):
+                    written = value.strip().lower().replace("e", ".0e", 1)
+                    hint = f" (YAML reads an exponent without a decimal point as text: write {written})"
+                raise ValueError(f"expected a number, got {_shown(value)}{hint}")
             try:
                 number = float(value)
             except OverflowError:  # an integer beyond any float
