@@ -52,9 +52,9 @@ def info(message: str) -> None:
 
 
 def notice(message: str) -> None:
-    """A one-line notice the user should see even when it is not an error (e.g. random init)."""
+    """A one-line notice the user should see even when it is not an error (e.g. random init); not wrapped."""
     if VERBOSITY["level"] >= 0:
-        err.print(f"note: {message}", style="cyan", markup=False)
+        err.print(f"note: {message}", style="cyan", markup=False, soft_wrap=True)
 
 
 def warn(message: str) -> None:

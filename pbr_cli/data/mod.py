@@ -23,8 +23,10 @@ from .records import (
     build_dataset,
     check_dialogue,
     claim_id,
+    has_text,
     json_type,
     normalise_split_name,
+    note_textless,
     read_json,
     require,
 )
@@ -148,6 +150,7 @@ def _samples_from_dialogues(document: Any, source: Path, memes: _MemeIds) -> lis
 def _samples_from_tasks(records: list[Any], source: Path, split: str, memes: _MemeIds) -> list[Dialogue]:
     samples: list[Dialogue] = []
     first_seen: dict[str, str] = {}
+    textless: list[str] = []  # a history of memes alone: data pbr cannot use, not an error
     for index, record in enumerate(records):
         where = f"record {index}"
         record = as_object(record, where, source, where)
@@ -172,7 +175,11 @@ def _samples_from_tasks(records: list[Any], source: Path, split: str, memes: _Me
         sample_id = as_id(record["id"], "id", source, where) if record.get("id") is not None else f"{split}-{index}"
         claim_id(first_seen, sample_id, where, "sample", source, where)
         sample = Dialogue(id=sample_id, context=context, sticker=memes.resolve(truth), candidates=candidates)
+        if not has_text(context):
+            textless.append(where)
+            continue
         samples.append(check_dialogue(sample, memes.stickers, source, where, IMG2ID_FILE))
+    note_textless(source, textless)
     return samples
 
 

@@ -217,11 +217,25 @@ def claim_id(seen: dict[str, str], item_id: str, location: str, kind: str, path:
     seen[item_id] = location
 
 
+def note_textless(source: Path, places: list[str]) -> None:
+    """Say that a third-party file's samples whose context holds no text (stickers only) were left out."""
+    if places:
+        from .. import console
+
+        console.notice(
+            f"{source}: {len(places)} sample(s) whose context holds no text (stickers only) left out, e.g. {places[0]}"
+        )
+
+
+def has_text(context: Sequence[str]) -> bool:
+    return any(utterance.strip() for utterance in context)
+
+
 def check_dialogue(
     dialogue: Dialogue, stickers: Mapping[str, Sticker], path: Path, where: str, library: str
 ) -> Dialogue:
     """Check one sample against the library: context text, a known ground truth, sound fixed candidates."""
-    if not any(utterance.strip() for utterance in dialogue.context):
+    if not has_text(dialogue.context):
         raise DataError(f"{where}: empty context (the dialogue has no utterance text)", path)
     if dialogue.sticker not in stickers:
         raise DataError(f"{where}: unknown sticker '{dialogue.sticker}' (not in {library})", path)

@@ -14,9 +14,11 @@ from .records import (
     as_object,
     build_dataset,
     check_dialogue,
+    has_text,
     iter_json_lines,
     json_type,
     normalise_split_name,
+    note_textless,
     require,
 )
 from .types import Dialogue, Sticker, StickerDataset
@@ -103,6 +105,9 @@ def _context_texts(context: Any, source: Path, where: str) -> list[str]:
 
 def _read_release(source: Path, split: str, stickers: dict[str, Sticker]) -> list[Dialogue]:
     dialogues: list[Dialogue] = []
+    textless: list[
+        str
+    ] = []  # StickerChat is real chat: a context of stickers alone is data pbr cannot use, not an error
     for number, record in iter_json_lines(source):
         where = f"line {number}"
         context = _context_texts(require(record, "context", source, where), source, where)
@@ -118,7 +123,11 @@ def _read_release(source: Path, split: str, stickers: dict[str, Sticker]) -> lis
         )
         truth = sticker_key(set_id, _normalise_sticker_id(raw_id, set_id))
         dialogue = Dialogue(id=f"{split}-{number}", context=context, sticker=truth)
+        if not has_text(context):
+            textless.append(where)
+            continue
         dialogues.append(check_dialogue(dialogue, stickers, source, where, f"{STICKER_FOLDER}/"))
+    note_textless(source, textless)
     return dialogues
 
 

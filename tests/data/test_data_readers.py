@@ -213,7 +213,6 @@ def test_stickerchat_candidates_stay_in_the_set(tmp_path):
         ({"current": {"sticker_set_id": "1001"}}, "missing required field 'current.sticker_id'"),
         ({"current": None}, "missing required field 'current'"),
         ({"current": "1001/1"}, "'current' must be an object"),
-        ({"context": [{"text": "", "id": 1}, {"text": "  ", "id": 2}]}, "empty context"),
         ({"context": "你好"}, "'context' must be an array"),
     ],
 )
@@ -223,6 +222,18 @@ def test_stickerchat_bad_records(tmp_path, changes, expected):
     edit_record(path, 4, **changes)
     with raises_naming(path, "line 4: ", expected):
         open_dataset(root)
+
+
+def test_stickerchat_dialogue_of_stickers_alone_is_left_out_and_said(tmp_path, capsys):
+    # real chat: a context of stickers only is data a text model cannot use, not a broken file
+    root = write_stickerchat(tmp_path)
+    before = len(open_dataset(root).split("val"))
+    edit_record(root / "release_val.json", 4, context=[{"text": "", "id": 1}, {"text": "  ", "id": 2}])
+    capsys.readouterr()
+    dataset = open_dataset(root)
+    assert len(dataset.split("val")) == before - 1 and "val-4" not in {d.id for d in dataset.split("val")}
+    said = " ".join(capsys.readouterr().err.split())
+    assert "release_val.json: 1 sample(s) whose context holds no text (stickers only) left out, e.g. line 4" in said
 
 
 def test_stickerchat_malformed_line_and_missing_stickers(tmp_path):
@@ -367,7 +378,6 @@ def test_mod_library_without_img2id_uses_file_stems(tmp_path):
         ("c_test_easy_task2.json", lambda d: d[1].pop("history"), "record 1: missing required field 'history'"),
         ("c_test_easy_task2.json", lambda d: d[0]["candidate"]["set"].remove("196"), "do not contain the ground truth"),
         ("c_test_easy_task2.json", lambda d: d[0]["candidate"]["set"].append("777"), "unknown candidate sticker '777'"),
-        ("c_test_easy_task2.json", lambda d: d[1].update(history=[" ", {"txt": ""}]), "record 1: empty context"),
         ("img2id.json", lambda d: d.update({"meme0001.jpg": "030"}), "duplicate meme id '030'"),
         ("img2id.json", lambda d: d.update({"gone.jpg": "500"}), "'gone.jpg': image 'gone.jpg' does not exist"),
     ],
@@ -380,6 +390,19 @@ def test_mod_bad_input(tmp_path, file_name, edit, expected):
     write_json(path, document)
     with raises_naming(path, expected):
         open_dataset(root)
+
+
+def test_mod_task_record_of_memes_alone_is_left_out_and_said(tmp_path, capsys):
+    root = write_mod(tmp_path)
+    path = root / "c_test_easy_task2.json"
+    document = json.loads(path.read_text(encoding="utf-8"))
+    before = len(document)
+    document[1].update(history=[" ", {"txt": "", "img_id": "196"}])
+    write_json(path, document)
+    capsys.readouterr()
+    dataset = open_dataset(root)
+    assert len(dataset.split("test_easy")) == before - 1
+    assert "record 1" in " ".join(capsys.readouterr().err.split())
 
 
 def test_mod_duplicate_dialogue_key_and_malformed_json(tmp_path):
