@@ -66,6 +66,25 @@ def split_holdout(items: Sequence[LabelledImage], fraction: float, seed: int) ->
     )
 
 
+def _warn_of_copies(train_items, train_pixels, items, pixels, split: str, size: int) -> None:
+    """Warn when images of an evaluation split are training images again (equal pixels at `size`)."""
+    import hashlib
+
+    from .. import console
+
+    def digests(array: torch.Tensor) -> list[bytes]:
+        return [hashlib.blake2b(image.numpy().tobytes(), digest_size=16).digest() for image in array.cpu()]
+
+    seen = dict(zip(digests(train_pixels), train_items))
+    copies = [(item, seen[digest]) for item, digest in zip(items, digests(pixels)) if digest in seen]
+    if copies:
+        item, original = copies[0]
+        console.warn(
+            f"{len(copies)} of the {len(items)} {split} images are training images again at {size} px "
+            f"(e.g. {item.path} and {original.path}): {split} accuracy will flatter the teacher"
+        )
+
+
 def _decode_labelled(
     items: Sequence[LabelledImage], size: int, stage: str, on_progress: StageProgress | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -196,6 +215,8 @@ def train_teacher(
         name: _decode_labelled(items, img_size, f"decoding {name} images", on_progress)
         for name, items in eval_items.items()
     }
+    for name, (pixels, _) in eval_data.items():
+        _warn_of_copies(train_items, train_pixels, eval_items[name], pixels, name, img_size)
     label_counts = np.bincount(train_labels.cpu().numpy(), minlength=len(class_names))
     majority_class = int(label_counts.argmax())
     loss_weights = _class_weights(train_labels.cpu().numpy(), len(class_names)).to(device)

@@ -169,6 +169,18 @@ def test_teacher_train_warns_about_emotions_without_training_images(invoke, tmp_
     ], result.stderr
 
 
+def test_teacher_train_warns_of_test_images_that_are_training_images_again(invoke, tmp_path):
+    data = tmp_path / "data"
+    write_emotion_images(data / "train", per_class=3, seed=0)
+    write_emotion_images(data / "test", per_class=2, seed=1)
+    shutil.copy(data / "train" / "anger" / "0_1.png", data / "test" / "anger" / "copy.png")
+    result = invoke("teacher-train", data, *TEACHER_ARGS, "--epochs", "1", "-o", tmp_path / "t.pt")
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and warnings[0].startswith("warning: 1 of the 15 test images are training images again")
+    assert "copy.png" in warnings[0] and "0_1.png" in warnings[0], warnings
+
+
 @pytest.mark.parametrize("options", [["--which", "last"], ["--which", "best"], ["--no-tokens"]])
 def test_embed_with_a_teacher_refuses_the_options_of_a_run(invoke, tmp_path, options):
     write_emotion_images(tmp_path / "data", per_class=1)
