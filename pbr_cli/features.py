@@ -19,7 +19,7 @@ import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, NoReturn
+from typing import Any, Callable, Iterator, Mapping, NoReturn, Sequence
 
 import numpy as np
 
@@ -98,13 +98,21 @@ def _values_in(data: "H5Data", name: str, low: int, high: int) -> None:
         _fail(data, f"dataset '{name}' values must lie in {low}..{high}; row {row} holds {values[row]}")
 
 
-def _unique_ids(data: "H5Data") -> None:
-    ids = data["ids"]
-    first_row: dict[str, int] = {}
-    for row, value in enumerate(ids.tolist()):
+def first_repeat(values: Sequence[Any]) -> tuple[Any, int, int] | None:
+    """(value, its first row, the row it comes again) for the first value that repeats; None when none does."""
+    first_row: dict[Any, int] = {}
+    for row, value in enumerate(values):
         if value in first_row:
-            _fail(data, f"dataset 'ids' holds '{value}' twice (rows {first_row[value]} and {row})")
+            return value, first_row[value], row
         first_row[value] = row
+    return None
+
+
+def _unique_ids(data: "H5Data") -> None:
+    repeat = first_repeat(data["ids"].tolist())
+    if repeat is not None:
+        value, first, row = repeat
+        _fail(data, f"dataset 'ids' holds '{value}' twice (rows {first} and {row})")
 
 
 def _probabilities(data: "H5Data", names: tuple[str, ...], tolerance: float = 1e-3) -> None:
@@ -200,7 +208,8 @@ def _check_sticker_index(data: "H5Data") -> None:
     _unique_ids(data)
     _width(data, "embeddings", data.attrs["dim"], "attribute 'dim'")
     # ITC ranks by the dot product of unit vectors: an embedding of another length would skew every score
-    norms = np.linalg.norm(np.asarray(data["embeddings"], dtype=np.float32), axis=1)
+    embeddings = data["embeddings"]
+    norms = np.sqrt(np.einsum("ij,ij->i", embeddings, embeddings, dtype=np.float32))
     off = np.abs(norms - 1) > 0.01  # stored as float16: lengths within ~1e-3 of 1
     if off.any():
         row = _first(off)

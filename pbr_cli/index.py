@@ -288,8 +288,6 @@ def _readable_part(sticker_set: StickerSet, img_size: int, where: str | Path):
 
     stickers = [Sticker(id=i, topic="", path=Path(p)) for i, p in zip(sticker_set.ids, sticker_set.paths)]
     pixels, bad = decode_stickers(stickers, img_size, skip_bad=True)
-    if not bad:
-        return sticker_set, (lambda rows: pixels[rows]), 0
     keep = readable_rows(len(stickers), bad, where)
     rows = torch.from_numpy(keep).to(sticker_set.embeddings.device)
     readable = StickerSet(

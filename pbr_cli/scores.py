@@ -87,7 +87,7 @@ def read_plain_scores_h5(path: Path) -> ScoresTable:
     import h5py
 
     from .data.records import printable
-    from .features import h5_node, open_h5, reading_h5
+    from .features import first_repeat, h5_node, open_h5, reading_h5
 
     with open_h5(path) as handle:
         arrays = {}
@@ -113,10 +113,9 @@ def read_plain_scores_h5(path: Path) -> ScoresTable:
             f"{len(ids)}, {len(scores)}, {len(label)}",
             path,
         )
-    if len(set(ids)) != len(ids):
-        seen: set[str] = set()
-        twice = next(i for i in ids if i in seen or seen.add(i))
-        raise FormatError(f"dataset 'ids' holds '{printable(twice, 60)}' twice; one row per dialogue", path)
+    repeat = first_repeat(ids)
+    if repeat is not None:
+        raise FormatError(f"dataset 'ids' holds '{printable(repeat[0], 60)}' twice; one row per dialogue", path)
     if not np.isfinite(scores).all():
         first = int(np.argwhere(~np.isfinite(scores))[0][0])
         raise FormatError(f"dataset 'scores' holds NaN or infinite values (row {first})", path)

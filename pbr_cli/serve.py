@@ -83,7 +83,7 @@ class Ranker:
 
     def parse(self, body: bytes) -> RankRequest:
         """Validate a POST /rank body; RequestError naming the field on anything wrong."""
-        from .data.records import lone_surrogate, printable
+        from .data.records import printable, surrogate_problem
 
         try:
             text = body.decode("utf-8")
@@ -94,10 +94,9 @@ class Ranker:
             raise RequestError(f"the body is not valid JSON ({exc})") from None
         except RecursionError:
             raise RequestError("the body is not valid JSON (nested too deeply)") from None
-        if "\\u" in text and (found := lone_surrogate(data)) is not None:
-            raise RequestError(
-                f"'{printable(found, 60)}' holds an unpaired UTF-16 surrogate escape, which is not Unicode text"
-            )
+        problem = surrogate_problem(text, data)
+        if problem is not None:
+            raise RequestError(problem)
         if not isinstance(data, dict):
             raise RequestError('the body must be a JSON object like {"context": ["..."]}')
         unknown = sorted(set(data) - set(_FIELDS))

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import DataError
-from .records import printable
+from .records import holds_surrogate, printable
 
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".npy")
 DEFAULT_MAX_PIXELS = 64_000_000  # 64 megapixels: far above any sticker, far below a decompression bomb
@@ -244,7 +244,7 @@ def refuse_undecodable_name(name: str, folder: str | os.PathLike) -> None:
 
     Its sticker id could be written to no output (HDF5 strings, JSON, an HTTP reply), so it is refused first.
     """
-    if any("\udc80" <= char <= "\udcff" for char in name):
+    if holds_surrogate(name):
         raise DataError(f"file name '{printable(name)}' is not UTF-8; rename it", folder)
 
 

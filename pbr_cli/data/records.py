@@ -34,6 +34,11 @@ def json_type(value: Any) -> str:
     return type(value).__name__
 
 
+def holds_surrogate(text: str) -> bool:
+    """True when `text` holds a UTF-16 surrogate: no Unicode character, so UTF-8 cannot write it."""
+    return any("\ud800" <= char <= "\udfff" for char in text)
+
+
 def lone_surrogate(value: Any, key: str = "") -> str | None:
     """Dotted key of the first string (or object key) in `value` holding an unpaired UTF-16 surrogate; None if none.
 
@@ -41,7 +46,7 @@ def lone_surrogate(value: Any, key: str = "") -> str | None:
     character, and writing it anywhere as UTF-8 (a file, an HDF5 string, a reply) fails.
     """
     if isinstance(value, str):
-        return key or "(the value)" if any("\ud800" <= char <= "\udfff" for char in value) else None
+        return key or "(the value)" if holds_surrogate(value) else None
     if isinstance(value, dict):
         for name, item in value.items():
             inner = f"{key}.{name}" if key else str(name)
@@ -58,18 +63,23 @@ def lone_surrogate(value: Any, key: str = "") -> str | None:
     return None
 
 
+def surrogate_problem(text: str, value: Any) -> str | None:
+    """What is wrong when the JSON `text`, parsed into `value`, holds an unpaired surrogate escape; else None.
+
+    Only text with a surrogate escape is walked (UTF-8 cannot carry a surrogate in any other way).
+    """
+    found = lone_surrogate(value) if _SURROGATE_ESCAPE.search(text) else None
+    if found is None:
+        return None
+    shown = printable(found, 60)
+    return f"'{shown}' holds an unpaired UTF-16 surrogate escape (\\ud800-\\udfff), which is not Unicode text"
+
+
 def refuse_lone_surrogates(text: str, value: Any, path: Path, where: str | None = None) -> None:
     """DataError naming the field when the JSON `text` parsed into `value` holds an unpaired surrogate escape."""
-    if _SURROGATE_ESCAPE.search(text) is None:
-        return
-    found = lone_surrogate(value)
-    if found is not None:
-        prefix = f"{where}: " if where else ""
-        raise DataError(
-            f"{prefix}'{printable(found, 60)}' holds an unpaired UTF-16 surrogate escape (\\ud800-\\udfff), "
-            "which is not Unicode text",
-            path,
-        )
+    problem = surrogate_problem(text, value)
+    if problem is not None:
+        raise DataError(f"{where}: {problem}" if where else problem, path)
 
 
 def printable(text: str, limit: int = 0) -> str:

@@ -105,9 +105,8 @@ def _context_texts(context: Any, source: Path, where: str) -> list[str]:
 
 def _read_release(source: Path, split: str, stickers: dict[str, Sticker]) -> list[Dialogue]:
     dialogues: list[Dialogue] = []
-    textless: list[
-        str
-    ] = []  # StickerChat is real chat: a context of stickers alone is data pbr cannot use, not an error
+    # a context of stickers alone is real chat pbr cannot use, not an error: left out and said
+    textless: list[str] = []
     for number, record in iter_json_lines(source):
         where = f"line {number}"
         context = _context_texts(require(record, "context", source, where), source, where)
