@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..emotions import EMOTIONS
 from ..errors import DataError
-from .images import IMAGE_SUFFIXES, find_images, is_hidden
+from .images import IMAGE_SUFFIXES, find_images, is_hidden, note_left_out
 from .records import claim_id, normalise_split_name
 from .types import EmotionImageSet, LabelledImage, Sticker
 
@@ -19,7 +19,7 @@ def _subfolders(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and not is_hidden(p.name))
 
 
-def _read_classes(folder: Path, root: Path) -> list[LabelledImage]:
+def _read_classes(folder: Path, root: Path, left_out: list[Path]) -> list[LabelledImage]:
     loose = [
         p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not is_hidden(p.name)
     ]
@@ -34,7 +34,7 @@ def _read_classes(folder: Path, root: Path) -> list[LabelledImage]:
             raise DataError(
                 f"class folder '{class_folder.name}' is not an emotion (expected {', '.join(EMOTIONS)})", folder
             )
-        for path in find_images(class_folder):
+        for path in find_images(class_folder, left_out):
             image_id = path.relative_to(root).with_suffix("").as_posix()
             labelled.append(
                 LabelledImage(id=image_id, path=path, label=EMOTIONS.index(emotion), topic=class_folder.name)
@@ -49,10 +49,14 @@ def read_emotion_folder(root: str | os.PathLike) -> EmotionImageSet:
         raise DataError("folder not found" if not root.exists() else "expected a folder", root)
     folders = _subfolders(root)
     split_folders = {normalise_split_name(p.name): p for p in folders if normalise_split_name(p.name) in _SPLIT_FOLDERS}
+    left_out: list[Path] = []
     if folders and len(split_folders) == len(folders):
-        splits = {name: _read_classes(split_folders[name], root) for name in _SPLIT_FOLDERS if name in split_folders}
+        splits = {
+            name: _read_classes(split_folders[name], root, left_out) for name in _SPLIT_FOLDERS if name in split_folders
+        }
     else:
-        splits = {"train": _read_classes(root, root)}
+        splits = {"train": _read_classes(root, root, left_out)}
+    note_left_out(root, left_out)
     if not any(splits.values()):
         raise DataError(
             "no images found; expected <folder>/<emotion>/*.png|jpg|webp|gif with emotion one of "

@@ -18,6 +18,7 @@ from ..errors import DataError
 from .records import holds_surrogate, printable
 
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".npy")
+OTHER_IMAGE_SUFFIXES = (".tif", ".tiff", ".heic", ".heif", ".avif", ".jxl", ".svg", ".ico", ".tga", ".psd")
 DEFAULT_MAX_PIXELS = 64_000_000  # 64 megapixels: far above any sticker, far below a decompression bomb
 MAX_SIDE = 65_535  # the largest side JPEG and GIF can hold; a longer side is a corrupt header or a bomb's shape
 _PIL_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP")  # the only decoders Pillow may try
@@ -32,6 +33,7 @@ _SIGNATURES = (  # (format, offset, magic bytes): what a file that Pillow cannot
 )
 _ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
 _WIDE_GREY_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")  # 16-bit greyscale (PNG, TIFF); "I" holds it too
+_ORIENTATION_TAG = 0x0112  # EXIF Orientation
 _NOT_IN_PATHS = {"Cc": "the control character", "Cs": "the unpaired surrogate"}  # Unicode categories refused
 
 
@@ -39,9 +41,10 @@ def load_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIX
     """Decode an image file to an (H, W, 3) uint8 RGB array; transparent pixels are composited on white.
 
     Reads png, jpg/jpeg, webp, gif (first frame), bmp and .npy arrays (HW, HWC with 1-4 channels, or
-    CHW). Raises DataError naming the file when it is missing, empty, corrupt, truncated, of an
-    unsupported type, larger than `max_pixels` (None: no limit beyond Pillow's own) or with a side
-    longer than MAX_SIDE. The size is checked from the header, before any pixel is decoded.
+    CHW). A picture with an EXIF Orientation tag is turned upright, as image viewers show it. Raises
+    DataError naming the file when it is missing, empty, corrupt, truncated, of an unsupported type,
+    larger than `max_pixels` (None: no limit beyond Pillow's own) or with a side longer than MAX_SIDE.
+    The size is checked from the header, before any pixel is decoded.
     """
     path = Path(path)
     try:
@@ -107,11 +110,14 @@ def _load_picture(path: Path, max_pixels: int | None) -> np.ndarray:
     try:
         with _open_picture(path) as image:
             _check_pixels(image.height, image.width, max_pixels, path)
+            orientation = _orientation(image)
             if image.mode in _WIDE_GREY_MODES:
-                return _wide_grey(image)
-            if image.mode in _ALPHA_MODES or "transparency" in image.info:
-                return _over_white(np.array(image.convert("RGBA"), dtype=np.uint8))
-            return np.array(image.convert("RGB"), dtype=np.uint8)
+                pixels = _wide_grey(image)
+            elif image.mode in _ALPHA_MODES or "transparency" in image.info:
+                pixels = _over_white(np.array(image.convert("RGBA"), dtype=np.uint8))
+            else:
+                pixels = np.array(image.convert("RGB"), dtype=np.uint8)
+            return _upright(pixels, orientation)
     except DataError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -122,6 +128,30 @@ def _load_picture(path: Path, max_pixels: int | None) -> np.ndarray:
         raise
     except Exception as exc:  # decoders raise OSError, SyntaxError, zlib.error, struct.error, ...
         raise DataError(f"corrupt or truncated {_kind(path)}: {exc}", path) from None
+
+
+def _orientation(image: Image.Image) -> int:
+    """The EXIF Orientation tag (1-8; 1 when absent or unreadable): how a viewer turns the stored pixels.
+
+    Phone photos are stored as the sensor saw them and tagged; a damaged EXIF block does not make the pixels
+    unreadable, so it counts as no tag. Pillow reads a PNG's eXIf chunk only once the pixels are loaded.
+    """
+    try:
+        value = image.getexif().get(_ORIENTATION_TAG, 1)
+    except Exception:  # noqa: BLE001 - EXIF parsers raise anything on a damaged block
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _upright(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """(H, W, 3) pixels turned as EXIF orientation 1-8 says (Pillow's ImageOps.exif_transpose, on the array)."""
+    if orientation in (5, 6, 7, 8):
+        pixels = pixels.transpose(1, 0, 2)  # 5: transposed; 6, 7, 8 are this plus a flip
+    if orientation in (2, 3, 6, 7):
+        pixels = pixels[:, ::-1]
+    if orientation in (3, 4, 7, 8):
+        pixels = pixels[::-1]
+    return np.ascontiguousarray(pixels) if orientation != 1 else pixels
 
 
 def _wide_grey(image: Image.Image) -> np.ndarray:
@@ -248,23 +278,49 @@ def refuse_undecodable_name(name: str, folder: str | os.PathLike) -> None:
         raise DataError(f"file name '{printable(name)}' is not UTF-8; rename it", folder)
 
 
-def find_images(folder: str | os.PathLike) -> list[Path]:
-    """Every image file under `folder` (recursive, hidden files and folders skipped), sorted by relative path."""
+def find_images(folder: str | os.PathLike, left_out: list[Path] | None = None) -> list[Path]:
+    """Every image file under `folder` (recursive, hidden files and folders skipped), sorted by relative path.
+
+    Pictures of a type pbr does not read (OTHER_IMAGE_SUFFIXES: TIFF, HEIC, SVG, ...) are not images here;
+    they are appended to `left_out` when given, else announced in one notice, so none vanishes unseen.
+    """
     root = Path(folder)
     if not root.exists():
         raise DataError("folder not found", root)
     if not root.is_dir():
         raise DataError("expected a folder of images", root)
     found: list[Path] = []
+    others: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(name for name in dirnames if not is_hidden(name))
         for name in dirnames:
             refuse_undecodable_name(name, dirpath)
         for name in filenames:
-            if not is_hidden(name) and os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES:
+            suffix = os.path.splitext(name)[1].lower()
+            if is_hidden(name):
+                continue
+            if suffix in IMAGE_SUFFIXES:
                 refuse_undecodable_name(name, dirpath)
                 found.append(Path(dirpath, name))
+            elif suffix in OTHER_IMAGE_SUFFIXES:
+                others.append(Path(dirpath, name))
+    if left_out is not None:
+        left_out.extend(others)
+    else:
+        note_left_out(root, others)
     return sorted(found, key=lambda image_path: image_path.relative_to(root).parts)
+
+
+def note_left_out(folder: Path, others: list[Path]) -> None:
+    """One notice for the pictures under `folder` that find_images left out for their type."""
+    if others:
+        from .. import console
+
+        first = min(others, key=lambda path: path.relative_to(folder).parts).relative_to(folder).as_posix()
+        console.notice(
+            f"{folder}: {len(others)} picture(s) of a type pbr does not read left out, e.g. '{printable(first)}' "
+            f"(convert to one of {', '.join(s for s in IMAGE_SUFFIXES if s != '.npy')})"
+        )
 
 
 class ContainedFolder:

@@ -95,6 +95,35 @@ def test_sixteen_bit_greyscale_is_scaled_not_clipped(tmp_path):
     assert load_image(tmp_path / "keyed16.png")[0, :, 0].tolist() == [0, 255, 128, 255]
 
 
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".webp"])
+def test_exif_orientation_is_applied_as_a_viewer_shows_it(tmp_path, suffix):
+    from PIL import ImageOps
+
+    stored = np.random.default_rng(0).integers(0, 256, (6, 10, 3), dtype=np.uint8)
+    options = {".jpg": {"quality": 100}, ".webp": {"lossless": True}}.get(suffix, {})
+    for orientation in range(1, 9):
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        path = tmp_path / f"o{orientation}{suffix}"
+        Image.fromarray(stored).save(path, exif=exif.tobytes(), **options)
+        with Image.open(path) as image:
+            expected = np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+        pixels = load_image(path)
+        assert pixels.shape == ((6, 10, 3) if orientation < 5 else (10, 6, 3)), orientation
+        assert np.array_equal(pixels, expected), orientation
+        assert pixels.flags.c_contiguous
+
+
+def test_a_damaged_or_odd_orientation_tag_leaves_the_pixels_as_stored(tmp_path):
+    stored = np.random.default_rng(1).integers(0, 256, (4, 7, 3), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 9  # not an orientation
+    Image.fromarray(stored).save(tmp_path / "odd.png", exif=exif.tobytes())
+    assert np.array_equal(load_image(tmp_path / "odd.png"), stored)
+    Image.fromarray(stored).save(tmp_path / "damaged.png", exif=b"Exif\x00\x00MM\x00*\xff\xff")
+    assert np.array_equal(load_image(tmp_path / "damaged.png"), stored)
+
+
 def test_gif_gives_its_first_frame(tmp_path):
     frames = [Image.new("RGB", (4, 4), c) for c in [(255, 0, 0), (0, 0, 255), (0, 255, 0)]]
     frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=50)
@@ -172,6 +201,29 @@ def test_find_images_is_recursive_sorted_and_skips_hidden(tmp_path):
     assert ".png" in IMAGE_SUFFIXES and ".npy" in IMAGE_SUFFIXES
     with pytest.raises(DataError, match="not found"):
         find_images(tmp_path / "nope")
+
+
+def test_pictures_of_other_types_are_left_out_with_one_notice(tmp_path, capsys):
+    from pbr_cli.data.imagefolder import read_emotion_folder
+
+    for relative in ["lib/a/1.png", "lib/a/2.tif", "lib/b.HEIC", "lib/notes.txt", "lib/.x.tif"]:
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_bytes(b"x")
+    found = [p.relative_to(tmp_path / "lib").as_posix() for p in find_images(tmp_path / "lib")]
+    assert found == ["a/1.png"]
+    err = capsys.readouterr().err
+    assert err.count("note:") == 1 and "2 picture(s) of a type pbr does not read left out, e.g. 'a/2.tif'" in err
+    left_out: list = []
+    find_images(tmp_path / "lib", left_out)
+    assert sorted(p.name for p in left_out) == ["2.tif", "b.HEIC"] and capsys.readouterr().err == ""
+    find_images(tmp_path / "lib" / "a", [])  # nothing else there to mention
+    for relative in ["emo/happiness/1.png", "emo/happiness/2.tiff", "emo/sadness/3.png", "emo/sadness/4.svg"]:
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (4, 4)).save(tmp_path / relative, format="PNG")
+    images = read_emotion_folder(tmp_path / "emo")
+    assert len(images.splits["train"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("note:") == 1 and "2 picture(s)" in err and "'happiness/2.tiff'" in err
 
 
 def test_safe_join_accepts_paths_inside_the_folder(tmp_path):
