@@ -133,6 +133,7 @@ def _verbosity(ctx) -> int:
     default="auto",
     show_default=True,
     envvar="PBR_DEVICE",
+    show_envvar=True,
     help="Where models run: auto picks CUDA when available.",
 )
 @click.option(
@@ -146,6 +147,7 @@ def _verbosity(ctx) -> int:
     "--deterministic",
     is_flag=True,
     envvar="PBR_DETERMINISTIC",
+    show_envvar=True,
     help="Only deterministic kernels, so that a command run twice on one machine with one --seed gives the "
     "same numbers to the bit (with several CPU threads training otherwise differs by float order from run to "
     "run; ~6% slower there). `pbr demo` always runs so.",

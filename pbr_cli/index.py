@@ -310,6 +310,14 @@ def load_sticker_set(model, config, model_hash: str, stickers: str | Path, devic
     return sticker_set, (lambda rows: pixels[rows]), skipped
 
 
+def shortlist(top: int, rerank: int, score: str) -> int:
+    """How many stickers ITC keeps for a request of `top`: ITM re-ranks the ITC top max(top, rerank).
+
+    A `top` above `rerank` widens the re-ranked list rather than being cut to it; ITC alone keeps `top`.
+    """
+    return top if score == "itc" else max(top, rerank)
+
+
 @torch.inference_mode()
 def rank_dialogues(
     model,

@@ -103,7 +103,7 @@ def rank_dialogue(
 ) -> DialogueRanking:
     """Rank `stickers` for the dialogue file `dialogue` ('-': stdin); also draw the `sheet` PNG and the `html_out`
     page when asked (sentiment bars from emotion labels, else `teacher_features`)."""
-    from .index import rank_stickers, read_dialogue
+    from .index import rank_stickers, read_dialogue, shortlist
     from .metrics import NonFiniteScores
     from .report.polarity import read_teacher_probs
 
@@ -114,7 +114,14 @@ def rank_dialogue(
     sticker_set = ranker.stickers
     try:
         ranked = rank_stickers(
-            ranker.model, ranker.tokenizer, context, sticker_set, ranker.device, o.rerank, o.score, ranker.reload
+            ranker.model,
+            ranker.tokenizer,
+            context,
+            sticker_set,
+            ranker.device,
+            shortlist(o.top, o.rerank, o.score),
+            o.score,
+            ranker.reload,
         )[: o.top]
     except NonFiniteScores as exc:
         raise exc.of_model(o.score, "stickers", _weights(ranker, o.which)) from None
@@ -132,7 +139,7 @@ def rank_dialogue_file(
 ) -> FileRanking:
     """Rank `stickers` for every dialogue of a .jsonl file, in batches; with `output`, write one JSON line per
     dialogue there (atomically)."""
-    from .index import rank_dialogues, read_dialogue_requests
+    from .index import rank_dialogues, read_dialogue_requests, shortlist
     from .io import write_text_atomic
     from .metrics import NonFiniteScores
     from .strict_json import dumps
@@ -149,7 +156,7 @@ def rank_dialogue_file(
                 [(r.context, r.candidates) for r in requests],
                 sticker_set,
                 ranker.device,
-                o.rerank,
+                shortlist(o.top, o.rerank, o.score),
                 o.score,
                 ranker.reload,
                 batch_size,

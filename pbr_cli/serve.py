@@ -133,7 +133,7 @@ class Ranker:
 
     def rank(self, request: RankRequest) -> dict[str, Any]:
         """The top stickers for a validated request: [{"id", "path", "score", "rank"}], the model, the time."""
-        from .index import rank_stickers
+        from .index import rank_stickers, shortlist
         from .metrics import NonFiniteScores
 
         started = time.perf_counter()
@@ -145,7 +145,7 @@ class Ranker:
                     request.context,
                     self.stickers,
                     self.device,
-                    self.rerank,
+                    shortlist(request.top, self.rerank, request.score),
                     request.score,
                     self.reload,
                     request.candidates,
@@ -200,6 +200,17 @@ class Ranker:
         return buffer.getvalue(), "image/png"
 
 
+def internal_error(exc: Exception) -> str:
+    """A 500's message, also logged: a sticker image that cannot be read is named (an index without image
+    tokens reads its images per request); anything else by its type alone."""
+    from . import console
+    from .errors import DataError
+
+    message = f"a sticker image cannot be read: {exc}" if isinstance(exc, DataError) else type(exc).__name__
+    console.warn(f"internal error ranking a request: {message}")
+    return f"internal error: {message}"
+
+
 def _no_constant(name: str):
     raise ValueError(f"{name} is not JSON")
 
@@ -252,9 +263,12 @@ def plan_workers(device, workers: int | None) -> WorkerPlan:
     return WorkerPlan(workers, processes, threads)
 
 
-def start_workers(ranker: Ranker, plan: WorkerPlan) -> ThreadWorkers | ProcessWorkers:
-    """The workers `plan` asks for; processes are forked now (call before the event loop and its threads)."""
-    return ProcessWorkers(ranker, plan) if plan.processes else ThreadWorkers(ranker)
+def start_workers(ranker: Ranker, plan: WorkerPlan, inherited=()) -> ThreadWorkers | ProcessWorkers:
+    """The workers `plan` asks for; processes are forked now (call before the event loop and its threads).
+
+    `inherited`: sockets (the listening one) that forked workers close at once, so that none of them holds
+    the server's port after the server has gone."""
+    return ProcessWorkers(ranker, plan, inherited) if plan.processes else ThreadWorkers(ranker)
 
 
 class ThreadWorkers:
@@ -291,10 +305,10 @@ class ProcessWorkers:
 
     kind = "process"
 
-    def __init__(self, ranker: Ranker, plan: WorkerPlan):
+    def __init__(self, ranker: Ranker, plan: WorkerPlan, inherited=()):
         import multiprocessing
 
-        self.ranker, self.threads = ranker, plan.threads
+        self.ranker, self.threads, self.inherited = ranker, plan.threads, tuple(inherited)
         self._context = multiprocessing.get_context("fork")
         self._pid = os.getpid()
         self._workers = [self._start() for _ in range(plan.count)]
@@ -304,7 +318,7 @@ class ProcessWorkers:
         ours, theirs = self._context.Pipe()
         process = self._context.Process(
             target=_serve_requests,
-            args=(self.ranker, theirs, ours, self.threads, self._pid),
+            args=(self.ranker, theirs, ours, self.threads, self._pid, self.inherited),
             name="pbr-rank",
             daemon=True,
         )
@@ -366,10 +380,13 @@ class ProcessWorkers:
                 worker.process.join(timeout=1)
 
 
-def _serve_requests(ranker: Ranker, connection, server_end, threads: int, server_pid: int) -> None:
+def _serve_requests(ranker: Ranker, connection, server_end, threads: int, server_pid: int, inherited=()) -> None:
     """A worker process: rank each request from the pipe and send back (status, answer or error)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the server stops us
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the server's handler, which the fork copied
     server_end.close()
+    for sock in inherited:
+        sock.close()  # this process's copy of the listening socket
     torch.set_num_threads(threads)
     while True:
         try:
@@ -385,7 +402,7 @@ def _serve_requests(ranker: Ranker, connection, server_end, threads: int, server
         except RequestError as exc:
             reply = (exc.status, str(exc))
         except Exception as exc:  # noqa: BLE001 - the server answers 500 and goes on
-            reply = (500, f"internal error: {type(exc).__name__}")
+            reply = (500, internal_error(exc))
         try:
             connection.send(reply)
         except OSError:
@@ -399,6 +416,7 @@ def create_app(ranker: Ranker, max_body: int = DEFAULT_MAX_BODY, workers: Thread
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException
+    from starlette.requests import ClientDisconnect
     from starlette.responses import FileResponse, JSONResponse, Response
     from starlette.routing import Route
 
@@ -415,6 +433,10 @@ def create_app(ranker: Ranker, max_body: int = DEFAULT_MAX_BODY, workers: Thread
             return JSONResponse(await workers.rank(parsed))
         except RequestError as exc:
             return error(str(exc), exc.status)
+        except ClientDisconnect:  # the client left mid-body: no one reads an answer
+            return error("the client disconnected before the body ended", 400)
+        except Exception as exc:  # noqa: BLE001 - answered here: Starlette's catch-all would log a traceback too
+            return error(internal_error(exc), 500)
 
     async def health(request):
         return JSONResponse({**ranker.health(), "worker_kind": workers.kind, "workers_alive": workers.alive()})
@@ -429,10 +451,12 @@ def create_app(ranker: Ranker, max_body: int = DEFAULT_MAX_BODY, workers: Thread
         return Response(content, media_type=media)
 
     async def http_error(request, exc: HTTPException):
-        return error(exc.detail or "error", exc.status_code)
+        response = error(exc.detail or "error", exc.status_code)
+        response.headers.update(exc.headers or {})  # a 405's Allow
+        return response
 
     async def server_error(request, exc: Exception):
-        return error(f"internal error: {type(exc).__name__}", 500)
+        return error(internal_error(exc), 500)
 
     routes = [
         Route("/rank", rank, methods=["POST"]),

@@ -39,7 +39,9 @@ def implied_inputs(kwargs):
     help="With --model: store only ITC embeddings (smaller index; rank re-decodes the top k images).",
 )
 @output_option(
-    None, "Features file to write (default: ser_teacher.h5 for emotion-labelled images, stickers_teacher.h5 otherwise)."
+    None,
+    "File to write (default: with --model sticker_index.h5; with --teacher ser_teacher.h5 for emotion-labelled "
+    "images, stickers_teacher.h5 otherwise).",
 )
 @click.option(
     "--batch-size", type=click.IntRange(min=1), default=64, show_default=True, help="Images per forward pass."

@@ -30,7 +30,7 @@ def implied_inputs(kwargs):
     "--model", "run", type=click.Path(), default=None, help="Run folder. Default: the most recent under runs/."
 )
 @click.option("--top", type=int, default=10, show_default=True, help="How many stickers to show.")
-@rerank_option("ITM re-ranks the ITC top K (ALBEF's retrieval scheme).")
+@rerank_option("ITM re-ranks the ITC top K, or the top --top when more (ALBEF's retrieval scheme).")
 @score_option()
 @which_option()
 @click.option("--skip-bad-images", is_flag=True, help="Rank past unreadable images (reported) instead of stopping.")
@@ -70,7 +70,7 @@ def rank(
     "context": [...]} with an optional "candidates": [sticker ids] to rank only those; they are
     ranked in batches, in one process.
     STICKERS is a folder of images (searched recursively) or a sticker index .h5 from
-    `pbr embed --model`. Scores are ITM match probabilities of the ITC top --rerank stickers.
+    `pbr embed --model`. Scores are ITM match probabilities of the ITC top --rerank (or --top) stickers.
     """
     from .. import console
     from ..io import check_output_path

@@ -28,7 +28,7 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 )
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port (0: any free one).")
 @which_option()
-@rerank_option("ITM re-ranks the ITC top K, as `pbr rank` does.")
+@rerank_option("ITM re-ranks the ITC top K, or a request's top when more, as `pbr rank` does.")
 @click.option(
     "--max-body",
     type=int,
@@ -64,7 +64,9 @@ def serve(settings, run, stickers, host, port, which, rerank, max_body, workers,
     {"error": ...} with status 400 (413 for a body over --max-body) and never stop the server.
     Needs the serve extra: pip install 'pbr-cli[serve]'.
     """
+    import signal
     import socket
+    import sys
 
     from .. import console
     from ..errors import ConfigError, OutputError
@@ -80,33 +82,55 @@ def serve(settings, run, stickers, host, port, which, rerank, max_body, workers,
         if count:
             console.warn(f"skipped {count} unreadable image(s)")
 
-    console.info(f"loading the model and the stickers from {stickers} ...")
-    device = settings.torch_device()
-    plan = plan_workers(device, workers)
-    ranker = load_ranker(run, stickers, which, device, rerank, skip_bad_images, skipped, plan.count)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # asyncio sets TCP_NODELAY only then
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host, port))
+        sock.bind((host, port))  # the port is claimed before the model loads: a taken one fails at once
     except OSError as exc:
         sock.close()
         raise OutputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    sock.listen(128)
-    bound = sock.getsockname()[1]
-    if host not in LOOPBACK:
-        console.warn(f"listening on {host}: anyone who can reach this machine can query the server")
-    pool = start_workers(ranker, plan)  # before the event loop and uvicorn's threads exist
-    console.info(f"pbr serve: {len(ranker)} stickers, model {ranker.model_hash}, run {ranker.run}, {plan.describe()}")
-    click.echo(f"listening on http://{host if ':' not in host else f'[{host}]'}:{bound}", err=True)
-    config = uvicorn.Config(
-        create_app(ranker, max_body, pool),
-        log_level="warning",
-        access_log=False,
-        timeout_keep_alive=5,
-        timeout_graceful_shutdown=5,
-    )
-    try:
-        uvicorn.Server(config).run(sockets=[sock])
-    finally:
-        pool.close()
+    with sock:
+        console.info(f"loading the model and the stickers from {stickers} ...")
+        device = settings.torch_device()
+        plan = plan_workers(device, workers)
+        ranker = load_ranker(run, stickers, which, device, rerank, skip_bad_images, skipped, plan.count)
+        sock.listen(128)
+        bound = sock.getsockname()[1]
+        if host not in LOOPBACK:
+            console.warn(f"listening on {host}: anyone who can reach this machine can query the server")
+        pool = start_workers(ranker, plan, inherited=[sock])  # before the event loop and uvicorn's threads exist
+        console.info(
+            f"pbr serve: {len(ranker)} stickers, model {ranker.model_hash}, run {ranker.run}, {plan.describe()}"
+        )
+        click.echo(f"listening on http://{host if ':' not in host else f'[{host}]'}:{bound}", err=True)
+        config = uvicorn.Config(
+            create_app(ranker, max_body, pool),
+            log_level="warning",
+            access_log=False,
+            timeout_keep_alive=5,
+            timeout_graceful_shutdown=5,
+        )
+        # uvicorn stops gracefully on SIGTERM and then raises it again: with this handler the workers are
+        # stopped and the command ends with 143 (128 + SIGTERM, as a shell reports it) instead of dying at once
+        previous = signal.signal(signal.SIGTERM, _terminated)
+        try:
+            uvicorn.Server(config).run(sockets=[sock])
+        except Terminated:
+            stopped = True
+        else:
+            stopped = False
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            pool.close()
+    if stopped:
+        click.echo("Stopped (SIGTERM).", err=True)
+        sys.exit(143)
+
+
+class Terminated(Exception):
+    """SIGTERM, raised again by uvicorn once it has stopped serving."""
+
+
+def _terminated(signum, frame):
+    raise Terminated()

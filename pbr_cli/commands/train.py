@@ -184,8 +184,9 @@ INPUT_FILE = click.Path(exists=True, dir_okay=False)
 def train(settings, resume, as_json, **options):
     """Train a sticker ranker on a dataset and write a run folder.
 
-    The run folder holds config.json (the resolved configuration), tokenizer.json, best.safetensors
-    (chosen on val MAP), last.safetensors and metrics.jsonl. Validation never looks at the test split.
+    The run folder holds config.json (the resolved configuration), run.json (the command's options),
+    tokenizer.json, best.safetensors (chosen on val MAP), last.safetensors, train_state.pt (for
+    --resume), metrics.jsonl and learning_curves.png. Validation never looks at the test split.
 
     \b
     Examples:

@@ -63,9 +63,9 @@ class TrainConfig:
     batch_size: int = 4  # K dialogues per step (each with its candidate set)
     steps: int = 0  # total optimiser steps; 0 = derive from epochs
     epochs: float = 5.0  # used when steps is 0
-    lr: float = 1e-4
-    min_lr: float = 1e-5
-    weight_decay: float = 0.02
+    lr: float = 1e-4  # peak learning rate (AdamW), reached after warmup_steps
+    min_lr: float = 1e-5  # where the cosine schedule ends
+    weight_decay: float = 0.02  # AdamW's decoupled weight decay
     warmup_steps: int = 0
     val_every: int = 5000  # validation (and best-checkpoint selection on val MAP) interval
     val_limit: int = 0  # validate on at most this many val dialogues (0 = all)

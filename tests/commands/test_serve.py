@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -267,13 +268,16 @@ def test_a_killed_worker_is_replaced_and_no_request_is_lost(served):
 def test_workers_with_several_threads_each_answer(built):
     # OpenMP's pool does not survive a fork: workers with more than one thread must still answer
     env = {**os.environ, "OMP_NUM_THREADS": "4"}
-    server, port = start_server(built["root"], "--workers", "2", env=env)
+    server, port = start_server(built["root"], "--workers", "2", "--rerank", "2", env=env)
     try:
         health = json.loads(call(port, "GET", "/health")[2])
         assert health["worker_kind"] == "process" and health["workers_alive"] == 2
         answers = [post_rank(port, {"context": DIALOGUE, "top": 3}) for _ in range(4)]  # both workers
         assert [status for status, _ in answers] == [200] * 4
         assert len({json.dumps(answer["stickers"]) for _, answer in answers}) == 1
+        for score in ("itm", "itc"):  # a top above --rerank widens the re-ranked list instead of being cut to it
+            status, answer = post_rank(port, {"context": DIALOGUE, "top": 6, "score": score})
+            assert status == 200 and len(answer["stickers"]) == 6, answer
     finally:
         server.terminate()
         server.communicate(timeout=30)
@@ -291,12 +295,79 @@ def test_stopping_the_server_stops_its_workers_without_a_traceback(built, stop):
     else:
         os.killpg(server.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole process group
     _, stderr = server.communicate(timeout=30)
-    assert server.returncode in (0, 130, -signal.SIGTERM), stderr  # 130: interrupted, as a shell reports it
+    # as a shell reports them: 130 interrupted, 143 terminated (after the workers were stopped)
+    assert server.returncode == (143 if stop == "terminate" else 130), stderr
+    assert ("Stopped (SIGTERM)." if stop == "terminate" else "Aborted.") in stderr, stderr
     assert "Traceback" not in stderr, stderr
+    with socket.socket() as probe:  # no worker holds the listening socket
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("127.0.0.1", port))
     deadline = time.monotonic() + 10
     while any(Path(f"/proc/{pid}").exists() for pid in workers):
         assert time.monotonic() < deadline, "a worker outlived the server"
         time.sleep(0.05)
+
+
+def test_an_unreadable_image_of_an_index_without_tokens_is_named_in_the_500(built, tmp_path):
+    import shutil
+
+    library = tmp_path / "stickers"
+    shutil.copytree(built["data"] / "stickers", library)
+    index = tmp_path / "index.h5"
+    made = run_pbr("embed", library, "--model", built["root"] / "run", "--no-tokens", "-o", index)
+    assert made.exit_code == 0, made.output
+    victim = sorted(library.rglob("*.png"))[0]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pbr_cli.cli", "serve", "--model", str(built["root"] / "run"), "--index", str(index)]
+        + ["--port", "0", "--workers", "1"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        port = None
+        while port is None:
+            line = server.stderr.readline()
+            assert line, "the server did not start"
+            found = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
+            port = int(found.group(1)) if found else None
+        victim.write_bytes(b"\x89PNG\r\n\x1a\n broken")
+        status, answer = post_rank(port, {"context": DIALOGUE, "top": 3})
+        assert status == 500 and "a sticker image cannot be read" in answer["error"], answer
+        assert victim.name in answer["error"]
+        assert post_rank(port, {"context": DIALOGUE, "top": 3, "score": "itc"})[0] == 200  # ITC reads no image
+        status, kind, _ = call(port, "GET", "/rank")
+        assert status == 405
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=30)
+    assert "internal error ranking a request: a sticker image cannot be read" in stderr
+    assert "Traceback" not in stderr, stderr
+
+
+def test_a_405_names_the_allowed_methods(served):
+    connection = http.client.HTTPConnection("127.0.0.1", served["port"], timeout=60)
+    try:
+        connection.request("GET", "/rank")
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 405 and "POST" in response.getheader("allow", "")
+    finally:
+        connection.close()
+
+
+def test_a_client_leaving_mid_body_leaves_no_traceback(built):
+    server, port = start_server(built["root"], "--workers", "1")
+    try:
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            client.sendall(b'POST /rank HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"context"')
+            time.sleep(0.3)
+        time.sleep(0.5)
+        assert post_rank(port, {"context": DIALOGUE, "top": 3})[0] == 200
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=30)
+    assert "Traceback" not in stderr and "ClientDisconnect" not in stderr, stderr
 
 
 def test_serve_without_the_extra_says_how_to_get_it(invoke, monkeypatch, tmp_path):
@@ -374,6 +445,25 @@ def test_batch_ranking_equals_one_dialogue_at_a_time(invoke, built, tmp_path, sc
         expected = single_ranking(root, record["context"], tmp_path, score)
         assert [s["id"] for s in line["stickers"]] == [s["id"] for s in expected]
         assert [s["score"] for s in line["stickers"]] == pytest.approx([s["score"] for s in expected], abs=1e-5)
+
+
+@pytest.mark.parametrize("score", ["itm", "itc"])
+def test_a_top_above_rerank_is_not_cut_to_it(invoke, built, tmp_path, score):
+    root = built["root"]
+    dialogues = write_jsonl(tmp_path / "dialogues.jsonl", BATCH[:2])
+
+    def ranked(*options):
+        common = ["--model", root / "run", "--score", score, "--top", 6, *options, "--json"]
+        one = invoke("rank", root / "dialogue.txt", root / "index.h5", *common)
+        assert one.exit_code == 0, one.output
+        many = invoke("rank", dialogues, root / "index.h5", *common, "--batch-size", 1)
+        assert many.exit_code == 0, many.output
+        lines = [json.loads(line) for line in many.output.splitlines() if line.startswith("{")]
+        return [json.loads(one.output.strip().splitlines()[-1])["stickers"]] + [line["stickers"] for line in lines]
+
+    narrow, wide = ranked("--rerank", 2), ranked("--rerank", 6)
+    assert [len(stickers) for stickers in narrow] == [6, 6, 6]
+    assert [[s["id"] for s in stickers] for stickers in narrow] == [[s["id"] for s in stickers] for stickers in wide]
 
 
 def test_batch_candidates_rank_only_those(invoke, built, tmp_path):
