@@ -10,6 +10,8 @@
 
 The emotion teacher, anchors, teacher features and sentiment are made once (or reused from the
 report folder); every configuration is then trained for the same number of steps with each seed
+(a run of the report folder with the same options, seed and inputs is kept when it finished and
+resumed when it was interrupted, so a stopped ablation goes on where it stopped; --retrain: anew)
 and scored on the test split by ITM (the paper) and by ITC similarity. Prints a table of MAP and
 R10@1 as mean ± standard deviation over seeds, and writes it to REPORT/table<N>.md; the json next
 to it also has each run's val R10@1 (ITM, at its kept checkpoint), for choosing between settings without the test split.
@@ -35,9 +37,9 @@ def run_job(job: tuple) -> dict:
 
     from pbr_cli.demo.pipeline import train_and_evaluate
 
-    plan, name, extra, seed, title, paths, threads = job
+    plan, name, extra, seed, title, paths, reuse, threads = job
     torch.set_num_threads(threads)
-    return train_and_evaluate(plan, name, extra, seed, title, paths)
+    return train_and_evaluate(plan, name, extra, seed, title, paths, reuse=reuse)
 
 
 EKD = {"anchors": "{anchors}", "teacher_features": "{features}"}
@@ -131,6 +133,12 @@ def main() -> None:
         metavar="FIELD=VALUE",
         help="a `pbr train` option for every row, by its TrainOptions field name (repeatable)",
     )
+    parser.add_argument(
+        "--retrain",
+        action="store_true",
+        help="train every run anew; by default a run of the report folder started with the same options, seed "
+        "and inputs is kept when finished and resumed when interrupted",
+    )
     args = parser.parse_args()
 
     row_names = {3: [row[0] for row in TABLE3], 5: [row[0] for row in TABLE5]}.get(args.table, [str(m) for m in args.m])
@@ -173,6 +181,7 @@ def main() -> None:
             seed,
             f"table {args.table}: {labels[0]}, seed {seed}",
             paths,
+            not args.retrain,
         )
         for labels, extra in configurations
         for seed in args.seeds
@@ -184,7 +193,7 @@ def main() -> None:
         with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             results = list(pool.map(run_job, [(*job, threads) for job in jobs]))
     else:
-        results = [train_and_evaluate(*job) for job in jobs]
+        results = [train_and_evaluate(*job[:-1], reuse=job[-1]) for job in jobs]
     for index, (labels, _) in enumerate(configurations):
         metrics = {"map": [], "r@1": [], "itc_map": [], "itc_r@1": [], "val_r@1": []}
         for seed, result in zip(args.seeds, results[index * len(args.seeds) : (index + 1) * len(args.seeds)]):

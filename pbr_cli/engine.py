@@ -487,6 +487,30 @@ def kept_checkpoint(saved_step: int) -> str:
     )
 
 
+def drop_records_after(path: Path, step: int) -> int:
+    """Remove the records of metrics.jsonl past `step` (the checkpoint a resumed run continues from); their count.
+
+    A run killed without a chance to save (SIGKILL, a power cut) logged steps after its last checkpoint; they
+    are trained again, and kept twice the log would draw its curves back in time.
+    """
+    import json
+
+    from .io import write_text_atomic
+
+    if not path.is_file():
+        return 0
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+
+    def later(line: str) -> bool:
+        logged = json.loads(line)["step"] if line.strip() else None
+        return isinstance(logged, (int, float)) and not isinstance(logged, bool) and logged > step
+
+    kept = [line for line in lines if not later(line)]
+    if len(kept) < len(lines):
+        write_text_atomic(path, "".join(kept))
+    return len(lines) - len(kept)
+
+
 class MetricsLog:
     """Append-only JSON lines log of the run (one record per log interval and per validation)."""
 

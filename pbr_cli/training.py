@@ -273,6 +273,14 @@ def default_run_dir(config: RunConfig) -> Path:
     return candidate
 
 
+def stored_options(options: TrainOptions) -> dict:
+    """`options` as run.json holds them: every field, input paths made absolute."""
+    stored = dataclasses.asdict(options)
+    for key in INPUT_PATHS:
+        stored[key] = str(Path(stored[key]).resolve()) if stored[key] else None
+    return stored
+
+
 def write_run_info(run_dir: Path, options: TrainOptions, settings) -> None:
     """run.json: where the data came from and how the run was started (read by evaluate as its default)."""
     from . import __version__
@@ -283,11 +291,8 @@ def write_run_info(run_dir: Path, options: TrainOptions, settings) -> None:
     def absolute(path):
         return str(Path(path).resolve()) if path else None
 
-    stored = dataclasses.asdict(options)
-    for key in INPUT_PATHS:
-        stored[key] = absolute(stored[key])
     info = {
-        "options": stored,
+        "options": stored_options(options),
         "data": absolute(options.data),
         "seed": settings.seed,
         "deterministic": settings.deterministic,
@@ -388,7 +393,7 @@ def _run_training(
     from .data.cache import sticker_image_cache
     from .data.tokenize import make_tokenizer
     from .datasets import load_dataset
-    from .engine import MetricsLog, Trainer, prepare_data
+    from .engine import MetricsLog, Trainer, drop_records_after, prepare_data
     from .model.run import create_model, run_tokenizer, save_run_files
     from .runfolder import check_new_run_dir, existing_run_dir, new_run_dir
     from .runtime import init_distributed, seed_everything
@@ -482,6 +487,12 @@ def _run_training(
             dist.barrier()  # the run folder exists before any process goes on
         if resume:
             trainer.load_state()
+            dropped = drop_records_after(run_dir / "metrics.jsonl", trainer.start_step) if rank == 0 else 0
+            if dropped:
+                console.notice(
+                    f"{dropped} record(s) of metrics.jsonl after step {trainer.start_step} (the last checkpoint) "
+                    "dropped: those steps are trained again"
+                )
             console.info(f"resuming {run_dir} at step {trainer.start_step} of {trainer.steps}")
         else:
             console.info(

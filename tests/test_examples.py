@@ -86,6 +86,33 @@ def test_ablation_script_trains_only_the_rows_asked_for(tmp_path):
     assert bad.returncode == 2 and "FIELD=VALUE" in bad.stderr
 
 
+def test_ablation_script_keeps_finished_runs_and_resumes_interrupted_ones(tmp_path):
+    import torch
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PBR_CACHE_DIR": str(tmp_path / "cache")}
+    command = [sys.executable, str(ROOT / "examples" / "ablation.py"), "--table", "3", "--size", "tiny"]
+    command += ["--steps", "2", "--seeds", "0", "--teacher-epochs", "1", "--only", "base", "--report", "ab"]
+    run = tmp_path / "ab" / "runs" / "t3-base-s0"
+
+    def ablation(*extra):
+        proc = subprocess.run([*command, *extra], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return proc.stdout + proc.stderr, (tmp_path / "ab" / "table3.md").read_text()
+
+    _, first = ablation()
+    trained = (run / "run.json").stat().st_mtime_ns
+    output, again = ablation()
+    assert "kept: " in output and again == first and (run / "run.json").stat().st_mtime_ns == trained
+    state = torch.load(run / "train_state.pt", weights_only=True)  # as if stopped after step 1 of 2
+    state["step"] = 1
+    torch.save(state, run / "train_state.pt")
+    output, _ = ablation()
+    assert f"train --resume {run.relative_to(tmp_path)}" in output and "kept: " not in output
+    assert torch.load(run / "train_state.pt", weights_only=True)["step"] == 2
+    output, _ = ablation("--retrain")
+    assert "kept: " not in output and "--resume" not in output and (run / "run.json").stat().st_mtime_ns > trained
+
+
 def test_demo_as_stickerchat_writes_what_the_stickerchat_reader_reads_back(tmp_path):
     import numpy as np
 

@@ -38,6 +38,17 @@ def saved_step(run) -> int:
     return int(safe_torch_load(run / "train_state.pt")["step"])
 
 
+VAL_STEPS = [20, 40, 60]
+
+
+def steps_logged(run) -> list[int]:
+    """The steps of the run's training records, then of its validation records."""
+    from pbr_cli.report.curves import read_metrics
+
+    train, val = read_metrics(run / "metrics.jsonl")
+    return [record["step"] for record in train] + [record["step"] for record in val]
+
+
 @pytest.fixture
 def setup(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PBR_CACHE_DIR": str(tmp_path / "cache"), "PBR_DEVICE": "cpu"}
@@ -88,11 +99,14 @@ main()
 
 def test_sigkill_at_three_points_resumes_to_identical_weights(setup):
     tmp_path, data, env = setup
-    reference = pbr("--seed", "5", "train", "--data", data, *TRAIN, "-o", tmp_path / "reference", cwd=tmp_path, env=env)
+    logged = [*TRAIN, "--log-every", "1"]  # steps after a checkpoint are logged before the kill
+    reference = pbr(
+        "--seed", "5", "train", "--data", data, *logged, "-o", tmp_path / "reference", cwd=tmp_path, env=env
+    )
     assert reference.wait(timeout=300) == 0, reference.stderr.read()
 
     run = tmp_path / "interrupted"
-    start = ["--seed", "5", "train", "--data", data, *TRAIN, "-o", run]
+    start = ["--seed", "5", "train", "--data", data, *logged, "-o", run]
     kills = [("between", 10, 10), ("mid-write", 26, 24), ("after", 42, 42)]  # how, at which step, resumed from
     for number, (mode, step, resumes_from) in enumerate(kills):
         args = start if number == 0 else ["train", "--resume", run]
@@ -110,6 +124,8 @@ def test_sigkill_at_three_points_resumes_to_identical_weights(setup):
         assert len(leftovers) == (number > 0), (mode, leftovers)  # the half-written temporary file, no other
     process = pbr("train", "--resume", run, cwd=tmp_path, env=env)
     assert process.wait(timeout=300) == 0, process.stderr.read()
+    # the steps logged after the last checkpoint were dropped when resuming: the log is the reference's
+    assert steps_logged(run) == steps_logged(tmp_path / "reference") == [*range(1, STEPS + 1), *VAL_STEPS]
     expected = load_file(str(tmp_path / "reference" / "last.safetensors"))
     resumed = load_file(str(run / "last.safetensors"))
     assert expected.keys() == resumed.keys()
@@ -169,6 +185,8 @@ def test_a_killed_run_with_a_weight_average_resumes_to_the_same_average(setup):
     assert saved_step(run) == 12
     process = pbr("train", "--resume", run, cwd=tmp_path, env=env)
     assert process.wait(timeout=300) == 0, process.stderr.read()
+    # the steps logged after the last checkpoint were dropped when resuming: the log is the reference's
+    assert steps_logged(run) == steps_logged(tmp_path / "reference") == [*range(1, STEPS + 1), *VAL_STEPS]
     expected = load_file(str(tmp_path / "reference" / "last.safetensors"))
     resumed = load_file(str(run / "last.safetensors"))
     assert all(torch.equal(expected[k], resumed[k]) for k in expected)

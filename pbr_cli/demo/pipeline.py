@@ -293,6 +293,34 @@ def train_options(plan: DemoPlan, name: str, extra: dict[str, Any]) -> TrainOpti
     )
 
 
+def saved_step_of_same_run(options: TrainOptions, settings: Settings) -> int | None:
+    """The step report/runs/NAME saved (its train_state.pt) when that run was started with these very options,
+    seed, kernels and pbr version, and after every input file it reads was last changed; else None."""
+    from .. import __version__
+    from ..model.weights import safe_torch_load
+    from ..training import INPUT_PATHS, stored_options
+
+    run = Path(options.out)
+    try:
+        info = json.loads((run / "run.json").read_text(encoding="utf-8"))
+        started = (run / "run.json").stat().st_mtime
+        expected = {key: value for key, value in stored_options(options).items() if key != "out"}
+        stored = {key: value for key, value in info["options"].items() if key != "out"}
+        same = (stored, info["seed"], info["deterministic"], info["pbr_version"]) == (
+            expected,
+            settings.seed,
+            settings.deterministic,
+            __version__,
+        )
+        inputs = [Path(getattr(options, key)) for key in INPUT_PATHS if getattr(options, key)]
+        if not same or any(path.is_file() and path.stat().st_mtime > started for path in inputs):
+            return None
+        step = safe_torch_load(run / "train_state.pt")["step"]
+    except Exception:  # noqa: BLE001 - anything missing or unreadable: not a run to keep
+        return None
+    return step if isinstance(step, int) and 0 < step <= options.steps else None
+
+
 def train_model(
     plan: DemoPlan,
     name: str,
@@ -300,16 +328,27 @@ def train_model(
     seed: int,
     title: str | None,
     on_log: Callable[[int, dict], None] | None = None,
+    reuse: bool = False,
 ) -> Path:
     """Train one variant (see `train_options`) into report/runs/NAME, replacing an earlier one; the run folder.
 
-    `on_log(step, record)` is called in this process at every log step of the training.
+    `on_log(step, record)` is called in this process at every log step of the training. With `reuse`, an
+    earlier run of the same options (see `saved_step_of_same_run`) is kept when finished and resumed when not.
     """
     from ..summaries import print_training
-    from ..training import run_training
+    from ..training import TrainOptions, run_training
 
     options = train_options(plan, name, extra)
     run = Path(options.out)
+    step = saved_step_of_same_run(options, plan.settings(seed)) if reuse else None
+    if step is not None and step == options.steps:
+        announce(title, [*_globals(seed), "train", *options.command_args()])
+        console.info(f"kept: {run} finished these {step} steps with the same options and inputs")
+        return run
+    if step is not None:
+        announce(title, [*_globals(seed), "train", "--resume", str(run)])
+        print_training(run_training(TrainOptions(), plan.settings(seed), resume=str(run), on_log=on_log))
+        return run
     if (run / "config.json").exists():
         import shutil
 
@@ -348,10 +387,18 @@ def evaluate_model(
 
 
 def train_and_evaluate(
-    plan: DemoPlan, name: str, extra: dict[str, Any], seed: int, title: str, paths: dict[str, Path], plots: bool = False
+    plan: DemoPlan,
+    name: str,
+    extra: dict[str, Any],
+    seed: int,
+    title: str,
+    paths: dict[str, Path],
+    plots: bool = False,
+    reuse: bool = False,
 ) -> dict:
-    """Train one variant into report/runs/NAME (see `train_model`) and evaluate it on the test split."""
-    train_model(plan, name, extra, seed, title)
+    """Train one variant into report/runs/NAME (see `train_model`, also for `reuse`) and evaluate it on the test
+    split."""
+    train_model(plan, name, extra, seed, title, reuse=reuse)
     return evaluate_model(plan, name, seed, paths, plots)
 
 
