@@ -44,11 +44,21 @@ def readable_rows(count: int, bad: Sequence[int], source: str | Path | None) -> 
     return rows
 
 
+def warn_skipped(paths: Sequence[str]) -> None:
+    """One warning for the images left out as unreadable (--skip-bad-images), naming the first."""
+    if paths:
+        from . import console
+
+        console.warn(f"skipped {len(paths)} unreadable image(s), e.g. {paths[0]}")
+
+
 def library_from_folder(folder: str | Path, skip_bad: bool = False):
     """(ids, paths, stickers) for every image under a folder (recursive), ids relative to it without suffix."""
     from .data import open_sticker_library
+    from .data.images import missing_images_allowed
 
-    stickers = open_sticker_library(Path(folder))
+    with missing_images_allowed(skip_bad):
+        stickers = open_sticker_library(Path(folder))
     if not stickers:
         raise DataError("no images found (png, jpg, webp, gif, npy)", folder)
     return stickers
@@ -98,7 +108,7 @@ def build_index(
             return None
     else:
         pieces = [piece]
-    bad_rows = [row for p in pieces for row in p["bad"]]
+    bad_rows = sorted(row for p in pieces for row in p["bad"])
     rows = readable_rows(len(stickers), bad_rows, source)
     pieces = [p for p in pieces if p["rows"]]
     order = np.argsort(np.concatenate([np.asarray(p["rows"], dtype=np.int64) for p in pieces]), kind="stable")
@@ -115,6 +125,7 @@ def build_index(
         "output": str(out),
         "stickers": int(len(rows)),
         "skipped": len(bad_rows),
+        "skipped_paths": [str(stickers[i].path or stickers[i].id) for i in bad_rows],
         "dim": dim,
         "tokens": bool(store_tokens),
         "processes": world_size,
@@ -142,7 +153,7 @@ def index_folder(
 
     started = time.perf_counter()
     model, config, _, model_hash = load_run(run, which, device)
-    stickers = library_from_folder(images)
+    stickers = library_from_folder(images, skip_bad_images)
     with console.progress(total=len(stickers), desc="indexing", unit="img") as bar:
         summary = build_index(
             model,
@@ -159,8 +170,7 @@ def index_folder(
         )
     if summary is None:
         return None
-    if summary["skipped"]:
-        console.warn(f"skipped {summary['skipped']} unreadable image(s)")
+    warn_skipped(summary.pop("skipped_paths"))
     summary.update(
         {
             "input": str(images),
@@ -242,14 +252,14 @@ def rank_stickers(
 
 def folder_sticker_set(model, folder: str | Path, img_size: int, device, skip_bad: bool = False):
     """Encode a folder of stickers: (StickerSet with ITC embeddings, pixels (N, 3, R, R) for re-ranking)."""
-    return encode_sticker_set(model, library_from_folder(folder), img_size, device, skip_bad, folder)
+    return encode_sticker_set(model, library_from_folder(folder, skip_bad), img_size, device, skip_bad, folder)
 
 
 def encode_sticker_set(
     model, stickers: Sequence, img_size: int, device, skip_bad: bool, where: str | Path, keep_tokens: bool = False
 ):
     """Encode `stickers` (data.types.Sticker): (StickerSet with ITC embeddings, and image tokens with
-    `keep_tokens`; pixels of its rows; unreadable count); `where` names them in errors."""
+    `keep_tokens`; pixels of its rows; the unreadable ones' paths); `where` names them in errors."""
     from .data.cache import decode_stickers
     from .scoring import encode_library
 
@@ -262,7 +272,7 @@ def encode_sticker_set(
         embeddings,
         tokens if keep_tokens else None,
     )
-    return sticker_set, pixels[keep], len(bad)
+    return sticker_set, pixels[keep], [str(stickers[i].path or stickers[i].id) for i in bad]
 
 
 def reloader(paths: Sequence[str], img_size: int) -> Callable[[list[int]], np.ndarray]:
@@ -278,7 +288,8 @@ def reloader(paths: Sequence[str], img_size: int) -> Callable[[list[int]], np.nd
 
 
 def _readable_part(sticker_set: StickerSet, img_size: int, where: str | Path):
-    """(the stickers of an index without image tokens whose images still decode, their pixels' reloader, skipped).
+    """(the stickers of an index without image tokens whose images still decode, their pixels' reloader, the
+    paths of those that do not).
 
     Such an index re-reads images for ITM at ranking time; with --skip-bad-images they are all read once here,
     so that an unreadable one is left out (and counted) rather than stopping a ranking later.
@@ -294,16 +305,17 @@ def _readable_part(sticker_set: StickerSet, img_size: int, where: str | Path):
         [sticker_set.ids[i] for i in keep], [sticker_set.paths[i] for i in keep], sticker_set.embeddings[rows]
     )
     kept = pixels[keep]
-    return readable, (lambda rows: kept[rows]), len(bad)
+    return readable, (lambda rows: kept[rows]), [sticker_set.paths[i] for i in bad]
 
 
 def load_sticker_set(model, config, model_hash: str, stickers: str | Path, device, skip_bad: bool = False):
-    """(StickerSet, reload, skipped) for a sticker index .h5 of this model, or a folder of stickers encoded now."""
+    """(StickerSet, reload, paths skipped as unreadable) for a sticker index .h5 of this model, or a folder of
+    stickers encoded now."""
     if Path(stickers).is_file():
         sticker_set = load_index(stickers, model_hash, config.model.embed_dim, device, config.model.img_size)
         if skip_bad and sticker_set.image_tokens is None and model.fusion is not None:
             return _readable_part(sticker_set, config.model.img_size, stickers)
-        return sticker_set, reloader(sticker_set.paths, config.model.img_size), 0
+        return sticker_set, reloader(sticker_set.paths, config.model.img_size), []
     if not Path(stickers).is_dir():
         raise DataError("no such sticker index or folder", stickers)
     sticker_set, pixels, skipped = folder_sticker_set(model, stickers, config.model.img_size, device, skip_bad)

@@ -76,15 +76,15 @@ def ranked_rows(sticker_set: StickerSet, ranked: list[tuple[int, float]]) -> lis
 
 
 def _load(options: RankOptions, stickers: str | os.PathLike) -> tuple[Ranker, int]:
+    from .index import warn_skipped
     from .serve import load_ranker
 
-    skipped: list[int] = []
+    skipped: list[str] = []
     ranker = load_ranker(
-        options.run, stickers, options.which, options.device, options.rerank, options.skip_bad_images, skipped.append
+        options.run, stickers, options.which, options.device, options.rerank, options.skip_bad_images, skipped.extend
     )
-    if skipped[0]:
-        console.warn(f"skipped {skipped[0]} unreadable image(s)")
-    return ranker, skipped[0]
+    warn_skipped(skipped)
+    return ranker, len(skipped)
 
 
 def _weights(ranker: Ranker, which: str) -> Path:

@@ -473,18 +473,19 @@ def load_ranker(
     device,
     rerank: int = DEFAULT_RERANK,
     skip_bad: bool = False,
-    on_folder: Callable[[int], None] | None = None,
+    on_skipped: Callable[[list[str]], None] | None = None,
     workers: int = 1,
 ) -> Ranker:
     """A Ranker for a run folder and a sticker index .h5 (or a folder of stickers, embedded now).
 
-    `workers` requests are ranked at once (see `plan_workers`)."""
+    `on_skipped` gets the paths of images left out as unreadable (with `skip_bad`); `workers` requests are ranked
+    at once (see `plan_workers`)."""
     from .index import load_sticker_set
     from .model.run import load_run, resolve_run
 
     run_dir = resolve_run(run)
     model, config, tokenizer, model_hash = load_run(run_dir, which, device)
     sticker_set, reload, skipped = load_sticker_set(model, config, model_hash, stickers, device, skip_bad)
-    if on_folder is not None:
-        on_folder(skipped)
+    if on_skipped is not None:
+        on_skipped(skipped)
     return Ranker(model, tokenizer, sticker_set, device, model_hash, str(run_dir), reload, rerank, workers)

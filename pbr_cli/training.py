@@ -391,6 +391,7 @@ def _run_training(
     import dataclasses as dc
 
     from .data.cache import sticker_image_cache
+    from .data.images import missing_images_allowed
     from .data.tokenize import make_tokenizer
     from .datasets import load_dataset
     from .engine import MetricsLog, Trainer, drop_records_after, prepare_data
@@ -420,7 +421,8 @@ def _run_training(
     device = settings.torch_device()
     seed_everything(settings.seed)
 
-    dataset = load_dataset(options.data, splits=("train", "val"))  # the test split is read by `evaluate` alone
+    with missing_images_allowed(options.skip_bad_images):  # a sticker file gone is left out like a broken one
+        dataset = load_dataset(options.data, splits=("train", "val"))  # the test split is read by `evaluate` alone
     train_dialogues = dataset.split("train")
     if resume:
         tokenizer = run_tokenizer(run_dir, config)

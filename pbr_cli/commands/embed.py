@@ -49,7 +49,8 @@ def implied_inputs(kwargs):
 @click.option(
     "--skip-bad-images",
     is_flag=True,
-    help="Leave out unreadable images and report how many; without it the first one is an error.",
+    help="Leave out unreadable images (and a dataset's images whose file is gone) and report how many; without "
+    "it the first one is an error.",
 )
 @json_option("Print the summary as one JSON object.")
 @click.pass_obj

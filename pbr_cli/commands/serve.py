@@ -74,13 +74,10 @@ def serve(settings, run, stickers, host, port, which, rerank, max_body, workers,
     try:
         import uvicorn
 
+        from ..index import warn_skipped
         from ..serve import create_app, load_ranker, plan_workers, start_workers
     except ImportError:
         raise ConfigError("pbr serve needs Starlette and uvicorn: pip install 'pbr-cli[serve]'") from None
-
-    def skipped(count: int) -> None:
-        if count:
-            console.warn(f"skipped {count} unreadable image(s)")
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # asyncio sets TCP_NODELAY only then
@@ -94,7 +91,7 @@ def serve(settings, run, stickers, host, port, which, rerank, max_body, workers,
         console.info(f"loading the model and the stickers from {stickers} ...")
         device = settings.torch_device()
         plan = plan_workers(device, workers)
-        ranker = load_ranker(run, stickers, which, device, rerank, skip_bad_images, skipped, plan.count)
+        ranker = load_ranker(run, stickers, which, device, rerank, skip_bad_images, warn_skipped, plan.count)
         sock.listen(128)
         bound = sock.getsockname()[1]
         if host not in LOOPBACK:

@@ -155,7 +155,10 @@ INPUT_FILE = click.Path(exists=True, dir_okay=False)
 @click.option("--inter-weight", type=float, default=None, callback=non_negative_float, help="gamma (default 0.5).")
 @click.option("--tscl-temp", type=float, default=None, callback=positive_float, help="TSCL temperature (default 0.1).")
 @click.option(
-    "--skip-bad-images", is_flag=True, help="Continue past unreadable stickers (reported), instead of stopping."
+    "--skip-bad-images",
+    is_flag=True,
+    help="Train past unreadable stickers and stickers whose file is gone (blank images, reported), instead of "
+    "stopping.",
 )
 @click.option(
     "--compile/--no-compile",

@@ -23,18 +23,28 @@ def _existing(path: str | os.PathLike) -> Path:
     return path
 
 
-def detect_dataset_format(path: str | os.PathLike) -> tuple[str, Path]:
-    """('pbr' | 'stickerchat' | 'mod', the path its reader takes) for a dataset folder or file."""
+def detect_dataset_format(path: str | os.PathLike, announce: bool = False) -> tuple[str, Path]:
+    """('pbr' | 'stickerchat' | 'mod', the path its reader takes) for a dataset folder or file.
+
+    A file of a pbr or StickerChat folder stands for the whole folder, every split; `announce` says so.
+    """
     from .mod import is_mod_folder, looks_like_mod_file
     from .pbrfolder import STICKERS_FILE, is_pbr_folder
     from .stickerchat import RELEASE_PREFIX, is_stickerchat_folder
 
     path = _existing(path)
     if path.is_file():
+        found = None
         if path.name == STICKERS_FILE or (path.suffix == ".jsonl" and is_pbr_folder(path.parent)):
-            return "pbr", path.parent
-        if path.name.startswith(RELEASE_PREFIX) and path.suffix == ".json":
-            return "stickerchat", path.parent
+            found = "pbr"
+        elif path.name.startswith(RELEASE_PREFIX) and path.suffix == ".json":
+            found = "stickerchat"
+        if found is not None:
+            if announce:
+                from .. import console
+
+                console.notice(f"{path}: read as part of its dataset folder {path.parent} (every split)")
+            return found, path.parent
         if looks_like_mod_file(path):
             return "mod", path
     elif is_pbr_folder(path):
@@ -51,7 +61,7 @@ def open_dataset(path: str | os.PathLike, splits: Collection[str] | None = None)
 
     `splits` (e.g. ("train", "val") for training) reads only those splits' files; the others are not opened.
     """
-    format_name, target = detect_dataset_format(path)
+    format_name, target = detect_dataset_format(path, announce=True)
     if format_name == "pbr":
         from .pbrfolder import read_pbr_dataset
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ntpath
 import os
 import stat
@@ -9,7 +10,9 @@ import struct
 import threading
 import unicodedata
 import warnings
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -323,6 +326,20 @@ def note_left_out(folder: Path, others: list[Path]) -> None:
         )
 
 
+_MISSING_IMAGES_OK: ContextVar[bool] = ContextVar("missing_images_ok", default=False)
+
+
+@contextlib.contextmanager
+def missing_images_allowed(allowed: bool = True) -> Iterator[None]:
+    """Within the block (when `allowed`), a dataset's image file that does not exist is not a reading error:
+    `--skip-bad-images` leaves it out later, counted and named with the unreadable ones."""
+    token = _MISSING_IMAGES_OK.set(allowed)
+    try:
+        yield
+    finally:
+        _MISSING_IMAGES_OK.reset(token)
+
+
 class ContainedFolder:
     """Resolves relative paths read from a dataset file, refusing any that lead outside the dataset folder.
 
@@ -367,16 +384,17 @@ class ContainedFolder:
             real_folder = self._real_dirs[folder] = os.path.realpath(folder)
         if not self._inside(real_folder):
             raise self._fail(what, text, "is under a symlink that resolves outside the dataset folder")
+        missing_ok = _MISSING_IMAGES_OK.get()
         try:
             info = os.lstat(full)
         except OSError:
-            if must_exist:
+            if must_exist and not missing_ok:
                 raise self._fail(what, text, f"does not exist ({full})") from None
             return Path(full)
         if stat.S_ISLNK(info.st_mode):
             if not self._inside(os.path.realpath(full)):
                 raise self._fail(what, text, "is a symlink that resolves outside the dataset folder")
-            if must_exist and not os.path.isfile(full):
+            if must_exist and not missing_ok and not os.path.isfile(full):
                 raise self._fail(what, text, f"is a broken symlink ({full})")
         elif must_exist and not stat.S_ISREG(info.st_mode):
             raise self._fail(what, text, f"is not a file ({full})")

@@ -71,12 +71,29 @@ class _MemeIds:
 
     def __init__(self, stickers: dict[str, Sticker]):
         self.stickers = stickers
-        self.by_number = {int(key): key for key in stickers if key.isdigit()}
+        self.by_number: dict[int, list[str]] = {}
+        for key in stickers:
+            if _is_number(key):
+                self.by_number.setdefault(int(key), []).append(key)
 
-    def resolve(self, img_id: str) -> str:
-        if img_id in self.stickers or not img_id.isdigit():
+    def resolve(self, img_id: str, source: Path, where: str) -> str:
+        """The library id `img_id` names: itself when the library has it, else the one id of the same number
+        ("30" for "030"); a number that several ids write ("030" and "30") is refused, not guessed."""
+        if img_id in self.stickers or not _is_number(img_id):
             return img_id
-        return self.by_number.get(int(img_id), img_id)
+        keys = self.by_number.get(int(img_id), [img_id])
+        if len(keys) > 1:
+            raise DataError(
+                f"{where}: meme id '{img_id}' is not in {IMG2ID_FILE} as written, and {len(keys)} ids there are "
+                f"the same number ({', '.join(repr(k) for k in keys[:3])}): write the id exactly",
+                source,
+            )
+        return keys[0]
+
+
+def _is_number(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also takes "²" and "①", which int() refuses."""
+    return text.isascii() and text.isdigit()
 
 
 def _image_folder(root: Path, first_file: str) -> Path:
@@ -142,7 +159,9 @@ def _samples_from_dialogues(document: Any, source: Path, memes: _MemeIds) -> lis
             if text:
                 context.append(text)
             if img_id is not None and context:  # a meme before any text has no context to match
-                sample = Dialogue(id=f"{key}:{index}", context=list(context), sticker=memes.resolve(img_id))
+                sample = Dialogue(
+                    id=f"{key}:{index}", context=list(context), sticker=memes.resolve(img_id, source, where)
+                )
                 samples.append(check_dialogue(sample, memes.stickers, source, where, IMG2ID_FILE))
     return samples
 
@@ -171,10 +190,14 @@ def _samples_from_tasks(records: list[Any], source: Path, split: str, memes: _Me
         if candidate is not None:
             if isinstance(candidate, dict):
                 candidate = require(candidate, "set", source, where, "candidate.set")
-            candidates = [memes.resolve(c) for c in as_id_list(candidate, "candidate.set", source, where)]
+            candidates = [
+                memes.resolve(c, source, where) for c in as_id_list(candidate, "candidate.set", source, where)
+            ]
         sample_id = as_id(record["id"], "id", source, where) if record.get("id") is not None else f"{split}-{index}"
         claim_id(first_seen, sample_id, where, "sample", source, where)
-        sample = Dialogue(id=sample_id, context=context, sticker=memes.resolve(truth), candidates=candidates)
+        sample = Dialogue(
+            id=sample_id, context=context, sticker=memes.resolve(truth, source, where), candidates=candidates
+        )
         if not has_text(context):
             textless.append(where)
             continue
@@ -231,6 +254,13 @@ def read_mod(path: str | os.PathLike, only: Collection[str] | None = None) -> St
         elif _is_dialogue_document(document) or path.is_file():
             kind = "dialogue"
         else:
+            if _split_rank(split_name(source.name)) < 3:  # named like a split: say why it is not one
+                from .. import console
+
+                console.notice(
+                    f"{source}: left out, neither a MOD dialogue file (keys starting 'dialogue') nor a task file, "
+                    "though named like a split"
+                )
             continue
         key = (split_name(source.name), kind)
         if key in sources:

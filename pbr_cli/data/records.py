@@ -130,6 +130,9 @@ def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+TOO_MANY_DIGITS = "a number with more digits than Python reads (4300)"
+
+
 def read_json(path: str | os.PathLike, *, reject_duplicate_keys: bool = False) -> Any:
     """Parse a whole JSON file (UTF-8, an optional BOM); DataError with line and column when malformed."""
     path = Path(path)
@@ -146,6 +149,8 @@ def read_json(path: str | os.PathLike, *, reject_duplicate_keys: bool = False) -
         raise DataError(f"duplicate key '{exc.args[0]}'", path) from None
     except json.JSONDecodeError as exc:
         raise DataError(f"line {exc.lineno}: malformed JSON (column {exc.colno}): {exc.msg}", path) from None
+    except ValueError:  # Python's limit on integer digits (4300)
+        raise DataError(f"malformed JSON: {TOO_MANY_DIGITS}", path) from None
     except RecursionError:
         raise DataError("malformed JSON: nested too deeply", path) from None
     refuse_lone_surrogates(text, value, path)
@@ -173,6 +178,8 @@ def iter_json_lines(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, An
                 record = json.loads(text)
             except json.JSONDecodeError as exc:
                 raise DataError(f"{where}: malformed JSON (column {exc.colno}): {exc.msg}", path) from None
+            except ValueError:  # Python's limit on integer digits (4300)
+                raise DataError(f"{where}: malformed JSON: {TOO_MANY_DIGITS}", path) from None
             except RecursionError:
                 raise DataError(f"{where}: malformed JSON: nested too deeply", path) from None
             refuse_lone_surrogates(text, record, path, where)

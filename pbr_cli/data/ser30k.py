@@ -23,7 +23,7 @@ def is_ser30k_folder(path: str | os.PathLike) -> bool:
 
 def _label(value: object, source: Path, where: str) -> int:
     """SER30K's `anno` (1..7, in EMOTIONS order) as an index into EMOTIONS."""
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise DataError(f"{where}: 'anno' must be an integer 1..{len(EMOTIONS)}, got {json_type(value)}", source)

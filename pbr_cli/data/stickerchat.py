@@ -14,11 +14,13 @@ from .records import (
     as_object,
     build_dataset,
     check_dialogue,
+    claim_id,
     has_text,
     iter_json_lines,
     json_type,
     normalise_split_name,
     note_textless,
+    printable,
     require,
 )
 from .types import Dialogue, Sticker, StickerDataset
@@ -71,15 +73,36 @@ def read_stickerchat_library(root: str | os.PathLike) -> dict[str, Sticker]:
             f"no {STICKER_FOLDER}/ folder: expected {STICKER_FOLDER}/<sticker_set_id>/<sticker_id>.npy", root
         )
     stickers: dict[str, Sticker] = {}
-    set_entries = sorted((e for e in os.scandir(folder) if e.is_dir() and not is_hidden(e.name)), key=lambda e: e.name)
-    for set_entry in set_entries:
+    first_seen: dict[str, str] = {}
+    left_out: list[str] = []  # .npy files outside <set>/: loose in the folder or in a set's subfolders
+    entries = sorted((e for e in os.scandir(folder) if not is_hidden(e.name)), key=lambda e: e.name)
+    left_out += [e.name for e in entries if e.name.lower().endswith(".npy") and e.is_file()]
+    for set_entry in (e for e in entries if e.is_dir()):
         refuse_undecodable_name(set_entry.name, folder)
         for entry in sorted(os.scandir(set_entry.path), key=lambda e: e.name):
-            if is_hidden(entry.name) or not entry.name.lower().endswith(".npy") or not entry.is_file():
+            if is_hidden(entry.name):
+                continue
+            if entry.is_dir():
+                left_out += [
+                    os.path.relpath(os.path.join(dirpath, name), folder)
+                    for dirpath, _, names in os.walk(entry.path)
+                    for name in names
+                    if name.lower().endswith(".npy")
+                ]
+            if not entry.name.lower().endswith(".npy") or not entry.is_file():
                 continue
             refuse_undecodable_name(entry.name, set_entry.path)
             sticker_id = sticker_key(set_entry.name, entry.name[: -len(".npy")])
+            relative = f"{set_entry.name}/{entry.name}"
+            claim_id(first_seen, sticker_id, relative, "sticker", folder, relative)
             stickers[sticker_id] = Sticker(id=sticker_id, topic=set_entry.name, path=Path(entry.path))
+    if left_out:
+        from .. import console
+
+        console.notice(
+            f"{folder}: {len(left_out)} .npy file(s) outside {STICKER_FOLDER}/<sticker_set_id>/ left out, e.g. "
+            f"'{printable(sorted(left_out)[0])}'"
+        )
     if not stickers:
         raise DataError("no .npy stickers found", folder)
     return stickers
@@ -100,6 +123,8 @@ def _context_texts(context: Any, source: Path, where: str) -> list[str]:
             text = join_segmented(text)
             if text:
                 texts.append(text)
+        elif text is not None:  # a sticker message has no text; a number in its place is a broken record
+            raise DataError(f"{where}: 'context[{index}].text' must be a string, got {json_type(text)}", source)
     return texts
 
 

@@ -188,11 +188,13 @@ def embed_folder(
     `output` defaults to ser_teacher.h5 for an emotion-labelled set and stickers_teacher.h5 otherwise.
     """
     from .. import console
+    from ..data.images import missing_images_allowed
     from ..io import check_output_path
 
     started = time.perf_counter()
     teacher = load_teacher(teacher_path, device)
-    records, labelled_set = image_records(images)
+    with missing_images_allowed(skip_bad_images):
+        records, labelled_set = image_records(images)
     output = output if output is not None else Path(TEACHER_OUTPUTS[labelled_set])
     check_output_path(output)
     with console.progress(total=len(records), desc="embedding", unit="img") as bar:

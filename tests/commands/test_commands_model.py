@@ -325,6 +325,26 @@ def test_skip_bad_images_with_an_index_without_image_tokens(invoke, trained, tmp
     assert after["skipped"] == 1 and [s["id"] for s in after["stickers"]] == [s["id"] for s in before["stickers"][1:]]
 
 
+def test_skip_bad_images_leaves_out_a_dataset_sticker_whose_file_is_gone(invoke, trained, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(trained["data"], data)
+    first = json.loads((data / "stickers.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    gone = data / first["path"]
+    gone.unlink()
+    assert_refused(invoke("train", "--data", data, *TRAIN_ARGS, "-o", tmp_path / "refused"), "does not exist")
+    assert not (tmp_path / "refused").exists()
+    result = invoke("train", "--data", data, *TRAIN_ARGS, "-o", tmp_path / "run", "--skip-bad-images")
+    assert result.exit_code == 0, result.output
+    assert f"1 unreadable sticker image(s) replaced by blank images, e.g. {gone}" in " ".join(result.output.split())
+    from pbr_cli.teacher import Teacher, build_classifier
+
+    Teacher(*build_classifier("tiny", 16)).save(tmp_path / "teacher.pt")  # untrained: its features suffice
+    for args in (["--model", trained["run"]], ["--teacher", tmp_path / "teacher.pt"]):
+        result = invoke("embed", data, *args, "-o", tmp_path / "out.h5", "--skip-bad-images")
+        assert result.exit_code == 0, result.output
+        assert f"skipped 1 unreadable image(s), e.g. {gone}" in " ".join(result.output.split())
+
+
 def test_index_from_another_model_is_refused(invoke, trained, tmp_path):
     index = tmp_path / "index.h5"
     assert invoke("embed", trained["data"] / "stickers", "--model", trained["clip"], "-o", index).exit_code == 0

@@ -251,6 +251,55 @@ def test_stickerchat_malformed_line_and_missing_stickers(tmp_path):
         open_dataset(other)
 
 
+def test_stickerchat_refuses_one_sticker_twice_and_says_what_it_left_out(tmp_path, capsys):
+    root = write_stickerchat(tmp_path)
+    stickers = root / "npy_stickers"
+    shutil.copy(stickers / "1001" / "3.npy", stickers / "1001" / "extra.npy")
+    (stickers / "1001" / "deeper").mkdir()
+    shutil.copy(stickers / "1001" / "3.npy", stickers / "1001" / "deeper" / "x.npy")
+    shutil.copy(stickers / "1001" / "3.npy", stickers / "loose.npy")
+    capsys.readouterr()
+    dataset = open_dataset(root)
+    assert "1001/extra" in dataset.stickers and "1001/deeper/x" not in dataset.stickers
+    said = " ".join(capsys.readouterr().err.split())
+    assert (
+        f"{stickers}: 2 .npy file(s) outside npy_stickers/<sticker_set_id>/ left out, e.g. '1001/deeper/x.npy'" in said
+    )
+    shutil.copy(stickers / "1001" / "3.npy", stickers / "1001" / "extra.NPY")  # the same id as extra.npy
+    with raises_naming(stickers, "duplicate sticker id '1001/extra'"):
+        open_dataset(root)
+
+
+@pytest.mark.parametrize("text", [12345, 1.5, ["a"]])
+def test_stickerchat_refuses_a_message_text_that_is_not_a_string(tmp_path, text):
+    root = write_stickerchat(tmp_path)
+    edit_record(root / "release_val.json", 2, context=[{"text": "你好"}, {"text": text}])
+    with raises_naming(root / "release_val.json", "line 2: 'context[1].text' must be a string"):
+        open_dataset(root)
+    edit_record(root / "release_val.json", 2, context=[{"text": "你好"}, {"text": None, "sticker_id": 3}])
+    assert open_dataset(root).split("val")[1].context == ["你好"]  # a sticker message: no text
+
+
+def test_a_file_of_a_dataset_folder_says_it_stands_for_the_folder(tmp_path, capsys):
+    root = write_stickerchat(tmp_path)
+    capsys.readouterr()
+    dataset = open_dataset(root / "release_test.json")
+    assert list(dataset.splits) == ["train", "val", "test"]
+    said = " ".join(capsys.readouterr().err.split())
+    assert f"{root / 'release_test.json'}: read as part of its dataset folder {root} (every split)" in said
+
+
+def test_a_number_with_too_many_digits_is_a_data_error(tmp_path):
+    root = write_stickerchat(tmp_path)
+    set_line(root / "release_val.json", 3, '{"id": ' + "1" * 5000 + "}")
+    with raises_naming(root / "release_val.json", "line 3: malformed JSON: a number with more digits"):
+        open_dataset(root)
+    mod = write_mod(tmp_path / "mod")
+    (mod / "c_train.json").write_text('{"dialogue 1": ' + "9" * 5000 + "}", encoding="utf-8")
+    with raises_naming(mod / "c_train.json", "malformed JSON: a number with more digits"):
+        open_dataset(mod)
+
+
 # --- SER30K ---------------------------------------------------------------------------------------
 
 
@@ -276,6 +325,7 @@ def test_ser30k_reads_labels_topics_and_splits(tmp_path):
     [
         ({"anno": 8}, "'anno' is 8, expected 1..7"),
         ({"anno": "happy"}, "'anno' must be an integer"),
+        ({"anno": "²"}, "'anno' must be an integer"),
         ({"file_name": None}, "missing required field 'file_name'"),
         ({"file_name": "missing.png"}, "does not exist"),
         ({"file_name": "../../../x.png"}, "leaves the dataset folder"),
@@ -390,6 +440,32 @@ def test_mod_bad_input(tmp_path, file_name, edit, expected):
     write_json(path, document)
     with raises_naming(path, expected):
         open_dataset(root)
+
+
+def test_mod_ids_that_write_one_number_twice_are_refused_not_guessed(tmp_path):
+    root = write_mod(tmp_path)
+    mapping = json.loads((root / "img2id.json").read_text(encoding="utf-8"))
+    first = next(name for name, meme_id in mapping.items() if meme_id == "001")
+    shutil.copy(root / "meme_set" / first, root / "meme_set" / "again.jpg")
+    write_json(root / "img2id.json", {**mapping, "again.jpg": 1, "odd.jpg": "²"})
+    shutil.copy(root / "meme_set" / first, root / "meme_set" / "odd.jpg")
+    document = json.loads((root / "c_train.json").read_text(encoding="utf-8"))
+    document["dialogue 1"][1]["img_id"] = "0001"  # neither "001" nor "1" as written
+    write_json(root / "c_train.json", document)
+    with raises_naming(root / "c_train.json", "meme id '0001' is not in img2id.json as written", "'001', '1'"):
+        open_dataset(root)
+    document["dialogue 1"][1]["img_id"] = "001"  # as written: no doubt
+    write_json(root / "c_train.json", document)
+    assert open_dataset(root).split("train")[0].sticker == "001"
+
+
+def test_mod_file_named_like_a_split_but_of_another_shape_is_said(tmp_path, capsys):
+    root = write_mod(tmp_path)
+    write_json(root / "c_test.json", {"Dialogue_0": []})
+    capsys.readouterr()
+    open_dataset(root)
+    said = " ".join(capsys.readouterr().err.split())
+    assert f"{root / 'c_test.json'}: left out, neither a MOD dialogue file" in said
 
 
 def test_mod_task_record_of_memes_alone_is_left_out_and_said(tmp_path, capsys):
