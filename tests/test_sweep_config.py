@@ -387,6 +387,10 @@ MERGED_CASES = [
     (["--lr", "1e-5", "--min-lr", "1e-4"], "train.min_lr (--min-lr): must be at most train.lr (1e-05)"),
     (["--temp", "0.9"], "model.temp (--temp): must be at most 0.5, got 0.9"),
     (["-K", "1"], "train.batch_size (--batch-size): must be at least 2 with model.embed_norm batch"),
+    (["--intra", "--intra-weight", "0"], "--intra-weight 0 turns off the TSCL term that --intra turns on"),
+    (["--no-inter", "--inter-weight", "0.7"], "--inter-weight has no effect with --no-inter"),
+    (["--loss", "itc", "--itm-negatives", "3"], "--itm-negatives shapes the ITM loss, which --loss itc does not train"),
+    (["--loss", "itc", "--itm-list-weight", "1"], "--itm-list-weight shapes the ITM loss"),
 ]
 
 
@@ -407,6 +411,20 @@ def test_options_that_break_the_configuration_rules_are_refused(invoke, dataset,
     out = tmp_path / "run"
     result = invoke("train", "--data", dataset, *TRAIN, "-o", out, *args)
     assert_refused(result, needle, not_written=(out,), folder=tmp_path)
+
+
+def test_a_warm_up_longer_than_the_run_is_said_and_derived_keys_of_a_reused_config_are_derived(
+    invoke, dataset, tmp_path
+):
+    config = tmp_path / "reused.yaml"  # a run's config.json as a user copies it: keys pbr derives itself
+    config.write_text(yaml.safe_dump({"model": {"ekd_dim": 50, "tscl_dim": 7, "vocab_size": 5}}), encoding="utf-8")
+    out = tmp_path / "run"
+    result = invoke("train", "--data", dataset, *TRAIN, "--config", config, "-o", out)
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "the warm-up (30 steps) is longer than the run (2 steps): the learning rate peaks at 6.67e-05" in said
+    saved = json.loads((out / "config.json").read_text(encoding="utf-8"))["model"]
+    assert saved["ekd_dim"] == 0 and saved["tscl_dim"] == 0 and saved["vocab_size"] > 5
 
 
 def test_one_dialogue_per_step_is_refused_only_where_batchnorm_needs_two(tmp_path):

@@ -94,6 +94,8 @@ def evaluate(
     """
     from pathlib import Path
 
+    from click.core import ParameterSource
+
     from .. import console
     from ..run_evaluation import evaluate_run, evaluate_scores_file
 
@@ -104,6 +106,18 @@ def evaluate(
     if scores_file:
         if run or scores_out or plots_dir:
             raise click.UsageError("--scores evaluates a file on its own; give no RUN, --scores-out or --plots with it")
+        ctx = click.get_current_context()
+        model_options = ["score", "which", "batch_size"] + ([] if data else ["split"])
+        given = [name for name in model_options if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT]
+        if given == ["split"]:
+            raise click.UsageError(
+                "--split chooses the dialogues of --data DATASET; without --data, --scores evaluates the file as it is"
+            )
+        if given:
+            raise click.UsageError(
+                f"--{given[0].replace('_', '-')} is an option of a run's evaluation; --scores evaluates the file's own "
+                "scores"
+            )
         result = evaluate_scores_file(scores_file, data, split)
     else:
         result = evaluate_run(

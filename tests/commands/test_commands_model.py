@@ -58,6 +58,11 @@ def test_evaluate_writes_scores_and_reads_them_back(invoke, trained, tmp_path):
         assert metrics[f"r10@{k}"] == pytest.approx(np.mean([min(max(k - a, 0), t) / t for a, t in zip(above, tied)]))
     again = json.loads(invoke("evaluate", "--scores", scores_file, "--json").stdout)
     assert again["map"] == pytest.approx(metrics["map"])
+    # options of a run's evaluation would be ignored by a scores file: refused
+    for option, value in (("--score", "itc"), ("--which", "last"), ("--batch-size", "4"), ("--split", "val")):
+        assert_refused(invoke("evaluate", "--scores", scores_file, option, value), f"{option} ")
+    with_data = invoke("evaluate", "--scores", scores_file, "--data", trained["data"], "--split", "test", "--json")
+    assert with_data.exit_code == 0 and json.loads(with_data.stdout)["map"] == pytest.approx(metrics["map"])
 
 
 def test_evaluate_reads_only_the_split_it_scores(invoke, trained, tmp_path):

@@ -482,6 +482,27 @@ def test_new_run_dir_names_the_final_folder_in_write_errors(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_new_run_leaves_the_staging_folder_of_a_run_whose_name_starts_like_its_own(tmp_path):
+    other = tmp_path / ".run.seed1.abcd1234.partial"  # run "run.seed1" being started by another process
+    other.mkdir()
+    (other / "config.json").write_text("{}")
+    stale = tmp_path / ".run.k3j_x9q2.partial"  # a killed start of "run" itself
+    stale.mkdir()
+    with new_run_dir(tmp_path / "run") as run:
+        run.publish()
+    assert (other / "config.json").is_file() and not stale.exists()
+
+
+def test_a_default_run_folder_being_started_by_another_run_is_passed_over(invoke, world, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    with exclusive_lock(tmp_path / "runs" / ".tiny-itm.lock", "run folder"):  # another run starting there
+        result = invoke("train", "--data", world / "data", *TRAIN, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["run"] == str(Path("runs") / "tiny-itm-2")
+    assert (tmp_path / "runs" / "tiny-itm-2" / "best.safetensors").is_file()
+
+
 def test_weights_have_the_permissions_of_every_other_output(world):
     modes = {path.name: path.stat().st_mode & 0o777 for path in (world / "run").iterdir() if path.is_file()}
     mask = os.umask(0)
