@@ -341,6 +341,7 @@ class ProcessWorkers:
                 worker.connection.send(request)
                 break
             except OSError:  # it died while idle and never saw the request: replace it, try the next one
+                _worker_stopped(worker, "while idle")
                 self._idle.put_nowait(self._replace(worker))
         answer = loop.create_future()
         loop.add_reader(worker.connection.fileno(), self._answered, worker, answer)
@@ -355,6 +356,7 @@ class ProcessWorkers:
         try:
             reply = worker.connection.recv()
         except (EOFError, OSError):  # it died on this request
+            _worker_stopped(worker, "while answering a request (answered 500)")
             worker = self._replace(worker)
             reply = (500, "the ranking worker stopped while answering (it has been restarted)")
         self._idle.put_nowait(worker)
@@ -378,6 +380,16 @@ class ProcessWorkers:
             if worker.process.is_alive():
                 worker.process.kill()
                 worker.process.join(timeout=1)
+
+
+def _worker_stopped(worker: _Worker, when: str) -> None:
+    """Log a ranking worker that ended on its own (killed, out of memory), with its exit status."""
+    from . import console
+
+    worker.process.join(timeout=1)
+    code = worker.process.exitcode
+    how = f"signal {-code}" if code is not None and code < 0 else f"exit status {code}"
+    console.warn(f"ranking worker {worker.process.pid} stopped {when} ({how}); a new one replaces it")
 
 
 def _serve_requests(ranker: Ranker, connection, server_end, threads: int, server_pid: int, inherited=()) -> None:

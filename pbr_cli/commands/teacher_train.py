@@ -95,7 +95,7 @@ def teacher_train(
     ImageFolder root/<emotion>/* (or root/{train,val,test}/<emotion>/*); without DATA the demo's
     emotion set is used. Training augments (random resized crop, flip, colour jitter, hue rotation) and weights
     the loss by inverse class frequency. The epoch kept has the best val accuracy and, among epochs
-    level on it, the lowest val loss (val: a tenth of train when the data has no val or test split).
+    level on it, the lowest val loss (val: a tenth of train when the data has no val split).
     Without --epochs it trains 10 epochs, or on a small set as many as 1,500 optimiser steps need, so a
     set of tens of images per class is not left untrained. The report gives accuracy, per-class
     accuracy, the confusion matrix and the majority-class baseline on val and test.

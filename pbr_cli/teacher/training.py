@@ -178,8 +178,8 @@ def train_teacher(
 
     Augmentation: random resized crop, flip, colour jitter and a hue rotation of up to ±`hue`·180° (on
     tensors, on `device`); `precision` as `train.precision` (auto: bf16 where the device computes it
-    natively); class balance: an inverse-frequency weighted cross-entropy. A set with neither val nor test
-    split gets a stratified `holdout` of train as val. Without `epochs`, training runs 10 epochs or, on a
+    natively); class balance: an inverse-frequency weighted cross-entropy. A set without a val split gets a
+    stratified `holdout` of train as val. Without `epochs`, training runs 10 epochs or, on a
     small set, as many as `MIN_TEACHER_STEPS` optimiser steps need. The best epoch is chosen on val (never on
     test): the highest val accuracy, and among epochs level on it (a small val split saturates) the lowest val
     cross-entropy. With `ema` > 0 the weights validated and kept are an exponential moving average of the
@@ -196,11 +196,18 @@ def train_teacher(
     class_names = tuple(image_set.class_names)
     train_items = list(image_set.splits.get("train", []))
     eval_items = {name: list(image_set.splits[name]) for name in EVAL_SPLITS if image_set.splits.get(name)}
-    val_from_train = not eval_items
+    val_from_train = "val" not in eval_items  # the epoch is chosen on val, never on test
     if val_from_train:
         train_items, eval_items["val"] = split_holdout(train_items, holdout, seed)
         if not eval_items["val"]:
             del eval_items["val"]
+        elif "test" in eval_items:  # a set with a test split but no val: say where val came from
+            from .. import console
+
+            console.notice(
+                f"{image_set.root}: no val split; {len(eval_items['val'])} training images held out as val to choose "
+                "the epoch"
+            )
     if len(train_items) < 2:
         raise DataError(f"needs at least 2 training images, found {len(train_items)}", image_set.root)
 

@@ -82,8 +82,9 @@ def served(built):
     """`pbr serve` with three workers (the concurrency test below runs them side by side)."""
     root, data = built["root"], built["data"]
     server, port = start_server(root, "--max-body", "4096", "--workers", "3")
-    threading.Thread(target=server.stderr.read, daemon=True).start()
-    yield {"root": root, "data": data, "port": port, "server": server}
+    log: list[str] = []  # the server's stderr, line by line
+    threading.Thread(target=lambda: log.extend(server.stderr), daemon=True).start()
+    yield {"root": root, "data": data, "port": port, "server": server, "log": log}
     server.terminate()
     server.wait(timeout=30)
 
@@ -262,6 +263,7 @@ def test_a_killed_worker_is_replaced_and_no_request_is_lost(served):
     assert all(answer["stickers"] == expected[1]["stickers"] for _, answer in answers)
     health = json.loads(call(served["port"], "GET", "/health")[2])
     assert health["workers_alive"] == 3 and victim not in worker_pids(served["server"].pid)
+    assert any(f"ranking worker {victim} stopped while idle (signal 9)" in line for line in served["log"])
 
 
 @LINUX

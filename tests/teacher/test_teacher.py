@@ -181,6 +181,19 @@ def test_teacher_train_warns_of_test_images_that_are_training_images_again(invok
     assert "copy.png" in warnings[0] and "0_1.png" in warnings[0], warnings
 
 
+def test_a_set_with_a_test_split_but_no_val_holds_val_out_of_train(invoke, tmp_path):
+    data = tmp_path / "data"
+    write_emotion_images(data / "train", per_class=4, seed=0)
+    write_emotion_images(data / "test", per_class=2, seed=1)
+    out = tmp_path / "t.pt"
+    result = invoke("teacher-train", data, *TEACHER_ARGS, "--epochs", "1", "-o", out, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert set(report["splits"]) == {"val", "test"} and report["selected_on"].startswith("val accuracy")
+    assert report["splits"]["val"]["n"] + sum(report["train_counts"].values()) == 28
+    assert "no val split; 7 training images held out as val to choose the epoch" in " ".join(result.stderr.split())
+
+
 @pytest.mark.parametrize("options", [["--which", "last"], ["--which", "best"], ["--no-tokens"]])
 def test_embed_with_a_teacher_refuses_the_options_of_a_run(invoke, tmp_path, options):
     write_emotion_images(tmp_path / "data", per_class=1)
