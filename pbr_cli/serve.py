@@ -123,10 +123,11 @@ class Ranker:
                 raise RequestError("'candidates' lists a sticker twice")
             candidates = [self.rows[c] for c in candidates]
         available = len(candidates) if candidates is not None else len(self)
-        top = data.get("top", min(10, available))
+        top = data.get("top")
+        top = min(10, available) if top is None else top  # null counts as absent, as for 'candidates'
         if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= available:
             raise RequestError(f"'top' must be an integer from 1 to {available}, got {printable(repr(top), 60)}")
-        score = data.get("score", "itm")
+        score = "itm" if data.get("score") is None else data["score"]
         if score not in SCORES:
             raise RequestError(f'\'score\' must be "itm" or "itc", got {printable(repr(score), 60)}')
         return RankRequest(context, top, candidates, score)

@@ -147,6 +147,14 @@ def test_ranking_equals_pbr_rank(served, score):
     assert answer["score"] == score and answer["ms"] >= 0
 
 
+def test_null_fields_count_as_absent(served):
+    status, plain = post_rank(served["port"], {"context": DIALOGUE})
+    assert status == 200 and len(plain["stickers"]) == 10 and plain["score"] == "itm"
+    status, nulls = post_rank(served["port"], {"context": DIALOGUE, "top": None, "score": None, "candidates": None})
+    assert status == 200 and nulls["stickers"] == plain["stickers"] and nulls["score"] == "itm"
+    assert post_rank(served["port"], {"context": DIALOGUE, "score": ""})[0] == 400
+
+
 def test_candidates_rank_only_those_with_the_same_scores(served):
     everything = {s["id"]: s["score"] for s in cli_ranking(served, "itm", 20)}
     chosen = sorted(everything)[3:9]
