@@ -166,6 +166,7 @@ def _check_teacher_features(data: "H5Data") -> None:
     if "labels" in data:
         _values_in(data, "labels", -1, len(classes) - 1)
     _split_rows(data)
+    _unique_ids(data)  # rows are matched to stickers and images by id
 
 
 def _check_anchors(data: "H5Data") -> None:

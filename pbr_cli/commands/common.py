@@ -116,6 +116,7 @@ def guard_outputs(
     folders: tuple[str, ...] = (),
     folder_files: Callable[[], dict[str, tuple[str, ...]]] | None = None,
     implied: Callable[[dict[str, Any]], Iterable[str | os.PathLike | None]] | None = None,
+    defaults: Callable[[dict[str, Any]], dict[str, str | os.PathLike | None]] | None = None,
 ):
     """Decorator for a command: refuse, before any work, an output option that would replace one of its inputs.
 
@@ -125,6 +126,7 @@ def guard_outputs(
     the command reads without their being named (the run folder it picks, the dataset a run was trained
     on, the images of a sticker index, ...), resolved by the code the command resolves them with; a
     PbrError while resolving them ends the list (the command reports it itself, in its place).
+    `defaults(kwargs)` gives the file an output option left unset writes when the command picks it later.
     """
     import functools
 
@@ -142,7 +144,11 @@ def guard_outputs(
                     continue
                 if param.name in outputs or param.name in folders:
                     flag = max(param.opts, key=len) if param.opts else param.name
-                    named[flag] = kwargs[param.name]
+                    value = kwargs[param.name]
+                    if value is None and defaults is not None:
+                        value = defaults(kwargs).get(param.name)
+                        flag = f"{flag} (default {value})" if value is not None else flag
+                    named[flag] = value
                     if param.name in folders:
                         folder_flags.append(flag)
                         files[flag] = written.get(param.name, ())

@@ -17,6 +17,23 @@ def implied_inputs(kwargs):
         yield resolve_run(kwargs["run"])
 
 
+def default_output(kwargs) -> Path | None:
+    """The file `pbr embed` writes: -o, else sticker_index.h5 with --model, else by the kind of IMAGES with
+    --teacher (ser_teacher.h5 for an emotion-labelled set, stickers_teacher.h5 otherwise)."""
+    if kwargs.get("output") is not None:
+        return kwargs["output"]
+    if kwargs.get("run") is not None:
+        return Path("sticker_index.h5")
+    if kwargs.get("teacher_path") is not None:
+        from ..teacher.embedding import TEACHER_OUTPUTS, is_emotion_image_set
+
+        try:
+            return Path(TEACHER_OUTPUTS[is_emotion_image_set(Path(kwargs["images"]))])
+        except OSError:  # IMAGES unreadable: the command says so in its place
+            return None
+    return None
+
+
 @click.command("embed")
 @click.argument("images", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.option(
@@ -54,7 +71,7 @@ def implied_inputs(kwargs):
 )
 @json_option("Print the summary as one JSON object.")
 @click.pass_obj
-@guard_outputs("output", implied=implied_inputs)
+@guard_outputs("output", implied=implied_inputs, defaults=lambda kwargs: {"output": default_output(kwargs)})
 def embed(
     settings,
     images: Path,
@@ -81,6 +98,7 @@ def embed(
     """
     if (teacher_path is None) == (run is None):
         raise click.UsageError("name exactly one model to embed with: --teacher FILE or --model RUN")
+    output = default_output({"output": output, "run": run, "teacher_path": teacher_path, "images": images})
     if teacher_path is not None:
         given = given_options(click.get_current_context(), ("which", "no_tokens"))
         if given:

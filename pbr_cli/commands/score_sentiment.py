@@ -25,7 +25,7 @@ def implied_inputs(kwargs):
 @output_option(DEFAULT_OUTPUT, "Sentiment file to write (HDF5, kind 'sentiment').")
 @click.option(
     "--workers",
-    type=int,
+    type=click.IntRange(min=0),
     default=0,
     show_default=True,
     help="Processes that score utterances; 0 = auto (one for small inputs, one per core for large).",

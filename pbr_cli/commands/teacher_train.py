@@ -101,9 +101,15 @@ def teacher_train(
     accuracy, the confusion matrix and the majority-class baseline on val and test.
     """
     from .. import console
+    from ..errors import ConfigError
     from ..summaries import print_teacher_report
     from ..teacher import train_teacher_file
+    from ..teacher.model import resolve_arch
 
+    try:
+        resolve_arch(arch)  # before any work or notice
+    except ConfigError as exc:
+        raise click.BadParameter(exc.message, param_hint="--arch") from None
     report = train_teacher_file(
         output,
         data,

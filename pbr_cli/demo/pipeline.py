@@ -583,6 +583,10 @@ def _run_pipeline(plan: DemoPlan) -> dict:
     started = time.perf_counter()
     timings: dict[str, float] = {}
     claim_report_folder(plan.report)
+    import shutil
+
+    for earlier in ("logs", "sheets"):  # an earlier run's (another seed, size or schedule) would be mixed in
+        shutil.rmtree(plan.report / earlier, ignore_errors=True)
     background = None
     if runs_in_parallel(plan):
         log = plan.report / "logs" / "base.log"
@@ -681,7 +685,7 @@ def write_sheets(plan: DemoPlan, run: Path) -> list[str]:
             source = dataset.stickers[sticker_id].path
             target = candidates / Path(source).name
             if not target.exists():
-                write_bytes_atomic(target, Path(source).read_bytes())  # a later demo keeps what exists
+                write_bytes_atomic(target, Path(source).read_bytes())
         sheet, page = sheet_dir / f"{dialogue.id}.png", sheet_dir / f"{dialogue.id}.html"
         announce(
             None,

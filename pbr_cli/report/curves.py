@@ -49,6 +49,8 @@ def loss_terms(records: list[dict]) -> list[str]:
 
 def plot_learning_curves(path: str | os.PathLike, runs: dict[str, str | os.PathLike]) -> PlotFile:
     """One column per run (label -> metrics.jsonl): val MAP and R@1 above, the loss terms below."""
+    from matplotlib.ticker import MaxNLocator
+
     logs = {label: read_metrics(metrics) for label, metrics in runs.items()}
     figure, axes = _new_figure(4.6 * len(logs), 6.4, columns=len(logs), rows=2)
     panels = 0
@@ -80,10 +82,13 @@ def plot_learning_curves(path: str | os.PathLike, runs: dict[str, str | os.PathL
             points = [(r["step"], r[name]) for r in train if isinstance(r.get(name), (int, float))]
             if points:
                 xs, ys = zip(*points)
-                bottom.plot(xs, ys, linewidth=1.2, label=name)
+                marker = "o" if len(points) < 3 else None  # a line of one point would draw nothing
+                bottom.plot(xs, ys, linewidth=1.2, marker=marker, markersize=3, label=name)
         if train:
             bottom.legend(fontsize=8, loc="upper right", ncol=2)
             panels += 1
+        for axis in (top, bottom):
+            axis.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))  # steps: no 19.5
         bottom.set_xlabel("step")
         bottom.set_ylabel("loss")
         bottom.grid(alpha=0.3)

@@ -158,6 +158,9 @@ class EvaluationPlots:
         return self._summary(written, skipped)
 
     def _summary(self, written: list, skipped: list[str]) -> dict:
+        for name in (CONSISTENCY_FILE, TSNE_FILE):  # a skipped figure's file from an earlier evaluation would
+            if any(line.startswith(f"{name}:") for line in skipped):  # pass for this one's
+                (self.folder / name).unlink(missing_ok=True)
         return {
             "folder": str(self.folder),
             "dialogue_polarity": self.dialogue_source,

@@ -189,12 +189,21 @@ def embed_folder(
     """
     from .. import console
     from ..data.images import missing_images_allowed
+    from ..features import first_repeat
     from ..io import check_output_path
 
     started = time.perf_counter()
     teacher = load_teacher(teacher_path, device)
     with missing_images_allowed(skip_bad_images):
         records, labelled_set = image_records(images)
+    repeat = first_repeat([record.id for record in records])
+    if repeat is not None:  # e.g. one SER30K image annotated in two splits
+        value, first, again = repeat
+        where = [records[row].split or "the library" for row in (first, again)]
+        raise DataError(
+            f"image '{value}' is listed twice ({where[0]} and {where[1]}); a features file holds one row per id",
+            images,
+        )
     output = output if output is not None else Path(TEACHER_OUTPUTS[labelled_set])
     check_output_path(output)
     with console.progress(total=len(records), desc="embedding", unit="img") as bar:

@@ -59,6 +59,11 @@ def test_demo_trains_base_in_a_second_process_when_parallel(invoke, tmp_path):
     assert "train --data" in log and "steps: 3 in" in log and "evaluate" in log
     assert "--out" + str(report / "runs" / "base") in "".join(log.split())  # lines wrap anywhere in a path
     assert "logs/base.log" in result.stderr.replace("\\", "/").replace("\n", "")
+    # a later run into the same report (here one after another) leaves nothing of this one's logs or sheets
+    (report / "sheets" / "d99999.png").write_bytes(b"an earlier run's sheet")
+    _, again = tiny_demo(invoke, report, "--sequential")
+    assert again["parallel"] is False and not (report / "logs").exists()
+    assert not (report / "sheets" / "d99999.png").exists() and len(list((report / "sheets").glob("*.png"))) == 3
 
 
 def test_an_error_in_the_background_training_reaches_the_parent(tmp_path):

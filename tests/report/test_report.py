@@ -135,6 +135,9 @@ def test_evaluate_plots_from_sentiment_and_teacher_files(invoke, trained, tmp_pa
 
 
 def test_without_sticker_polarity_the_sticker_plots_are_skipped(invoke, trained, tmp_path):
+    (tmp_path / "p").mkdir()
+    for earlier in ("fig1b_consistency.png", "fig4_tsne.png"):  # an earlier evaluation's: not this one's
+        (tmp_path / "p" / earlier).write_bytes(b"an earlier figure")
     result = invoke("evaluate", trained["run"], "--data", trained["unlabelled"], "--plots", tmp_path / "p", "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)["plots"]

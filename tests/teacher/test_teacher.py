@@ -242,7 +242,31 @@ def test_embed_needs_a_model_and_teacher_train_a_known_arch(invoke, tmp_path):
     assert invoke("embed", tmp_path).exit_code == 2
     write_emotion_images(tmp_path / "data", per_class=1)
     result = invoke("teacher-train", tmp_path / "data", "--arch", "no_such_net", "-o", tmp_path / "t.pt")
-    assert result.exit_code == 1 and "unknown teacher architecture 'no_such_net'" in result.output
+    assert result.exit_code == 2 and "unknown teacher architecture 'no_such_net'" in result.output
+    assert "note:" not in result.output  # refused before any work or notice
+
+
+def test_embed_refuses_a_default_output_that_is_its_teacher_and_ids_listed_twice(
+    invoke, teacher_run, tmp_path, monkeypatch
+):
+    from fixtures_data import write_json, write_ser30k
+
+    _, checkpoint, _ = teacher_run
+    images = write_emotion_images(tmp_path / "images", per_class=1)
+    shutil.copy(checkpoint, tmp_path / "stickers_teacher.h5")  # the name -o defaults to, in the working folder
+    before = (tmp_path / "stickers_teacher.h5").read_bytes()
+    monkeypatch.chdir(tmp_path)
+    result = invoke("embed", images / "anger", "--teacher", "stickers_teacher.h5")
+    assert_refused(result, "--output (default stickers_teacher.h5) names the input")
+    assert (tmp_path / "stickers_teacher.h5").read_bytes() == before
+    ser = write_ser30k(tmp_path / "ser")
+    split_files = ser / "Annotations" / "image-level"
+    train = json.loads((split_files / "train.json").read_text(encoding="utf-8"))["annotations"]
+    test = json.loads((split_files / "test.json").read_text(encoding="utf-8"))["annotations"]
+    write_json(split_files / "test.json", {"annotations": [*test, train[0]]})  # one image in two splits
+    result = invoke("embed", ser, "--teacher", checkpoint, "-o", tmp_path / "f.h5")
+    assert_refused(result, "is listed twice (train and test)")
+    assert not (tmp_path / "f.h5").exists()
 
 
 @pytest.mark.parametrize(
