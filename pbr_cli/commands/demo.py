@@ -93,6 +93,7 @@ def demo(
     """
     from .. import console
     from ..demo.build import build_demo, default_demo_dir, demo_is_current, read_demo_summary
+    from ..errors import TrainingInterrupted
 
     seed = ctx.obj.seed if ctx.obj is not None else 0
     root = out_dir if out_dir is not None else default_demo_dir(seed, size)
@@ -135,7 +136,14 @@ def demo(
     )
     # with --json each step's report goes to stderr: stdout is the one JSON object
     with console.results_to_stderr() if as_json else contextlib.nullcontext():
-        result = run_pipeline(plan)
+        try:
+            result = run_pipeline(plan)
+        except TrainingInterrupted as stopped:  # the demo starts its trainings anew: resuming one makes no report
+            stopped.args = (
+                f"{stopped.message.split(':')[0]}: the demo stopped during a training; run the same `pbr demo` "
+                f"command again to start over (the dataset in {root} is kept)",
+            )
+            raise
     if as_json:
         console.print_json(result)
     else:

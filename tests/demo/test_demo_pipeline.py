@@ -66,6 +66,21 @@ def test_demo_trains_base_in_a_second_process_when_parallel(invoke, tmp_path):
     assert not (report / "sheets" / "d99999.png").exists() and len(list((report / "sheets").glob("*.png"))) == 3
 
 
+def test_an_interrupted_demo_says_to_run_the_demo_again(invoke, tmp_path, monkeypatch):
+    from pbr_cli.demo import pipeline
+    from pbr_cli.errors import TrainingInterrupted
+
+    def stopped(plan):
+        raise TrainingInterrupted(9, plan.report / "runs" / "pbr", "SIGINT")
+
+    monkeypatch.setattr(pipeline, "run_pipeline", stopped)
+    result = invoke("demo", "--size", "tiny", "--out", tmp_path / "data", "--report", tmp_path / "report")
+    assert result.exit_code == 130
+    said = " ".join(result.stderr.split())
+    assert "SIGINT received: the demo stopped during a training; run the same `pbr demo` command again" in said
+    assert "--resume" not in said
+
+
 def test_an_error_in_the_background_training_reaches_the_parent(tmp_path):
     from pbr_cli.demo.pipeline import BackgroundTraining, DemoPlan
     from pbr_cli.errors import DataError
