@@ -289,11 +289,15 @@ def default_run_dir(config: RunConfig) -> Path:
     return candidate
 
 
+def _absolute(path) -> str | None:
+    return str(Path(path).resolve()) if path else None
+
+
 def stored_options(options: TrainOptions) -> dict:
     """`options` as run.json holds them: every field, input paths made absolute."""
     stored = dataclasses.asdict(options)
     for key in INPUT_PATHS:
-        stored[key] = str(Path(stored[key]).resolve()) if stored[key] else None
+        stored[key] = _absolute(stored[key])
     return stored
 
 
@@ -304,18 +308,15 @@ def write_run_info(run_dir: Path, options: TrainOptions, settings) -> None:
     from .io import write_text_atomic
     from .strict_json import dumps
 
-    def absolute(path):
-        return str(Path(path).resolve()) if path else None
-
     info = {
         "options": stored_options(options),
-        "data": absolute(options.data),
+        "data": _absolute(options.data),
         "seed": settings.seed,
         "deterministic": settings.deterministic,
-        "teacher": absolute(options.teacher),
-        "teacher_features": absolute(options.teacher_features),
-        "anchors": absolute(options.anchors),
-        "sentiment": absolute(options.sentiment),
+        "teacher": _absolute(options.teacher),
+        "teacher_features": _absolute(options.teacher_features),
+        "anchors": _absolute(options.anchors),
+        "sentiment": _absolute(options.sentiment),
         "pbr_version": __version__,
         "command": command_line(),
     }

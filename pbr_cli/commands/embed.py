@@ -127,7 +127,6 @@ def embed_with_model(
     from ..io import check_output_path
     from ..summaries import print_sticker_index
 
-    output = output if output is not None else Path("sticker_index.h5")
     check_output_path(output)
     summary = index_folder(
         images, run, which, store_tokens, output, batch_size, skip_bad_images, settings.torch_device()
