@@ -68,6 +68,11 @@ def filled(options: dict, files: dict[str, str]) -> dict:
     return {key: value.format(**files) if isinstance(value, str) else value for key, value in options.items()}
 
 
+def needs_teacher(options: dict) -> bool:
+    """Whether a row's options name a file made from the teacher (anchors, its features, the sentiment)."""
+    return any(isinstance(value, str) and value.startswith("{") for value in options.values())
+
+
 def parse_setting(text: str) -> tuple[str, object]:
     """FIELD=VALUE for `--set`: the value as JSON where it parses (numbers, true/false), else the string."""
     import dataclasses
@@ -105,7 +110,13 @@ def spread(values: list[float]) -> str:
 
 def main() -> None:
     from pbr_cli.demo.build import ensure_demo
-    from pbr_cli.demo.pipeline import DemoPlan, build_anchors_step, prepare_inputs, train_and_evaluate
+    from pbr_cli.demo.pipeline import (
+        DemoPlan,
+        build_anchors_step,
+        claim_report_folder,
+        prepare_inputs,
+        train_and_evaluate,
+    )
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--table", type=int, choices=(3, 4, 5), default=3)
@@ -150,28 +161,32 @@ def main() -> None:
     plan = DemoPlan(
         data=Path(data), report=args.report, steps=args.steps, teacher_epochs=args.teacher_epochs, reuse=True
     )
-    paths = prepare_inputs(plan)
-    fill = {"anchors": str(paths["anchors"]), "features": str(paths["features"]), "sentiment": str(paths["sentiment"])}
-
-    rows: list[tuple[list[str], dict]] = []
     if args.table == 3:
-        configurations = [
-            ([name, ekd, intra, inter, phsm], filled(extra, fill)) for name, ekd, intra, inter, phsm, extra in TABLE3
-        ]
+        configurations = [([name, ekd, intra, inter, phsm], extra) for name, ekd, intra, inter, phsm, extra in TABLE3]
         header = ["configuration", "EKD", "Intra", "Inter", "PHSM"]
     elif args.table == 5:
-        configurations = [([name], filled(extra, fill)) for name, extra in TABLE5]
+        configurations = [([name], extra) for name, extra in TABLE5]
         header = ["distillation"]
     else:
-        configurations = []
-        for m in args.m:
-            anchors = args.report / f"anchors_m{m}.h5"
-            if not anchors.is_file():
-                build_anchors_step(plan, paths, f"anchors with M = {m}", m=m, output=anchors)
-            configurations.append(([str(m)], {"teacher_features": fill["features"], "anchors": str(anchors)}))
+        configurations = [
+            ([str(m)], {"teacher_features": "{features}", "anchors": f"{{anchors_m{m}}}"}) for m in args.m
+        ]
         header = ["M"]
     if args.only:
         configurations = [(labels, extra) for labels, extra in configurations if labels[0] in args.only]
+    if any(needs_teacher(extra) for _, extra in configurations):
+        paths = prepare_inputs(plan)  # the teacher and what it gives, made once (kept in the report folder)
+    else:  # the rows asked for (Base) read none of it: no teacher is trained
+        claim_report_folder(plan.report)
+        paths = {}
+    fill = {key: str(paths[key]) for key in ("anchors", "features", "sentiment") if key in paths}
+    if args.table == 4:
+        for m in (int(labels[0]) for labels, _ in configurations):
+            anchors = args.report / f"anchors_m{m}.h5"
+            if not anchors.is_file():
+                build_anchors_step(plan, paths, f"anchors with M = {m}", m=m, output=anchors)
+            fill[f"anchors_m{m}"] = str(anchors)
+    configurations = [(labels, filled(extra, fill)) for labels, extra in configurations]
     configurations = [(labels, {**extra, **dict(args.settings)}) for labels, extra in configurations]
     jobs = [
         (
@@ -194,6 +209,7 @@ def main() -> None:
             results = list(pool.map(run_job, [(*job, threads) for job in jobs]))
     else:
         results = [train_and_evaluate(*job[:-1], reuse=job[-1]) for job in jobs]
+    rows: list[tuple[list[str], dict]] = []
     for index, (labels, _) in enumerate(configurations):
         metrics = {"map": [], "r@1": [], "itc_map": [], "itc_r@1": [], "val_r@1": []}
         for seed, result in zip(args.seeds, results[index * len(args.seeds) : (index + 1) * len(args.seeds)]):

@@ -125,6 +125,10 @@ def rank_dialogue(
         )[: o.top]
     except NonFiniteScores as exc:
         raise exc.of_model(o.score, "stickers", _weights(ranker, o.which)) from None
+    if ranker.tokenizer.reads_nothing(context, ranker.model.config.max_len):
+        from .data.tokenize import UNREAD_DIALOGUE
+
+        console.warn(f"{'<stdin>' if str(dialogue) == '-' else dialogue}: {UNREAD_DIALOGUE}")
     rows = ranked_rows(sticker_set, ranked)
     pictures = write_pictures(context, rows, stickers, teacher, o.score, len(sticker_set.ids), sheet, html_out)
     return DialogueRanking(context, o.score, rows, skipped, len(sticker_set.ids), pictures)
@@ -168,6 +172,15 @@ def rank_dialogue_file(
         {"id": request.id, "score": o.score, "stickers": ranked_rows(sticker_set, result[: o.top])}
         for request, result in zip(requests, ranked)
     ]
+    max_len = ranker.model.config.max_len
+    unread = [r.id for r in requests if ranker.tokenizer.reads_nothing(r.context, max_len)]
+    if unread:
+        from .data.records import printable
+
+        console.warn(
+            f"{path}: {len(unread)} dialogue(s) with no text in the model's vocabulary (every token is [UNK]), e.g. "
+            f"'{printable(unread[0], 60)}': their rankings do not follow from what they say"
+        )
     if output:
         write_text_atomic(output, "".join(dumps(record, "the rankings", output) + "\n" for record in records))
         console.info(f"{len(records)} rankings: {output}")

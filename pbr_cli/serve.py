@@ -133,7 +133,8 @@ class Ranker:
         return RankRequest(context, top, candidates, score)
 
     def rank(self, request: RankRequest) -> dict[str, Any]:
-        """The top stickers for a validated request: [{"id", "path", "score", "rank"}], the model, the time."""
+        """The top stickers for a validated request: [{"id", "path", "score", "rank"}], the model, the time, and
+        a "warning" when the model reads none of the dialogue's text."""
         from .index import rank_stickers, shortlist
         from .metrics import NonFiniteScores
 
@@ -158,12 +159,17 @@ class Ranker:
             {"id": stickers.ids[r], "path": stickers.paths[r], "score": round(s, 6), "rank": i + 1}
             for i, (r, s) in enumerate(ranked)
         ]
-        return {
+        answer = {
             "stickers": results,
             "score": request.score,
             "model": self.model_hash,
             "ms": round(1000 * (time.perf_counter() - started), 2),
         }
+        if self.tokenizer.reads_nothing(request.context, self.model.config.max_len):
+            from .data.tokenize import UNREAD_DIALOGUE
+
+            answer["warning"] = UNREAD_DIALOGUE
+        return answer
 
     def health(self) -> dict[str, Any]:
         return {

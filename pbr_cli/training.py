@@ -265,6 +265,23 @@ def objective_for(config: RunConfig):
     )
 
 
+def note_capped_negatives(config: RunConfig, n_candidates: int, world_size: int = 1) -> None:
+    """Say so when --itm-negatives asks for more negative stickers than a dialogue's pool holds: the extra draws
+    would be masked out, so the run trains with fewer than it records."""
+    t = config.train
+    if t.loss != "itm" or t.itm_negatives == 1:
+        return
+    if t.negatives == "phsm" and t.phsm_pool == "batch":
+        most, where = t.batch_size // world_size * n_candidates - 1, "the batch's other candidates"
+    else:
+        most, where = n_candidates - 1, "a dialogue's other candidates"
+    if t.itm_negatives > most:
+        console.notice(
+            f"--itm-negatives {t.itm_negatives} is more than the {most} of {where}: each dialogue gets at most "
+            f"{most} negative stickers (fewer where a candidate repeats its truth)"
+        )
+
+
 def describe(config: RunConfig) -> str:
     """A short description of the objective, e.g. 'itm, ekd anchors, phsm, intra, inter'."""
     t = config.train
@@ -486,6 +503,8 @@ def _run_training(
     objective = objective_for(config)
     trainer = Trainer(model, config, data, tokenizer, run_dir, device, seed=settings.seed, objective=objective)
     trainer.check_batch()  # everything that can be checked is checked before the run folder exists
+    if not resume:
+        note_capped_negatives(config, data.train.candidates.shape[1], trainer.world_size)
     warmup = config.train.warmup_steps
     if not resume and warmup > trainer.steps:
         peak = cosine_lr(trainer.steps - 1, trainer.steps, config.train.lr, config.train.min_lr, warmup)

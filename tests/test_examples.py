@@ -6,34 +6,28 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_ablation_script_prints_a_table(tmp_path):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PBR_CACHE_DIR": str(tmp_path / "cache")}
+@pytest.fixture(scope="module")
+def ablation_env(tmp_path_factory):
+    """The environment of the ablation script's runs: one thread each, and one demo cache for the module's tests."""
+    cache = tmp_path_factory.mktemp("ablation-cache")
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PBR_CACHE_DIR": str(cache)}
+
+
+ABLATION = [sys.executable, str(ROOT / "examples" / "ablation.py"), "--size", "tiny", "--steps", "2"]
+
+
+def test_ablation_script_prints_a_table(tmp_path, ablation_env):
+    command = [*ABLATION, "--table", "5", "--seeds", "0", "1", "--teacher-epochs", "1", "--jobs", "2"]
     proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "examples" / "ablation.py"),
-            "--table",
-            "5",
-            "--size",
-            "tiny",
-            "--steps",
-            "2",
-            "--seeds",
-            "0",
-            "1",
-            "--teacher-epochs",
-            "1",
-            "--jobs",
-            "2",
-            "--report",
-            str(tmp_path / "ab"),
-        ],
+        [*command, "--report", str(tmp_path / "ab")],
         capture_output=True,
         text=True,
-        env=env,
+        env=ablation_env,
         cwd=tmp_path,
         timeout=600,
     )
@@ -44,72 +38,47 @@ def test_ablation_script_prints_a_table(tmp_path):
     assert "±" in proc.stdout
 
 
-def test_ablation_script_trains_only_the_rows_asked_for(tmp_path):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PBR_CACHE_DIR": str(tmp_path / "cache")}
-    common = [
-        sys.executable,
-        str(ROOT / "examples" / "ablation.py"),
-        "--table",
-        "3",
-        "--size",
-        "tiny",
-        "--steps",
-        "2",
-        "--seeds",
-        "0",
-        "--teacher-epochs",
-        "1",
-        "--report",
-        str(tmp_path / "ab"),
-    ]
-    proc = subprocess.run(
-        [*common, "--only", "base", "full"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    rows = [line.split("|")[1].strip() for line in (tmp_path / "ab" / "table3.md").read_text().splitlines()[2:]]
-    assert rows == ["base", "full"]
-    wrong = subprocess.run(
-        [*common, "--only", "nonsense"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600
-    )
-    assert wrong.returncode == 2 and "no row named nonsense" in wrong.stderr
-    report = json.loads((tmp_path / "ab" / "table3.json").read_text())
-    assert all(len(row["val_r@1"]) == 1 and 0 <= row["val_r@1"][0] <= 1 for row in report)
-
-    setting = [*common[:-1], str(tmp_path / "ab-set"), "--only", "ekd", "--set", "ekd_weight=1.25"]
-    proc = subprocess.run(setting, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    config = json.loads((tmp_path / "ab-set" / "runs" / "t3-ekd-s0" / "config.json").read_text())
-    assert config["train"]["ekd_weight"] == 1.25 and "ekd_weight = 1.25" in proc.stdout
-    bad = subprocess.run(
-        [*common, "--set", "no_such_option=1"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600
-    )
-    assert bad.returncode == 2 and "FIELD=VALUE" in bad.stderr
-
-
-def test_ablation_script_keeps_finished_runs_and_resumes_interrupted_ones(tmp_path):
+def test_ablation_script_trains_the_rows_asked_for_keeps_finished_runs_and_resumes_stopped_ones(tmp_path, ablation_env):
+    """--only, --set and their refusals; run again on its report folder, the script keeps a finished run, resumes
+    a stopped one and (--retrain) trains anew; rows that need no teacher train none."""
     import torch
 
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PBR_CACHE_DIR": str(tmp_path / "cache")}
-    command = [sys.executable, str(ROOT / "examples" / "ablation.py"), "--table", "3", "--size", "tiny"]
-    command += ["--steps", "2", "--seeds", "0", "--teacher-epochs", "1", "--only", "base", "--report", "ab"]
+    command = [*ABLATION, "--table", "3", "--seeds", "0", "--teacher-epochs", "1", "--report", "ab"]
     run = tmp_path / "ab" / "runs" / "t3-base-s0"
 
-    def ablation(*extra):
-        proc = subprocess.run([*command, *extra], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        return proc.stdout + proc.stderr, (tmp_path / "ab" / "table3.md").read_text()
+    def ablation(*extra, status=0):
+        proc = subprocess.run(
+            [*command, *extra], capture_output=True, text=True, env=ablation_env, cwd=tmp_path, timeout=600
+        )
+        assert proc.returncode == status, proc.stderr[-2000:]
+        return proc.stdout + proc.stderr
 
-    _, first = ablation()
+    def rows():
+        return [line.split("|")[1].strip() for line in (tmp_path / "ab" / "table3.md").read_text().splitlines()[2:]]
+
+    ablation("--only", "base")
+    assert rows() == ["base"] and not (tmp_path / "ab" / "teacher.pt").exists()  # Base reads no teacher
     trained = (run / "run.json").stat().st_mtime_ns
-    output, again = ablation()
-    assert "kept: " in output and again == first and (run / "run.json").stat().st_mtime_ns == trained
+    first = (tmp_path / "ab" / "table3.md").read_text()
+    output = ablation("--only", "base", "full")
+    assert rows() == ["base", "full"] and (tmp_path / "ab" / "teacher.pt").is_file()
+    assert "kept: " in output and first.splitlines()[2] in output and (run / "run.json").stat().st_mtime_ns == trained
+    report = json.loads((tmp_path / "ab" / "table3.json").read_text())
+    assert all(len(row["val_r@1"]) == 1 and 0 <= row["val_r@1"][0] <= 1 for row in report)
+    assert "no row named nonsense" in ablation("--only", "nonsense", status=2)
+    assert "FIELD=VALUE" in ablation("--set", "no_such_option=1", status=2)
+
     state = torch.load(run / "train_state.pt", weights_only=True)  # as if stopped after step 1 of 2
     state["step"] = 1
     torch.save(state, run / "train_state.pt")
-    output, _ = ablation()
+    output = ablation("--only", "base")
     assert f"train --resume {run.relative_to(tmp_path)}" in output and "kept: " not in output
     assert torch.load(run / "train_state.pt", weights_only=True)["step"] == 2
-    output, _ = ablation("--retrain")
+
+    output = ablation("--only", "ekd", "--set", "ekd_weight=1.25")  # the teacher's files are reused
+    config = json.loads((tmp_path / "ab" / "runs" / "t3-ekd-s0" / "config.json").read_text())
+    assert config["train"]["ekd_weight"] == 1.25 and "ekd_weight = 1.25" in output and "reusing" in output
+    output = ablation("--only", "base", "--retrain")
     assert "kept: " not in output and "--resume" not in output and (run / "run.json").stat().st_mtime_ns > trained
 
 

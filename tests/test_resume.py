@@ -15,8 +15,8 @@ from safetensors.torch import load_file
 from pbr_cli.model.weights import safe_torch_load
 from synthetic import write_tiny_dataset
 
-STEPS = 60
-TRAIN = ["--steps", str(STEPS), "-K", "4", "--img-size", "32", "--save-every", "2", "--val-every", "20"]
+STEPS = 30
+TRAIN = ["--steps", str(STEPS), "-K", "4", "--img-size", "32", "--save-every", "2", "--val-every", "10"]
 
 
 def pbr(*args, cwd, env):
@@ -38,7 +38,7 @@ def saved_step(run) -> int:
     return int(safe_torch_load(run / "train_state.pt")["step"])
 
 
-VAL_STEPS = [20, 40, 60]
+VAL_STEPS = [10, 20, 30]
 
 
 def steps_logged(run) -> list[int]:
@@ -107,7 +107,7 @@ def test_sigkill_at_three_points_resumes_to_identical_weights(setup):
 
     run = tmp_path / "interrupted"
     start = ["--seed", "5", "train", "--data", data, *logged, "-o", run]
-    kills = [("between", 10, 10), ("mid-write", 26, 24), ("after", 42, 42)]  # how, at which step, resumed from
+    kills = [("between", 6, 6), ("mid-write", 14, 12), ("after", 22, 22)]  # how, at which step, resumed from
     for number, (mode, step, resumes_from) in enumerate(kills):
         args = start if number == 0 else ["train", "--resume", run]
         killed = subprocess.run(
@@ -140,7 +140,7 @@ def test_sigterm_saves_a_checkpoint_and_says_how_to_resume(setup):
         time.sleep(0.02)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=120)
-    # sent at step 4 or soon after, of 60: a run that ends first is a failure, not a skip
+    # sent at step 4 or soon after, of 30: a run that ends first is a failure, not a skip
     assert process.returncode == 130, f"training did not stop on SIGTERM (exit {process.returncode}): {stderr[-2000:]}"
     assert "SIGTERM received" in stderr and f"pbr train --resume {run}" in stderr
     assert "Traceback" not in stderr

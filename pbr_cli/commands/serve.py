@@ -57,7 +57,8 @@ def serve(settings, run, stickers, host, port, which, rerank, max_body, workers,
     \b
     POST /rank          {"context": ["...", "..."], "top": 5, "candidates": [ids], "score": "itm"|"itc"}
                         -> {"stickers": [{"id", "path", "score", "rank"}], "score": "itm"|"itc",
-                            "model": HASH, "ms": ...}
+                            "model": HASH, "ms": ...}, with a "warning" when no token of the
+                            context is in the model's vocabulary
     GET  /health        the run, the model hash and the number of stickers
     GET  /stickers/ID   the sticker's image
     Rankings and scores are those of `pbr rank` for the same dialogue. Bad requests get a JSON

@@ -122,11 +122,13 @@ class _DuplicateKey(ValueError):
 
 
 def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _DuplicateKey(key)
-        result[key] = value
+    result = dict(pairs)
+    if len(result) < len(pairs):  # a key came twice: name the first one repeated
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
     return result
 
 
@@ -158,7 +160,7 @@ def read_json(path: str | os.PathLike, *, reject_duplicate_keys: bool = False) -
 
 
 def iter_json_lines(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Stream (line number, object) from a JSON-lines file; blank lines are skipped."""
+    """Stream (line number, object) from a JSON-lines file; blank lines are skipped, a key twice is refused."""
     path = Path(path)
     try:
         handle = open(path, "rb")
@@ -175,7 +177,9 @@ def iter_json_lines(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, An
             where = f"line {number}"
             text = decode_utf8(raw, path, where)
             try:
-                record = json.loads(text)
+                record = json.loads(text, object_pairs_hook=_reject_duplicate_keys)
+            except _DuplicateKey as exc:  # the last value would win silently
+                raise DataError(f"{where}: duplicate key '{exc.args[0]}'", path) from None
             except json.JSONDecodeError as exc:
                 raise DataError(f"{where}: malformed JSON (column {exc.colno}): {exc.msg}", path) from None
             except ValueError:  # Python's limit on integer digits (4300)

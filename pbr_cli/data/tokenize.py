@@ -77,8 +77,20 @@ class Tokenizer:
             ids.extend(piece)
         return ids
 
+    def reads_nothing(self, context: Sequence[str], max_len: int) -> bool:
+        """True when the model would see no known token of `context`: every one it keeps is [UNK] (emoji alone,
+        another script), so a ranking for it does not follow from what the dialogue says."""
+        special = (self.cls_id, self.sep_id, self.unk_id)
+        return all(token in special for token in self.encode_dialogue(context, max_len))
+
     def to_dict(self) -> dict:
         return {"kind": self.kind, "vocab": self.vocab}
+
+
+UNREAD_DIALOGUE = (
+    "none of the dialogue's text is in the model's vocabulary (every token is [UNK]): the ranking does not follow "
+    "from what it says"
+)
 
 
 class CharTokenizer(Tokenizer):

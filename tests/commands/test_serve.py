@@ -527,3 +527,26 @@ def test_batch_options_that_need_one_dialogue_are_refused(invoke, built, tmp_pat
     assert_refused(
         invoke("rank", dialogues, root / "index.h5", "--model", root / "run", "-o", dialogues), "names the input"
     )
+
+
+def test_a_dialogue_the_model_cannot_read_is_said(served, invoke, tmp_path):
+    """Emoji alone are [UNK] to the model: the answer still ranks, and says that the ranking does not follow from
+    the dialogue; `pbr rank` says it on stderr, for one dialogue and for a batch (naming one)."""
+    unread = ["😀😀", "🎉 🎉"]
+    status, answer = post_rank(served["port"], {"context": unread, "top": 3})
+    assert status == 200 and len(answer["stickers"]) == 3
+    assert "every token is [UNK]" in answer["warning"]
+    status, answer = post_rank(served["port"], {"context": ["😀", "好开心"], "top": 3})
+    assert status == 200 and "warning" not in answer
+    root = served["root"]
+    (tmp_path / "emoji.txt").write_text("\n".join(unread) + "\n", encoding="utf-8")
+    result = invoke("rank", tmp_path / "emoji.txt", root / "index.h5", "--model", root / "run", "--top", 3)
+    assert result.exit_code == 0 and "emoji.txt: none of the dialogue's text" in " ".join(result.output.split())
+    batch = write_jsonl(tmp_path / "batch.jsonl", [*BATCH, {"id": "emoji", "context": unread}])
+    out = tmp_path / "ranked.jsonl"
+    result = invoke("rank", batch, root / "index.h5", "--model", root / "run", "--top", 3, "-o", out)
+    said = " ".join(result.output.split())
+    assert result.exit_code == 0 and "batch.jsonl: 1 dialogue(s) with no text" in said and "'emoji'" in said
+    assert len(out.read_text(encoding="utf-8").splitlines()) == len(BATCH) + 1
+    result = invoke("rank", write_jsonl(tmp_path / "fine.jsonl", BATCH), root / "index.h5", "--model", root / "run")
+    assert result.exit_code == 0 and "[UNK]" not in result.output

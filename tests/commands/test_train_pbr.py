@@ -165,3 +165,22 @@ def test_missing_component_inputs_are_explained(invoke, inputs, tmp_path, extra,
     args = [a.format(anchors=root / "anchors.h5", sentiment=root / "sentiment.h5") for a in extra]
     result = invoke("train", "--data", data, "-o", tmp_path / "run", *BASE, *args)
     assert result.exit_code != 0 and message in result.output, result.output
+
+
+@pytest.mark.parametrize(
+    "extra,most",
+    [([], 9), ([*EKD_PHSM], 9), ([*EKD_PHSM, "--config", "{batch_pool}"], 39)],
+)
+def test_more_itm_negatives_than_the_pool_holds_is_said(invoke, inputs, tmp_path, extra, most):
+    """A dialogue's own candidates (or, with PHSM's batch pool, the batch's) cap the negative stickers drawn."""
+    root, data = inputs
+    batch_pool = tmp_path / "batch_pool.json"
+    batch_pool.write_text('{"base": "tiny", "train": {"phsm_pool": "batch"}}', encoding="utf-8")
+    paths = {"anchors": root / "anchors.h5", "feats": root / "feats.h5", "sentiment": root / "sentiment.h5"}
+    paths["batch_pool"] = batch_pool
+    args = [a.format(**paths) for a in extra]
+    for asked, said in ((most, False), (most + 1, True)):
+        run = tmp_path / f"run{asked}"
+        result = invoke("train", "--data", data, "-o", run, *BASE, *args, "--itm-negatives", str(asked))
+        assert result.exit_code == 0, result.output
+        assert (f"--itm-negatives {asked} is more than the {most} " in result.output) is said, result.output

@@ -109,6 +109,14 @@ def test_pbr_fixed_candidates_are_kept(tmp_path):
     [
         ("train.jsonl", 3, None, '{"id": "x", "context": ["hi"], ', "malformed JSON"),
         ("train.jsonl", 2, None, "[1, 2]", "expected a JSON object"),
+        (
+            "train.jsonl",
+            2,
+            None,
+            '{"id": "a", "context": ["hi"], "sticker": "topic0-s1", "id": "b"}',
+            "duplicate key 'id'",
+        ),
+        ("stickers.jsonl", 3, None, '{"id": "z", "topic": "t", "path": "p.png", "meta": {"a": 1, "a": 2}}', "key 'a'"),
         ("train.jsonl", 4, {"sticker": None}, None, "missing required field 'sticker'"),
         ("train.jsonl", 4, {"context": None}, None, "missing required field 'context'"),
         ("train.jsonl", 5, {"sticker": "nope"}, None, "unknown sticker 'nope'"),
@@ -240,6 +248,9 @@ def test_stickerchat_malformed_line_and_missing_stickers(tmp_path):
     root = write_stickerchat(tmp_path)
     set_line(root / "release_test.json", 2, '{"context": [}')
     with raises_naming(root / "release_test.json", "line 2: malformed JSON"):
+        open_dataset(root)
+    set_line(root / "release_test.json", 2, '{"context": [], "context": []}')
+    with raises_naming(root / "release_test.json", "line 2: duplicate key 'context'"):
         open_dataset(root)
     other = write_stickerchat(tmp_path / "b")
     for path in (other / "npy_stickers").rglob("*.npy"):
