@@ -29,6 +29,7 @@ from .index import DEFAULT_RERANK, SCORES
 MAX_TURNS = 256  # utterances in one request's context
 MAX_TURN_CHARS = 4096
 DEFAULT_MAX_BODY = 64 * 1024  # bytes
+DEFAULT_BODY_TIMEOUT = 30.0  # seconds a request's body may take to arrive
 MAX_DEFAULT_WORKERS = 4
 _FIELDS = ("context", "top", "candidates", "score")
 _IMAGE_TYPES = {
@@ -222,17 +223,28 @@ def _no_constant(name: str):
     raise ValueError(f"{name} is not JSON")
 
 
-async def _read_body(request, limit: int) -> bytes:
+async def _read_body(request, limit: int, timeout: float = DEFAULT_BODY_TIMEOUT) -> bytes:
+    """The request's body: 413 past `limit` bytes, 408 when it has not all arrived within `timeout` seconds (a
+    stalled client would otherwise hold its connection open for ever)."""
+    import asyncio
+
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise RequestError(f"the body is over the limit of {limit} bytes", status=413)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise RequestError(f"the body is over the limit of {limit} bytes", status=413)
-        chunks.append(chunk)
-    return b"".join(chunks)
+
+    async def collect() -> bytes:
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise RequestError(f"the body is over the limit of {limit} bytes", status=413)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    try:
+        return await asyncio.wait_for(collect(), timeout)
+    except asyncio.TimeoutError:
+        raise RequestError(f"the body did not arrive within {timeout:g} s", status=408) from None
 
 
 @dataclass(frozen=True)
@@ -428,10 +440,16 @@ def _serve_requests(ranker: Ranker, connection, server_end, threads: int, server
             return
 
 
-def create_app(ranker: Ranker, max_body: int = DEFAULT_MAX_BODY, workers: ThreadWorkers | ProcessWorkers | None = None):
+def create_app(
+    ranker: Ranker,
+    max_body: int = DEFAULT_MAX_BODY,
+    workers: ThreadWorkers | ProcessWorkers | None = None,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
+):
     """The Starlette application: POST /rank, GET /health, GET /stickers/{id}; errors as JSON.
 
-    Requests are ranked by `workers` (default: the Ranker in the server's thread pool)."""
+    Requests are ranked by `workers` (default: the Ranker in the server's thread pool); a body must arrive
+    within `body_timeout` seconds."""
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException
@@ -447,11 +465,14 @@ def create_app(ranker: Ranker, max_body: int = DEFAULT_MAX_BODY, workers: Thread
 
     async def rank(request):
         try:
-            body = await _read_body(request, max_body)
+            body = await _read_body(request, max_body, body_timeout)
             parsed = ranker.parse(body)  # before any model work
             return JSONResponse(await workers.rank(parsed))
         except RequestError as exc:
-            return error(str(exc), exc.status)
+            response = error(str(exc), exc.status)
+            if exc.status == 408:  # the rest of the body may still come: the connection cannot be reused
+                response.headers["Connection"] = "close"
+            return response
         except ClientDisconnect:  # the client left mid-body: no one reads an answer
             return error("the client disconnected before the body ended", 400)
         except Exception as exc:  # noqa: BLE001 - answered here: Starlette's catch-all would log a traceback too

@@ -44,17 +44,13 @@ def records(run):
     return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
 
 
-def test_two_gloo_processes_match_one_process(tmp_path):
+def test_two_gloo_processes_match_one_process(tmp_path, invoke, monkeypatch):
+    """The one-process references run in this process (one thread, as the children): fewer start-ups."""
     data = write_tiny_dataset(tmp_path / "data")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PBR_CACHE_DIR": str(tmp_path / "cache"), "PBR_DEVICE": "cpu"}
-    single = subprocess.run(
-        [sys.executable, "-m", "pbr_cli.cli", *TRAIN, "--data", str(data), "-o", str(tmp_path / "one")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert single.returncode == 0, single.stderr
+    monkeypatch.setenv("PBR_DEVICE", "cpu")
+    single = invoke(*TRAIN, "--data", data, "-o", tmp_path / "one")
+    assert single.exit_code == 0, single.output
     ddp = subprocess.run(
         [
             sys.executable,
@@ -103,13 +99,8 @@ def test_two_gloo_processes_match_one_process(tmp_path):
 
     # evaluation under torchrun: each process scores a shard, process 0 merges them into one result and file
     evaluate = ["-q", "evaluate", str(tmp_path / "one"), "--score", "itc", "--json"]
-    one_eval = subprocess.run(
-        [sys.executable, "-m", "pbr_cli.cli", *evaluate, "--scores-out", str(tmp_path / "scores_one.h5")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    one_eval = invoke(*evaluate, "--scores-out", tmp_path / "scores_one.h5")
+    assert one_eval.exit_code == 0, one_eval.output
     two_eval = subprocess.run(
         [
             sys.executable,
@@ -143,30 +134,27 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     assert second["n"] == first["n"] and second["map"] == pytest.approx(first["map"], abs=0.05)
 
     # embedding under torchrun: shards merged by process 0 into the same index as one process writes
-    for name, launcher in (
-        ("one.h5", [sys.executable, "-m", "pbr_cli.cli"]),
-        (
-            "two.h5",
-            [
-                sys.executable,
-                "-m",
-                "torch.distributed.run",
-                "--standalone",
-                "--nproc_per_node",
-                "2",
-                "-m",
-                "pbr_cli.cli",
-            ],
-        ),
-    ):
-        done = subprocess.run(
-            [*launcher, "-q", "embed", str(data), "--model", str(tmp_path / "one"), "-o", str(tmp_path / name)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
+    one_embed = invoke("-q", "embed", data, "--model", tmp_path / "one", "-o", tmp_path / "one.h5")
+    assert one_embed.exit_code == 0, one_embed.output
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m"]
+    done = subprocess.run(
+        [
+            *launcher,
+            "pbr_cli.cli",
+            "-q",
+            "embed",
+            str(data),
+            "--model",
+            str(tmp_path / "one"),
+            "-o",
+            str(tmp_path / "two.h5"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
     with h5py.File(tmp_path / "one.h5") as a, h5py.File(tmp_path / "two.h5") as b:
         assert list(a["ids"].asstr()[()]) == list(b["ids"].asstr()[()])
         assert (a["embeddings"][()] == b["embeddings"][()]).all()
@@ -176,10 +164,8 @@ def test_two_gloo_processes_match_one_process(tmp_path):
 # layouts draw different negatives by design. The children replace the draw with one that does not depend on the
 # layout (each dialogue's first allowed candidate, the dialogue's batch partner, every pair weighted in), so what
 # is left to compare is everything around it: the ITM pairs of each shard, their loss and the averaged gradients.
-FIXED_NEGATIVES = """
-import sys
+LAYOUT_FREE = """
 import torch
-from pbr_cli.losses import objective
 calls = [0]
 def layout_free_negatives(similarity, positive_mask, generator=None):
     calls[0] += 1
@@ -187,13 +173,20 @@ def layout_free_negatives(similarity, positive_mask, generator=None):
     if calls[0] % 2:                                   # a negative sticker among the dialogue's own candidates
         return (~positive_mask).int().argmax(1)
     return rows ^ 1                                    # a negative dialogue: the batch partner, on any layout
-objective.sample_negatives = layout_free_negatives
-objective.has_negative = lambda positive_mask: torch.ones(len(positive_mask), dtype=torch.bool,
-                                                          device=positive_mask.device)
+def every_pair_weighted_in(positive_mask):
+    return torch.ones(len(positive_mask), dtype=torch.bool, device=positive_mask.device)
+"""
+FIXED_NEGATIVES = (
+    LAYOUT_FREE
+    + """
+import sys
+from pbr_cli.losses import objective
+objective.sample_negatives, objective.has_negative = layout_free_negatives, every_pair_weighted_in
 from pbr_cli.cli import main
 sys.argv[0] = "pbr"
 main()
 """
+)
 ITM_TRAIN = [
     "--seed",
     "3",
@@ -215,26 +208,31 @@ ITM_TRAIN = [
 ]
 
 
-def test_two_gloo_processes_match_one_process_on_the_itm_path(tmp_path):
+def test_two_gloo_processes_match_one_process_on_the_itm_path(tmp_path, invoke, monkeypatch):
+    from pbr_cli.losses import objective
+
     data = write_tiny_dataset(tmp_path / "data", n_train=8, n_val=4, n_test=4)
     script = tmp_path / "fixed_negatives.py"
     script.write_text(FIXED_NEGATIVES, encoding="utf-8")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PBR_CACHE_DIR": str(tmp_path / "cache"), "PBR_DEVICE": "cpu"}
-    launchers = {
-        "one": [sys.executable, str(script)],
-        "two": [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script)],
-    }
-    for processes, (name, launcher) in enumerate(launchers.items(), start=1):
-        done = subprocess.run(
-            [*launcher, *ITM_TRAIN, "--data", str(data), "-o", str(tmp_path / name)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
-        assert json.loads(done.stdout.strip().splitlines()[-1])["processes"] == processes
-    steps_one, steps_two = ([r for r in records(tmp_path / name) if "split" not in r] for name in launchers)
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script)]
+    layout_free: dict = {}
+    exec(LAYOUT_FREE, layout_free)  # the one-process reference, in this process (one thread, as the children)
+    monkeypatch.setattr(objective, "sample_negatives", layout_free["layout_free_negatives"])
+    monkeypatch.setattr(objective, "has_negative", layout_free["every_pair_weighted_in"])
+    monkeypatch.setenv("PBR_DEVICE", "cpu")
+    one = invoke(*ITM_TRAIN, "--data", data, "-o", tmp_path / "one")
+    assert one.exit_code == 0 and json.loads(one.stdout.strip().splitlines()[-1])["processes"] == 1, one.output
+    done = subprocess.run(
+        [*torchrun, *ITM_TRAIN, "--data", str(data), "-o", str(tmp_path / "two")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1])["processes"] == 2
+    steps_one, steps_two = ([r for r in records(tmp_path / name) if "split" not in r] for name in ("one", "two"))
     assert len(steps_one) == len(steps_two) == 2
     for a, b in zip(steps_one, steps_two):
         for term in ("i2t", "t2i", "itm"):
@@ -242,7 +240,7 @@ def test_two_gloo_processes_match_one_process_on_the_itm_path(tmp_path):
     import torch
     from safetensors.torch import load_file
 
-    weights_one, weights_two = (load_file(str(tmp_path / name / "last.safetensors")) for name in launchers)
+    weights_one, weights_two = (load_file(str(tmp_path / name / "last.safetensors")) for name in ("one", "two"))
     assert weights_one.keys() == weights_two.keys()
     assert any(key.startswith("fusion.") for key in weights_one)  # the ITM head and fusion are compared
     differences = torch.cat([(weights_two[k] - weights_one[k]).abs().flatten() for k in weights_one])

@@ -38,6 +38,13 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
     help="Largest request body in bytes; a larger one gets 413.",
 )
 @click.option(
+    "--body-timeout",
+    type=click.FloatRange(0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="Seconds a request's body may take to arrive; a slower one gets 408 and its connection is closed.",
+)
+@click.option(
     "--workers",
     type=int,
     default=None,
@@ -51,7 +58,7 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
     help="Leave out unreadable images (reported): of a folder, or of an index without image tokens (read at start-up).",
 )
 @click.pass_obj
-def serve(settings, run, stickers, host, port, which, rerank, max_body, workers, skip_bad_images):
+def serve(settings, run, stickers, host, port, which, rerank, max_body, body_timeout, workers, skip_bad_images):
     """Serve sticker suggestions over HTTP until interrupted (Ctrl-C).
 
     \b
@@ -62,7 +69,8 @@ def serve(settings, run, stickers, host, port, which, rerank, max_body, workers,
     GET  /health        the run, the model hash and the number of stickers
     GET  /stickers/ID   the sticker's image
     Rankings and scores are those of `pbr rank` for the same dialogue. Bad requests get a JSON
-    {"error": ...} with status 400 (413 for a body over --max-body) and never stop the server.
+    {"error": ...} with status 400 (413 for a body over --max-body, 408 for one slower than
+    --body-timeout) and never stop the server.
     Needs the serve extra: pip install 'pbr-cli[serve]'.
     """
     import signal
@@ -103,7 +111,7 @@ def serve(settings, run, stickers, host, port, which, rerank, max_body, workers,
         )
         click.echo(f"listening on http://{host if ':' not in host else f'[{host}]'}:{bound}", err=True)
         config = uvicorn.Config(
-            create_app(ranker, max_body, pool),
+            create_app(ranker, max_body, pool, body_timeout),
             log_level="warning",
             access_log=False,
             timeout_keep_alive=5,

@@ -366,13 +366,24 @@ def test_a_405_names_the_allowed_methods(served):
         connection.close()
 
 
-def test_a_client_leaving_mid_body_leaves_no_traceback(built):
-    server, port = start_server(built["root"], "--workers", "1")
+def test_a_client_leaving_or_stalling_mid_body_leaves_no_traceback(built):
+    """A client that leaves mid-body is forgotten; one whose body stalls gets 408 after --body-timeout and its
+    connection is closed; the server answers the next request either way."""
+    server, port = start_server(built["root"], "--workers", "1", "--body-timeout", "1")
     try:
         with socket.create_connection(("127.0.0.1", port)) as client:
             client.sendall(b'POST /rank HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"context"')
             time.sleep(0.3)
         time.sleep(0.5)
+        assert post_rank(port, {"context": DIALOGUE, "top": 3})[0] == 200
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as client:
+            client.sendall(b'POST /rank HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"context"')
+            started, answer = time.monotonic(), b""
+            while chunk := client.recv(4096):  # until the server closes the connection
+                answer += chunk
+            waited = time.monotonic() - started
+        assert answer.startswith(b"HTTP/1.1 408") and b"did not arrive within 1 s" in answer, answer
+        assert 0.9 < waited < 20, waited
         assert post_rank(port, {"context": DIALOGUE, "top": 3})[0] == 200
     finally:
         server.terminate()

@@ -17,32 +17,9 @@ def tiny_demo(invoke, report, mode: str):
     return result, json.loads(result.stdout)  # stdout holds the JSON object alone
 
 
-def test_demo_pipeline_writes_results_plots_and_sheets(invoke, tmp_path):
-    report = tmp_path / "report"
-    _, summary = tiny_demo(invoke, report, "--sequential")
-    assert summary["parallel"] is False and not (report / "logs").exists()
-    for name in ("base", "pbr"):
-        metrics = summary["results"][name]
-        assert metrics["n"] == 20 and 0 <= metrics["map"] <= 1
-        for plot in ("fig5_intensity.png", "fig1b_consistency.png", "fig4_tsne.png"):
-            assert (report / "plots" / name / plot).is_file()
-    config = json.loads((report / "runs" / "pbr" / "config.json").read_text())["train"]
-    assert config["ekd"] == "anchors" and config["negatives"] == "phsm"
-    assert config["intra_weight"] == 0.5 and config["inter_weight"] == 0.5
-    assert len(summary["sheets"]) == 3
-    with Image.open(summary["sheets"][0]) as sheet:
-        assert sheet.width > 200 and sheet.height > 100
-    table = (report / "results.md").read_text()
-    assert "Base" in table and "PBR" in table
-    teacher = summary["teacher"]  # the demo knows the emotion of all 4 x 14 stickers
-    assert teacher["library_stickers"] == 4 * 14 and 0 <= teacher["library_accuracy"] <= 1
-    assert 0 <= teacher["test_accuracy"] <= 1
-    assert f"{100 * teacher['library_accuracy']:.1f}% on the 56 library stickers" in table
-    for name in ("teacher.pt", "anchors.h5", "stickers_teacher.h5", "sentiment.h5", "scores_base.h5"):
-        assert (report / name).is_file(), name
-
-
-def test_demo_trains_base_in_a_second_process_when_parallel(invoke, tmp_path):
+def test_demo_trains_base_in_a_second_process_when_parallel_and_a_later_run_replaces_the_report(invoke, tmp_path):
+    """--parallel trains Base in a second process; a --sequential run into the same report then replaces it
+    whole and writes every result, plot and sheet."""
     report = tmp_path / "report"
     result, summary = tiny_demo(invoke, report, "--parallel")
     assert summary["parallel"] is True
@@ -64,6 +41,30 @@ def test_demo_trains_base_in_a_second_process_when_parallel(invoke, tmp_path):
     _, again = tiny_demo(invoke, report, "--sequential")
     assert again["parallel"] is False and not (report / "logs").exists()
     assert not (report / "sheets" / "d99999.png").exists() and len(list((report / "sheets").glob("*.png"))) == 3
+    check_the_report(report, again)
+
+
+def check_the_report(report, summary):
+    """What every demo run writes: results, plots and sheets of both models, the teacher's figures."""
+    for name in ("base", "pbr"):
+        metrics = summary["results"][name]
+        assert metrics["n"] == 20 and 0 <= metrics["map"] <= 1
+        for plot in ("fig5_intensity.png", "fig1b_consistency.png", "fig4_tsne.png"):
+            assert (report / "plots" / name / plot).is_file()
+    config = json.loads((report / "runs" / "pbr" / "config.json").read_text())["train"]
+    assert config["ekd"] == "anchors" and config["negatives"] == "phsm"
+    assert config["intra_weight"] == 0.5 and config["inter_weight"] == 0.5
+    assert len(summary["sheets"]) == 3
+    with Image.open(summary["sheets"][0]) as sheet:
+        assert sheet.width > 200 and sheet.height > 100
+    table = (report / "results.md").read_text()
+    assert "Base" in table and "PBR" in table
+    teacher = summary["teacher"]  # the demo knows the emotion of all 4 x 14 stickers
+    assert teacher["library_stickers"] == 4 * 14 and 0 <= teacher["library_accuracy"] <= 1
+    assert 0 <= teacher["test_accuracy"] <= 1
+    assert f"{100 * teacher['library_accuracy']:.1f}% on the 56 library stickers" in table
+    for name in ("teacher.pt", "anchors.h5", "stickers_teacher.h5", "sentiment.h5", "scores_base.h5"):
+        assert (report / name).is_file(), name
 
 
 def test_an_interrupted_demo_says_to_run_the_demo_again(invoke, tmp_path, monkeypatch):
