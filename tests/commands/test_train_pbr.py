@@ -168,19 +168,31 @@ def test_missing_component_inputs_are_explained(invoke, inputs, tmp_path, extra,
 
 
 @pytest.mark.parametrize(
-    "extra,most",
-    [([], 9), ([*EKD_PHSM], 9), ([*EKD_PHSM, "--config", "{batch_pool}"], 39)],
+    "negatives, pool, most",
+    [("semantic", "own", 9), ("phsm", "own", 9), ("phsm", "batch", 39), ("random", "batch", 9)],
 )
-def test_more_itm_negatives_than_the_pool_holds_is_said(invoke, inputs, tmp_path, extra, most):
+def test_more_itm_negatives_than_the_pool_holds_is_said(negatives, pool, most, capsys):
     """A dialogue's own candidates (or, with PHSM's batch pool, the batch's) cap the negative stickers drawn."""
-    root, data = inputs
-    batch_pool = tmp_path / "batch_pool.json"
-    batch_pool.write_text('{"base": "tiny", "train": {"phsm_pool": "batch"}}', encoding="utf-8")
-    paths = {"anchors": root / "anchors.h5", "feats": root / "feats.h5", "sentiment": root / "sentiment.h5"}
-    paths["batch_pool"] = batch_pool
-    args = [a.format(**paths) for a in extra]
+    from pbr_cli.model.config import load_run_config
+    from pbr_cli.training import note_capped_negatives
+
+    config = load_run_config("tiny")
+    config.train.loss, config.train.negatives, config.train.phsm_pool, config.train.batch_size = (
+        "itm",
+        negatives,
+        pool,
+        4,
+    )
     for asked, said in ((most, False), (most + 1, True)):
-        run = tmp_path / f"run{asked}"
-        result = invoke("train", "--data", data, "-o", run, *BASE, *args, "--itm-negatives", str(asked))
-        assert result.exit_code == 0, result.output
-        assert (f"--itm-negatives {asked} is more than the {most} " in result.output) is said, result.output
+        config.train.itm_negatives = asked
+        capsys.readouterr()
+        note_capped_negatives(config, n_candidates=10)
+        out = " ".join(capsys.readouterr().err.split())
+        assert (f"--itm-negatives {asked} is more than the {most} " in out) is said, out
+
+
+def test_train_says_when_itm_negatives_pass_the_pool(invoke, inputs, tmp_path):
+    _, data = inputs
+    result = invoke("train", "--data", data, "-o", tmp_path / "run", *BASE, "--itm-negatives", "12")
+    assert result.exit_code == 0, result.output
+    assert "--itm-negatives 12 is more than the 9 of a dialogue's other candidates" in " ".join(result.output.split())
