@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import positive_int, rerank_option, which_option
+from .common import positive_float, positive_int, rerank_option, which_option
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -39,9 +39,10 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 )
 @click.option(
     "--body-timeout",
-    type=click.FloatRange(0, min_open=True),
+    type=float,
     default=30.0,
     show_default=True,
+    callback=positive_float,
     help="Seconds a request's body may take to arrive; a slower one gets 408 and its connection is closed.",
 )
 @click.option(
