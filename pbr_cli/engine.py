@@ -253,6 +253,15 @@ class Trainer:
         k = config.batch_size
         n_train = len(self.data.train)
         self.check_batch()
+        if self.start_step >= self.steps:  # a finished run resumed: nothing to train, nothing to save again
+            best = self.best_map if self.best_map >= 0 else None
+            return {
+                "steps": self.steps,
+                "seconds": 0.0,
+                "best_val_map": best,
+                "last_val": {},
+                "resumed_from": self.steps,
+            }
         per_epoch = n_train // k
         save_every = config.save_every or config.val_every
         check_every_step = self.device.type == "cpu"  # on a GPU, finiteness is checked at log steps only

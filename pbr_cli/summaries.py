@@ -100,7 +100,15 @@ def print_sentiment(summary: dict[str, Any]) -> None:
 def print_training(result: dict[str, Any]) -> None:
     """`pbr train`: the run folder, its steps and its last validation."""
     console.out.print(f"run: {result['run']}")
-    console.out.print(f"steps: {result['steps']} in {result['seconds']} s")
+    steps, resumed = result["steps"], result.get("resumed_from")
+    if resumed is None:
+        console.out.print(f"steps: {steps} in {result['seconds']} s")
+    elif resumed >= steps:
+        console.out.print(f"steps: {steps}, all trained before (nothing to resume)")
+    else:  # the time is this process's part alone
+        console.out.print(
+            f"steps: {resumed + 1}-{steps} of {steps} in {result['seconds']} s (resumed at step {resumed})"
+        )
     if result.get("last_val"):
         val = result["last_val"]
         n = val["candidates"]

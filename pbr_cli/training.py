@@ -549,7 +549,10 @@ def _run_training(
                     f"{dropped} record(s) of metrics.jsonl after step {trainer.start_step} (the last checkpoint) "
                     "dropped: those steps are trained again"
                 )
-            console.info(f"resuming {run_dir} at step {trainer.start_step} of {trainer.steps}")
+            if trainer.start_step >= trainer.steps:
+                console.info(f"{run_dir} finished its {trainer.steps} steps already: nothing to train")
+            else:
+                console.info(f"resuming {run_dir} at step {trainer.start_step} of {trainer.steps}")
         else:
             console.info(
                 f"training {config.name} ({config.model.img} + {config.model.txt}, {describe(config)}) "

@@ -261,3 +261,26 @@ def test_resume_refuses_a_damaged_run_folder_before_any_work(finished_run, tmp_p
     before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
     assert_refused(invoke("train", "--resume", run), f"{run / name}: ", needle)
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+
+
+def test_resuming_a_finished_run_trains_and_rewrites_nothing(finished_run, tmp_path, invoke):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in run.iterdir() if p.name != "learning_curves.png"}
+    result = invoke("train", "--resume", run)
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "finished its 2 steps already: nothing to train" in said and "steps: 2, all trained before" in said
+    after = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in run.iterdir() if p.name != "learning_curves.png"}
+    assert after == before  # the checkpoint, the weights and the log untouched
+
+
+def test_a_resumed_run_says_which_steps_its_time_covers(capsys):
+    from pbr_cli.summaries import print_training
+
+    print_training({"run": "r", "steps": 60, "seconds": 4.5, "resumed_from": 40, "last_val": {}})
+    print_training({"run": "r", "steps": 60, "seconds": 9.0, "resumed_from": None, "last_val": {}})
+    said = capsys.readouterr().out
+    assert "steps: 41-60 of 60 in 4.5 s (resumed at step 40)" in said and "steps: 60 in 9.0 s" in said
