@@ -33,7 +33,9 @@ def square_resize(image: np.ndarray, size: int) -> np.ndarray:
 
 
 def fingerprint(stickers: Sequence[Sticker], size: int) -> str:
-    digest = hashlib.sha256(f"v2:{size}".encode())
+    # the version changes whenever decoding does (v3: EXIF orientation, a GIF's bare canvas), so no cache
+    # written by an earlier decoder is read back
+    digest = hashlib.sha256(f"v3:{size}".encode())
     for sticker in stickers:
         digest.update(sticker.id.encode("utf-8") + b"\0")
         if sticker.path is not None:

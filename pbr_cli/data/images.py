@@ -41,7 +41,8 @@ _NOT_IN_PATHS = {"Cc": "the control character", "Cs": "the unpaired surrogate"} 
 
 
 def load_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Decode an image file to an (H, W, 3) uint8 RGB array; transparent pixels are composited on white.
+    """Decode an image file to an (H, W, 3) uint8 RGB array; transparent pixels are composited on white (so is
+    the canvas a GIF's first frame leaves bare, as browsers show it).
 
     Reads png, jpg/jpeg, webp, gif (first frame), bmp and .npy arrays (HW, HWC with 1-4 channels, or
     CHW). A picture with an EXIF Orientation tag is turned upright, as image viewers show it. Raises
@@ -114,12 +115,18 @@ def _load_picture(path: Path, max_pixels: int | None) -> np.ndarray:
         with _open_picture(path) as image:
             _check_pixels(image.height, image.width, max_pixels, path)
             orientation = _orientation(image)
+            drawn = _first_frame_box(image)
             if image.mode in _WIDE_GREY_MODES:
                 pixels = _wide_grey(image)
             elif image.mode in _ALPHA_MODES or "transparency" in image.info:
                 pixels = _over_white(np.array(image.convert("RGBA"), dtype=np.uint8))
             else:
                 pixels = np.array(image.convert("RGB"), dtype=np.uint8)
+            if drawn is not None:  # the canvas the first frame leaves bare shows as transparent: white here
+                left, top, right, bottom = drawn
+                covered = np.zeros(pixels.shape[:2], dtype=bool)
+                covered[top:bottom, left:right] = True
+                pixels = np.where(covered[..., None], pixels, np.uint8(255))
             return _upright(pixels, orientation)
     except DataError:
         raise
@@ -131,6 +138,20 @@ def _load_picture(path: Path, max_pixels: int | None) -> np.ndarray:
         raise
     except Exception as exc:  # decoders raise OSError, SyntaxError, zlib.error, struct.error, ...
         raise DataError(f"corrupt or truncated {_kind(path)}: {exc}", path) from None
+
+
+def _first_frame_box(image: Image.Image) -> tuple[int, int, int, int] | None:
+    """(left, top, right, bottom) of a GIF's first frame when it covers only part of the canvas, else None.
+
+    Pillow fills the rest with the GIF's background colour (often black); browsers show it transparent, and
+    pbr composites transparency on white. Read before the pixels are loaded (the tile list is emptied then).
+    """
+    if image.format != "GIF" or len(image.tile) != 1:
+        return None
+    left, top, right, bottom = image.tile[0][1]
+    if (left, top, right, bottom) == (0, 0, image.width, image.height):
+        return None
+    return max(left, 0), max(top, 0), min(right, image.width), min(bottom, image.height)
 
 
 def _orientation(image: Image.Image) -> int:

@@ -133,6 +133,30 @@ def test_gif_gives_its_first_frame(tmp_path):
     assert pixels[0, 0, 0] > 200 and pixels[0, 0, 2] < 50
 
 
+@pytest.mark.parametrize("transparency", [None, 0])
+def test_the_canvas_a_gifs_first_frame_leaves_bare_is_white(tmp_path, transparency):
+    """A first frame of 8x8 at (4, 4) on a 16x16 canvas: Pillow fills the rest with the background colour
+    (palette entry 0, red here); browsers show it transparent, which pbr composites on white."""
+    import io
+    import struct
+
+    frame = Image.new("P", (8, 8), 1)
+    frame.putpalette([*RED, 0, 90, 200] + [0] * 762)
+    buffer = io.BytesIO()
+    frame.save(buffer, format="GIF", **({} if transparency is None else {"transparency": transparency}))
+    data = bytearray(buffer.getvalue())
+    data[6:10] = struct.pack("<HH", 16, 16)  # the logical screen
+    descriptor = data.index(0x2C, 13)  # the image descriptor: left, top
+    data[descriptor + 1 : descriptor + 5] = struct.pack("<HH", 4, 4)
+    (tmp_path / "partial.gif").write_bytes(bytes(data))
+    pixels = load_image(tmp_path / "partial.gif")
+    assert pixels.shape == (16, 16, 3)
+    assert (pixels[4:12, 4:12] == (0, 90, 200)).all()
+    bare = np.ones((16, 16), dtype=bool)
+    bare[4:12, 4:12] = False
+    assert (pixels[bare] == 255).all()
+
+
 def _message(excinfo) -> str:
     return str(excinfo.value)
 
