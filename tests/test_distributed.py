@@ -40,6 +40,16 @@ TRAIN = [
 ]
 
 
+def torchrun(*args, env) -> subprocess.CompletedProcess:
+    """`pbr ARGS` under torchrun with two CPU processes; its exit status checked."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    done = subprocess.run(
+        [*command, "-m", "pbr_cli.cli", *map(str, args)], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
 def records(run):
     return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
 
@@ -51,28 +61,7 @@ def test_two_gloo_processes_match_one_process(tmp_path, invoke, monkeypatch):
     monkeypatch.setenv("PBR_DEVICE", "cpu")
     single = invoke(*TRAIN, "--data", data, "-o", tmp_path / "one")
     assert single.exit_code == 0, single.output
-    ddp = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            "--nproc_per_node",
-            "2",
-            "-m",
-            "pbr_cli.cli",
-            *TRAIN,
-            "--data",
-            str(data),
-            "-o",
-            str(tmp_path / "two"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    ddp = torchrun(*TRAIN, "--data", data, "-o", tmp_path / "two", env=env)
     assert json.loads(ddp.stdout.strip().splitlines()[-1])["processes"] == 2
     one, two = records(tmp_path / "one"), records(tmp_path / "two")
     steps_one = [r for r in one if "split" not in r]
@@ -101,26 +90,7 @@ def test_two_gloo_processes_match_one_process(tmp_path, invoke, monkeypatch):
     evaluate = ["-q", "evaluate", str(tmp_path / "one"), "--score", "itc", "--json"]
     one_eval = invoke(*evaluate, "--scores-out", tmp_path / "scores_one.h5")
     assert one_eval.exit_code == 0, one_eval.output
-    two_eval = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            "--nproc_per_node",
-            "2",
-            "-m",
-            "pbr_cli.cli",
-            *evaluate,
-            "--scores-out",
-            str(tmp_path / "scores.h5"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert two_eval.returncode == 0, two_eval.stderr[-3000:]
+    two_eval = torchrun(*evaluate, "--scores-out", tmp_path / "scores.h5", env=env)
     first, second = json.loads(one_eval.stdout), json.loads(two_eval.stdout.strip().splitlines()[-1])
     assert len(two_eval.stdout.strip().splitlines()) == 1  # one process reports
     import h5py
@@ -136,25 +106,7 @@ def test_two_gloo_processes_match_one_process(tmp_path, invoke, monkeypatch):
     # embedding under torchrun: shards merged by process 0 into the same index as one process writes
     one_embed = invoke("-q", "embed", data, "--model", tmp_path / "one", "-o", tmp_path / "one.h5")
     assert one_embed.exit_code == 0, one_embed.output
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m"]
-    done = subprocess.run(
-        [
-            *launcher,
-            "pbr_cli.cli",
-            "-q",
-            "embed",
-            str(data),
-            "--model",
-            str(tmp_path / "one"),
-            "-o",
-            str(tmp_path / "two.h5"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    torchrun("-q", "embed", data, "--model", tmp_path / "one", "-o", tmp_path / "two.h5", env=env)
     with h5py.File(tmp_path / "one.h5") as a, h5py.File(tmp_path / "two.h5") as b:
         assert list(a["ids"].asstr()[()]) == list(b["ids"].asstr()[()])
         assert (a["embeddings"][()] == b["embeddings"][()]).all()
