@@ -82,11 +82,15 @@ def print_json(obj: Any) -> None:
 
 
 def print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    table = Table(title=title, title_justify="left")
+    """A table on stdout; every title and cell printed as written (a file name or dialogue holding "[/red]"
+    is text, not rich markup)."""
+    from rich.text import Text
+
+    table = Table(title=None if title is None else Text(title), title_justify="left")
     for index, column in enumerate(columns):
-        table.add_column(column, justify="left" if index == 0 else "right")
+        table.add_column(Text(str(column)), justify="left" if index == 0 else "right")
     for row in rows:
-        table.add_row(*[str(cell) for cell in row])
+        table.add_row(*[Text(str(cell)) for cell in row])
     out.print(table)
 
 

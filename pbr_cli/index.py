@@ -423,8 +423,11 @@ def read_dialogue_requests(path: str | Path, sticker_rows: dict[str, int]) -> li
     path = Path(path)
     requests: list[DialogueRequest] = []
     seen: dict[str, str] = {}
+    unread: dict[str, int] = {}  # a field no line is read for (a misspelt "candidates", a "top"): its first line
     for number, record in _json_lines(path):
         where = f"line {number}"
+        for field in record.keys() - _REQUEST_FIELDS:
+            unread.setdefault(field, number)
         dialogue_id = as_id(require(record, "id", path, where), "id", path, where)
         claim_id(seen, dialogue_id, where, "dialogue", path, where)
         turns = as_utterances(require(record, "context", path, where), "context", path, where)
@@ -445,4 +448,14 @@ def read_dialogue_requests(path: str | Path, sticker_rows: dict[str, int]) -> li
         requests.append(DialogueRequest(dialogue_id, context, candidates))
     if not requests:
         raise DataError("no dialogues in the file", path)
+    if unread:
+        from . import console
+        from .data.records import printable
+
+        named = ", ".join(f"'{printable(field, 40)}' (line {line})" for field, line in sorted(unread.items())[:5])
+        console.warn(f"{path}: not read: {named}; a line gives 'id', 'context' and optionally 'candidates'")
     return requests
+
+
+# the fields of a line of a batch file; "sticker" (a dataset split's truth) is not needed and not said
+_REQUEST_FIELDS = {"id", "context", "candidates", "sticker"}

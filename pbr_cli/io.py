@@ -196,6 +196,14 @@ def _refuse_replacing(
                 "command reads; choose a new name or another folder; nothing was written",
                 out,
             )
+    for _, _, folder in input_folders:
+        link = _symlink_to(real, folder)
+        if link is not None:
+            raise OutputError(
+                f"{option} names {link}'s target, an input (a symbolic link in {folder}); it would be replaced — "
+                "choose another output; nothing was written",
+                out,
+            )
     if input_folders and os.stat(out).st_nlink > 1:
         for _, _, folder in input_folders:
             for dirpath, _, names in os.walk(folder):
@@ -206,6 +214,25 @@ def _refuse_replacing(
                             "would be replaced — choose another output; nothing was written",
                             out,
                         )
+
+
+def _symlink_to(real: str, folder: Path, depth: int = 3) -> Path | None:
+    """A symbolic link within `depth` levels of `folder` whose target is the file `real` (a dataset's split file
+    linked from elsewhere), or None. Only links are resolved: a large library costs one directory scan."""
+    pending = [(Path(folder), 1)]
+    while pending:
+        where, level = pending.pop()
+        try:
+            entries = list(os.scandir(where))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_symlink():
+                if os.path.realpath(entry.path) == real:
+                    return Path(entry.path)
+            elif level < depth and entry.is_dir(follow_symlinks=False):
+                pending.append((Path(entry.path), level + 1))
+    return None
 
 
 class Busy(OutputError):

@@ -84,13 +84,17 @@ class Ranker:
 
     def parse(self, body: bytes) -> RankRequest:
         """Validate a POST /rank body; RequestError naming the field on anything wrong."""
-        from .data.records import printable, surrogate_problem
+        from .data.records import _DuplicateKey, _reject_duplicate_keys, printable, surrogate_problem
 
+        if body.startswith(b"\xef\xbb\xbf"):  # a byte-order mark, as some Windows clients send: read past it
+            body = body[3:]
         try:
             text = body.decode("utf-8")
-            data = json.loads(text, parse_constant=_no_constant)
+            data = json.loads(text, parse_constant=_no_constant, object_pairs_hook=_reject_duplicate_keys)
         except UnicodeDecodeError:
             raise RequestError("the body is not UTF-8") from None
+        except _DuplicateKey as exc:  # the last value would win silently, as `pbr rank` refuses too
+            raise RequestError(f"duplicate key '{printable(exc.args[0], 60)}'") from None
         except ValueError as exc:
             raise RequestError(f"the body is not valid JSON ({exc})") from None
         except RecursionError:
@@ -125,9 +129,10 @@ class Ranker:
             candidates = [self.rows[c] for c in candidates]
         available = len(candidates) if candidates is not None else len(self)
         top = data.get("top")
-        top = min(10, available) if top is None else top  # null counts as absent, as for 'candidates'
-        if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= available:
-            raise RequestError(f"'top' must be an integer from 1 to {available}, got {printable(repr(top), 60)}")
+        top = 10 if top is None else top  # null counts as absent, as for 'candidates'
+        if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+            raise RequestError(f"'top' must be a positive integer, got {printable(repr(top), 60)}")
+        top = min(top, available)  # more than there are: all of them, as `pbr rank --top` gives
         score = "itm" if data.get("score") is None else data["score"]
         if score not in SCORES:
             raise RequestError(f'\'score\' must be "itm" or "itc", got {printable(repr(score), 60)}')

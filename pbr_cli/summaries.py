@@ -99,20 +99,18 @@ def print_sentiment(summary: dict[str, Any]) -> None:
 
 def print_training(result: dict[str, Any]) -> None:
     """`pbr train`: the run folder, its steps and its last validation."""
-    console.out.print(f"run: {result['run']}")
+    console.result(f"run: {result['run']}")
     steps, resumed = result["steps"], result.get("resumed_from")
     if resumed is None:
-        console.out.print(f"steps: {steps} in {result['seconds']} s")
+        console.result(f"steps: {steps} in {result['seconds']} s")
     elif resumed >= steps:
-        console.out.print(f"steps: {steps}, all trained before (nothing to resume)")
+        console.result(f"steps: {steps}, all trained before (nothing to resume)")
     else:  # the time is this process's part alone
-        console.out.print(
-            f"steps: {resumed + 1}-{steps} of {steps} in {result['seconds']} s (resumed at step {resumed})"
-        )
+        console.result(f"steps: {resumed + 1}-{steps} of {steps} in {result['seconds']} s (resumed at step {resumed})")
     if result.get("last_val"):
         val = result["last_val"]
         n = val["candidates"]
-        console.out.print(
+        console.result(
             f"val: MAP {100 * val['map']:.2f}  R{n}@1 {100 * val[f'r{n}@1']:.2f}  "
             f"(best val MAP {100 * result['best_val_map']:.2f})"
         )

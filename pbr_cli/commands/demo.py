@@ -162,7 +162,8 @@ def print_summary(summary: "DemoSummary") -> None:
     total = summary.dialogues
     out.print(
         f"Demo dataset {summary.root}  (size {summary.size}, seed {summary.seed}, "
-        f"generator v{summary.generator_version})"
+        f"generator v{summary.generator_version})",
+        markup=False,
     )
     emotion_set = summary.emotion_set
     print_table(

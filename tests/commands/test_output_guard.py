@@ -130,6 +130,25 @@ def test_output_onto_an_input_is_refused_before_any_work(invoke, world, tmp_path
     assert time.perf_counter() - started < 10  # refused before loading any model or data worth the name
 
 
+@pytest.mark.parametrize("command", ["score-sentiment", "evaluate"])
+def test_an_output_that_a_dataset_file_links_to_is_refused(invoke, world, tmp_path, command):
+    """A dataset whose split file is a symbolic link to a file elsewhere: that file is an input too."""
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(world / "data", data)
+    kept = tmp_path / "val_elsewhere.jsonl"
+    (data / "val.jsonl").rename(kept)
+    (data / "val.jsonl").symlink_to(kept)
+    before = kept.read_bytes()
+    if command == "score-sentiment":
+        result = invoke("score-sentiment", data, "-o", kept)
+    else:
+        result = invoke("evaluate", world / "run", "--data", data, "--split", "val", "--scores-out", kept)
+    assert_refused(result, str(kept), "a symbolic link in", "nothing was written")
+    assert kept.read_bytes() == before
+
+
 def test_guard_allows_replacing_an_earlier_output_inside_the_dataset(invoke, tmp_path):
     data = write_tiny_dataset(tmp_path / "data")
     for _ in range(2):
