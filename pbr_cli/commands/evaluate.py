@@ -101,6 +101,10 @@ def evaluate(
 
     if batch_size < 1:
         raise click.BadParameter("must be at least 1", param_hint="--batch-size")
+    if scores_out and Path(scores_out).suffix.lower() not in (".h5", ".hdf5"):
+        raise click.BadParameter(  # HDF5 under a .jsonl name would be read back as JSON lines, and fail
+            f"the scores file is HDF5: name it .h5, not {Path(scores_out).name}", param_hint="--scores-out"
+        )
     if (sentiment_file or teacher_features) and not plots_dir:
         raise click.UsageError("--sentiment and --teacher-features are inputs of the plots; add --plots DIR")
     if scores_file:

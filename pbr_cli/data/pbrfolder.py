@@ -19,6 +19,7 @@ from .records import (
     iter_json_lines,
     json_type,
     require,
+    split_files,
 )
 from .types import Dialogue, Sticker, StickerDataset
 
@@ -82,7 +83,7 @@ def read_pbr_dataset(root: str | os.PathLike, only: Collection[str] | None = Non
     """Read a pbr dataset folder: the library and whichever of train/val/test.jsonl exist (of `only`, if given)."""
     root = Path(root)
     stickers = read_pbr_stickers(root)
-    present = [name for name in SPLIT_NAMES if (root / f"{name}.jsonl").is_file()]
+    present = list(split_files(root, SPLIT_NAMES, ".jsonl"))
     if not present:
         raise DataError(f"no split files: expected train.jsonl, val.jsonl or test.jsonl beside {STICKERS_FILE}", root)
     seen_ids: dict[str, str] = {}

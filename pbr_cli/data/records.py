@@ -95,6 +95,48 @@ def normalise_split_name(name: str) -> str:
     return _SPLIT_ALIASES.get(name, name)
 
 
+def split_files(folder: Path, names: Sequence[str], suffix: str) -> dict[str, Path]:
+    """{split: folder/<split><suffix>} of the split files present. A name that is there but no readable file (a
+    folder, a broken symbolic link) is a DataError, not a split left out without a word; a file whose name
+    differs only in case, or says dev / valid / validation, is named in a notice (it is not read)."""
+    found: dict[str, Path] = {}
+    for name in names:
+        path = folder / f"{name}{suffix}"
+        if path.is_file():
+            found[name] = path
+        elif os.path.lexists(path):
+            what = "a folder" if path.is_dir() else "a broken symbolic link" if path.is_symlink() else "no regular file"
+            raise DataError(f"is {what}, where the {name} split's records were expected", path)
+    try:
+        entries = sorted(entry.name for entry in os.scandir(folder))
+    except OSError:
+        return found
+    expected = {f"{name}{suffix}" for name in names}
+    near = [
+        entry
+        for entry in entries
+        if entry not in expected
+        and entry.lower().endswith(suffix)
+        and normalise_split_name(entry[: -len(suffix)]) in names
+        and not any(_same_file(folder / entry, path) for path in found.values())  # a case-blind file system
+    ]
+    if near:
+        from .. import console
+
+        console.notice(
+            f"{folder}: {', '.join(printable(entry, 60) for entry in near)} not read: split files are named "
+            + ", ".join(sorted(expected))
+        )
+    return found
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def decode_utf8(data: bytes, path: str | os.PathLike, where: str | None = None) -> str:
     """`data` as UTF-8 text; DataError naming `path`, the line (`where`, else counted) and the offending byte."""
     try:
@@ -234,7 +276,7 @@ def as_utterances(value: Any, label: str, path: Path, where: str) -> list[str]:
 def claim_id(seen: dict[str, str], item_id: str, location: str, kind: str, path: Path, where: str) -> None:
     """Record that `item_id` was first seen at `location`; DataError when it was seen before."""
     if item_id in seen:
-        raise DataError(f"{where}: duplicate {kind} id '{item_id}' (first at {seen[item_id]})", path)
+        raise DataError(f"{where}: duplicate {kind} id '{printable(item_id, 80)}' (first at {seen[item_id]})", path)
     seen[item_id] = location
 
 

@@ -8,7 +8,7 @@ from pathlib import Path, PurePosixPath
 from ..emotions import EMOTIONS
 from ..errors import DataError
 from .images import ContainedFolder
-from .records import as_id, as_object, claim_id, json_type, read_json, require
+from .records import as_id, as_object, claim_id, json_type, read_json, require, split_files
 from .types import EmotionImageSet, LabelledImage, Sticker
 
 FORMAT = "ser30k"
@@ -58,7 +58,7 @@ def read_ser30k(root: str | os.PathLike) -> EmotionImageSet:
     """The emotion-labelled images of every split file present (at least one is required)."""
     root = Path(root)
     annotations = root / ANNOTATION_FOLDER
-    sources = {name: annotations / f"{name}.json" for name in SPLIT_NAMES if (annotations / f"{name}.json").is_file()}
+    sources = split_files(annotations, SPLIT_NAMES, ".json")
     if not sources:
         raise DataError(f"no train/val/test.json under {ANNOTATION_FOLDER.as_posix()}/", root)
     splits = {

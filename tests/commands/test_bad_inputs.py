@@ -633,3 +633,10 @@ def test_train_accepts_and_records_the_teacher_that_made_the_features(invoke, sh
     assert result.exit_code == 0, result.output
     info = json.loads((out / "run" / "run.json").read_text(encoding="utf-8"))
     assert info["teacher"] == str(teacher_checkpoint.resolve()) and info["teacher_features"] == str(features)
+
+
+def test_scores_out_with_another_suffix_than_h5_is_refused(invoke, tmp_path):
+    """HDF5 written under a .jsonl name was read back as JSON lines by `evaluate --scores`, and failed."""
+    result = invoke("evaluate", tmp_path / "run", "--scores-out", tmp_path / "scores.jsonl")
+    assert result.exit_code == 2 and "the scores file is HDF5: name it .h5, not scores.jsonl" in result.output
+    assert not (tmp_path / "scores.jsonl").exists()

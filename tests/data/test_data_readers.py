@@ -599,3 +599,28 @@ def test_detection_failures_say_what_was_expected(tmp_path):
         open_dataset(tmp_path / "notes.jsonl")
     assert detect_dataset_format(write_pbr_dataset(tmp_path) / "train.jsonl")[0] == "pbr"
     assert detect_dataset_format(write_stickerchat(tmp_path) / "release_val.json")[0] == "stickerchat"
+
+
+@pytest.mark.parametrize("how", ["folder", "broken-link"])
+def test_a_split_name_that_is_no_readable_file_is_refused(tmp_path, how):
+    """test.jsonl as a folder or a broken link was left out without a word (then: "no 'test' split")."""
+    root = write_pbr_dataset(tmp_path)
+    (root / "test.jsonl").unlink()
+    if how == "folder":
+        (root / "test.jsonl").mkdir()
+    else:
+        (root / "test.jsonl").symlink_to(tmp_path / "gone.jsonl")
+    what = "a folder" if how == "folder" else "a broken symbolic link"
+    with raises_naming(root / "test.jsonl", f"is {what}, where the test split's records were expected"):
+        open_dataset(root)
+
+
+def test_split_files_named_otherwise_are_said_not_to_be_read(tmp_path, capsys):
+    root = write_pbr_dataset(tmp_path)
+    (root / "val.jsonl").rename(root / "dev.jsonl")
+    (root / "test.jsonl").rename(root / "TEST.jsonl")
+    capsys.readouterr()
+    dataset = open_dataset(root)
+    assert set(dataset.splits) == {"train"}
+    said = " ".join(capsys.readouterr().err.split())
+    assert "TEST.jsonl, dev.jsonl not read: split files are named test.jsonl, train.jsonl, val.jsonl" in said
