@@ -30,6 +30,7 @@ class ScoresTable:
     label: np.ndarray | None  # (N,) int64
     provenance: bool  # written by pbr (kind, schema version, command line)
     lines: list[int] | None = None  # JSON lines: the line of each row, for messages
+    candidate_ids: list[list[str]] | None = None  # pbr's files: the sticker each score is for
 
 
 def read_scores_jsonl(path: Path) -> ScoresTable:
@@ -140,12 +141,14 @@ def read_scores(path: str | os.PathLike) -> ScoresTable:
         raise FormatError(f"is a '{kind}' file, expected scores", path)
     if kind == "scores" and version is not None:
         data = read_h5(path, "scores")
+        candidates = data["candidate_ids"] if "candidate_ids" in data else None
         return ScoresTable(
             path,
             [str(i) for i in data["ids"]],
             np.asarray(data["scores"], dtype=np.float64),
             np.asarray(data["label"], dtype=np.int64),
             provenance=True,
+            candidate_ids=None if candidates is None else [[str(c) for c in row] for row in candidates],
         )
     return read_plain_scores_h5(path)
 
@@ -171,6 +174,14 @@ def align_to_split(table: ScoresTable, dataset, split: str) -> ScoresTable:
                 f"{len(dialogue.candidates)} candidates in {dataset.root}",
                 table.path,
             )
+        if table.candidate_ids is not None and table.candidate_ids[row] != list(dialogue.candidates):
+            differ = next(i for i, (a, b) in enumerate(zip(table.candidate_ids[row], dialogue.candidates)) if a != b)
+            raise DataError(
+                f"{where}the scores of dialogue '{dialogue_id}' are for other stickers than its candidates in "
+                f"{dataset.root} (candidate {differ}: '{table.candidate_ids[row][differ]}' in the file, "
+                f"'{dialogue.candidates[differ]}' in the dataset): score the candidate sets of this dataset",
+                table.path,
+            )
         labels[row] = dialogue.candidates.index(dialogue.sticker)
         if table.label is not None and table.label[row] != labels[row]:
             raise DataError(
@@ -186,4 +197,4 @@ def align_to_split(table: ScoresTable, dataset, split: str) -> ScoresTable:
             f"(e.g. '{missing[0]}'); score every dialogue of the split",
             table.path,
         )
-    return ScoresTable(table.path, table.ids, table.scores, labels, table.provenance, table.lines)
+    return ScoresTable(table.path, table.ids, table.scores, labels, table.provenance, table.lines, table.candidate_ids)

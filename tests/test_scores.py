@@ -157,3 +157,20 @@ def test_bad_plain_hdf5_is_refused(invoke, dataset, tmp_path, problem):
         "duplicate-id": f"dataset 'ids' holds '{ids[0]}' twice",
     }[problem]
     assert_refused(invoke("evaluate", "--scores", path), str(path), needle)
+
+
+def test_scores_for_other_stickers_than_the_candidates_are_refused(invoke, dataset, tmp_path):
+    """A pbr scores file names the sticker each score is for: scores of other candidate sets (drawn again after
+    the library changed) are refused, even where the truth keeps its place."""
+    ids, scores, label = system_scores(dataset)
+    candidates = [list(d.candidates) for d in dataset.split("test")]
+    arrays = {"ids": ids, "scores": scores, "label": label}
+    write_h5(tmp_path / "same.h5", "scores", {**arrays, "candidate_ids": np.array(candidates, dtype=object)}, {})
+    evaluate_json(invoke, "--scores", tmp_path / "same.h5", "--data", dataset.root, "--split", "test")
+    row = 1
+    spot = next(i for i in range(len(candidates[row])) if i != label[row])
+    other = next(i for i in range(len(candidates[row])) if i not in (label[row], spot))
+    candidates[row][spot], candidates[row][other] = candidates[row][other], candidates[row][spot]
+    write_h5(tmp_path / "other.h5", "scores", {**arrays, "candidate_ids": np.array(candidates, dtype=object)}, {})
+    result = invoke("evaluate", "--scores", tmp_path / "other.h5", "--data", dataset.root, "--split", "test")
+    assert_refused(result, str(tmp_path / "other.h5"), f"the scores of dialogue '{ids[row]}' are for other stickers")
