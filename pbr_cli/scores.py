@@ -159,6 +159,8 @@ def align_to_split(table: ScoresTable, dataset, split: str) -> ScoresTable:
     Every row must be a dialogue of the split with as many candidates as it has scores, and every dialogue
     of the split must have a row; a label given in the file must agree with the dataset's.
     """
+    from .data.records import printable
+
     dialogues = {d.id: d for d in dataset.split(split)}
     labels = np.empty(len(table.ids), dtype=np.int64)
     for row, dialogue_id in enumerate(table.ids):
@@ -166,7 +168,8 @@ def align_to_split(table: ScoresTable, dataset, split: str) -> ScoresTable:
         dialogue = dialogues.get(dialogue_id)
         if dialogue is None:
             raise DataError(
-                f"{where}dialogue '{dialogue_id}' is not in the {split} split of {dataset.root}", table.path
+                f"{where}dialogue '{printable(dialogue_id, 80)}' is not in the {split} split of {dataset.root}",
+                table.path,
             )
         if len(dialogue.candidates) != table.scores.shape[1]:
             raise DataError(

@@ -301,19 +301,23 @@ def check_dialogue(
     if not has_text(dialogue.context):
         raise DataError(f"{where}: empty context (the dialogue has no utterance text)", path)
     if dialogue.sticker not in stickers:
-        raise DataError(f"{where}: unknown sticker '{dialogue.sticker}' (not in {library})", path)
+        raise DataError(f"{where}: unknown sticker '{printable(dialogue.sticker, 80)}' (not in {library})", path)
     if dialogue.candidates is not None:
         if not dialogue.candidates:
             raise DataError(f"{where}: 'candidates' is empty", path)
         seen: set[str] = set()
         for candidate in dialogue.candidates:
             if candidate not in stickers:
-                raise DataError(f"{where}: unknown candidate sticker '{candidate}' (not in {library})", path)
+                raise DataError(
+                    f"{where}: unknown candidate sticker '{printable(candidate, 80)}' (not in {library})", path
+                )
             if candidate in seen:
-                raise DataError(f"{where}: candidate sticker '{candidate}' is listed twice", path)
+                raise DataError(f"{where}: candidate sticker '{printable(candidate, 80)}' is listed twice", path)
             seen.add(candidate)
         if dialogue.sticker not in seen:
-            raise DataError(f"{where}: candidates do not contain the ground truth '{dialogue.sticker}'", path)
+            raise DataError(
+                f"{where}: candidates do not contain the ground truth '{printable(dialogue.sticker, 80)}'", path
+            )
     dialogue.where = f"{path}: {where}"
     return dialogue
 
@@ -331,6 +335,13 @@ def build_dataset(
     `available`: every split the dataset has, also those not read (default: the splits read)."""
     all_dialogues = [dialogue for dialogues in splits.values() for dialogue in dialogues]
     filled = assign_candidates(all_dialogues, stickers)
+    if filled:
+        from .. import console
+
+        console.notice(
+            f"{root}: {filled} candidate set(s) drawn partly from other topics (their topic has fewer stickers "
+            "than a set holds): those sets are easier than the rest"
+        )
     return StickerDataset(
         name=root.name,
         root=root,

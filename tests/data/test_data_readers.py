@@ -624,3 +624,22 @@ def test_split_files_named_otherwise_are_said_not_to_be_read(tmp_path, capsys):
     assert set(dataset.splits) == {"train"}
     said = " ".join(capsys.readouterr().err.split())
     assert "TEST.jsonl, dev.jsonl not read: split files are named test.jsonl, train.jsonl, val.jsonl" in said
+
+
+def test_candidate_sets_filled_from_other_topics_are_counted_aloud(tmp_path, capsys):
+    root = write_pbr_dataset(tmp_path, small_topic=4, per_split=(40, 6, 6))  # the small topic's stickers are truths
+    capsys.readouterr()
+    dataset = open_dataset(root)
+    said = " ".join(capsys.readouterr().err.split())
+    assert dataset.filled_from_other_topics > 0
+    assert f"{dataset.filled_from_other_topics} candidate set(s) drawn partly from other topics" in said
+    capsys.readouterr()
+    open_dataset(write_pbr_dataset(tmp_path / "b"))
+    assert "other topics" not in capsys.readouterr().err
+
+
+def test_an_id_with_a_line_break_stays_on_the_error_line(tmp_path):
+    root = write_pbr_dataset(tmp_path)
+    edit_record(root / "train.jsonl", 2, sticker="bad\nsticker")
+    with raises_naming(root / "train.jsonl", "unknown sticker 'bad\\nsticker'"):
+        open_dataset(root)
