@@ -303,7 +303,8 @@ def refuse_undecodable_name(name: str, folder: str | os.PathLike) -> None:
 
 
 def find_images(folder: str | os.PathLike, left_out: list[Path] | None = None) -> list[Path]:
-    """Every image file under `folder` (recursive, hidden files and folders skipped), sorted by relative path.
+    """Every image file under `folder` (recursive, into folders linked from elsewhere too, each folder once;
+    hidden files and folders skipped), sorted by relative path.
 
     Pictures of a type pbr does not read (OTHER_IMAGE_SUFFIXES: TIFF, HEIC, SVG, ...) are not images here;
     they are appended to `left_out` when given, else announced in one notice, so none vanishes unseen.
@@ -315,8 +316,20 @@ def find_images(folder: str | os.PathLike, left_out: list[Path] | None = None) -
         raise DataError("expected a folder of images", root)
     found: list[Path] = []
     others: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(name for name in dirnames if not is_hidden(name))
+    # linked folders are followed when they lead outside `folder` (a library assembled from links), each once;
+    # a link to a folder inside it (or to it: a cycle) is skipped, that folder being walked as itself
+    inside = os.path.realpath(root)
+    walked = {inside}
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        kept = []
+        for name in sorted(name for name in dirnames if not is_hidden(name)):
+            full = os.path.join(dirpath, name)
+            real = os.path.realpath(full)
+            linked_inside = os.path.islink(full) and (real == inside or real.startswith(inside.rstrip(os.sep) + os.sep))
+            if not linked_inside and real not in walked:
+                walked.add(real)
+                kept.append(name)
+        dirnames[:] = kept
         for name in dirnames:
             refuse_undecodable_name(name, dirpath)
         for name in filenames:

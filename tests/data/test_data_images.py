@@ -298,3 +298,18 @@ def test_parallel_loading_matches_serial(tmp_path):
     with ThreadPoolExecutor(4) as pool:
         parallel = list(pool.map(load_image, paths))
     assert all((a == b).all() for a, b in zip(serial, parallel))
+
+
+def test_find_images_follows_linked_folders_once(tmp_path):
+    """A library made of linked topic folders was found empty of them; a link back up is walked once."""
+    elsewhere = tmp_path / "elsewhere" / "tabby"
+    elsewhere.mkdir(parents=True)
+    _flat(elsewhere / "a.png")
+    library = tmp_path / "library"
+    (library / "mochi").mkdir(parents=True)
+    _flat(library / "mochi" / "b.png")
+    (library / "tabby").symlink_to(elsewhere, target_is_directory=True)
+    (library / "mochi" / "loop").symlink_to(library, target_is_directory=True)
+    (library / "again").symlink_to(library / "mochi", target_is_directory=True)
+    found = [path.relative_to(library).as_posix() for path in find_images(library)]
+    assert found == ["mochi/b.png", "tabby/a.png"]  # "again" and "loop" lead inside: walked as themselves
