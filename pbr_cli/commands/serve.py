@@ -67,6 +67,8 @@ def serve(settings, run, stickers, host, port, which, rerank, max_body, body_tim
                         -> {"stickers": [{"id", "path", "score", "rank"}], "score": "itm"|"itc",
                             "model": HASH, "ms": ...}, with a "warning" when no token of the
                             context is in the model's vocabulary
+                        context: at most 256 utterances of 4096 characters; top: default 10,
+                        at most the stickers (or candidates) there are
     GET  /health        the run, the model hash and the number of stickers
     GET  /stickers/ID   the sticker's image
     Rankings and scores are those of `pbr rank` for the same dialogue. Bad requests get a JSON
