@@ -30,7 +30,7 @@ from helpers import TRAIN, module_cache, run_pbr
 from synthetic import write_emotion_images, write_tiny_dataset
 
 TRAIN_RUN = [*TRAIN, "--val-every", "1"]  # best.safetensors and train_state.pt at step 1, before publishing
-RESUME: list[str] = []  # --resume of a finished 2-step run saves it again: replaces every checkpoint file
+RESUME: list[str] = []  # --resume of the 2-step run rewound to step 1: trains step 2, replaces every checkpoint file
 
 
 @pytest.fixture(scope="module")
@@ -298,6 +298,11 @@ def test_writer_killed_inside_its_write_leaves_the_earlier_file_or_none(inputs, 
     args = writer.command(inputs, out)
     if writer.command is resume:
         shutil.copytree(inputs["run"], out / "run")
+        import torch  # as if stopped after step 1: a finished run is left as it is
+
+        state = torch.load(out / "run" / "train_state.pt", weights_only=True)
+        state["step"] = 1
+        torch.save(state, out / "run" / "train_state.pt")
     elif writer.earlier:
         first = run_pbr(*args)
         assert first.exit_code == 0, first.output
