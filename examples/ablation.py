@@ -8,13 +8,14 @@
     python examples/ablation.py --table 3 --only base full --seeds 0 1 2   # some rows only
     python examples/ablation.py --table 3 --only full --set ekd_weight=1.5 --report ablation-a15/
 
-The emotion teacher, anchors, teacher features and sentiment are made once (or reused from the
-report folder); every configuration is then trained for the same number of steps with each seed
-(a run of the report folder with the same options, seed and inputs is kept when it finished and
-resumed when it was interrupted, so a stopped ablation goes on where it stopped; --retrain: anew)
-and scored on the test split by ITM (the paper) and by ITC similarity. Prints a table of MAP and
-R10@1 as mean ± standard deviation over seeds, and writes it to REPORT/table<N>.md; the json next
-to it also has each run's val R10@1 (ITM, at its kept checkpoint), for choosing between settings without the test split.
+The emotion teacher, anchors, teacher features and sentiment are made once when a row asked for
+reads them (or reused from the report folder); every configuration is then trained for the same
+number of steps with each seed (a run of the report folder with the same options, seed and inputs
+is kept when it finished and resumed when it was interrupted, so a stopped ablation goes on where
+it stopped; --retrain: anew) and scored on the test split by ITM (the paper) and by ITC
+similarity. Prints a table of MAP and R10@1 as mean ± standard deviation over seeds, and writes it
+to REPORT/table<N>.md; the json next to it also has each run's val R10@1 (ITM, at its kept
+checkpoint), for choosing between settings without the test split.
 `--set FIELD=VALUE` sets a `pbr train` option (its TrainOptions field name) for every row.
 
 With --jobs N, N trainings run at once in separate processes, each with cores/N threads (on a

@@ -423,7 +423,8 @@ class ContainedFolder:
             info = os.lstat(full)
         except OSError:
             if must_exist and not missing_ok:
-                raise self._fail(what, text, f"does not exist ({full})") from None
+                hint = "; folders are separated by '/', not '\\'" if "\\" in text else ""
+                raise self._fail(what, text, f"does not exist ({full}){hint}") from None
             return Path(full)
         if stat.S_ISLNK(info.st_mode):
             if not self._inside(os.path.realpath(full)):

@@ -134,6 +134,7 @@ def test_pbr_fixed_candidates_are_kept(tmp_path):
         ("stickers.jsonl", 3, {"path": "../outside.png"}, None, "leaves the dataset folder"),
         ("stickers.jsonl", 3, {"path": "/tmp/elsewhere.png"}, None, "is absolute"),
         ("stickers.jsonl", 3, {"path": "topic0/missing.png"}, None, "does not exist"),
+        ("stickers.jsonl", 3, {"path": "topic0\\topic0-s2.png"}, None, "separated by '/', not '\\'"),
         ("stickers.jsonl", 3, {"emotion": "joy"}, None, "unknown emotion 'joy'"),
         ("stickers.jsonl", 3, {"id": ["a"]}, None, "'id' must be a string"),
     ],
