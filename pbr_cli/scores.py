@@ -107,7 +107,7 @@ def read_plain_scores_h5(path: Path) -> ScoresTable:
     label = np.asarray(arrays["label"])
     if scores.dtype.kind not in "fiu" or label.dtype.kind not in "iu":
         raise FormatError("'scores' must hold numbers and 'label' integers", path)
-    ids = [str(i) for i in np.asarray(arrays["ids"]).tolist()]
+    ids = [str(i).strip() for i in np.asarray(arrays["ids"]).tolist()]  # as the JSON-lines readers read ids
     if not len(ids) == len(scores) == len(label) or not len(ids):
         raise FormatError(
             f"'ids', 'scores' and 'label' must have the same number of rows (and at least one), got "
@@ -144,7 +144,7 @@ def read_scores(path: str | os.PathLike) -> ScoresTable:
         candidates = data["candidate_ids"] if "candidate_ids" in data else None
         return ScoresTable(
             path,
-            [str(i) for i in data["ids"]],
+            [str(i).strip() for i in data["ids"]],
             np.asarray(data["scores"], dtype=np.float64),
             np.asarray(data["label"], dtype=np.int64),
             provenance=True,

@@ -174,3 +174,16 @@ def test_scores_for_other_stickers_than_the_candidates_are_refused(invoke, datas
     write_h5(tmp_path / "other.h5", "scores", {**arrays, "candidate_ids": np.array(candidates, dtype=object)}, {})
     result = invoke("evaluate", "--scores", tmp_path / "other.h5", "--data", dataset.root, "--split", "test")
     assert_refused(result, str(tmp_path / "other.h5"), f"the scores of dialogue '{ids[row]}' are for other stickers")
+
+
+def test_ids_are_read_alike_from_hdf5_and_json_lines(invoke, dataset, tmp_path):
+    """Space around an id is dropped by the JSON-lines readers; HDF5 scores files read ids the same way."""
+    ids, scores, label = system_scores(dataset)
+    spaced = [f" {i} " for i in ids]
+    with h5py.File(tmp_path / "plain.h5", "w") as handle:
+        handle["ids"], handle["scores"], handle["label"] = np.array(spaced, dtype="S"), scores, label
+    write_jsonl(tmp_path / "spaced.jsonl", spaced, scores, label)
+    args = ["--data", dataset.root, "--split", "test"]
+    _, from_h5 = evaluate_json(invoke, "--scores", tmp_path / "plain.h5", *args)
+    _, from_jsonl = evaluate_json(invoke, "--scores", tmp_path / "spaced.jsonl", *args)
+    assert from_h5["map"] == from_jsonl["map"] == pytest.approx(rank_metrics(scores, label)["map"])
