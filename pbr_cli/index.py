@@ -416,6 +416,10 @@ def _json_lines(path: Path) -> Iterator[tuple[int, dict]]:
         raise DataError(f"{exc.message} ({hint})", path) from None
 
 
+# the fields of a line of a batch file; "sticker" (a dataset split's truth) is not needed and not said
+_REQUEST_FIELDS = {"id", "context", "candidates", "sticker"}
+
+
 def read_dialogue_requests(path: str | Path, sticker_rows: dict[str, int]) -> list[DialogueRequest]:
     """A JSON-lines file of {"id", "context": [...], optional "candidates": [sticker ids]}, checked line by line."""
     from .data.records import as_id, as_id_list, as_utterances, claim_id, require
@@ -455,7 +459,3 @@ def read_dialogue_requests(path: str | Path, sticker_rows: dict[str, int]) -> li
         named = ", ".join(f"'{printable(field, 40)}' (line {line})" for field, line in sorted(unread.items())[:5])
         console.warn(f"{path}: not read: {named}; a line gives 'id', 'context' and optionally 'candidates'")
     return requests
-
-
-# the fields of a line of a batch file; "sticker" (a dataset split's truth) is not needed and not said
-_REQUEST_FIELDS = {"id", "context", "candidates", "sticker"}

@@ -196,29 +196,24 @@ def _refuse_replacing(
                 "command reads; choose a new name or another folder; nothing was written",
                 out,
             )
+    hard = os.stat(out).st_nlink > 1
     for _, _, folder in input_folders:
-        link = _symlink_to(real, folder)
-        if link is not None:
-            raise OutputError(
-                f"{option} names {link}'s target, an input (a symbolic link in {folder}); it would be replaced — "
-                "choose another output; nothing was written",
-                out,
-            )
-    if input_folders and os.stat(out).st_nlink > 1:
-        for _, _, folder in input_folders:
-            for dirpath, _, names in os.walk(folder):
-                for name in names:
-                    if _identity(Path(dirpath, name)) == identity:
-                        raise OutputError(
-                            f"{option} is a hard link to {Path(dirpath, name)}, an input; it "
-                            "would be replaced — choose another output; nothing was written",
-                            out,
-                        )
+        found = _link_in(folder, real, identity if hard else None)
+        if found is None:
+            continue
+        kind, link = found
+        if kind == "symbolic":
+            says = f"{option} names {link}'s target, an input (a symbolic link in {folder})"
+        else:
+            says = f"{option} is a hard link to {link}, an input"
+        raise OutputError(f"{says}; it would be replaced — choose another output; nothing was written", out)
 
 
-def _symlink_to(real: str, folder: Path, depth: int = 3) -> Path | None:
-    """A symbolic link within `depth` levels of `folder` whose target is the file `real` (a dataset's split file
-    linked from elsewhere), or None. Only links are resolved: a large library costs one directory scan."""
+def _link_in(folder: Path, real: str, identity: tuple[int, int] | None) -> tuple[str, Path] | None:
+    """("symbolic", link) for a symbolic link in `folder` whose target is the file `real` (a dataset's split file
+    linked from elsewhere), ("hard", file) for a file of the same `identity` (given only when the output has
+    several names), or None. Links are looked for within 3 levels (where dataset files are), hard links at
+    every level; only links are resolved, so a large library costs one scan."""
     pending = [(Path(folder), 1)]
     while pending:
         where, level = pending.pop()
@@ -229,9 +224,12 @@ def _symlink_to(real: str, folder: Path, depth: int = 3) -> Path | None:
         for entry in entries:
             if entry.is_symlink():
                 if os.path.realpath(entry.path) == real:
-                    return Path(entry.path)
-            elif level < depth and entry.is_dir(follow_symlinks=False):
-                pending.append((Path(entry.path), level + 1))
+                    return "symbolic", Path(entry.path)
+            elif entry.is_dir(follow_symlinks=False):
+                if level < 3 or identity is not None:
+                    pending.append((Path(entry.path), level + 1))
+            elif identity is not None and _identity(Path(entry.path)) == identity:
+                return "hard", Path(entry.path)
     return None
 
 

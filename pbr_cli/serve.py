@@ -11,7 +11,6 @@ with status 400 (or 413 for a body over the limit).
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import sys
@@ -84,16 +83,16 @@ class Ranker:
 
     def parse(self, body: bytes) -> RankRequest:
         """Validate a POST /rank body; RequestError naming the field on anything wrong."""
-        from .data.records import _DuplicateKey, _reject_duplicate_keys, printable, surrogate_problem
+        from .data.records import DuplicateKey, loads_unique, printable, surrogate_problem
 
         if body.startswith(b"\xef\xbb\xbf"):  # a byte-order mark, as some Windows clients send: read past it
             body = body[3:]
         try:
             text = body.decode("utf-8")
-            data = json.loads(text, parse_constant=_no_constant, object_pairs_hook=_reject_duplicate_keys)
+            data = loads_unique(text, parse_constant=_no_constant)
         except UnicodeDecodeError:
             raise RequestError("the body is not UTF-8") from None
-        except _DuplicateKey as exc:  # the last value would win silently, as `pbr rank` refuses too
+        except DuplicateKey as exc:  # the last value would win silently, as `pbr rank` refuses too
             raise RequestError(f"duplicate key '{printable(exc.args[0], 60)}'") from None
         except ValueError as exc:
             raise RequestError(f"the body is not valid JSON ({exc})") from None
@@ -231,8 +230,6 @@ def _no_constant(name: str):
 async def _read_body(request, limit: int, timeout: float = DEFAULT_BODY_TIMEOUT) -> bytes:
     """The request's body: 413 past `limit` bytes, 408 when it has not all arrived within `timeout` seconds (a
     stalled client would otherwise hold its connection open for ever)."""
-    import asyncio
-
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise RequestError(f"the body is over the limit of {limit} bytes", status=413)

@@ -54,11 +54,10 @@ def records(run):
     return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
 
 
-def test_two_gloo_processes_match_one_process(tmp_path, invoke, monkeypatch):
+def test_two_gloo_processes_match_one_process(tmp_path, invoke):
     """The one-process references run in this process (one thread, as the children): fewer start-ups."""
     data = write_tiny_dataset(tmp_path / "data")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PBR_CACHE_DIR": str(tmp_path / "cache"), "PBR_DEVICE": "cpu"}
-    monkeypatch.setenv("PBR_DEVICE", "cpu")
     single = invoke(*TRAIN, "--data", data, "-o", tmp_path / "one")
     assert single.exit_code == 0, single.output
     ddp = torchrun(*TRAIN, "--data", data, "-o", tmp_path / "two", env=env)
@@ -172,7 +171,6 @@ def test_two_gloo_processes_match_one_process_on_the_itm_path(tmp_path, invoke, 
     exec(LAYOUT_FREE, layout_free)  # the one-process reference, in this process (one thread, as the children)
     monkeypatch.setattr(objective, "sample_negatives", layout_free["layout_free_negatives"])
     monkeypatch.setattr(objective, "has_negative", layout_free["every_pair_weighted_in"])
-    monkeypatch.setenv("PBR_DEVICE", "cpu")
     one = invoke(*ITM_TRAIN, "--data", data, "-o", tmp_path / "one")
     assert one.exit_code == 0 and json.loads(one.stdout.strip().splitlines()[-1])["processes"] == 1, one.output
     done = subprocess.run(

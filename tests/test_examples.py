@@ -6,30 +6,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def ablation_env(tmp_path_factory):
-    """The environment of the ablation script's runs: one thread each, and one demo cache for the module's tests."""
-    cache = tmp_path_factory.mktemp("ablation-cache")
-    return {**os.environ, "OMP_NUM_THREADS": "1", "PBR_CACHE_DIR": str(cache)}
-
-
-ABLATION = [sys.executable, str(ROOT / "examples" / "ablation.py"), "--size", "tiny", "--steps", "2"]
-
-
-def test_ablation_script_prints_a_table(tmp_path, ablation_env):
-    command = [*ABLATION, "--table", "5", "--seeds", "0", "1", "--teacher-epochs", "1", "--jobs", "2"]
+def test_ablation_script_prints_a_table(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PBR_CACHE_DIR": str(tmp_path / "cache")}
+    command = [sys.executable, str(ROOT / "examples" / "ablation.py"), "--size", "tiny", "--steps", "2"]
+    command += ["--table", "5", "--seeds", "0", "1", "--teacher-epochs", "1", "--jobs", "2"]
     proc = subprocess.run(
-        [*command, "--report", str(tmp_path / "ab")],
-        capture_output=True,
-        text=True,
-        env=ablation_env,
-        cwd=tmp_path,
-        timeout=600,
+        [*command, "--report", str(tmp_path / "ab")], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     table = (tmp_path / "ab" / "table5.md").read_text()

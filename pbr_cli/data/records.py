@@ -159,19 +159,24 @@ def _read_bytes(path: Path) -> bytes:
         raise DataError(f"cannot read: {exc.strerror or exc}", path) from None
 
 
-class _DuplicateKey(ValueError):
-    pass
+class DuplicateKey(ValueError):
+    """A JSON object holds a key twice (`args[0]`): json.loads would keep the last value without a word."""
 
 
-def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result = dict(pairs)
     if len(result) < len(pairs):  # a key came twice: name the first one repeated
         seen: set[str] = set()
         for key, _ in pairs:
             if key in seen:
-                raise _DuplicateKey(key)
+                raise DuplicateKey(key)
             seen.add(key)
     return result
+
+
+def loads_unique(text: str, **options: Any) -> Any:
+    """json.loads that raises DuplicateKey for an object holding a key twice (`options` go to json.loads)."""
+    return json.loads(text, object_pairs_hook=_unique_keys, **options)
 
 
 TOO_MANY_DIGITS = "a number with more digits than Python reads (4300)"
@@ -186,10 +191,9 @@ def read_json(path: str | os.PathLike, *, reject_duplicate_keys: bool = False) -
     text = decode_utf8(data, path)
     if not text.strip():
         raise DataError("file is empty, expected JSON", path)
-    hook = _reject_duplicate_keys if reject_duplicate_keys else None
     try:
-        value = json.loads(text, object_pairs_hook=hook)
-    except _DuplicateKey as exc:
+        value = loads_unique(text) if reject_duplicate_keys else json.loads(text)
+    except DuplicateKey as exc:
         raise DataError(f"duplicate key '{exc.args[0]}'", path) from None
     except json.JSONDecodeError as exc:
         raise DataError(f"line {exc.lineno}: malformed JSON (column {exc.colno}): {exc.msg}", path) from None
@@ -219,8 +223,8 @@ def iter_json_lines(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, An
             where = f"line {number}"
             text = decode_utf8(raw, path, where)
             try:
-                record = json.loads(text, object_pairs_hook=_reject_duplicate_keys)
-            except _DuplicateKey as exc:  # the last value would win silently
+                record = loads_unique(text)
+            except DuplicateKey as exc:  # the last value would win silently
                 raise DataError(f"{where}: duplicate key '{exc.args[0]}'", path) from None
             except json.JSONDecodeError as exc:
                 raise DataError(f"{where}: malformed JSON (column {exc.colno}): {exc.msg}", path) from None
